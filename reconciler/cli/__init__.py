@@ -1,0 +1,96 @@
+"""The command line: the only place that prints, exits, and maps errors to exit codes.
+
+Each command lives in its own module of this package (``validate``, ``plan``, ``apply``,
+``emulator`` ...); this module builds the group and the error boundary:
+
+- a :class:`~reconciler.errors.ReconcilerError` prints its lines on stderr and exits 1;
+- any other exception is a bug: one line on stderr naming a log file with the traceback, exit 3.
+
+Everything written to stdout/stderr passes through :func:`reconciler.redact.redact`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler import __version__
+from reconciler.errors import EXIT_BUG, EXIT_ERROR, ReconcilerError
+from reconciler.redact import redact
+
+from .common import err, state_dir_for
+
+
+class ReconcilerGroup(click.Group):
+    """Runs commands inside the error boundary."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ReconcilerError as e:
+            lines = e.lines()
+            err(f"reconciler: {lines[0]}")
+            for line in lines[1:]:
+                err(line)
+            ctx.exit(EXIT_ERROR)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            err("reconciler: interrupted")
+            ctx.exit(130)
+        except Exception as e:  # a bug: keep the traceback out of the user's face
+            log = _write_crash_log(e)
+            err(
+                f"reconciler: unexpected error (a bug): {type(e).__name__}: {e}\n"
+                f"reconciler: the traceback is in {log}; please report it"
+            )
+            ctx.exit(EXIT_BUG)
+
+
+def _write_crash_log(e: BaseException) -> str:
+    d = Path(state_dir_for(None)) / "logs"
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+        path = d / f"crash-{stamp}-{os.getpid()}.log"
+        text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+        path.write_text(redact(text), encoding="utf-8")
+        return str(path)
+    except OSError:
+        return "(no log: the state directory is not writable)"
+
+
+@click.group(cls=ReconcilerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reconciler")
+def main() -> None:
+    """Catalog-as-code for Amazon sellers.
+
+    Keep each SKU's desired price, texts and per-location stock in YAML in git; validate it,
+    plan it against live Amazon listings (Selling Partner API), and apply the plan.
+
+    \b
+    Environment:
+      RECONCILER_CATALOG     catalog directory (default: ./catalog)
+      RECONCILER_STATE_DIR   local state: embedded emulator, cache, locks (default: ./.reconciler)
+      SP_API_REFRESH_TOKEN, LWA_APP_ID, LWA_CLIENT_SECRET   default credential names
+    """
+
+
+def _register() -> None:
+    from . import apply, demo, emulator, importer, plan, schema, validate
+
+    for mod in (validate, plan, apply, demo, importer, schema, emulator):
+        for name in getattr(mod, "COMMANDS", ()):
+            main.add_command(getattr(mod, name))
+
+
+_register()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""`reconciler apply` (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+COMMANDS: tuple[str, ...] = ()

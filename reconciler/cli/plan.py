@@ -1,0 +1,5 @@
+"""`reconciler plan` (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+COMMANDS: tuple[str, ...] = ()

@@ -1,0 +1,5 @@
+"""`reconciler schema` (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+COMMANDS: tuple[str, ...] = ()
