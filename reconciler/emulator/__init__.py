@@ -1,0 +1,1 @@
+"""The SP-API emulator: a faithful local Amazon (design.md §7)."""
