@@ -1,0 +1,143 @@
+"""Client-side token buckets, one per SP-API operation (design.md §6 "Scheduler").
+
+Amazon meters every operation with a token bucket (``rate`` tokens/s refill, ``burst`` = size,
+CONTRACT.md §4). Mirroring it on our side means we almost never see a 429: a caller takes a
+token before each request and waits when the bucket is empty.
+
+The buckets start from ``reconciler.quotas`` (times ``rate_scale``, so a client talking to an
+emulator that runs N× faster keeps Amazon's ratios) and then follow the ``x-amzn-RateLimit-Limit``
+header Amazon sends on successful responses (:meth:`TokenBucket.set_rate`).
+
+The clock and the sleep are injected, so tests drive the buckets without waiting. This module
+does no network I/O.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .quotas import QUOTAS, Quota
+
+DEFAULT_QUOTA = Quota(1.0, 5)  # operations missing from the table: conservative
+
+
+@dataclass(frozen=False)
+class TokenBucket:
+    """A thread-safe token bucket that hands out *reservations*.
+
+    :meth:`acquire` takes a token even when none is left (the level goes negative) and returns
+    how long the caller must wait for it. Waiting happens outside the lock, so N threads queue
+    up fairly at exactly ``rate`` per second without polling.
+    """
+
+    rate: float
+    burst: int
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    tokens: float = field(default=-1.0)
+    updated: float = field(default=-1.0)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.burst < 1:
+            raise ValueError(
+                f"token bucket needs rate > 0 and burst >= 1, got {self.rate}/{self.burst}"
+            )
+        if self.tokens < 0:
+            self.tokens = float(self.burst)
+        if self.updated < 0:
+            self.updated = self.clock()
+
+    def _refill(self, now: float) -> None:
+        elapsed = max(0.0, now - self.updated)
+        self.tokens = min(float(self.burst), self.tokens + elapsed * self.rate)
+        self.updated = now
+
+    def reserve(self, n: float = 1.0) -> float:
+        """Take ``n`` tokens now; return the seconds to wait before using them (0 if available)."""
+        with self._lock:
+            now = self.clock()
+            self._refill(now)
+            self.tokens -= n
+            return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+
+    def acquire(self, n: float = 1.0) -> float:
+        """Take ``n`` tokens, sleeping (injected sleep) until they are due. Returns the wait."""
+        wait = self.reserve(n)
+        if wait > 0:
+            self.sleep(wait)
+        return wait
+
+    def try_acquire(self, n: float = 1.0) -> bool:
+        """Take ``n`` tokens only if they are available right now."""
+        with self._lock:
+            self._refill(self.clock())
+            if self.tokens >= n:
+                self.tokens -= n
+                return True
+            return False
+
+    def set_rate(self, rate: float) -> bool:
+        """Follow the rate Amazon reports (``x-amzn-RateLimit-Limit``). True if it changed."""
+        if not rate > 0:
+            return False
+        with self._lock:
+            if abs(rate - self.rate) <= 1e-9 * max(rate, self.rate):
+                return False
+            self._refill(self.clock())  # tokens earned so far count at the old rate
+            self.rate = rate
+            return True
+
+    def drain(self) -> None:
+        """Empty the bucket after a 429: Amazon's bucket is empty, ours should agree."""
+        with self._lock:
+            self._refill(self.clock())
+            self.tokens = min(self.tokens, 0.0)
+
+    def available(self) -> float:
+        with self._lock:
+            self._refill(self.clock())
+            return self.tokens
+
+
+@dataclass(frozen=False)
+class RateLimiter:
+    """The buckets of one client, created on first use from the quota table."""
+
+    rate_scale: float = 1.0
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    quotas: dict[str, Quota] = field(default_factory=lambda: dict(QUOTAS))
+    _buckets: dict[str, TokenBucket] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def bucket(self, operation: str) -> TokenBucket:
+        with self._lock:
+            b = self._buckets.get(operation)
+            if b is None:
+                q = self.quotas.get(operation, DEFAULT_QUOTA)
+                b = TokenBucket(
+                    rate=q.rate * self.rate_scale, burst=q.burst, clock=self.clock, sleep=self.sleep
+                )
+                self._buckets[operation] = b
+            return b
+
+    def acquire(self, operation: str) -> float:
+        return self.bucket(operation).acquire()
+
+    def observe_limit_header(self, operation: str, value: str | None) -> bool:
+        """Apply an ``x-amzn-RateLimit-Limit`` header value (a decimal string such as "5.0").
+
+        The value is used as-is, not multiplied by ``rate_scale``: an emulator running faster
+        already reports its scaled rate. Garbage is ignored (the header is best-effort).
+        """
+        if not value:
+            return False
+        try:
+            rate = float(value)
+        except ValueError:
+            return False
+        return self.bucket(operation).set_rate(rate)
