@@ -1,0 +1,371 @@
+"""Apply a plan: the only loop that writes to Amazon. Returns an :class:`ApplyReport`.
+
+1. **Strategy.** ``patch``, ``feed``, or ``auto`` = ``plan.strategy.chosen`` (the estimate from
+   Amazon's quotas shown in the plan). One run writes every listing by ONE strategy, so a PATCH
+   and a feed for the same SKU are never in flight together within a run; across runs, feeds a
+   killed run left queued are tracked in a journal and waited for first (see ``feedrun``).
+2. **Write.** One request per listing (``patches.listing_request``: all field changes of a
+   listing in one PATCH/PUT/DELETE or one feed message), so DEFAULT=0 always travels with the
+   location quantities. Accounts run in parallel, one thread each (separate quotas); inside an
+   account, patch workers share the client's per-operation token buckets, which pace them.
+3. **Verify.** ACCEPTED is not applied: read back in bulk until converged / rejected / the bound
+   (``verify``).
+4. **Report.** Per-listing outcome, strategy and why, feeds, KPIs.
+
+No printing: progress goes to the ``progress(phase, done, total)`` callback.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler import feedrun, kpi, verify
+from reconciler.errors import ApiError, InvalidRequestError, NotFoundError, ReconcilerError
+from reconciler.model import DesiredListing, DesiredState, Issue, ListingKey, LiveListing
+from reconciler.outcome import (
+    PENDING,
+    REJECTED,
+    ApplyReport,
+    FeedRecord,
+    ListingOutcome,
+)
+from reconciler.patches import listing_request
+from reconciler.plan import Change, Plan
+from reconciler.redact import redact
+from reconciler.spapi.client import SpApiClient
+
+STRATEGIES = ("auto", "patch", "feed")
+DEFAULT_WORKERS = 8  # ~ rate x latency + burst for patchListingsItem (5 rps, 300 ms, burst 5)
+
+Progress = Callable[[str, int, int], None]
+
+__all__ = ["STRATEGIES", "ApplyReport", "apply_plan", "check_stale", "choose_strategy"]
+
+check_stale = verify.check_stale
+
+
+def choose_strategy(plan: Plan, requested: str) -> tuple[str, str]:
+    """(strategy, why)."""
+    if requested not in STRATEGIES:
+        raise ReconcilerError(f"unknown strategy {requested!r} (use auto, patch or feed)")
+    if requested != "auto":
+        return requested, f"--strategy {requested}"
+    est = plan.strategy
+    if est is None:
+        return "patch", "auto: the plan carries no estimate; patch is the safe default"
+    return est.chosen, f"auto: {est.describe()}"
+
+
+@dataclass(frozen=False)
+class _Account:
+    """Mutable per-account state of one run (owned by that account's thread)."""
+
+    name: str
+    client: SpApiClient
+    seller_id: str
+    changes: list[Change]
+    written: dict[ListingKey, tuple[str, tuple[Issue, ...], str]] = field(default_factory=dict)
+    live_after: dict[ListingKey, LiveListing | None] = field(default_factory=dict)
+    feeds: list[FeedRecord] = field(default_factory=list)
+    feed_of: dict[ListingKey, str] = field(default_factory=dict)
+    error: str = ""
+
+
+def apply_plan(
+    plan: Plan,
+    desired: DesiredState,
+    clients: Mapping[str, SpApiClient],
+    *,
+    strategy: str = "auto",
+    verify_timeout_s: float,
+    verify_interval_s: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Progress | None = None,
+    feed_poll_interval_s: float = 5.0,
+    feed_timeout_s: float | None = None,
+    workers: int = DEFAULT_WORKERS,
+    state_dir: str | None = None,
+    live_before: Mapping[ListingKey, LiveListing | None] | None = None,
+) -> ApplyReport:
+    """Write ``plan`` and verify it. ``state_dir`` enables the feed journal (recommended);
+    ``live_before`` (the live state the plan was made from) tells verify which ERROR issues
+    were already there. Never raises for per-listing or per-account API failures: they end up
+    in the report (pending/rejected, ``errors``)."""
+    chosen, why = choose_strategy(plan, strategy)
+    desired_by_key = {d.key: d for d in desired.listings}
+    sellers = {a.name: a.seller_id for a in desired.accounts}
+    mps = verify.marketplace_configs(desired)
+    accounts: list[_Account] = []
+    for name in sorted({c.key.account for c in plan.changes}):
+        if name not in clients:
+            raise ReconcilerError(f"no SP-API client for account {name!r}")
+        accounts.append(
+            _Account(name, clients[name], sellers.get(name, clients[name].seller_id),
+                     [c for c in plan.changes if c.key.account == name])
+        )
+    total = len(plan.changes)
+    counter = _Counter(progress, total)
+    baseline = {
+        k: {(i.code, i.message) for i in (v.issues if v else ()) if i.severity == "ERROR"}
+        for k, v in (live_before or {}).items()
+    }
+
+    def run(acc: _Account) -> None:
+        try:
+            _run_account(
+                acc, chosen, desired_by_key, mps, baseline, counter,
+                verify_timeout_s=verify_timeout_s, verify_interval_s=verify_interval_s,
+                feed_poll_interval_s=feed_poll_interval_s,
+                feed_timeout_s=verify_timeout_s if feed_timeout_s is None else feed_timeout_s,
+                workers=workers, clock=clock, sleep=sleep, state_dir=state_dir,
+            )
+        except ReconcilerError as e:  # account-level failure (auth, outage after retries)
+            acc.error = redact(f"account {acc.name}: {e}")
+        except Exception as e:  # reported; the other accounts continue
+            acc.error = redact(f"account {acc.name}: unexpected {type(e).__name__}: {e}")
+
+    threads = [threading.Thread(target=run, args=(a,), name=f"apply-{a.name}") for a in accounts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return _report(plan, chosen, why, accounts, desired_by_key, clients)
+
+
+class _Counter:
+    """Thread-safe progress across accounts."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def set(self, phase: str, account: str, n: int) -> None:
+        if self.progress is None:
+            return
+        with self.lock:
+            self.done[f"{phase}:{account}"] = n
+            done = sum(v for k, v in self.done.items() if k.startswith(phase + ":"))
+            self.progress(phase, done, self.total)
+
+
+def _issues(raw: Any) -> tuple[Issue, ...]:
+    out = []
+    for i in raw or []:
+        if isinstance(i, Mapping):
+            out.append(
+                Issue(
+                    code=str(i.get("code", "")), message=str(i.get("message", "")),
+                    severity=str(i.get("severity", "ERROR")),
+                    attribute_names=tuple(str(a) for a in i.get("attributeNames", []) or []),
+                )
+            )
+    return tuple(out)
+
+
+def _api_issue(e: ApiError) -> tuple[Issue, ...]:
+    if e.errors:
+        return tuple(Issue(x.code, redact(x.message)) for x in e.errors)
+    return (Issue(f"HTTP_{e.status}" if e.status else "API_ERROR", redact(str(e))),)
+
+
+def _write_one(client: SpApiClient, change: Change) -> tuple[str, tuple[Issue, ...]]:
+    """One request for one listing: (submitted|rejected|pending, issues)."""
+    req = listing_request(change)
+    mp = [req.marketplace_id]
+    try:
+        if req.method == "DELETE":
+            res = client.delete_listings_item(req.sku, mp)
+        elif req.method == "PUT":
+            res = client.put_listings_item(req.sku, mp, req.body or {})
+        else:
+            res = client.patch_listings_item(req.sku, mp, req.body or {})
+    except NotFoundError:
+        if req.method == "DELETE":
+            return "submitted", ()  # already gone: verify confirms
+        raise
+    except InvalidRequestError as e:  # Amazon refused this listing's request
+        return REJECTED, _api_issue(e)
+    except ApiError as e:  # throttled/5xx after bounded retries: not written, run again
+        return PENDING, _api_issue(e)
+    issues = _issues(res.get("issues"))
+    if res.get("status") == "INVALID":
+        return REJECTED, tuple(i for i in issues if i.severity == "ERROR") or issues
+    return "submitted", ()
+
+
+def _run_account(
+    acc: _Account,
+    chosen: str,
+    desired_by_key: Mapping[ListingKey, DesiredListing],
+    mps: Mapping[tuple[str, str], Any],
+    baseline: Mapping[ListingKey, Collection[tuple[str, str]]],
+    counter: _Counter,
+    *,
+    verify_timeout_s: float,
+    verify_interval_s: float,
+    feed_poll_interval_s: float,
+    feed_timeout_s: float,
+    workers: int,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    state_dir: str | None,
+) -> None:
+    journal = feedrun.Journal(state_dir, acc.name)
+    blocked = feedrun.settle_journal(
+        acc.client, journal, timeout_s=feed_timeout_s, poll_s=feed_poll_interval_s,
+        clock=clock, sleep=sleep,
+    )
+    todo: list[Change] = []
+    for c in acc.changes:
+        if c.key.sku in blocked.get(c.key.marketplace_id, set()):
+            acc.written[c.key] = (PENDING, (Issue(
+                "FEED_IN_FLIGHT",
+                "an earlier run's feed with this SKU is still being processed; not written",
+            ),), "none")
+        else:
+            todo.append(c)
+
+    if chosen == "feed":
+        _write_feeds(acc, todo, journal, counter, feed_timeout_s, feed_poll_interval_s,
+                     clock, sleep)
+    else:
+        _write_patches(acc, todo, counter, workers)
+
+    targets = [
+        verify.Target(
+            key=c.key, action=c.action, desired=desired_by_key.get(c.key),
+            attributes=frozenset(f.attribute for f in c.fields),
+        )
+        for c in acc.changes
+        if acc.written.get(c.key, ("",))[0] == "submitted"
+    ]
+    results, last = verify.verify(
+        acc.client, targets, mps, timeout_s=verify_timeout_s, interval_s=verify_interval_s,
+        baseline=baseline, clock=clock, sleep=sleep,
+        progress=lambda n: counter.set("verify", acc.name, n),
+    )
+    acc.live_after = last
+    for key, (status, issues) in results.items():
+        via = acc.written[key][2]
+        acc.written[key] = (status, issues, via)
+
+
+def _write_patches(acc: _Account, todo: list[Change], counter: _Counter, workers: int) -> None:
+    done = 0
+    lock = threading.Lock()
+
+    def one(c: Change) -> None:
+        nonlocal done
+        status, issues = _write_one(acc.client, c)
+        with lock:
+            acc.written[c.key] = (status, issues, "patch")
+            done += 1
+            n = done
+        counter.set("write", acc.name, n)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="patch") as pool:
+        list(pool.map(one, todo))
+
+
+def _write_feeds(
+    acc: _Account,
+    todo: list[Change],
+    journal: feedrun.Journal,
+    counter: _Counter,
+    timeout_s: float,
+    poll_s: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> None:
+    submitted: dict[str, tuple[str, dict[int, ListingKey]]] = {}
+    sent = 0
+    for mp, batch in feedrun.batches(todo):
+        try:
+            fid, by_id = feedrun.submit(acc.client, acc.seller_id, mp, batch, journal)
+        except ApiError as e:
+            for c in batch:
+                acc.written[c.key] = (PENDING, _api_issue(e), "feed")
+            continue
+        submitted[fid] = (mp, by_id)
+        for c in batch:
+            acc.written[c.key] = ("submitted", (), "feed")
+            acc.feed_of[c.key] = fid
+        sent += len(batch)
+        counter.set("write", acc.name, sent)
+    results = feedrun.wait_all(
+        acc.client, submitted, journal, timeout_s=timeout_s, poll_s=poll_s, clock=clock,
+        sleep=sleep,
+    )
+    for r in results:
+        for key in r.keys:
+            if key in r.rejected:
+                acc.written[key] = (REJECTED, r.rejected[key], "feed")
+            elif r.status not in ("DONE",):
+                acc.written[key] = (PENDING, (Issue(
+                    f"FEED_{r.status}", f"feed {r.feed_id} is {r.status}"),), "feed")
+        acc.feeds.append(FeedRecord(acc.name, r.feed_id, r.marketplace_id, len(r.keys),
+                                    r.status, len(r.rejected)))
+
+
+def _report(
+    plan: Plan,
+    chosen: str,
+    why: str,
+    accounts: list[_Account],
+    desired_by_key: Mapping[ListingKey, DesiredListing],
+    clients: Mapping[str, SpApiClient],
+) -> ApplyReport:
+    outcomes: list[ListingOutcome] = []
+    live_after: dict[ListingKey, LiveListing | None] = {}
+    feed_of: dict[ListingKey, str] = {}
+    for acc in accounts:
+        live_after.update(acc.live_after)
+        feed_of.update(acc.feed_of)
+    by_acc = {a.name: a for a in accounts}
+    for c in plan.changes:
+        acc = by_acc[c.key.account]
+        status, issues, via = acc.written.get(c.key, (PENDING, (), "none"))
+        if status == "submitted":  # verify never ran (account failed mid-way)
+            status = PENDING
+        if acc.error and status == PENDING and not issues:
+            issues = (Issue("ACCOUNT_ERROR", acc.error),)
+        outcomes.append(ListingOutcome(c.key, c.action, status, via, issues,
+                                       feed_of.get(c.key, "") if via == "feed" else ""))
+    applied = [desired_by_key[c.key] for c in plan.changes
+               if c.key in desired_by_key and c.key in live_after]
+    totals = _totals(clients[a.name] for a in accounts)
+    k = kpi.compute([o.status for o in outcomes], applied, live_after, totals)
+    return ApplyReport(
+        outcomes=tuple(outcomes),
+        strategy=chosen if plan.changes else "none",
+        strategy_reason=why,
+        feeds=tuple(f for a in accounts for f in a.feeds),
+        kpis=k,
+        plan_checksum=plan.checksum,
+        errors=tuple(a.error for a in accounts if a.error),
+    )
+
+
+def _totals(clients: Any) -> kpi.CallTotals:
+    lat: list[float] = []
+    calls: dict[str, int] = {}
+    retries = throttles = errors = 0
+    for cl in clients:
+        snap = cl.stats  # every worker thread has been joined: no concurrent writers
+        for vs in list(snap.latencies.values()):
+            lat.extend(v * 1000.0 for v in vs)
+        for op, n in list(snap.calls.items()):
+            calls[op] = calls.get(op, 0) + n
+        retries += sum(snap.retries.values())
+        throttles += sum(snap.throttles.values())
+        errors += sum(snap.errors.values())
+    return kpi.CallTotals(tuple(lat), calls, retries, throttles, errors)
+

@@ -1,0 +1,155 @@
+"""Read-back verification and the stale-plan check.
+
+ACCEPTED is not applied: Amazon processes writes asynchronously. After writing, :func:`verify`
+re-reads the listings in bulk (``searchListingsItems``, 20 SKUs a call) until each one's managed
+projection diffs empty against the desired state (converged), Amazon shows an ERROR issue for it
+(rejected), or the bound runs out (pending). A listing planned for deletion converges when it is
+gone.
+
+An ERROR issue that was already on the listing when it was planned (``baseline``) is not taken as
+the answer to this write until the bound runs out: the write may not be visible yet, and it may be
+exactly what fixes that issue.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+
+from reconciler import live as live_mod
+from reconciler.diff import diff_listing
+from reconciler.model import (
+    DesiredListing,
+    DesiredState,
+    Issue,
+    ListingKey,
+    LiveListing,
+    MarketplaceConfig,
+)
+from reconciler.outcome import CONVERGED, PENDING, REJECTED, listing_name
+from reconciler.plan import Plan
+from reconciler.spapi.client import SpApiClient
+from reconciler.spapi.reader import read_listings
+
+
+def marketplace_configs(desired: DesiredState) -> dict[tuple[str, str], MarketplaceConfig]:
+    """(account, marketplace_id) -> MarketplaceConfig."""
+    return {
+        (a.name, m.marketplace_id): m for a in desired.accounts for m in a.marketplaces
+    }
+
+
+def check_stale(
+    plan: Plan, desired: DesiredState, live_now: Mapping[ListingKey, LiveListing | None]
+) -> list[str]:
+    """Names ("MUG-001 (CA)") of the planned listings whose live managed state changed since
+    the plan was computed (``live.fingerprint`` differs from ``plan.fingerprints``). Listings
+    the plan did not read, or that the catalog no longer declares, are reported too: the plan
+    was not made against them."""
+    by_key = {d.key: d for d in desired.listings}
+    stale: list[str] = []
+    for key in sorted(plan.fingerprints):
+        d = by_key.get(key)
+        if d is None:
+            stale.append(f"{listing_name(key)}: no longer in the catalog")
+            continue
+        if key not in live_now:
+            continue  # not re-read (outside the targeting of this run)
+        if live_mod.fingerprint(d, live_now[key]) != plan.fingerprints[key]:
+            stale.append(listing_name(key))
+    return stale
+
+
+@dataclass(frozen=True)
+class Target:
+    """One listing to verify: what the plan did to it and what it should look like."""
+
+    key: ListingKey
+    action: str  # create | update | delete
+    desired: DesiredListing | None
+    attributes: frozenset[str]  # attributes the change writes (for issue matching)
+
+
+def read_back(
+    client: SpApiClient,
+    keys: Collection[ListingKey],
+    mps: Mapping[tuple[str, str], MarketplaceConfig],
+) -> dict[ListingKey, LiveListing | None]:
+    """Bulk-read and normalize listings of one account."""
+    by_mp: dict[tuple[str, str], list[ListingKey]] = defaultdict(list)
+    for k in keys:
+        by_mp[(k.account, k.marketplace_id)].append(k)
+    out: dict[ListingKey, LiveListing | None] = {}
+    for (account, mp_id), ks in sorted(by_mp.items()):
+        items = read_listings(client, mp_id, [k.sku for k in ks])
+        mp = mps[(account, mp_id)]
+        for k in ks:
+            item = items.get(k.sku)
+            out[k] = live_mod.normalize_item(item, k, mp) if item else None
+    return out
+
+
+def _error_issues(live: LiveListing, attributes: frozenset[str]) -> tuple[Issue, ...]:
+    return tuple(
+        i
+        for i in live.issues
+        if i.severity == "ERROR"
+        and (not i.attribute_names or attributes.intersection(i.attribute_names))
+    )
+
+
+def judge(t: Target, live: LiveListing | None) -> tuple[str, tuple[Issue, ...]]:
+    """converged, or pending with the ERROR issues seen (candidates for rejection)."""
+    if t.action == "delete" or t.desired is None:
+        return (CONVERGED, ()) if live is None else (PENDING, ())
+    if live is None:
+        return PENDING, ()
+    if not diff_listing(t.desired, live):
+        return CONVERGED, ()
+    return PENDING, _error_issues(live, t.attributes)
+
+
+def verify(
+    client: SpApiClient,
+    targets: Collection[Target],
+    mps: Mapping[tuple[str, str], MarketplaceConfig],
+    *,
+    timeout_s: float,
+    interval_s: float,
+    baseline: Mapping[ListingKey, Collection[tuple[str, str]]] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[dict[ListingKey, tuple[str, tuple[Issue, ...]]], dict[ListingKey, LiveListing | None]]:
+    """Poll until every target is decided or ``timeout_s`` passed. Returns per listing
+    (status, issues) and the last live state read (for the KPIs)."""
+    baseline = baseline or {}
+    deadline = clock() + timeout_s
+    open_: dict[ListingKey, Target] = {t.key: t for t in targets}
+    result: dict[ListingKey, tuple[str, tuple[Issue, ...]]] = {}
+    last: dict[ListingKey, LiveListing | None] = {}
+    while open_:
+        live_now = read_back(client, list(open_), mps)
+        last.update(live_now)
+        timed_out = clock() >= deadline
+        for key in list(open_):
+            status, issues = judge(open_[key], live_now.get(key))
+            old = set(baseline.get(key, ()))
+            new_issues = tuple(i for i in issues if (i.code, i.message) not in old)
+            if status == CONVERGED:
+                result[key] = (CONVERGED, ())
+            elif new_issues or (timed_out and issues):
+                result[key] = (REJECTED, new_issues or issues)
+            elif timed_out:
+                result[key] = (PENDING, ())
+            else:
+                continue
+            del open_[key]
+        if progress is not None:
+            progress(len(result))
+        if not open_:
+            break
+        sleep(max(0.0, min(interval_s, deadline - clock())))
+    return result, last
