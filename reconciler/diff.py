@@ -1,0 +1,51 @@
+"""Desired vs live listing -> field changes, per attribute and selector (design.md §2).
+
+Only what the desired listing manages is compared (``live.managed_projection``): its
+attributes, the selectors it declares, and within a selector the fields its entries declare.
+So sibling fields Amazon or the seller keep (``discounted_price``, ``lead_time_to_ship_max_days``),
+other marketplaces, languages and channels, and unmanaged attributes never produce a change.
+Bullet points are compared as the ordered list of one selector; other attributes ignore order.
+
+This is the only module that imports deepdiff. Equal listings take a fast path (one canonical
+JSON comparison) so a 100k-listing plan only pays deepdiff for listings that actually differ.
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from deepdiff import DeepDiff
+
+from reconciler.live import group_by_selector, managed_projection
+from reconciler.model import (
+    MULTI_ENTRY,
+    DesiredListing,
+    Entry,
+    FieldChange,
+    LiveListing,
+    canonical_json,
+)
+
+
+def _differs(attribute: str, old: list[Entry], new: list[Entry]) -> bool:
+    if len(old) != len(new):
+        return True
+    return bool(DeepDiff(old, new, ignore_order=attribute not in MULTI_ENTRY))
+
+
+def diff_listing(desired: DesiredListing, live: LiveListing | None) -> tuple[FieldChange, ...]:
+    """The managed field changes that turn ``live`` into ``desired``, sorted by attribute and
+    selector. ``live=None`` (not listed) gives every managed selector as new. A desired listing
+    with ``state: absent`` has no field changes (its deletion is decided by the plan)."""
+    if desired.state == "absent":
+        return ()
+    projected = managed_projection(desired, live) if live is not None else {}
+    if live is not None and canonical_json(projected) == canonical_json(desired.attributes):
+        return ()
+    changes: list[FieldChange] = []
+    for attribute, wanted in desired.attributes.items():
+        have = group_by_selector(attribute, projected.get(attribute, ()))
+        for selector, new in group_by_selector(attribute, wanted).items():
+            old = have.get(selector)
+            if old is None or _differs(attribute, old, new):
+                changes.append(FieldChange(attribute, selector, old, new))
+    return tuple(sorted(changes, key=lambda c: (c.attribute, c.selector)))

@@ -1,0 +1,287 @@
+"""SP-API ``Item`` JSON -> :class:`LiveListing`: the read-back, normalized so it diffs like desired.
+
+Amazon's read-back differs from what was written in ways that must never show up as a change
+(design.md §2, CONTRACT.md §7): it echoes ``marketplace_id`` into entries (also into
+``fulfillment_availability``, whose only selector is the channel code), returns money as floats,
+ints or decimal strings, may leave out ``audience`` (meaning ``ALL``), and returns entries in any
+order. :func:`normalize_item` applies exactly the canonicalisation the desired side uses
+(``model.py``): Decimal money quantized to the currency's minor units, int quantities, entries
+sorted by selector values (bullet points keep their order within a selector).
+
+Unmanaged data (other attributes, sibling fields, other selectors) is kept as read; the differ
+and :func:`fingerprint` look only at what the desired listing manages (:func:`managed_projection`).
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from reconciler.marketplaces import CURRENCY_MINOR_UNITS
+from reconciler.model import (
+    SELECTORS,
+    Attributes,
+    DesiredListing,
+    Entry,
+    Issue,
+    ListingKey,
+    LiveListing,
+    MarketplaceConfig,
+    canonical_json,
+)
+
+ABSENT = "absent"
+# Attributes whose entries carry a marketplace_id selector (filled in when Amazon leaves it out).
+_MARKETPLACE_SELECTED = frozenset(a for a, sel in SELECTORS.items() if "marketplace_id" in sel)
+_INT_FIELDS = frozenset({"quantity", "lead_time_to_ship_max_days"})
+
+
+# --------------------------------------------------------------------------- scalars
+
+
+def to_decimal(value: Any, currency: str) -> Any:
+    """A money value (float, int or decimal string) as a Decimal quantized to the currency's
+    minor units. Values that are not numbers are returned unchanged (they will simply diff)."""
+    if isinstance(value, bool):
+        return value
+    try:
+        d = Decimal(str(value)) if isinstance(value, (int, float, str, Decimal)) else None
+    except InvalidOperation:
+        return value
+    if d is None or not d.is_finite():
+        return value
+    units = CURRENCY_MINOR_UNITS.get(currency.upper(), 2) if currency else 2
+    return d.quantize(Decimal(1).scaleb(-units), rounding=ROUND_HALF_UP)
+
+
+def to_int(value: Any) -> Any:
+    """A count (int, float or numeric string) as an int; anything else unchanged."""
+    if isinstance(value, (bool, int)):
+        return value
+    try:
+        d = Decimal(str(value)) if isinstance(value, (float, str, Decimal)) else None
+    except InvalidOperation:
+        return value
+    if d is None or not d.is_finite() or d != d.to_integral_value():
+        return value
+    return int(d)
+
+
+# --------------------------------------------------------------------------- entries
+
+
+def _money_schedules(field_value: Any, currency: str) -> Any:
+    """``our_price``-style ``[{"schedule": [{"value_with_tax": x, ...}]}]`` with Decimal money."""
+    if not isinstance(field_value, list):
+        return field_value
+    out = []
+    for item in field_value:
+        if isinstance(item, dict) and isinstance(item.get("schedule"), list):
+            item = dict(item)
+            item["schedule"] = [
+                {**s, "value_with_tax": to_decimal(s["value_with_tax"], currency)}
+                if isinstance(s, dict) and "value_with_tax" in s
+                else s
+                for s in item["schedule"]
+            ]
+        out.append(item)
+    return out
+
+
+def canonical_entry(attribute: str, entry: Entry, mp: MarketplaceConfig) -> Entry:
+    """One live entry in the desired side's canonical form."""
+    e = dict(entry)
+    if attribute in _MARKETPLACE_SELECTED and "marketplace_id" not in e:
+        e["marketplace_id"] = mp.marketplace_id
+    if attribute == "purchasable_offer":
+        e.setdefault("audience", "ALL")
+        currency = str(e.get("currency") or mp.currency)
+        for name, value in list(e.items()):
+            if isinstance(value, list):
+                e[name] = _money_schedules(value, currency)
+    elif attribute == "list_price":
+        currency = str(e.get("currency") or mp.currency)
+        for name in ("value", "value_with_tax"):
+            if name in e:
+                e[name] = to_decimal(e[name], currency)
+    elif attribute == "fulfillment_availability":
+        # The channel code is the only selector; Amazon's echoed marketplace_id is noise.
+        e.pop("marketplace_id", None)
+        for name in _INT_FIELDS & e.keys():
+            e[name] = to_int(e[name])
+    return e
+
+
+def selector_of(attribute: str, entry: Entry) -> tuple[tuple[str, str], ...]:
+    """The (field, value) pairs that identify ``entry`` within ``attribute``."""
+    return tuple(
+        (name, str(entry.get(name, ""))) for name in SELECTORS.get(attribute, ("marketplace_id",))
+    )
+
+
+def sort_entries(attribute: str, entries: Iterable[Entry]) -> list[Entry]:
+    """Entries sorted by selector values; a stable sort, so bullets keep their order."""
+    return sorted(entries, key=lambda e: tuple(v for _, v in selector_of(attribute, e)))
+
+
+def canonical_attributes(attributes: Mapping[str, Any], mp: MarketplaceConfig) -> Attributes:
+    """Restrict to entries of ``mp`` (or without marketplace_id) and canonicalise."""
+    out: Attributes = {}
+    for name in sorted(attributes):
+        value = attributes[name]
+        if not isinstance(value, list):
+            continue  # attributes are arrays (CONTRACT.md §7); anything else is not ours
+        entries = [
+            canonical_entry(name, e, mp)
+            for e in value
+            if isinstance(e, dict)
+            and e.get("marketplace_id", mp.marketplace_id) == mp.marketplace_id
+        ]
+        if not entries:
+            continue
+        out[name] = sort_entries(name, entries) if name in SELECTORS else entries
+    return out
+
+
+# --------------------------------------------------------------------------- items
+
+
+def _for_marketplace(items: Any, mp: MarketplaceConfig) -> list[dict[str, Any]]:
+    if not isinstance(items, list):
+        return []
+    return [i for i in items if isinstance(i, dict) and i.get("marketplaceId") == mp.marketplace_id]
+
+
+def _issues(item: Mapping[str, Any], mp: MarketplaceConfig) -> tuple[Issue, ...]:
+    out = []
+    for i in item.get("issues") or ():
+        if not isinstance(i, dict):
+            continue
+        mps = i.get("marketplaceIds")
+        if mps and mp.marketplace_id not in mps:
+            continue
+        out.append(
+            Issue(
+                code=str(i.get("code", "")),
+                message=str(i.get("message", "")),
+                severity=str(i.get("severity", "ERROR")),
+                attribute_names=tuple(str(a) for a in i.get("attributeNames") or ()),
+            )
+        )
+    return tuple(out)
+
+
+def _derived_fulfillment(item: Mapping[str, Any]) -> list[Entry]:
+    out = []
+    for fa in item.get("fulfillmentAvailability") or ():
+        if isinstance(fa, dict) and "fulfillmentChannelCode" in fa:
+            e: Entry = {"fulfillment_channel_code": fa["fulfillmentChannelCode"]}
+            if "quantity" in fa:
+                e["quantity"] = fa["quantity"]
+            out.append(e)
+    return out
+
+
+def _derived_offers(item: Mapping[str, Any], mp: MarketplaceConfig) -> list[Entry]:
+    """``offers[]`` (Money strings) as ``purchasable_offer`` entries, for reads that carry offers
+    but no ``attributes.purchasable_offer``."""
+    out = []
+    for o in _for_marketplace(item.get("offers"), mp):
+        price = o.get("price")
+        if not isinstance(price, dict) or "amount" not in price:
+            continue
+        audience = o.get("audience")
+        aud = audience.get("value", "ALL") if isinstance(audience, dict) else "ALL"
+        if o.get("offerType") == "B2B" and not audience:
+            aud = "B2B"
+        out.append(
+            {
+                "marketplace_id": mp.marketplace_id,
+                "currency": price.get("currencyCode", mp.currency),
+                "audience": aud,
+                "our_price": [{"schedule": [{"value_with_tax": price["amount"]}]}],
+            }
+        )
+    return out
+
+
+def normalize_item(item: Mapping[str, Any], key: ListingKey, mp: MarketplaceConfig) -> LiveListing:
+    """One SP-API ``Item`` (getListingsItem / searchListingsItems) as the live listing of ``key``
+    in marketplace ``mp``."""
+    summaries = _for_marketplace(item.get("summaries"), mp)
+    summary = summaries[0] if summaries else {}
+    product_type = str(summary.get("productType", ""))
+    if not product_type:
+        types = _for_marketplace(item.get("productTypes"), mp)
+        product_type = str(types[0].get("productType", "")) if types else ""
+
+    raw = dict(item.get("attributes") or {})
+    if "fulfillment_availability" not in raw and item.get("fulfillmentAvailability"):
+        raw["fulfillment_availability"] = _derived_fulfillment(item)
+    if "purchasable_offer" not in raw:
+        offers = _derived_offers(item, mp)
+        if offers:
+            raw["purchasable_offer"] = offers
+
+    return LiveListing(
+        key=key,
+        product_type=product_type,
+        attributes=canonical_attributes(raw, mp),
+        status=tuple(str(s) for s in summary.get("status") or ()),
+        issues=_issues(item, mp),
+        last_updated=str(summary.get("lastUpdatedDate", "")),
+    )
+
+
+# --------------------------------------------------------------------------- managed projection
+
+
+def _project(template: Any, value: Any) -> Any:
+    """``value`` restricted to the dict keys ``template`` declares, recursively."""
+    if isinstance(template, dict) and isinstance(value, dict):
+        return {k: _project(template[k], value[k]) for k in template if k in value}
+    if isinstance(template, list) and isinstance(value, list) and template:
+        return [_project(template[min(i, len(template) - 1)], v) for i, v in enumerate(value)]
+    return value
+
+
+def group_by_selector(
+    attribute: str, entries: Iterable[Entry]
+) -> dict[tuple[tuple[str, str], ...], list[Entry]]:
+    groups: dict[tuple[tuple[str, str], ...], list[Entry]] = {}
+    for e in entries:
+        groups.setdefault(selector_of(attribute, e), []).append(e)
+    return groups
+
+
+def managed_projection(desired: DesiredListing, live: LiveListing) -> Attributes:
+    """The part of ``live`` that ``desired`` manages: for each desired attribute, the live
+    entries with a selector the desired listing declares, cut down to the fields the desired
+    entries of that selector declare. Laid out in the desired listing's order, so a live listing
+    that matches projects to exactly ``desired.attributes``."""
+    out: Attributes = {}
+    for name, wanted in desired.attributes.items():
+        have = group_by_selector(name, live.attributes.get(name, ()))
+        entries: list[Entry] = []
+        for selector, want in group_by_selector(name, wanted).items():
+            template: dict[str, Any] = {}
+            for w in want:
+                for k, v in w.items():
+                    template.setdefault(k, v)
+            entries.extend(_project(template, e) for e in have.get(selector, ()))
+        if entries:
+            out[name] = entries
+    return out
+
+
+def fingerprint(desired: DesiredListing, live: LiveListing | None) -> str:
+    """sha256 of the live managed projection: unmanaged edits never make a plan stale, managed
+    ones always do. ``"absent"`` when the listing does not exist live."""
+    if live is None:
+        return ABSENT
+    data = {"exists": True, "attributes": managed_projection(desired, live)}
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()

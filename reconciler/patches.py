@@ -1,0 +1,117 @@
+"""Plan changes -> SP-API request bodies and JSON_LISTINGS_FEED messages (design.md §6).
+
+One request per listing: every field change of a listing goes into ONE patch body (one op per
+attribute), so a listing is never half-updated and, on Multi-Location Inventory marketplaces,
+``DEFAULT = 0`` travels with the location quantities.
+
+Ops (CONTRACT.md §3.3):
+
+- ``purchasable_offer``, ``fulfillment_availability``, ``list_price``: ``merge`` with the changed
+  selector entries. Merge updates only the fields we send inside the instance matched by its
+  selectors, so siblings we do not manage (``discounted_price``,
+  ``minimum_seller_allowed_price``, ``lead_time_to_ship_max_days``, ``restock_date``) survive.
+- texts (``item_name``, ``product_description``, ``bullet_point``): ``replace`` with the complete
+  entries of each changed selector (bullets: the full ordered list), so a shorter bullet list
+  really loses its extra bullets.
+- create: ``PUT`` ``{productType, requirements: "LISTING", attributes}`` (feed ``UPDATE``);
+  delete: ``DELETE`` (feed ``DELETE``).
+
+Values are plain JSON (Decimal -> JSON number). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from reconciler.model import DEFAULT_CHANNEL, Entry, to_json_value
+from reconciler.plan import Change
+
+MERGE_ATTRIBUTES = frozenset({"purchasable_offer", "fulfillment_availability", "list_price"})
+FEED_VERSION = "2.0"
+
+
+class ListingRequest(NamedTuple):
+    method: str  # PATCH | PUT | DELETE
+    sku: str
+    marketplace_id: str
+    body: dict[str, Any] | None
+
+
+def _new_attributes(change: Change) -> dict[str, list[Entry]]:
+    """Changed selector entries per attribute, in the change's (sorted) order."""
+    attrs: dict[str, list[Entry]] = {}
+    for f in change.fields:
+        if f.new is not None:
+            attrs.setdefault(f.attribute, []).extend(f.new)
+    if change.mli and "fulfillment_availability" in attrs:
+        # MLI invariant: never send location quantities without DEFAULT = 0 in the same body.
+        codes = {e.get("fulfillment_channel_code") for e in attrs["fulfillment_availability"]}
+        if DEFAULT_CHANNEL not in codes:
+            attrs["fulfillment_availability"].append(
+                {"fulfillment_channel_code": DEFAULT_CHANNEL, "quantity": 0}
+            )
+    return attrs
+
+
+def patch_ops(change: Change) -> list[dict[str, Any]]:
+    """The patch operations of an update, one per attribute."""
+    ops = []
+    for attribute, entries in sorted(_new_attributes(change).items()):
+        ops.append(
+            {
+                "op": "merge" if attribute in MERGE_ATTRIBUTES else "replace",
+                "path": f"/attributes/{attribute}",
+                "value": to_json_value(entries),
+            }
+        )
+    return ops
+
+
+def listing_request(change: Change) -> ListingRequest:
+    """The one Listings Items API request that applies ``change``."""
+    key = change.key
+    if change.action == "delete":
+        return ListingRequest("DELETE", key.sku, key.marketplace_id, None)
+    if change.action == "create":
+        body = {
+            "productType": change.product_type,
+            "requirements": "LISTING",
+            "attributes": to_json_value(dict(sorted(_new_attributes(change).items()))),
+        }
+        return ListingRequest("PUT", key.sku, key.marketplace_id, body)
+    if change.action == "update":
+        ops = patch_ops(change)
+        if not ops:
+            raise ValueError(f"{change.name}: update without field changes")
+        return ListingRequest(
+            "PATCH",
+            key.sku,
+            key.marketplace_id,
+            {"productType": change.product_type, "patches": ops},
+        )
+    raise ValueError(f"{change.name}: unknown action {change.action!r}")
+
+
+def feed_message(change: Change, message_id: int) -> dict[str, Any]:
+    """The JSON_LISTINGS_FEED v2 message equivalent to :func:`listing_request`."""
+    req = listing_request(change)
+    msg: dict[str, Any] = {"messageId": message_id, "sku": req.sku}
+    if req.method == "DELETE":
+        msg["operationType"] = "DELETE"
+    elif req.method == "PUT":
+        assert req.body is not None
+        msg.update(operationType="UPDATE", **req.body)
+    else:
+        assert req.body is not None
+        msg.update(operationType="PATCH", **req.body)
+    return msg
+
+
+def feed_document(
+    seller_id: str, messages: list[dict[str, Any]], *, issue_locale: str = "en_US"
+) -> dict[str, Any]:
+    """A JSON_LISTINGS_FEED v2 document (at most 25,000 messages; the caller batches)."""
+    return {
+        "header": {"sellerId": seller_id, "version": FEED_VERSION, "issueLocale": issue_locale},
+        "messages": messages,
+    }

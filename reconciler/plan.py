@@ -1,0 +1,563 @@
+"""The Plan: an immutable, sorted value of what apply would change, and the safety checks.
+
+Stages (design.md §2, §5)::
+
+    desired listings ─┐
+                      ├─ build_plan ─▶ Plan ─▶ data() ─▶ JSON render, checksum, --out file
+    live listings ────┘                  └──▶ render.text / render.markdown
+
+:meth:`Plan.data` is THE canonical form (octoDNS ``Plan.data``): the JSON output and the
+checksum are both made from it, so they can never disagree, and :meth:`Plan.from_data` reads it
+back (a saved plan is applied from exactly what was reviewed). It carries no timestamps, so the
+same catalog against the same live state always gives the same checksum.
+
+Safety (:func:`check_safety`): thresholds from ``safety:`` in reconciler.yaml, plus dangerous
+rules that have no setting. Every message names what to change. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from reconciler.diff import diff_listing
+from reconciler.errors import PlanError
+from reconciler.live import ABSENT, fingerprint
+from reconciler.marketplaces import lookup
+from reconciler.model import (
+    DEFAULT_CHANNEL,
+    DesiredListing,
+    DesiredState,
+    Entry,
+    FieldChange,
+    ListingKey,
+    LiveListing,
+    PriceDerivation,
+    canonical_json,
+)
+from reconciler.strategy import StrategyEstimate, estimate
+
+FORMAT_VERSION = 1
+ACTIONS = ("create", "update", "delete")
+PRICE_ATTRIBUTES = ("purchasable_offer", "list_price")
+# Money fields stored as strings in data() and turned back into Decimal by from_data().
+_MONEY_FIELDS = {
+    "purchasable_offer": ("value_with_tax",),
+    "list_price": ("value", "value_with_tax"),
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    key: ListingKey
+    marketplace: str  # code, e.g. "CA"
+    action: str  # create | update | delete
+    product_type: str
+    fields: tuple[FieldChange, ...]
+    derivations: tuple[PriceDerivation, ...] = ()
+    mli: bool = False
+    fingerprint: str = ABSENT
+
+    @property
+    def name(self) -> str:
+        return listing_name(self.key, self.marketplace)
+
+
+@dataclass(frozen=True)
+class Held:
+    """A listing (or its texts) held for review: nothing is written in the wrong language."""
+
+    key: ListingKey
+    marketplace: str
+    reason: str
+    attributes: tuple[str, ...]
+    whole_listing: bool
+
+    @property
+    def name(self) -> str:
+        return listing_name(self.key, self.marketplace)
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]
+    held: tuple[Held, ...] = ()
+    unchanged: int = 0
+    fingerprints: Mapping[ListingKey, str] = field(default_factory=dict)
+    strategy: StrategyEstimate | None = None
+    safety: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Sorted at construction (octoDNS): every render and data() is deterministic.
+        object.__setattr__(self, "changes", tuple(sorted(self.changes, key=lambda c: c.key)))
+        object.__setattr__(self, "held", tuple(sorted(self.held, key=lambda h: h.key)))
+        fps = {ListingKey(*k): v for k, v in sorted(self.fingerprints.items())}
+        object.__setattr__(self, "fingerprints", fps)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def count(self, action: str) -> int:
+        return sum(1 for c in self.changes if c.action == action)
+
+    # ------------------------------------------------------------------ canonical form
+
+    def data(self) -> dict[str, Any]:
+        """JSON-ready canonical form (Decimals as strings), with ``format_version`` and the
+        ``checksum`` of everything else."""
+        d: dict[str, Any] = {
+            "format_version": FORMAT_VERSION,
+            "accounts": list(self.accounts),
+            "summary": {
+                "create": self.count("create"),
+                "update": self.count("update"),
+                "delete": self.count("delete"),
+                "held": len(self.held),
+                "unchanged": self.unchanged,
+            },
+            "changes": [_change_data(c) for c in self.changes],
+            "held": [_held_data(h) for h in self.held],
+            "unchanged": self.unchanged,
+            "fingerprints": [
+                {**_key_data(k), "fingerprint": fp} for k, fp in self.fingerprints.items()
+            ],
+            "strategy": _strategy_data(self.strategy),
+            "safety": list(self.safety),
+        }
+        d["checksum"] = _checksum(d)
+        return d
+
+    @property
+    def checksum(self) -> str:
+        return _checksum(self.data())
+
+    @classmethod
+    def from_data(cls, d: Mapping[str, Any]) -> Plan:
+        """Read :meth:`data` back. Refuses other format versions and tampered plans."""
+        version = d.get("format_version") if isinstance(d, Mapping) else None
+        if version != FORMAT_VERSION:
+            raise PlanError(
+                f"unsupported plan format_version {version!r} (this reconciler reads "
+                f"{FORMAT_VERSION}); re-run `reconciler plan` with this version"
+            )
+        try:
+            plan = cls(
+                changes=tuple(_change_from(c) for c in d["changes"]),
+                held=tuple(_held_from(h) for h in d["held"]),
+                unchanged=int(d["unchanged"]),
+                fingerprints={_key_from(f): str(f["fingerprint"]) for f in d["fingerprints"]},
+                strategy=_strategy_from(d.get("strategy")),
+                safety=tuple(str(s) for s in d.get("safety", ())),
+                accounts=tuple(str(a) for a in d.get("accounts", ())),
+            )
+        except (KeyError, TypeError, ValueError, InvalidOperation) as e:
+            raise PlanError(f"malformed plan: {type(e).__name__}: {e}") from e
+        if "checksum" in d and d["checksum"] != plan.checksum:
+            raise PlanError(
+                "plan checksum mismatch: the plan file was modified after it was made; "
+                "re-run `reconciler plan`"
+            )
+        return plan
+
+
+def listing_name(key: ListingKey, marketplace: str) -> str:
+    return f"{key.sku} ({marketplace})"
+
+
+# --------------------------------------------------------------------------- (de)serialisation
+
+
+def _checksum(d: Mapping[str, Any]) -> str:
+    body = {k: v for k, v in d.items() if k != "checksum"}
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """Decimals as strings, tuples as lists: JSON-ready and exact."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _key_data(k: ListingKey) -> dict[str, str]:
+    return {"account": k.account, "sku": k.sku, "marketplace_id": k.marketplace_id}
+
+
+def _key_from(d: Mapping[str, Any]) -> ListingKey:
+    return ListingKey(str(d["account"]), str(d["sku"]), str(d["marketplace_id"]))
+
+
+def _field_data(f: FieldChange) -> dict[str, Any]:
+    return {
+        "attribute": f.attribute,
+        "selector": [list(p) for p in f.selector],
+        "old": _plain(f.old),
+        "new": _plain(f.new),
+    }
+
+
+def _money_back(attribute: str, value: Any) -> Any:
+    names = _MONEY_FIELDS.get(attribute, ())
+    if isinstance(value, dict):
+        return {
+            k: Decimal(v) if k in names and isinstance(v, str) else _money_back(attribute, v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_money_back(attribute, v) for v in value]
+    return value
+
+
+def _entries_from(attribute: str, value: Any) -> list[Entry] | None:
+    if value is None:
+        return None
+    return [dict(_money_back(attribute, e)) for e in value]
+
+
+def _field_from(d: Mapping[str, Any]) -> FieldChange:
+    a = str(d["attribute"])
+    return FieldChange(
+        a,
+        tuple((str(k), str(v)) for k, v in d["selector"]),
+        _entries_from(a, d["old"]),
+        _entries_from(a, d["new"]),
+    )
+
+
+_DECIMAL_DERIVATION_FIELDS = (
+    "base",
+    "rate",
+    "tax_delta",
+    "raw",
+    "result",
+    "guard_min",
+    "guard_max",
+)
+
+
+def _derivation_data(p: PriceDerivation) -> dict[str, Any]:
+    return {name: _plain(getattr(p, name)) for name in PriceDerivation.__dataclass_fields__}
+
+
+def _derivation_from(d: Mapping[str, Any]) -> PriceDerivation:
+    kw: dict[str, Any] = {}
+    for name in PriceDerivation.__dataclass_fields__:
+        if name not in d:
+            continue
+        v = d[name]
+        kw[name] = Decimal(v) if name in _DECIMAL_DERIVATION_FIELDS and v is not None else v
+    return PriceDerivation(**kw)
+
+
+def _change_data(c: Change) -> dict[str, Any]:
+    return {
+        **_key_data(c.key),
+        "marketplace": c.marketplace,
+        "action": c.action,
+        "product_type": c.product_type,
+        "mli": c.mli,
+        "fingerprint": c.fingerprint,
+        "fields": [_field_data(f) for f in c.fields],
+        "derivations": [_derivation_data(p) for p in c.derivations],
+    }
+
+
+def _change_from(d: Mapping[str, Any]) -> Change:
+    action = str(d["action"])
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    return Change(
+        key=_key_from(d),
+        marketplace=str(d["marketplace"]),
+        action=action,
+        product_type=str(d["product_type"]),
+        fields=tuple(_field_from(f) for f in d["fields"]),
+        derivations=tuple(_derivation_from(p) for p in d["derivations"]),
+        mli=bool(d["mli"]),
+        fingerprint=str(d["fingerprint"]),
+    )
+
+
+def _held_data(h: Held) -> dict[str, Any]:
+    return {
+        **_key_data(h.key),
+        "marketplace": h.marketplace,
+        "reason": h.reason,
+        "attributes": list(h.attributes),
+        "whole_listing": h.whole_listing,
+    }
+
+
+def _held_from(d: Mapping[str, Any]) -> Held:
+    return Held(
+        key=_key_from(d),
+        marketplace=str(d["marketplace"]),
+        reason=str(d["reason"]),
+        attributes=tuple(str(a) for a in d["attributes"]),
+        whole_listing=bool(d["whole_listing"]),
+    )
+
+
+def _strategy_data(s: StrategyEstimate | None) -> dict[str, Any] | None:
+    if s is None:
+        return None
+    return {
+        "chosen": s.chosen,
+        "patch_seconds": s.patch_seconds,
+        "feed_seconds": s.feed_seconds,
+        "feeds": s.feeds,
+        "listings": s.listings,
+    }
+
+
+def _strategy_from(d: Mapping[str, Any] | None) -> StrategyEstimate | None:
+    if d is None:
+        return None
+    return StrategyEstimate(
+        chosen=str(d["chosen"]),
+        patch_seconds=float(d["patch_seconds"]),
+        feed_seconds=float(d["feed_seconds"]),
+        feeds=int(d["feeds"]),
+        listings=int(d["listings"]),
+    )
+
+
+# --------------------------------------------------------------------------- building
+
+
+def marketplace_codes(desired: DesiredState) -> dict[tuple[str, str], str]:
+    """(account, marketplace_id) -> marketplace code, from the catalog's accounts."""
+    return {(a.name, m.marketplace_id): m.code for a in desired.accounts for m in a.marketplaces}
+
+
+def _code(codes: Mapping[tuple[str, str], str], key: ListingKey) -> str:
+    code = codes.get((key.account, key.marketplace_id))
+    if code:
+        return code
+    m = lookup(key.marketplace_id)
+    return m.code if m else key.marketplace_id
+
+
+def _targeted(
+    listings: Iterable[DesiredListing],
+    codes: Mapping[tuple[str, str], str],
+    skus: Collection[str],
+    marketplaces: Collection[str],
+) -> list[DesiredListing]:
+    wanted_mps = {m.upper() for m in marketplaces} | set(marketplaces)
+    wanted_mps |= {"UK"} if "GB" in wanted_mps else set()
+    out = []
+    for d in listings:
+        if skus and d.key.sku not in skus:
+            continue
+        if marketplaces and not (
+            _code(codes, d.key) in wanted_mps or d.key.marketplace_id in wanted_mps
+        ):
+            continue
+        out.append(d)
+    return out
+
+
+def write_counts(plan: Plan, desired: DesiredState) -> dict[tuple[str, str], int]:
+    """(account, region) -> listings the plan writes: the input of ``strategy.estimate``."""
+    regions = {a.name: a.region for a in desired.accounts}
+    counts: dict[tuple[str, str], int] = {}
+    for c in plan.changes:
+        k = (c.key.account, regions.get(c.key.account, ""))
+        counts[k] = counts.get(k, 0) + 1
+    return counts
+
+
+def build_plan(
+    desired: DesiredState,
+    live: Mapping[ListingKey, LiveListing | None],
+    *,
+    skus: Collection[str] = (),
+    marketplaces: Collection[str] = (),
+    strategy: StrategyEstimate | None = None,
+) -> Plan:
+    """Compare every targeted desired listing with its live state (missing from ``live`` =
+    not listed). ``strategy=None`` estimates it from Amazon's published quotas when the plan
+    writes anything (pass an estimate to model a time-scaled emulator). ``safety`` is filled by
+    :func:`check_safety`."""
+    codes = marketplace_codes(desired)
+    changes: list[Change] = []
+    held: list[Held] = []
+    fingerprints: dict[ListingKey, str] = {}
+    for d in _targeted(desired.listings, codes, skus, marketplaces):
+        key, code = d.key, _code(codes, d.key)
+        have = live.get(key)
+        fp = fingerprint(d, have)
+        fingerprints[key] = fp
+        if d.state == "absent":
+            if have is not None:
+                changes.append(Change(key, code, "delete", have.product_type, (), (), d.mli, fp))
+            continue
+        if d.held_texts:
+            held.append(
+                Held(key, code, d.held_reason, tuple(d.held_texts), whole_listing=have is None)
+            )
+            if have is None:
+                continue  # nothing is created in the wrong language
+        fields = diff_listing(d, have)
+        if not fields:
+            continue
+        prices = any(f.attribute in PRICE_ATTRIBUTES for f in fields)
+        changes.append(
+            Change(
+                key,
+                code,
+                "create" if have is None else "update",
+                d.product_type,
+                fields,
+                tuple(d.derivations) if prices else (),
+                d.mli,
+                fp,
+            )
+        )
+    touched = {c.key for c in changes} | {h.key for h in held}
+    plan = Plan(
+        changes=tuple(changes),
+        held=tuple(held),
+        unchanged=sum(1 for k in fingerprints if k not in touched),
+        fingerprints=fingerprints,
+        strategy=strategy,
+        accounts=tuple(a.name for a in desired.accounts),
+    )
+    if plan.strategy is None and plan.changes:
+        plan = replace(plan, strategy=estimate(write_counts(plan, desired)))
+    return replace(plan, safety=check_safety(plan, desired))
+
+
+# --------------------------------------------------------------------------- safety
+
+
+def _pct(x: Decimal) -> Decimal:
+    return x.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _setting(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def our_price(entries: list[Entry] | None) -> Decimal | None:
+    """The ``our_price`` value (or list price ``value``) of a money entry list, if any."""
+    for e in entries or ():
+        if "our_price" in e:
+            try:
+                v = e["our_price"][0]["schedule"][0]["value_with_tax"]
+            except (KeyError, IndexError, TypeError):
+                continue
+            return v if isinstance(v, Decimal) else None
+        value = e.get("value")
+        if isinstance(value, Decimal):
+            return value
+    return None
+
+
+def price_moves(change: Change) -> list[tuple[FieldChange, Decimal, Decimal]]:
+    """(field, old, new) for each price field of an update that has both values."""
+    out = []
+    for f in change.fields:
+        if f.attribute in PRICE_ATTRIBUTES:
+            old, new = our_price(f.old), our_price(f.new)
+            if old is not None and new is not None and old != new:
+                out.append((f, old, new))
+    return out
+
+
+def check_safety(plan: Plan, desired: DesiredState) -> tuple[str, ...]:
+    """Every safety violation of ``plan``, each naming the setting (or saying it has none)."""
+    s = desired.safety
+    reasons: list[str] = []
+    by_key = {d.key: d for d in desired.listings}
+
+    existing = sum(1 for fp in plan.fingerprints.values() if fp != ABSENT)
+    updates = plan.count("update")
+    if existing and existing >= s.min_listings_for_share:
+        share = Decimal(updates) / Decimal(existing)
+        if share > s.max_update_share:
+            reasons.append(
+                f"{updates} of {existing} listings would be updated ({_pct(share * 100)}%), "
+                f"over safety.max_update_share = {_setting(s.max_update_share * 100)}% "
+                "in reconciler.yaml"
+            )
+
+    for c in plan.changes:
+        if c.action != "update":
+            continue
+        for f, old, new in price_moves(c):
+            label = "list price" if f.attribute == "list_price" else "price"
+            currency = dict(f.selector).get("currency", "")
+            if old == 0:
+                move = "moves from 0"
+            else:
+                pct = (new - old) / old * 100
+                if abs(pct) <= s.max_price_change_pct:
+                    continue
+                move = f"moves {'+' if pct > 0 else ''}{_pct(pct)}%"
+            reasons.append(
+                f"{c.name}: {label} {old} -> {new} {currency} {move}, "
+                f"over safety.max_price_change_pct = {_setting(s.max_price_change_pct)}"
+            )
+
+    deletes = [c.name for c in plan.changes if c.action == "delete"]
+    if deletes and not s.allow_deletes:
+        shown = ", ".join(deletes[:5]) + (
+            f" and {len(deletes) - 5} more" if len(deletes) > 5 else ""
+        )
+        reasons.append(
+            f"{len(deletes)} listing{'s' if len(deletes) != 1 else ''} would be deleted "
+            f"({shown}), and safety.allow_deletes = false in reconciler.yaml"
+        )
+
+    for c in plan.changes:
+        d = by_key.get(c.key)
+        if c.action == "delete" or d is None:
+            continue
+        reasons.extend(_dangerous(c, d))
+    return tuple(reasons)
+
+
+_NO_SETTING = "(dangerous: no setting allows this; fix the catalog or use --force)"
+
+
+def _dangerous(c: Change, d: DesiredListing) -> list[str]:
+    out = []
+    if d.mli:
+        for e in d.attributes.get("fulfillment_availability", ()):
+            q = e.get("quantity")
+            if (
+                e.get("fulfillment_channel_code") == DEFAULT_CHANNEL
+                and isinstance(q, int)
+                and q > 0
+            ):
+                out.append(
+                    f"{c.name}: DEFAULT quantity {q} on a Multi-Location Inventory marketplace "
+                    f"(must be 0, or stock is sold twice) {_NO_SETTING}"
+                )
+    for e in d.attributes.get("purchasable_offer", ()):
+        price = our_price([e])
+        if price is None:
+            continue
+        currency = e.get("currency", "")
+        if d.price_min is not None and price < d.price_min:
+            out.append(
+                f"{c.name}: price {price} {currency} is below its guard price_min {d.price_min} "
+                f"{_NO_SETTING}"
+            )
+        if d.price_max is not None and price > d.price_max:
+            out.append(
+                f"{c.name}: price {price} {currency} is above its guard price_max {d.price_max} "
+                f"{_NO_SETTING}"
+            )
+    return out

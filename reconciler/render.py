@@ -1,0 +1,347 @@
+"""Plan -> text (terminal), Markdown (PR comment) or JSON. Plain functions, no I/O except
+reading the packaged Markdown template.
+
+Everything shown comes from the catalog or from Amazon, and PR catalogs are untrusted: the
+Markdown render escapes every such value for Markdown AND HTML (GitHub renders HTML in comments;
+a title containing ``</details>`` or ``<!--`` must not break the comment), and the text render
+makes control characters visible (no ANSI injection into a terminal). The template is rendered
+in a jinja2 ``SandboxedEnvironment`` with autoescape off: values arrive already escaped.
+"""
+
+from __future__ import annotations
+
+import json as _json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from jinja2.sandbox import SandboxedEnvironment
+
+from reconciler.marketplaces import lookup
+from reconciler.model import Entry, FieldChange, canonical_json
+from reconciler.plan import Change, Held, Plan
+
+MARKER = "<!-- reconciler-plan -->"
+TEMPLATE = "plan.md.j2"
+SYMBOLS = {"create": "+", "update": "~", "delete": "-", "held": "!"}
+_ANSI = {"create": "32", "update": "33", "delete": "31", "held": "35", "unsafe": "1;31", "dim": "2"}
+TEXT_MAX = 200  # characters of a text value shown in the terminal
+MD_TEXT_MAX = 1000  # ... and in a PR comment
+MD_MAX_SKUS = 100  # SKUs with details in a PR comment (GitHub caps a comment at 65,536 chars)
+_SELECTOR_HIDDEN = ("marketplace_id",)
+
+
+# --------------------------------------------------------------------------- escaping
+
+
+_MD_ENTITIES = str.maketrans(
+    {
+        "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;",
+        "\\": "&#92;", "|": "&#124;", "`": "&#96;", "*": "&#42;", "_": "&#95;",
+        "[": "&#91;", "]": "&#93;", "~": "&#126;", "#": "&#35;", "!": "&#33;",
+        "@": "&#64;", "$": "&#36;", "{": "&#123;", "}": "&#125;",
+    }
+)  # fmt: skip
+
+
+def md_escape(value: object) -> str:
+    """Escape for a Markdown table cell inside HTML in one pass: HTML special characters,
+    Markdown emphasis/link/code/math characters, pipes; newlines become ``<br>``."""
+    s = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    return s.translate(_MD_ENTITIES).replace("\n", "<br>")
+
+
+def term_clean(value: object) -> str:
+    """Control characters (ESC, CR, ...) made visible, so catalog text cannot drive the
+    terminal."""
+    return "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+        for ch in str(value)
+    )
+
+
+def _clip(s: str, limit: int) -> str:
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------- values
+
+
+def selector_label(f: FieldChange) -> str:
+    return " ".join(v for k, v in f.selector if k not in _SELECTOR_HIDDEN and v)
+
+
+def _money(entry: Entry) -> str:
+    try:
+        v = entry["our_price"][0]["schedule"][0]["value_with_tax"]
+    except (KeyError, IndexError, TypeError):
+        v = entry.get("value", entry.get("value_with_tax"))
+    return f"{v} {entry.get('currency', '')}".strip()
+
+
+def value_texts(attribute: str, entries: list[Entry] | None) -> list[str]:
+    """Human forms of one selector's entries (one string per entry; several for bullets)."""
+    if entries is None:
+        return []
+    out = []
+    for e in entries:
+        if attribute in ("purchasable_offer", "list_price"):
+            out.append(_money(e))
+        elif attribute == "fulfillment_availability":
+            rest = {k: v for k, v in e.items() if k not in ("fulfillment_channel_code", "quantity")}
+            q = str(e.get("quantity", "?"))
+            out.append(q + (f" {canonical_json(rest)}" if rest else ""))
+        elif "value" in e and len(e) <= 3:
+            out.append(str(e["value"]))
+        else:
+            out.append(canonical_json({k: v for k, v in e.items() if k not in _SELECTOR_HIDDEN}))
+    return out
+
+
+def _marketplace_code(marketplace_id: str) -> str:
+    m = lookup(marketplace_id)
+    return m.code if m else marketplace_id
+
+
+def summary_line(plan: Plan) -> str:
+    return (
+        f"{plan.count('create')} to create, {plan.count('update')} to update, "
+        f"{plan.count('delete')} to delete, {len(plan.held)} held, {plan.unchanged} unchanged"
+    )
+
+
+def per_marketplace(plan: Plan) -> list[dict[str, Any]]:
+    """Rows of the summary table: counts per marketplace code, plus a total row."""
+    codes: dict[str, str] = {}
+    for c in plan.changes:
+        codes[c.key.marketplace_id] = c.marketplace
+    for h in plan.held:
+        codes[h.key.marketplace_id] = h.marketplace
+    rows: dict[str, dict[str, Any]] = {}
+
+    def row(mid: str) -> dict[str, Any]:
+        code = codes.get(mid) or _marketplace_code(mid)
+        return rows.setdefault(
+            code,
+            {"marketplace": code, "create": 0, "update": 0, "delete": 0, "held": 0, "unchanged": 0},
+        )
+
+    touched = set()
+    for c in plan.changes:
+        row(c.key.marketplace_id)[c.action] += 1
+        touched.add(c.key)
+    for h in plan.held:
+        row(h.key.marketplace_id)["held"] += 1
+        touched.add(h.key)
+    for k in plan.fingerprints:
+        r = row(k.marketplace_id)
+        if k not in touched:
+            r["unchanged"] += 1
+    out = [rows[k] for k in sorted(rows)]
+    total = {"marketplace": "total"}
+    total.update(
+        {a: sum(r[a] for r in out) for a in ("create", "update", "delete", "held", "unchanged")}
+    )
+    return [*out, total]
+
+
+# --------------------------------------------------------------------------- text
+
+
+def text(plan: Plan, *, color: bool = False) -> str:
+    """The terminal render. ANSI colour only when ``color`` (the CLI passes ``use_color()``)."""
+
+    def paint(kind: str, s: str) -> str:
+        return f"\x1b[{_ANSI[kind]}m{s}\x1b[0m" if color else s
+
+    multi = len(plan.accounts) > 1
+    lines = [f"reconciler plan: {summary_line(plan)}"]
+    if not plan.changes and not plan.held:
+        lines.append("No changes. Live state matches the catalog.")
+    held_by_key = {h.key: h for h in plan.held}
+    for c in plan.changes:
+        lines.append("")
+        where = f", account {c.key.account}" if multi else ""
+        head = f"{SYMBOLS[c.action]} {c.action} {term_clean(c.name)}"
+        lines.append(paint(c.action, head) + f"  [{term_clean(c.product_type)}{where}]")
+        for f in c.fields:
+            lines.extend(_text_field(c, f))
+        for d in c.derivations:
+            lines.append(paint("dim", f"    price {d.marketplace}: {term_clean(d.describe())}"))
+        h = held_by_key.get(c.key)
+        if h is not None:
+            lines.append(paint("held", f"    ! texts held: {term_clean(h.reason)}"))
+    for h in plan.held:
+        lines.append("")
+        scope = "whole listing" if h.whole_listing else "texts only; price and quantity planned"
+        lines.append(
+            paint("held", f"! held {term_clean(h.name)}")
+            + f": {term_clean(h.reason)} ({', '.join(h.attributes)}; {scope})"
+        )
+    if plan.strategy is not None and plan.changes:
+        lines += ["", f"Strategy: {plan.strategy.describe()}"]
+    if plan.safety:
+        lines += [
+            "",
+            paint(
+                "unsafe",
+                f"UNSAFE: {len(plan.safety)} safety violation(s); apply stops unless --force:",
+            ),
+        ]
+        lines += [paint("unsafe", f"  ! {term_clean(r)}") for r in plan.safety]
+    lines += ["", f"checksum: {plan.checksum}"]
+    return "\n".join(lines) + "\n"
+
+
+def _text_field(c: Change, f: FieldChange) -> list[str]:
+    label = f"    {f.attribute} ({term_clean(selector_label(f))})"
+    old = [term_clean(_clip(s, TEXT_MAX)) for s in value_texts(f.attribute, f.old)]
+    new = [term_clean(_clip(s, TEXT_MAX)) for s in value_texts(f.attribute, f.new)]
+    if len(old) <= 1 and len(new) <= 1:
+        o = repr(old[0]) if old and _is_text(f) else (old[0] if old else "(absent)")
+        n = repr(new[0]) if new and _is_text(f) else (new[0] if new else "(absent)")
+        return [f"{label}: {o} -> {n}"]
+    out = [f"{label}:"]
+    out += [f"      - {s!r}" for s in old]
+    out += [f"      + {s!r}" for s in new]
+    return out
+
+
+def _is_text(f: FieldChange) -> bool:
+    return f.attribute in ("item_name", "product_description", "bullet_point")
+
+
+# --------------------------------------------------------------------------- markdown
+
+
+@dataclass(frozen=True)
+class _Section:
+    symbol: str
+    action: str
+    marketplace: str
+    account: str
+    product_type: str
+    rows: tuple[dict[str, str], ...]
+    derivations: tuple[str, ...]
+    note: str
+
+
+def _md_values(attribute: str, entries: list[Entry] | None) -> str:
+    vals = value_texts(attribute, entries)
+    if not vals:
+        return "—"
+    if attribute == "bullet_point":
+        return "<br>".join(
+            f"{i}. {md_escape(_clip(v, MD_TEXT_MAX))}" for i, v in enumerate(vals, 1)
+        )
+    return "<br>".join(md_escape(_clip(v, MD_TEXT_MAX)) for v in vals)
+
+
+def _sections(changes: Iterable[Change], held: Iterable[Held], multi: bool) -> list[_Section]:
+    held_map = {h.key: h for h in held}
+    out = []
+    for c in changes:
+        rows = tuple(
+            {
+                "attribute": md_escape(f.attribute),
+                "selector": md_escape(selector_label(f)),
+                "old": _md_values(f.attribute, f.old),
+                "new": _md_values(f.attribute, f.new),
+            }
+            for f in c.fields
+        )
+        h = held_map.pop(c.key, None)
+        note = f"texts held for review: {md_escape(h.reason)}" if h else ""
+        out.append(
+            _Section(
+                SYMBOLS[c.action],
+                c.action,
+                md_escape(c.marketplace),
+                md_escape(c.key.account) if multi else "",
+                md_escape(c.product_type),
+                rows,
+                tuple(md_escape(d.describe()) for d in c.derivations),
+                note,
+            )
+        )
+    for h in held_map.values():
+        scope = "whole listing, nothing is created" if h.whole_listing else "texts only"
+        out.append(
+            _Section(
+                SYMBOLS["held"],
+                "held",
+                md_escape(h.marketplace),
+                md_escape(h.key.account) if multi else "",
+                "",
+                (),
+                (),
+                f"{md_escape(h.reason)} ({md_escape(', '.join(h.attributes))}; {scope})",
+            )
+        )
+    return out
+
+
+def _skus(plan: Plan) -> list[dict[str, Any]]:
+    multi = len(plan.accounts) > 1
+    keys = sorted(
+        {(c.key.account, c.key.sku) for c in plan.changes}
+        | {(h.key.account, h.key.sku) for h in plan.held}
+    )
+    out = []
+    for account, sku in keys:
+        changes = [c for c in plan.changes if (c.key.account, c.key.sku) == (account, sku)]
+        held = [h for h in plan.held if (h.key.account, h.key.sku) == (account, sku)]
+        sections = _sections(changes, held, multi)
+        out.append(
+            {
+                "sku": md_escape(sku),
+                "account": md_escape(account) if multi else "",
+                "headline": ", ".join(f"{s.symbol} {s.marketplace}" for s in sections),
+                "sections": sections,
+            }
+        )
+    return out
+
+
+def _environment() -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        autoescape=False, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True
+    )
+
+
+def _template_source() -> str:
+    return resources.files("reconciler").joinpath("templates").joinpath(TEMPLATE).read_text("utf-8")
+
+
+def markdown(plan: Plan) -> str:
+    """The PR-comment render: hidden marker, safety first, summary table, strategy, then one
+    collapsible section per SKU with old -> new per field and each price's derivation."""
+    skus = _skus(plan)
+    strategy = plan.strategy.describe() if plan.strategy is not None and plan.changes else ""
+    view = {
+        "marker": MARKER,
+        "summary": summary_line(plan),
+        "safety": [md_escape(r) for r in plan.safety],
+        "rows": [
+            {**r, "marketplace": md_escape(r["marketplace"])} if r["marketplace"] != "total" else r
+            for r in per_marketplace(plan)
+        ],
+        "strategy": md_escape(strategy),
+        "skus": skus[:MD_MAX_SKUS],
+        "more_skus": max(0, len(skus) - MD_MAX_SKUS),
+        "checksum": plan.checksum,
+        "has_changes": plan.has_changes or bool(plan.held),
+    }
+    return _environment().from_string(_template_source()).render(**view)
+
+
+# --------------------------------------------------------------------------- json
+
+
+def json(plan: Plan) -> str:
+    """``plan.data()`` as indented JSON (the same data the checksum is made from)."""
+    return _json.dumps(plan.data(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+RENDERERS: dict[str, Callable[[Plan], str]] = {"text": text, "markdown": markdown, "json": json}
