@@ -59,3 +59,19 @@ def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     d = tmp_path / "state"
     monkeypatch.setenv("RECONCILER_STATE_DIR", str(d))
     return d
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Golden files (tests/golden/) are compared as whole files; regenerating them takes this
+    # explicit flag: `python -m pytest tests/test_render.py --update-goldens`.
+    parser.addoption(
+        "--update-goldens",
+        action="store_true",
+        default=False,
+        help="rewrite golden files under tests/golden/ instead of comparing against them",
+    )
+
+
+@pytest.fixture
+def update_goldens(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-goldens"))
