@@ -1,0 +1,248 @@
+"""JSON_LISTINGS_FEED processing (CONTRACT.md §6): document -> listings writes -> processing report.
+
+1. Decode and parse the uploaded bytes (UTF-8, BOM tolerated). Not JSON -> FATAL.
+2. Validate the envelope against ``listings-feed-schema-v2.json`` with the per-message schema
+   taken out (header, 1..25,000 messages, each an object): a broken envelope or a header
+   ``sellerId`` that is not the feed owner's -> FATAL. Invalid *messages* do not sink the feed.
+3. Validate each message against ``listings-feed-message-schema-v2.json`` (and messageId
+   uniqueness); an invalid message gets one ``BAD_REQUEST`` issue and counts as invalid.
+4. Apply each valid message with the API's own functions, ``source="feed:<feedId>"``:
+   PATCH -> ``submit_patch``; PARTIAL_UPDATE -> ``submit_patch`` with one ``replace`` per
+   attribute; UPDATE -> ``submit_put``; DELETE -> ``submit_delete``.
+5. Build the report per ``listings-feed-processing-report-schema-v2.json``: API issues become
+   report issues (``attributeNames[]`` -> one issue per ``attributeName``), summary counts, and
+   ``items`` (+ ``summary.itemSummary``) when ``header.report.includedData`` was given.
+
+Accepted messages produce no issues (accepted is not applied: later issues surface on the item).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import traceback
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jsonschema  # type: ignore[import-untyped, unused-ignore]
+
+from reconciler.quotas import JSON_LISTINGS_FEED_MAX_MESSAGES
+
+if TYPE_CHECKING:
+    from .app import Emulator
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@dataclass(frozen=True)
+class FeedJob:
+    """What a feed processor gets: the feed and its input document's bytes."""
+
+    feed_id: str
+    seller_id: str
+    feed_type: str
+    marketplace_ids: tuple[str, ...]
+    document: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    """DONE or FATAL, an optional (uncompressed) report, and any emulator bug tracebacks."""
+
+    status: str  # DONE | FATAL
+    report: bytes | None = None
+    errors: tuple[str, ...] = field(default=())
+
+
+@cache
+def _schema(name: str) -> dict[str, Any]:
+    with open(DATA / name, encoding="utf-8") as fh:
+        doc: dict[str, Any] = json.load(fh)
+    return doc
+
+
+@cache
+def _envelope_validator() -> jsonschema.Draft7Validator:
+    schema = copy.deepcopy(_schema("listings-feed-schema-v2.json"))
+    schema["properties"]["messages"]["items"] = {"type": "object"}
+    return jsonschema.Draft7Validator(schema)
+
+
+@cache
+def _message_validator() -> jsonschema.Draft7Validator:
+    return jsonschema.Draft7Validator(_schema("listings-feed-message-schema-v2.json"))
+
+
+def _problem(validator: jsonschema.Draft7Validator, doc: Any) -> str | None:
+    err = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    if err is None:
+        return None
+    where = "/".join(str(p) for p in err.absolute_path)
+    msg = err.message if len(err.message) <= 300 else err.message[:297] + "..."
+    return f"{where}: {msg}" if where else msg
+
+
+def count_messages(document: bytes) -> int:
+    """Messages in a document, for the processing-time model (0 when it does not parse)."""
+    try:
+        doc = json.loads(document.decode("utf-8-sig"))
+    except (ValueError, UnicodeDecodeError):
+        return 0
+    msgs = doc.get("messages") if isinstance(doc, dict) else None
+    return len(msgs) if isinstance(msgs, list) else 0
+
+
+def _report(
+    job: FeedJob,
+    issues: list[dict[str, Any]],
+    processed: int,
+    accepted: int,
+    invalid: int,
+    report_opts: dict[str, Any] | None = None,
+    items: list[dict[str, Any]] | None = None,
+) -> bytes:
+    header: dict[str, Any] = {"sellerId": job.seller_id, "version": "2.0", "feedId": job.feed_id}
+    if report_opts is not None:
+        header["report"] = report_opts
+    summary: dict[str, Any] = {
+        "errors": sum(1 for i in issues if i["severity"] == "ERROR"),
+        "warnings": sum(1 for i in issues if i["severity"] == "WARNING"),
+        "messagesProcessed": processed,
+        "messagesAccepted": accepted,
+        "messagesInvalid": invalid,
+    }
+    body: dict[str, Any] = {"header": header, "issues": issues, "summary": summary}
+    if items is not None:
+        item_issues = [i for it in items for i in it.get("issues", [])]
+        summary["itemSummary"] = {
+            "items": len(items),
+            "errors": sum(1 for i in item_issues if i.get("severity") == "ERROR"),
+            "warnings": sum(1 for i in item_issues if i.get("severity") == "WARNING"),
+        }
+        body["items"] = items
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _fatal(job: FeedJob, message: str) -> FeedOutcome:
+    issue = {"code": "BAD_REQUEST", "severity": "ERROR", "message": message}
+    return FeedOutcome("FATAL", _report(job, [issue], 0, 0, 0))
+
+
+def _report_issues(mid: int, sku: str, api_issues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for iss in api_issues:
+        base = {
+            "messageId": mid,
+            "sku": sku,
+            "code": str(iss.get("code") or "UNKNOWN"),
+            "severity": iss.get("severity", "ERROR"),
+            "message": str(iss.get("message") or "Unknown issue."),
+        }
+        names = [n for n in iss.get("attributeNames") or [] if isinstance(n, str) and n]
+        if not names:
+            out.append(base)
+        out.extend({**base, "attributeName": n} for n in names)
+    return out
+
+
+def _apply(emu: Emulator, job: FeedJob, msg: dict[str, Any]) -> dict[str, Any]:
+    from . import listings
+
+    source = f"feed:{job.feed_id}"
+    sku = msg["sku"]
+    mkts = list(job.marketplace_ids)
+    op = msg["operationType"]
+    if op == "DELETE":
+        return listings.submit_delete(emu, job.seller_id, sku, mkts, source=source)
+    if op == "UPDATE":
+        body: dict[str, Any] = {"productType": msg["productType"], "attributes": msg["attributes"]}
+        if "requirements" in msg:
+            body["requirements"] = msg["requirements"]
+        return listings.submit_put(emu, job.seller_id, sku, mkts, body, source=source)
+    if op == "PARTIAL_UPDATE":
+        patches = [
+            {"op": "replace", "path": f"/attributes/{name}", "value": value}
+            for name, value in msg["attributes"].items()
+        ]
+        body = {"productType": msg["productType"], "patches": patches}
+    else:  # PATCH
+        body = {"productType": msg["productType"], "patches": msg["patches"]}
+    return listings.submit_patch(emu, job.seller_id, sku, mkts, body, source=source)
+
+
+def process(emu: Emulator, job: FeedJob) -> FeedOutcome:
+    """Process a JSON_LISTINGS_FEED; never raises for bad input (bad input is FATAL/issues)."""
+    try:
+        doc = json.loads(job.document.decode("utf-8-sig"))
+    except (ValueError, UnicodeDecodeError) as e:
+        return _fatal(job, f"The feed document is not valid JSON: {e}")
+    if isinstance(doc, dict) and isinstance(doc.get("messages"), list):
+        n = len(doc["messages"])
+        if n > JSON_LISTINGS_FEED_MAX_MESSAGES:
+            return _fatal(job, f"The feed has {n} messages; the maximum is "
+                               f"{JSON_LISTINGS_FEED_MAX_MESSAGES}.")
+    problem = _problem(_envelope_validator(), doc)
+    if problem is not None:
+        return _fatal(job, f"The feed document does not match the JSON_LISTINGS_FEED schema: "
+                           f"{problem}")
+    header = doc["header"]
+    if header["sellerId"] != job.seller_id:
+        return _fatal(job, f"header.sellerId {header['sellerId']!r} does not match the seller "
+                           "that submitted the feed.")
+    report_opts = header.get("report")
+    issues: list[dict[str, Any]] = []
+    errors: list[str] = []
+    accepted = invalid = 0
+    seen: set[int] = set()
+    skus: list[str] = []
+    validator = _message_validator()
+    for raw in doc["messages"]:
+        mid = raw.get("messageId") if isinstance(raw.get("messageId"), int) else None
+        sku = raw.get("sku") if isinstance(raw.get("sku"), str) and raw.get("sku") else None
+        problem = _problem(validator, raw)
+        if problem is None and mid in seen:
+            problem = f"messageId {mid} is used by an earlier message of this feed."
+        if problem is not None:
+            invalid += 1
+            iss: dict[str, Any] = {"code": "BAD_REQUEST", "severity": "ERROR",
+                                   "message": f"Invalid parameters provided: {problem}"}
+            if mid is not None and mid >= 1:
+                iss["messageId"] = mid
+            if sku is not None:
+                iss["sku"] = sku
+            issues.append(iss)
+            continue
+        assert mid is not None and sku is not None
+        seen.add(mid)
+        try:
+            result = _apply(emu, job, raw)
+        except Exception:
+            errors.append(traceback.format_exc())
+            invalid += 1
+            issues.append({"messageId": mid, "sku": sku, "code": "InternalFailure",
+                           "severity": "ERROR",
+                           "message": "We encountered an internal error. Please try again."})
+            continue
+        if result.get("status") == "ACCEPTED":
+            accepted += 1
+        else:
+            invalid += 1
+        issues.extend(_report_issues(mid, sku, result.get("issues") or []))
+        if sku not in skus:
+            skus.append(sku)
+    items: list[dict[str, Any]] | None = None
+    if report_opts is not None:
+        from . import listings
+
+        items = []
+        for sku in skus:
+            item = listings.render_item(emu, job.seller_id, sku, list(job.marketplace_ids),
+                                        list(report_opts["includedData"]),
+                                        header.get("issueLocale"))
+            if item is not None:
+                items.append(item)
+    report = _report(job, issues, len(doc["messages"]), accepted, invalid, report_opts, items)
+    return FeedOutcome("DONE", report, tuple(errors))
