@@ -1,0 +1,162 @@
+"""Apply internals without a server: feed batching (<= N messages, one marketplace a feed),
+processing-report mapping (messageId -> listing, ERROR only, feed-level issues), the feed journal
+(survives a restart; settle waits for unfinished feeds and blocks their SKUs), FATAL feeds,
+strategy choice, the report's summary line and table."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler import feedrun
+from reconciler.apply import choose_strategy
+from reconciler.errors import ReconcilerError
+from reconciler.kpi import Kpis
+from reconciler.model import FieldChange, Issue, ListingKey
+from reconciler.outcome import ApplyReport, ListingOutcome
+from reconciler.plan import Change, Plan
+from reconciler.strategy import StrategyEstimate
+
+US = "ATVPDKIKX0DER"
+CA = "A2EUQ1WTGCTBG2"
+
+
+def _change(sku: str, mp: str = US, qty: int = 5) -> Change:
+    f = FieldChange(
+        "fulfillment_availability", (("fulfillment_channel_code", "DEFAULT"),),
+        [{"fulfillment_channel_code": "DEFAULT", "quantity": 1}],
+        [{"fulfillment_channel_code": "DEFAULT", "quantity": qty}],
+    )
+    return Change(ListingKey("na", sku, mp), "US" if mp == US else "CA", "update", "PRODUCT",
+                  (f,))
+
+
+def test_batches_split_by_marketplace_and_size() -> None:
+    changes = [_change(f"S{i}") for i in range(5)] + [_change("C1", CA)]
+    b = feedrun.batches(changes, size=2)
+    assert [(mp, len(cs)) for mp, cs in b] == [(CA, 1), (US, 2), (US, 2), (US, 1)]
+    assert all(len({c.key.marketplace_id for c in cs}) == 1 for _, cs in b)
+
+
+def test_map_report_by_message_id() -> None:
+    k1, k2 = ListingKey("na", "A", US), ListingKey("na", "B", US)
+    report = {
+        "issues": [
+            {"messageId": 2, "code": "4000001", "severity": "ERROR",
+             "message": "quantity must be >= 0", "attributeName": "fulfillment_availability"},
+            {"messageId": 1, "code": "99", "severity": "WARNING", "message": "meh"},
+            {"code": "FEED", "severity": "ERROR", "message": "feed-level"},
+        ],
+        "summary": {},
+    }
+    per, feed_level = feedrun.map_report(report, {1: k1, 2: k2})
+    assert list(per) == [k2]
+    assert per[k2][0].code == "4000001"
+    assert per[k2][0].attribute_names == ("fulfillment_availability",)
+    assert [i.code for i in feed_level] == ["FEED"]
+
+
+class FakeFeeds:
+    """getFeed / getFeedDocument / download with scripted statuses."""
+
+    def __init__(self, statuses: dict[str, list[str]], reports: dict[str, dict[str, Any]]
+                 ) -> None:
+        self.statuses = statuses
+        self.reports = reports
+        self.calls: list[str] = []
+
+    def get_feed(self, feed_id: str) -> dict[str, Any]:
+        self.calls.append(feed_id)
+        seq = self.statuses[feed_id]
+        st = seq.pop(0) if len(seq) > 1 else seq[0]
+        d = {"feedId": feed_id, "processingStatus": st}
+        if st in ("DONE", "FATAL") and feed_id in self.reports:
+            d["resultFeedDocumentId"] = f"doc-{feed_id}"
+        return d
+
+    def get_feed_document(self, doc_id: str) -> dict[str, Any]:
+        return {"feedDocumentId": doc_id, "url": doc_id, "compressionAlgorithm": "GZIP"}
+
+    def download_feed_document(self, doc: dict[str, Any]) -> bytes:
+        return gzip.compress(json.dumps(self.reports[doc["url"][4:]]).encode())
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def sleep(self, s: float) -> None:
+        self.t += s
+
+
+def test_journal_survives_restart_and_settle_blocks_unfinished(tmp_path: Path) -> None:
+    j = feedrun.Journal(tmp_path, "na")
+    j.add("d1", US, ["A", "B"])
+    j.set_feed("d1", "F1")
+    j.add("d2", CA, ["C"])
+    j.set_feed("d2", "F2")
+    again = feedrun.Journal(tmp_path, "na")
+    assert [e["feed_id"] for e in again.entries] == ["F1", "F2"]
+    client = FakeFeeds({"F1": ["IN_PROGRESS", "DONE"], "F2": ["IN_QUEUE"]}, {})
+    clock = Clock()
+    blocked = feedrun.settle_journal(client, again, timeout_s=30, poll_s=5, clock=clock,
+                                     sleep=clock.sleep)  # type: ignore[arg-type]
+    assert blocked == {CA: {"C"}}
+    assert clock.t == 30
+    assert [e["feed_id"] for e in feedrun.Journal(tmp_path, "na").entries] == ["F2"]
+
+
+def test_wait_all_maps_report_and_fatal(tmp_path: Path) -> None:
+    k = [ListingKey("na", s, US) for s in ("A", "B", "C")]
+    j = feedrun.Journal(tmp_path, "na")
+    for fid in ("F1", "F2"):
+        j.add(f"d{fid}", US, [])
+        j.set_feed(f"d{fid}", fid)
+    report = {"issues": [{"messageId": 2, "code": "90244", "severity": "ERROR",
+                          "message": "bad"}], "summary": {}}
+    client = FakeFeeds({"F1": ["IN_QUEUE", "IN_PROGRESS", "DONE"], "F2": ["FATAL"]},
+                       {"F1": report})
+    clock = Clock()
+    res = feedrun.wait_all(client, {"F1": (US, {1: k[0], 2: k[1]}), "F2": (US, {1: k[2]})}, j,
+                           timeout_s=60, poll_s=1, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    by = {r.feed_id: r for r in res}
+    assert by["F1"].status == "DONE" and list(by["F1"].rejected) == [k[1]]
+    assert by["F1"].rejected[k[1]][0].code == "90244"
+    assert by["F2"].status == "FATAL" and by["F2"].rejected[k[2]][0].code == "FEED_FATAL"
+    assert feedrun.Journal(tmp_path, "na").entries == []
+
+
+def test_choose_strategy() -> None:
+    plan = Plan(changes=(_change("A"),), strategy=StrategyEstimate("feed", 900.0, 400.0, 1, 5000))
+    assert choose_strategy(plan, "auto")[0] == "feed"
+    assert "auto" in choose_strategy(plan, "auto")[1]
+    assert choose_strategy(plan, "patch") == ("patch", "--strategy patch")
+    assert choose_strategy(Plan(changes=()), "auto")[0] == "patch"
+    with pytest.raises(ReconcilerError):
+        choose_strategy(plan, "carrier-pigeon")
+
+
+def test_report_summary_and_table() -> None:
+    k = Kpis(50.0, 10.0, 20.0, 0.0)
+    r = ApplyReport(
+        outcomes=(
+            ListingOutcome(ListingKey("na", "MUG-001", CA), "update", "converged", "patch"),
+            ListingOutcome(ListingKey("na", "MUG-002", CA), "update", "rejected", "feed",
+                           (Issue("90244", "quantity is negative"),), "F1"),
+        ),
+        strategy="feed", strategy_reason="x", feeds=(), kpis=k,
+    )
+    assert r.summary_line() == "applied 2 listings via feed: 1 converged, 0 pending, 1 rejected"
+    assert not r.converged
+    table = "\n".join(r.table())
+    assert "MUG-002 (CA)" in table and "[90244] quantity is negative" in table
+    assert "MUG-001" not in table
+    d = r.data()
+    assert d["outcomes"][1]["issues"][0]["code"] == "90244"
