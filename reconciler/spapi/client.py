@@ -195,7 +195,10 @@ class SpApiClient:
         try:
             return run_with_retries(
                 attempt,
-                retryable=lambda e: isinstance(e, (ThrottledError, ServerError)),
+                # LWA failures (operation "lwaToken") were already retried by the token source
+                retryable=lambda e: (
+                    isinstance(e, (ThrottledError, ServerError)) and e.operation == operation
+                ),
                 policy=self.retry,
                 sleep=self._sleep,
                 on_retry=on_retry,

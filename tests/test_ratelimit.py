@@ -1,0 +1,118 @@
+"""Token buckets with an injected clock: burst, refill rate, reservations queueing fairly,
+following ``x-amzn-RateLimit-Limit``, draining after a 429, seeding from the quota table."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from reconciler.quotas import QUOTAS
+from reconciler.ratelimit import DEFAULT_QUOTA, RateLimiter, TokenBucket
+from tests.spapi_fakes import FakeClock
+
+
+def bucket(rate: float, burst: int) -> tuple[TokenBucket, FakeClock]:
+    clock = FakeClock()
+    return TokenBucket(rate=rate, burst=burst, clock=clock, sleep=clock.sleep), clock
+
+
+def test_burst_is_free_then_one_token_per_interval() -> None:
+    b, clock = bucket(5.0, 5)
+    assert [b.acquire() for _ in range(5)] == [0.0] * 5
+    assert clock.sleeps == []
+    assert b.acquire() == pytest.approx(0.2)
+    assert clock.sleeps == [pytest.approx(0.2)]
+
+
+def test_sustained_rate_matches_the_quota() -> None:
+    b, clock = bucket(5.0, 5)
+    start = clock()
+    for _ in range(105):
+        b.acquire()
+    # 5 from the burst, 100 more at 5/s -> 20 s
+    assert clock() - start == pytest.approx(20.0)
+
+
+def test_reservations_queue_without_sleeping_inside_the_lock() -> None:
+    b, _ = bucket(2.0, 1)
+    waits = [b.reserve() for _ in range(4)]
+    assert waits == pytest.approx([0.0, 0.5, 1.0, 1.5])
+
+
+def test_refill_is_capped_at_burst() -> None:
+    b, clock = bucket(5.0, 5)
+    for _ in range(5):
+        b.acquire()
+    clock.advance(100)
+    assert b.available() == pytest.approx(5.0)
+
+
+def test_try_acquire_does_not_go_negative() -> None:
+    b, _ = bucket(1.0, 2)
+    assert b.try_acquire() and b.try_acquire()
+    assert not b.try_acquire()
+    assert b.available() == pytest.approx(0.0)
+
+
+def test_set_rate_follows_header_and_ignores_noise() -> None:
+    b, clock = bucket(5.0, 1)
+    assert b.set_rate(10.0) is True
+    assert b.set_rate(10.0) is False
+    assert b.set_rate(0.0) is False
+    b.acquire()
+    assert b.acquire() == pytest.approx(0.1)
+
+
+def test_drain_empties_the_bucket() -> None:
+    b, _ = bucket(5.0, 5)
+    b.drain()
+    assert b.reserve() == pytest.approx(0.2)
+
+
+def test_invalid_bucket_is_refused() -> None:
+    clock = FakeClock()
+    with pytest.raises(ValueError):
+        TokenBucket(rate=0, burst=5, clock=clock, sleep=clock.sleep)
+
+
+def test_limiter_seeds_from_quotas_times_rate_scale() -> None:
+    clock = FakeClock()
+    lim = RateLimiter(rate_scale=10.0, clock=clock, sleep=clock.sleep)
+    b = lim.bucket("patchListingsItem")
+    assert b.rate == pytest.approx(QUOTAS["patchListingsItem"].rate * 10)
+    assert b.burst == QUOTAS["patchListingsItem"].burst
+    assert lim.bucket("patchListingsItem") is b
+    assert lim.bucket("someNewOperation").rate == DEFAULT_QUOTA.rate * 10
+
+
+def test_limiter_observes_header_values() -> None:
+    clock = FakeClock()
+    lim = RateLimiter(clock=clock, sleep=clock.sleep)
+    assert lim.observe_limit_header("getListingsItem", "50.0") is True
+    assert lim.bucket("getListingsItem").rate == 50.0  # not multiplied by rate_scale
+    assert lim.observe_limit_header("getListingsItem", "garbage") is False
+    assert lim.observe_limit_header("getListingsItem", None) is False
+    assert lim.bucket("getListingsItem").rate == 50.0
+
+
+def test_threads_share_one_bucket() -> None:
+    b, _ = bucket(5.0, 5)
+    waits: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(5):
+            w = b.reserve()
+            with lock:
+                waits.append(w)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # 20 reservations against one clock instant: 5 from the burst, then one every 0.2 s,
+    # each handed out exactly once whatever the interleaving.
+    expected = [0.0] * 5 + [0.2 * k for k in range(1, 16)]
+    assert sorted(waits) == pytest.approx(expected)
