@@ -50,7 +50,9 @@ def json_response(status: int, obj: Any, headers: dict[str, str] | None = None) 
 
 
 def amazon_error(status: int, code: str, message: str, details: str = "") -> httpx.Response:
-    return json_response(status, {"errors": [{"code": code, "message": message, "details": details}]})
+    return json_response(
+        status, {"errors": [{"code": code, "message": message, "details": details}]}
+    )
 
 
 class FakeAmazon:

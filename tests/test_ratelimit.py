@@ -56,7 +56,7 @@ def test_try_acquire_does_not_go_negative() -> None:
 
 
 def test_set_rate_follows_header_and_ignores_noise() -> None:
-    b, clock = bucket(5.0, 1)
+    b, _clock = bucket(5.0, 1)
     assert b.set_rate(10.0) is True
     assert b.set_rate(10.0) is False
     assert b.set_rate(0.0) is False

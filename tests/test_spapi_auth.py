@@ -97,7 +97,9 @@ def test_expired_token_403_refreshes_once_and_retries() -> None:
     def api(request: httpx.Request) -> httpx.Response:
         state["n"] += 1
         if state["n"] == 1:
-            return amazon_error(403, "Unauthorized", "Access to requested resource is denied.", EXPIRED)
+            return amazon_error(
+                403, "Unauthorized", "Access to requested resource is denied.", EXPIRED
+            )
         return ok(request)
 
     fake = FakeAmazon(api)

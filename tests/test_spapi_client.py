@@ -123,7 +123,7 @@ def test_retry_then_success_with_jittered_backoff() -> None:
 
 def test_backoff_delays_are_bounded_and_grow() -> None:
     fake = FakeAmazon(lambda r: amazon_error(500, "InternalFailure", "x"))
-    client, clock = make_client(fake, max_retries=8)
+    client, _clock = make_client(fake, max_retries=8)
     policy = client.retry
     delays = [policy.delay(n) for n in range(12)]
     assert all(0 <= d <= min(policy.cap, policy.base * 2**n) for n, d in enumerate(delays))
@@ -270,17 +270,26 @@ def test_feed_lifecycle_calls() -> None:
     def api(request: httpx.Request) -> httpx.Response:
         p = request.url.path
         if request.method == "POST" and p == "/feeds/2021-06-30/documents":
-            return json_response(201, {"feedDocumentId": "doc1", "url": "https://s3.example/up/doc1"})
+            return json_response(
+                201, {"feedDocumentId": "doc1", "url": "https://s3.example/up/doc1"}
+            )
         if request.method == "PUT" and p == "/up/doc1":
             return httpx.Response(200)
         if request.method == "POST" and p == "/feeds/2021-06-30/feeds":
             return json_response(202, {"feedId": "F1"})
         if request.method == "GET" and p == "/feeds/2021-06-30/feeds/F1":
-            return json_response(200, {"feedId": "F1", "processingStatus": "DONE",
-                                       "resultFeedDocumentId": "res1"})
+            return json_response(
+                200, {"feedId": "F1", "processingStatus": "DONE", "resultFeedDocumentId": "res1"}
+            )
         if request.method == "GET" and p == "/feeds/2021-06-30/documents/res1":
-            return json_response(200, {"feedDocumentId": "res1", "url": "https://s3.example/dl/res1",
-                                       "compressionAlgorithm": "GZIP"})
+            return json_response(
+                200,
+                {
+                    "feedDocumentId": "res1",
+                    "url": "https://s3.example/dl/res1",
+                    "compressionAlgorithm": "GZIP",
+                },
+            )
         if request.method == "GET" and p == "/dl/res1":
             return httpx.Response(200, content=gzip.compress(report))
         return amazon_error(404, "NotFound", p)

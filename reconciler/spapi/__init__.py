@@ -1,1 +1,4 @@
-"""The Selling Partner API client (the only package that imports httpx, with the emulator transport)."""
+"""The Selling Partner API client.
+
+Only this package (and the emulator's in-process transport) imports httpx.
+"""
