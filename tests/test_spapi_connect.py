@@ -1,0 +1,146 @@
+"""Account -> client: region hosts, sandbox, base-URL overrides (https anywhere, http only on
+loopback), LWA token URL defaults, env/NAME credentials (missing -> CredentialsError naming the
+variable, never a value; values registered for redaction), and the embedded emulator (one per
+state dir, persisted in emulator.db, seeded once from demo_seed, dummy credentials allowed)."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler import redact
+from reconciler.errors import CredentialsError, ReconcilerError
+from reconciler.marketplaces import LWA_TOKEN_URL
+from reconciler.model import Account, Credentials
+from reconciler.spapi import connect
+from reconciler.spapi.connect import client_for, embedded_emulator
+
+ENV = {
+    "SP_API_REFRESH_TOKEN": "Atzr|connect-test-refresh-secret",
+    "LWA_APP_ID": "amzn1.application-oa2-client.connect",
+    "LWA_CLIENT_SECRET": "connect-test-client-secret",
+}
+
+
+def account(endpoint: str, region: str = "NA", **kw: Any) -> Account:
+    return Account(
+        name="na",
+        seller_id="A1PP0FEH11RW77",
+        region=region,
+        endpoint=endpoint,
+        marketplaces=(),
+        **kw,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _close_emulators() -> Any:
+    yield
+    connect.close_embedded_emulators()
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "region", "base"),
+    [
+        ("production", "NA", "https://sellingpartnerapi-na.amazon.com"),
+        ("production", "EU", "https://sellingpartnerapi-eu.amazon.com"),
+        ("production", "FE", "https://sellingpartnerapi-fe.amazon.com"),
+        ("sandbox", "EU", "https://sandbox.sellingpartnerapi-eu.amazon.com"),
+        ("https://proxy.example.com/spapi/", "NA", "https://proxy.example.com/spapi"),
+    ],
+)
+def test_endpoints(tmp_path: Path, endpoint: str, region: str, base: str) -> None:
+    with client_for(account(endpoint, region), state_dir=str(tmp_path), env=ENV) as c:
+        assert c.base_url == base
+        assert c.tokens._url == LWA_TOKEN_URL
+        assert c.seller_id == "A1PP0FEH11RW77"
+
+
+def test_loopback_http_override_uses_its_own_token_endpoint(tmp_path: Path) -> None:
+    acc = account("http://127.0.0.1:8123")
+    with client_for(acc, state_dir=str(tmp_path), env=ENV) as c:
+        assert c.base_url == "http://127.0.0.1:8123"
+        assert c.tokens._url == "http://127.0.0.1:8123/auth/o2/token"
+
+
+def test_explicit_token_url_wins(tmp_path: Path) -> None:
+    acc = account("production", token_url="https://lwa.example.com/token")
+    with client_for(acc, state_dir=str(tmp_path), env=ENV) as c:
+        assert c.tokens._url == "https://lwa.example.com/token"
+
+
+@pytest.mark.parametrize("endpoint", ["http://sellingpartnerapi-na.amazon.com", "ftp://x", "nope"])
+def test_unsafe_or_unknown_endpoints_are_refused(tmp_path: Path, endpoint: str) -> None:
+    with pytest.raises(ReconcilerError, match="endpoint"):
+        client_for(account(endpoint), state_dir=str(tmp_path), env=ENV)
+
+
+def test_unknown_region_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ReconcilerError, match="region"):
+        client_for(account("production", "XX"), state_dir=str(tmp_path), env=ENV)
+
+
+def test_missing_variable_names_the_variable_not_values(tmp_path: Path) -> None:
+    env = dict(ENV)
+    del env["LWA_CLIENT_SECRET"]
+    with pytest.raises(CredentialsError) as ei:
+        client_for(account("production"), state_dir=str(tmp_path), env=env)
+    msg = str(ei.value)
+    assert "LWA_CLIENT_SECRET" in msg
+    assert all(v not in msg for v in ENV.values())
+
+
+def test_literal_credentials_are_refused(tmp_path: Path) -> None:
+    creds = Credentials(refresh_token="Atzr|literal-secret-in-yaml")
+    with pytest.raises(CredentialsError) as ei:
+        client_for(account("production", credentials=creds), state_dir=str(tmp_path), env=ENV)
+    assert "Atzr|literal-secret-in-yaml" not in str(ei.value)
+
+
+def test_resolved_credentials_are_registered_for_redaction(tmp_path: Path) -> None:
+    redact.clear()
+    env = {**ENV, "SP_API_REFRESH_TOKEN_EU": "Atzr|eu-refresh-secret-value"}
+    creds = Credentials(refresh_token="env/SP_API_REFRESH_TOKEN_EU")
+    with client_for(account("production", "EU", credentials=creds), state_dir=str(tmp_path), env=env):
+        pass
+    assert redact.redact("x Atzr|eu-refresh-secret-value y") == "x *** y"
+    assert redact.redact(ENV["LWA_CLIENT_SECRET"]) == "***"
+
+
+def test_embedded_emulator_is_one_per_state_dir(tmp_path: Path) -> None:
+    a = embedded_emulator(tmp_path / "s1")
+    assert embedded_emulator(tmp_path / "s1") is a
+    assert embedded_emulator(tmp_path / "s2") is not a
+    assert (tmp_path / "s1" / "emulator.db").exists()
+
+
+def test_embedded_emulator_without_credentials(tmp_path: Path) -> None:
+    with client_for(account("emulator"), state_dir=str(tmp_path), env={}) as c:
+        assert c.base_url == "http://emulator.local"
+        token = c.tokens.token()  # LWA exchange served in-process (no socket)
+    assert token
+    emu = embedded_emulator(tmp_path)
+    assert emu.calls()  # the emulator saw the token call
+
+
+def test_embedded_emulator_is_seeded_once_from_demo_seed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    def demo_seed() -> dict[str, Any]:
+        calls.append(1)
+        return {"refreshTokens": ["Atzr|seeded-refresh-token"]}
+
+    mod = types.ModuleType("reconciler.emulator.demo")
+    mod.demo_seed = demo_seed  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "reconciler.emulator.demo", mod)
+    embedded_emulator(tmp_path)
+    assert calls == [1]
+    connect.close_embedded_emulators()
+    embedded_emulator(tmp_path)  # the db exists now: persisted state, no re-seed
+    assert calls == [1]
