@@ -205,9 +205,13 @@ class Emulator:
     def now(self) -> float:
         return self._clock()
 
+    def wall(self) -> float:
+        """Wall-clock epoch seconds (for ISO timestamps such as createdDate)."""
+        return time.time()
+
     def utcnow_iso(self) -> str:
         """Wall-clock UTC time, ISO 8601 with milliseconds and ``Z``."""
-        return iso(time.time())
+        return iso(self.wall())
 
     def new_id(self, prefix: str = "") -> str:
         return f"{prefix}{uuid.uuid4()}" if prefix else str(uuid.uuid4())

@@ -1,0 +1,614 @@
+"""Listings Items API 2021-08-01 (CONTRACT §3): storage, writes, and the get/put/patch/delete
+handlers (search lives in ``listing_search.py``, read shapes in ``listing_views.py``, patch
+semantics and validation in ``listing_rules.py``).
+
+A listing is stored per (seller, sku, marketplace). Writes are validated when submitted (INVALID
+with issues, or VALID and nothing persisted under ``mode=VALIDATION_PREVIEW``); an ACCEPTED write
+is queued and applied ``write_delay_s`` (scaled) later by :func:`tick`, in submission order, on the
+state current at that moment, so concurrent submissions are never lost. Each applied write
+appends a history row (``emu.history()``).
+
+Functions the feed processor shares (same semantics as the API): :func:`submit_patch`,
+:func:`submit_put`, :func:`submit_delete`, :func:`render_item`. They raise
+:class:`~reconciler.emulator.app.ApiError` (400) for structurally invalid input.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from reconciler.marketplaces import BY_ID
+
+from . import listing_rules as rules
+from . import store
+from .app import ApiError, iso, json_body, parse_iso
+from .http import Request, Response, Route, api_error, invalid_input, json_response
+from .listing_views import INCLUDED_DATA, Row, asin, render
+
+if TYPE_CHECKING:
+    from .app import Emulator
+
+BASE = "/listings/2021-08-01/items"
+
+
+def init_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS listings (
+            seller_id TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            marketplace_id TEXT NOT NULL,
+            product_type TEXT NOT NULL,
+            attributes TEXT NOT NULL,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            created_ts REAL NOT NULL,
+            updated_ts REAL NOT NULL,
+            issues TEXT NOT NULL DEFAULT '[]',
+            PRIMARY KEY (seller_id, sku, marketplace_id)
+        );
+        CREATE TABLE IF NOT EXISTS listing_pending (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            due REAL NOT NULL,
+            seller_id TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            marketplace_ids TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            product_type TEXT,
+            payload TEXT,
+            source TEXT NOT NULL,
+            submission_id TEXT NOT NULL
+        );
+        """
+    )
+
+
+# ---------------------------------------------------------------------- storage
+
+
+@dataclass(frozen=False)
+class _State:
+    next_due: float | None = None
+    loaded: bool = False
+
+
+_STATES: weakref.WeakKeyDictionary[Emulator, _State] = weakref.WeakKeyDictionary()
+
+
+def _state(emu: Emulator) -> _State:
+    st = _STATES.get(emu)
+    if st is None:
+        st = _STATES[emu] = _State()
+    if not st.loaded:
+        row = emu.db.execute("SELECT MIN(due) FROM listing_pending").fetchone()
+        st.next_due = row[0] if row else None
+        st.loaded = True
+    return st
+
+
+_COLS = (
+    "seller_id, sku, marketplace_id, product_type, attributes, created, updated, created_ts,"
+    " updated_ts, issues"
+)
+
+
+def _row(r: tuple[Any, ...]) -> Row:
+    return Row(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7], r[8], json.loads(r[9]))
+
+
+def rows(emu: Emulator, seller_id: str, sku: str, marketplace_ids: list[str]) -> list[Row]:
+    """Stored rows of ``sku`` in the given marketplaces, in the order given."""
+    marks = ",".join("?" * len(marketplace_ids))
+    found = {
+        r[2]: _row(r)
+        for r in emu.db.execute(
+            f"SELECT {_COLS} FROM listings WHERE seller_id = ? AND sku = ?"  # noqa: S608
+            f" AND marketplace_id IN ({marks})",
+            (seller_id, sku, *marketplace_ids),
+        )
+    }
+    return [found[m] for m in marketplace_ids if m in found]
+
+
+def _save(
+    emu: Emulator,
+    seller_id: str,
+    sku: str,
+    marketplace_id: str,
+    product_type: str,
+    attributes: rules.Attrs,
+    old: Row | None,
+    *,
+    source: str,
+    submission_id: str | None,
+    created: float | None = None,
+    updated: float | None = None,
+) -> None:
+    now = math.floor(emu.wall() * 1000) / 1000  # ms precision, as the ISO strings show
+    c_ts = old.created_ts if old is not None else (created if created is not None else now)
+    u_ts = updated if updated is not None else max(now, c_ts)
+    emu.db.execute(
+        f"INSERT OR REPLACE INTO listings({_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
+        (
+            seller_id,
+            sku,
+            marketplace_id,
+            product_type,
+            json.dumps(attributes, ensure_ascii=False, separators=(",", ":")),
+            old.created if old is not None else iso(c_ts),
+            iso(u_ts),
+            c_ts,
+            u_ts,
+            json.dumps(old.issues if old is not None else []),
+        ),
+    )
+    store.insert_history(
+        emu.db,
+        time=emu.now(),
+        seller_id=seller_id,
+        sku=sku,
+        marketplace_id=marketplace_id,
+        source=source,
+        submission_id=submission_id,
+        attributes=attributes,
+    )
+
+
+def _apply(
+    emu: Emulator,
+    kind: str,
+    seller_id: str,
+    sku: str,
+    marketplace_ids: list[str],
+    product_type: str | None,
+    payload: Any,
+    source: str,
+    submission_id: str,
+) -> None:
+    with store.transaction(emu.db):
+        existing = {r.marketplace_id: r for r in rows(emu, seller_id, sku, marketplace_ids)}
+        for mp in marketplace_ids:
+            old = existing.get(mp)
+            if kind == "delete":
+                if old is None:
+                    continue
+                emu.db.execute(
+                    "DELETE FROM listings WHERE seller_id = ? AND sku = ? AND marketplace_id = ?",
+                    (seller_id, sku, mp),
+                )
+                store.insert_history(
+                    emu.db,
+                    time=emu.now(),
+                    seller_id=seller_id,
+                    sku=sku,
+                    marketplace_id=mp,
+                    source=source,
+                    submission_id=submission_id,
+                    attributes=None,
+                )
+                continue
+            if kind == "put":
+                attrs = rules.replace_all(payload, mp)
+                pt = product_type or "PRODUCT"
+            else:
+                attrs = rules.apply_patches(old.attributes if old else {}, payload, mp)
+                pt = old.product_type if old is not None else (product_type or "PRODUCT")
+            _save(
+                emu, seller_id, sku, mp, pt, attrs, old, source=source, submission_id=submission_id
+            )
+
+
+def _schedule(
+    emu: Emulator,
+    kind: str,
+    seller_id: str,
+    sku: str,
+    marketplace_ids: list[str],
+    product_type: str | None,
+    payload: Any,
+    source: str,
+    submission_id: str,
+) -> None:
+    delay = emu.config.scaled(emu.config.write_delay_s)
+    st = _state(emu)
+    if delay <= 0 and st.next_due is None:
+        _apply(
+            emu, kind, seller_id, sku, marketplace_ids, product_type, payload, source, submission_id
+        )
+        return
+    due = emu.now() + max(delay, 0.0)
+    emu.db.execute(
+        "INSERT INTO listing_pending(due, seller_id, sku, marketplace_ids, kind, product_type,"
+        " payload, source, submission_id) VALUES (?,?,?,?,?,?,?,?,?)",
+        (
+            due,
+            seller_id,
+            sku,
+            json.dumps(marketplace_ids),
+            kind,
+            product_type,
+            json.dumps(payload),
+            source,
+            submission_id,
+        ),
+    )
+    if st.next_due is None or due < st.next_due:
+        st.next_due = due
+
+
+def tick(emu: Emulator) -> None:
+    """Apply the queued writes that are due (in submission order)."""
+    st = _state(emu)
+    if st.next_due is None or emu.now() < st.next_due:
+        return
+    due_rows = emu.db.execute(
+        "SELECT id, seller_id, sku, marketplace_ids, kind, product_type, payload, source,"
+        " submission_id FROM listing_pending WHERE due <= ? ORDER BY id",
+        (emu.now(),),
+    ).fetchall()
+    for r in due_rows:
+        with store.transaction(emu.db):
+            _apply(emu, r[4], r[1], r[2], json.loads(r[3]), r[5], json.loads(r[6]), r[7], r[8])
+            emu.db.execute("DELETE FROM listing_pending WHERE id = ?", (r[0],))
+    row = emu.db.execute("SELECT MIN(due) FROM listing_pending").fetchone()
+    st.next_due = row[0] if row else None
+
+
+# ---------------------------------------------------------------------- submissions
+
+
+def _check_marketplaces(marketplace_ids: list[str], max_items: int | None = None) -> None:
+    if not marketplace_ids:
+        raise ApiError(invalid_input("marketplaceIds is required"))
+    bad = [m for m in marketplace_ids if m not in BY_ID]
+    if bad:
+        raise ApiError(invalid_input(f"Invalid marketplaceIds: {', '.join(bad)}"))
+    if max_items is not None and len(marketplace_ids) > max_items:
+        raise ApiError(invalid_input(f"marketplaceIds allows at most {max_items} value(s)"))
+
+
+def _channel_check(emu: Emulator, seller_id: str) -> rules.ChannelCheck:
+    ss = emu.module("supply_sources")
+    fn = getattr(ss, "is_active", None) if ss is not None else None
+    if fn is None:
+        return lambda code: True
+    return lambda code: bool(fn(emu, seller_id, code))
+
+
+def _response(
+    emu: Emulator,
+    seller_id: str,
+    sku: str,
+    marketplace_ids: list[str],
+    status: str,
+    issues: list[dict[str, Any]],
+    included_data: tuple[str, ...] | list[str],
+    preview: bool,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"sku": sku, "status": status, "submissionId": emu.new_id()}
+    if "issues" in included_data:
+        out["issues"] = issues
+    if preview and "identifiers" in included_data:
+        out["identifiers"] = (
+            [{"marketplaceId": m, "asin": asin(seller_id, sku)} for m in marketplace_ids]
+            if status == "VALID"
+            else []
+        )
+    return out
+
+
+def _product_type(body: Any) -> str:
+    if not isinstance(body, dict):
+        raise ApiError(invalid_input("The request body must be a JSON object."))
+    pt = body.get("productType")
+    if not isinstance(pt, str) or not pt:
+        raise ApiError(invalid_input("'productType' is required."))
+    return pt
+
+
+def submit_patch(
+    emu: Emulator,
+    seller_id: str,
+    sku: str,
+    marketplace_ids: list[str],
+    body: Any,
+    *,
+    preview: bool = False,
+    source: str = "patch",
+    included_data: tuple[str, ...] | list[str] = ("issues",),
+) -> dict[str, Any]:
+    """A ``ListingsItemPatchRequest`` -> ``ListingsItemSubmissionResponse`` dict."""
+    _check_marketplaces(marketplace_ids)
+    pt = _product_type(body)
+    patches = body.get("patches")
+    reason = rules.check_patch_shape(patches)
+    if reason is not None:
+        raise ApiError(invalid_input(reason))
+    with emu.lock:
+        issues = rules.validate_patches(patches, marketplace_ids, _channel_check(emu, seller_id))
+        for r in rows(emu, seller_id, sku, marketplace_ids):
+            if pt not in (r.product_type, "PRODUCT"):
+                issues.append(
+                    rules.issue(
+                        rules.PRODUCT_TYPE_MISMATCH,
+                        f"The productType '{pt}' does not match the listing's productType"
+                        f" '{r.product_type}' in marketplace {r.marketplace_id}.",
+                    )
+                )
+                break
+        status = "INVALID" if issues else ("VALID" if preview else "ACCEPTED")
+        resp = _response(
+            emu, seller_id, sku, marketplace_ids, status, issues, included_data, preview
+        )
+        if status == "ACCEPTED":
+            _schedule(
+                emu,
+                "patch",
+                seller_id,
+                sku,
+                marketplace_ids,
+                pt,
+                patches,
+                source,
+                resp["submissionId"],
+            )
+    return resp
+
+
+def submit_put(
+    emu: Emulator,
+    seller_id: str,
+    sku: str,
+    marketplace_ids: list[str],
+    body: Any,
+    *,
+    preview: bool = False,
+    source: str = "put",
+    included_data: tuple[str, ...] | list[str] = ("issues",),
+) -> dict[str, Any]:
+    """A ``ListingsItemPutRequest`` -> ``ListingsItemSubmissionResponse`` dict."""
+    _check_marketplaces(marketplace_ids)
+    pt = _product_type(body)
+    attributes = body.get("attributes")
+    if not isinstance(attributes, dict) or not all(
+        isinstance(v, list) and all(isinstance(e, dict) for e in v) for v in attributes.values()
+    ):
+        raise ApiError(invalid_input("'attributes' must be an object of arrays of objects."))
+    requirements = body.get("requirements", "LISTING")
+    if requirements not in ("LISTING", "LISTING_PRODUCT_ONLY", "LISTING_OFFER_ONLY"):
+        raise ApiError(invalid_input(f"Invalid requirements: {requirements!r}"))
+    with emu.lock:
+        issues = rules.validate_attributes(
+            attributes, marketplace_ids, _channel_check(emu, seller_id), requirements
+        )
+        status = "INVALID" if issues else ("VALID" if preview else "ACCEPTED")
+        resp = _response(
+            emu, seller_id, sku, marketplace_ids, status, issues, included_data, preview
+        )
+        if status == "ACCEPTED":
+            _schedule(
+                emu,
+                "put",
+                seller_id,
+                sku,
+                marketplace_ids,
+                pt,
+                attributes,
+                source,
+                resp["submissionId"],
+            )
+    return resp
+
+
+def submit_delete(
+    emu: Emulator, seller_id: str, sku: str, marketplace_ids: list[str], *, source: str = "delete"
+) -> dict[str, Any]:
+    _check_marketplaces(marketplace_ids)
+    with emu.lock:
+        resp = _response(emu, seller_id, sku, marketplace_ids, "ACCEPTED", [], ("issues",), False)
+        _schedule(
+            emu, "delete", seller_id, sku, marketplace_ids, None, None, source, resp["submissionId"]
+        )
+    return resp
+
+
+def render_item(
+    emu: Emulator,
+    seller_id: str,
+    sku: str,
+    marketplace_ids: list[str],
+    included_data: list[str],
+    issue_locale: str | None = None,
+) -> dict[str, Any] | None:
+    """The ``Item`` getListingsItem answers, or None when the SKU is in none of them."""
+    with emu.lock:
+        found = rows(emu, seller_id, sku, marketplace_ids)
+    if not found:
+        return None
+    return render(found, included_data)
+
+
+# ---------------------------------------------------------------------- direct access
+
+
+def put_direct(
+    emu: Emulator,
+    seller_id: str,
+    sku: str,
+    marketplace_id: str,
+    product_type: str,
+    attributes: dict[str, Any],
+    *,
+    source: str = "seller_central",
+    created: float | None = None,
+    updated: float | None = None,
+) -> None:
+    with store.transaction(emu.db):
+        old = rows(emu, seller_id, sku, [marketplace_id])
+        _save(
+            emu,
+            seller_id,
+            sku,
+            marketplace_id,
+            product_type,
+            rules.replace_all(attributes, marketplace_id),
+            old[0] if old else None,
+            source=source,
+            submission_id=None,
+            created=created,
+            updated=updated,
+        )
+
+
+def state(emu: Emulator, seller_id: str, sku: str, marketplace_id: str) -> dict[str, Any] | None:
+    found = rows(emu, seller_id, sku, [marketplace_id])
+    if not found:
+        return None
+    r = found[0]
+    return {
+        "productType": r.product_type,
+        "attributes": r.attributes,
+        "createdDate": r.created,
+        "lastUpdatedDate": r.updated,
+        "issues": r.issues,
+    }
+
+
+def seed(emu: Emulator, data: dict[str, Any]) -> None:
+    for seller_id, sdata in (data.get("sellers") or {}).items():
+        for item in (sdata or {}).get("listings", []) or []:
+            created = parse_iso(item["createdDate"]) if item.get("createdDate") else None
+            updated = parse_iso(item["lastUpdatedDate"]) if item.get("lastUpdatedDate") else None
+            put_direct(
+                emu,
+                str(seller_id),
+                str(item["sku"]),
+                str(item["marketplaceId"]),
+                str(item.get("productType", "PRODUCT")),
+                item.get("attributes") or {},
+                source="seed",
+                created=created,
+                updated=updated,
+            )
+            if item.get("issues"):
+                emu.db.execute(
+                    "UPDATE listings SET issues = ? WHERE seller_id = ? AND sku = ?"
+                    " AND marketplace_id = ?",
+                    (
+                        json.dumps(item["issues"]),
+                        str(seller_id),
+                        str(item["sku"]),
+                        str(item["marketplaceId"]),
+                    ),
+                )
+
+
+# ---------------------------------------------------------------------- HTTP handlers
+
+
+def enum_csv(req: Request, name: str, allowed: tuple[str, ...], default: list[str]) -> list[str]:
+    vals = req.q_csv(name)
+    if vals is None:
+        return list(default)
+    bad = [v for v in vals if v not in allowed]
+    if bad or not vals:
+        raise ApiError(invalid_input(f"Invalid {name}: {', '.join(bad) or '(empty)'}"))
+    return vals
+
+
+def check_locale(req: Request) -> str | None:
+    loc = req.q("issueLocale")
+    if loc is not None and not (len(loc) in (2, 5) and loc[:2].isalpha()):
+        raise ApiError(invalid_input(f"Invalid issueLocale: {loc}"))
+    return loc
+
+
+def _mode(req: Request) -> bool:
+    mode = req.q("mode")
+    if mode is None:
+        return False
+    if mode != "VALIDATION_PREVIEW":
+        raise ApiError(invalid_input(f"Invalid mode: {mode}"))
+    return True
+
+
+def get_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+    mps = req.q_csv("marketplaceIds") or []
+    _check_marketplaces(mps)
+    included = enum_csv(req, "includedData", INCLUDED_DATA, ["summaries"])
+    check_locale(req)
+    sku = params["sku"]
+    item = render_item(emu, params["sellerId"], sku, mps, included)
+    if item is None:
+        return api_error(404, "NOT_FOUND", f"SKU '{sku}' not found in marketplace {mps[0]}")
+    return json_response(200, item)
+
+
+def _submission_args(req: Request, max_mps: int | None) -> tuple[list[str], bool, list[str]]:
+    mps = req.q_csv("marketplaceIds") or []
+    _check_marketplaces(mps, max_mps)
+    included = enum_csv(req, "includedData", ("identifiers", "issues"), ["issues"])
+    check_locale(req)
+    return mps, _mode(req), included
+
+
+def put_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+    mps, preview, included = _submission_args(req, 1)
+    body = json_body(req)
+    return json_response(
+        200,
+        submit_put(
+            emu,
+            params["sellerId"],
+            params["sku"],
+            mps,
+            body,
+            preview=preview,
+            included_data=included,
+        ),
+    )
+
+
+def patch_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+    mps, preview, included = _submission_args(req, None)
+    body = json_body(req)
+    return json_response(
+        200,
+        submit_patch(
+            emu,
+            params["sellerId"],
+            params["sku"],
+            mps,
+            body,
+            preview=preview,
+            included_data=included,
+        ),
+    )
+
+
+def delete_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+    mps = req.q_csv("marketplaceIds") or []
+    _check_marketplaces(mps, 1)
+    check_locale(req)
+    return json_response(200, submit_delete(emu, params["sellerId"], params["sku"], mps))
+
+
+def _routes() -> list[Route]:
+    from .listing_search import search_items
+
+    item = BASE + "/{sellerId}/{sku}"
+    return [
+        Route("GET", item, "getListingsItem", get_item),
+        Route("PUT", item, "putListingsItem", put_item),
+        Route("PATCH", item, "patchListingsItem", patch_item),
+        Route("DELETE", item, "deleteListingsItem", delete_item),
+        Route("GET", BASE + "/{sellerId}", "searchListingsItems", search_items),
+    ]
+
+
+ROUTES: list[Route] = _routes()
