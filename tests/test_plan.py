@@ -234,7 +234,8 @@ def _prices_plan(n: int, changed: int, safety: Safety) -> Plan:
 def test_update_share_names_the_setting() -> None:
     plan = _prices_plan(12, 5, Safety(max_update_share=Decimal("0.3"), min_listings_for_share=10))
     assert plan.safety == (
-        "5 of 12 listings would be updated (41.67%), over safety.max_update_share = 30% in reconciler.yaml",
+        "5 of 12 listings would be updated (41.67%), over "
+        "safety.max_update_share = 30% in reconciler.yaml",
     )
     assert _prices_plan(12, 3, Safety(max_update_share=Decimal("0.3"))).safety == ()
     # below min_listings_for_share the share rule does not apply
@@ -250,7 +251,8 @@ def test_price_move_names_the_setting() -> None:
     d = desired("MUG-001", CA, price="29.99")
     plan = build_plan(state(d), {d.key: live_of(desired("MUG-001", CA, price="19.99"), CA)})
     assert plan.safety == (
-        "MUG-001 (CA): price 19.99 -> 29.99 CAD moves +50.03%, over safety.max_price_change_pct = 30",
+        "MUG-001 (CA): price 19.99 -> 29.99 CAD moves +50.03%, over "
+        "safety.max_price_change_pct = 30",
     )
     lenient = build_plan(
         state(d, safety=Safety(max_price_change_pct=Decimal("60"))),
@@ -259,7 +261,8 @@ def test_price_move_names_the_setting() -> None:
     assert lenient.safety == ()
     down = build_plan(state(desired("MUG-001", CA, price="9.99")), {d.key: live_of(d, CA)})
     assert down.safety == (
-        "MUG-001 (CA): price 29.99 -> 9.99 CAD moves -66.69%, over safety.max_price_change_pct = 30",
+        "MUG-001 (CA): price 29.99 -> 9.99 CAD moves -66.69%, over "
+        "safety.max_price_change_pct = 30",
     )
 
 
@@ -268,8 +271,8 @@ def test_delete_needs_allow_deletes() -> None:
     live = {d.key: live_of(desired("OLD-001", CA), CA)}
     (msg,) = build_plan(state(d), live).safety
     assert (
-        msg
-        == "1 listing would be deleted (OLD-001 (CA)), and safety.allow_deletes = false in reconciler.yaml"
+        msg == "1 listing would be deleted (OLD-001 (CA)), and safety.allow_deletes = "
+        "false in reconciler.yaml"
     )
     assert build_plan(state(d, safety=Safety(allow_deletes=True)), live).safety == ()
 

@@ -63,5 +63,6 @@ def test_describe() -> None:
         "patch: 10 listings, est. 1.0 s via patchListingsItem (vs 5.1 min via 1 JSON_LISTINGS_FEED)"
     )
     assert estimate({("main", "NA"): 30_000}).describe() == (
-        "feed: 30000 listings, est. 15.1 min via 2 JSON_LISTINGS_FEEDs (vs 100.0 min via patchListingsItem)"
+        "feed: 30000 listings, est. 15.1 min via 2 JSON_LISTINGS_FEEDs (vs "
+        "100.0 min via patchListingsItem)"
     )
