@@ -1,5 +1,133 @@
-"""`reconciler emulator` (placeholder until its issue lands)."""
+"""`reconciler emulator serve`: the SP-API emulator as a real HTTP server on loopback."""
 
 from __future__ import annotations
 
-COMMANDS: tuple[str, ...] = ()
+import click
+
+from reconciler.errors import ReconcilerError
+
+from .common import err
+
+COMMANDS: tuple[str, ...] = ("emulator_group",)
+
+FAULTS_HELP = (
+    "Fault injection, comma-separated NAME=RATE (probability per SP-API request): "
+    "429, 500, 503 (error responses), reset (connection reset), timeout (no answer), "
+    "expire (the access token expires now), slow=RATE:MS (MS extra latency). "
+    "Example: 429=0.1,500=0.01,503=0.01,reset=0.01,timeout=0.005,expire=0.001,slow=0.01:2000"
+)
+
+
+class EmulatorError(ReconcilerError):
+    pass
+
+
+@click.group(name="emulator")
+def emulator_group() -> None:
+    """A faithful local Amazon SP-API (Listings Items, Feeds, Supply Sources, LWA)."""
+
+
+@emulator_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8765, show_default=True, type=int, help="0 picks a free port.")
+@click.option("--db", default=":memory:", show_default=True, help="SQLite file for the state.")
+@click.option(
+    "--seed",
+    "seed_file",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="YAML/JSON seed file (sellers, listings, supply sources, refresh tokens).",
+)
+@click.option(
+    "--time-scale",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Multiplies every rate and divides every delay.",
+)
+@click.option(
+    "--latency",
+    "latency_ms",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Latency per request in ms (divided by the time scale).",
+)
+@click.option(
+    "--write-delay",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Seconds before an ACCEPTED listing write becomes visible (scaled).",
+)
+@click.option(
+    "--feed-processing",
+    default=2.0,
+    show_default=True,
+    type=float,
+    help="Base feed processing time in seconds (scaled).",
+)
+@click.option("--faults", default="", help=FAULTS_HELP)
+@click.option("--fault-seed", default=0, show_default=True, type=int, help="RNG seed for faults.")
+@click.option("--no-quotas", is_flag=True, help="Disable the per-operation token buckets.")
+@click.option(
+    "--sandbox",
+    is_flag=True,
+    help="Answer the static x-amzn-api-sandbox vectors of Amazon's models.",
+)
+@click.option(
+    "--strict-tokens", is_flag=True, help="Accept only refresh tokens registered by the seed file."
+)
+@click.option("--log-requests", is_flag=True, help="Log each request on stderr.")
+def serve(
+    host: str,
+    port: int,
+    db: str,
+    seed_file: str | None,
+    time_scale: float,
+    latency_ms: float,
+    write_delay: float,
+    feed_processing: float,
+    faults: str,
+    fault_seed: int,
+    no_quotas: bool,
+    sandbox: bool,
+    strict_tokens: bool,
+    log_requests: bool,
+) -> None:
+    """Serve the emulator over HTTP/1.1 until SIGINT/SIGTERM.
+
+    Prints "emulator listening on http://HOST:PORT" on stderr once it accepts connections.
+    """
+    from reconciler.emulator.app import Emulator, EmulatorConfig
+    from reconciler.emulator.faults import FaultSpec, FaultSpecError
+    from reconciler.emulator.seed import SeedError, load_seed_file
+    from reconciler.emulator.server import make_server, serve_until_signalled
+
+    if time_scale <= 0:
+        raise EmulatorError("--time-scale must be > 0")
+    try:
+        spec = FaultSpec.parse(faults)
+    except FaultSpecError as e:
+        raise EmulatorError(f"--faults: {e}") from None
+    config = EmulatorConfig(
+        time_scale=time_scale,
+        latency_ms=latency_ms,
+        write_delay_s=write_delay,
+        feed_processing_s=feed_processing,
+        quotas=not no_quotas,
+        sandbox=sandbox,
+        faults=spec,
+        seed=fault_seed,
+        accept_any_refresh_token=not strict_tokens,
+    )
+    emu = Emulator(db, config)
+    try:
+        if seed_file:
+            emu.seed(load_seed_file(seed_file))
+        server = make_server(emu, host, port, log=log_requests)
+    except (SeedError, OSError, KeyError, TypeError, ValueError) as e:
+        emu.close()
+        raise EmulatorError(f"cannot start the emulator: {e}") from None
+    serve_until_signalled(server, ready=lambda url: err(f"emulator listening on {url}"))
+    err("emulator stopped")
