@@ -1,0 +1,280 @@
+"""`reconciler import`: live listings of one account -> a catalog that plans empty.
+
+This is how a seller starts: read every listing of the chosen marketplaces
+(``reader.read_all``), normalize it like the planner does (``live.normalize_item``), and write
+catalog YAML that reproduces exactly the managed state Amazon has:
+
+- **prices** as fixed per-marketplace overrides per SKU (``overrides: {CA: {price: 16.99}}``):
+  there is no base price to derive them from yet; replace them by ``base_price`` + rules later;
+- **quantities** literally: an integer for the DEFAULT channel of non-MLI marketplaces, and
+  ``location -> quantity`` on MLI marketplaces (locations.yaml gets one location per channel
+  code seen; FBA ``AMAZON_*`` channels are not managed);
+- **texts** per language_tag of each marketplace (title, description, bullets in order).
+
+What cannot plan empty is reported as a warning, never silently changed: an MLI listing whose
+DEFAULT channel carries stock (the catalog forces DEFAULT=0), an MLI listing lacking one of the
+marketplace's locations (the catalog manages it at 0), SKUs whose name the catalog format does
+not allow, a marketplace whose text differs between two marketplaces sharing a language.
+
+Building the files is pure (:func:`build_files`); :func:`read_account` and :func:`write_files`
+do the I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconciler import live as live_mod
+from reconciler.model import DEFAULT_CHANNEL, Account, ListingKey, LiveListing, MarketplaceConfig
+from reconciler.spapi.client import SpApiClient
+from reconciler.spapi.reader import read_all
+
+SKU_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+_LOCATION_NAME = re.compile(r"[^a-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    files: Mapping[str, str]  # path relative to the catalog root -> YAML text
+    skus: int
+    listings: int
+    warnings: tuple[str, ...] = field(default=())
+
+
+def read_account(
+    client: SpApiClient,
+    account: Account,
+    marketplaces: Sequence[MarketplaceConfig],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, dict[str, LiveListing]]:
+    """marketplace_id -> sku -> normalized live listing."""
+    out: dict[str, dict[str, LiveListing]] = {}
+    for mp in marketplaces:
+        items = read_all(client, mp.marketplace_id, progress=progress)
+        out[mp.marketplace_id] = {
+            sku: live_mod.normalize_item(item, ListingKey(account.name, sku, mp.marketplace_id), mp)
+            for sku, item in sorted(items.items())
+        }
+    return out
+
+
+def _num(d: Decimal | int | float) -> int | float:
+    d = Decimal(str(d))
+    return int(d) if d == d.to_integral_value() else float(d)
+
+
+def _location_name(code: str, used: dict[str, str]) -> str:
+    base = _LOCATION_NAME.sub("-", code.lower()).strip("-_")[:40] or "location"
+    if not base[0].isalnum():
+        base = "l" + base
+    base = "central-" + base if base == "central" else base
+    name, n = base, 2
+    while name in used and used[name] != code:
+        name, n = f"{base}-{n}", n + 1
+    used[name] = code
+    return name
+
+
+def _header(kind: str) -> str:
+    return f"# yaml-language-server: $schema=../schemas/{kind}.schema.json\n"
+
+
+def _dump(kind: str, data: Any, note: str = "") -> str:
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    return _header(kind) + (f"# {note}\n" if note else "") + text
+
+
+def build_files(
+    account: Account,
+    marketplaces: Sequence[MarketplaceConfig],
+    live: Mapping[str, Mapping[str, LiveListing]],
+    *,
+    today: _dt.date,
+) -> ImportResult:
+    warnings: list[str] = []
+    mp_by_id = {m.marketplace_id: m for m in marketplaces}
+    # ---------------------------------------------------------------- locations (MLI)
+    loc_names: dict[str, str] = {}  # name -> channel code
+    loc_of: dict[tuple[str, str], str] = {}  # (mp code, channel code) -> location name
+    for mp in marketplaces:
+        if not mp.mli:
+            continue
+        codes = sorted({
+            str(e["fulfillment_channel_code"])
+            for lst in live.get(mp.marketplace_id, {}).values()
+            for e in lst.attributes.get("fulfillment_availability", [])
+            if e.get("fulfillment_channel_code") not in (None, DEFAULT_CHANNEL)
+            and not str(e.get("fulfillment_channel_code")).startswith("AMAZON_")
+        })
+        for code in codes:
+            loc_of[(mp.code, code)] = _location_name(code, loc_names)
+    # ---------------------------------------------------------------- SKUs
+    skus: dict[str, dict[str, Any]] = {}
+    listings = 0
+    for mp_id in sorted(live):
+        mp = mp_by_id[mp_id]
+        for sku, lst in sorted(live[mp_id].items()):
+            if not SKU_NAME.match(sku):
+                warnings.append(f"{sku!r} ({mp.code}): SKU name not supported by the catalog "
+                                "format; skipped")
+                continue
+            listings += 1
+            s = skus.setdefault(sku, {"product_type": lst.product_type, "marketplaces": []})
+            s["marketplaces"].append(mp.code)
+            if lst.product_type != s["product_type"]:
+                warnings.append(f"{sku} ({mp.code}): product type {lst.product_type} differs "
+                                f"from {s['product_type']}; kept {s['product_type']}")
+            _texts(s, sku, lst, mp, warnings)
+            _quantity(s, sku, lst, mp, loc_of, warnings)
+            _prices(s, lst, mp)
+    # every MLI listing must carry every location of its marketplace (else the catalog
+    # manages the missing one at 0 and the plan is not empty)
+    for sku, s in skus.items():
+        for (code, _channel), name in loc_of.items():
+            q = s.get("quantity", {}).get(code)
+            if isinstance(q, dict) and name not in q:
+                warnings.append(f"{sku} ({code}): no quantity live for location {name}; "
+                                "the catalog manages it at 0 (the first plan will set it)")
+    files: dict[str, str] = {}
+    files["reconciler.yaml"] = _dump("reconciler", _settings(account, marketplaces),
+                                     f"imported from account {account.name} on {today}")
+    currencies = sorted({m.currency for m in marketplaces})
+    files["pricing.yaml"] = _dump(
+        "pricing", {"base_currency": currencies[0], "defaults": {"ending": "none"}},
+        "imported prices are fixed per SKU (overrides); add base_price and rules to derive them",
+    )
+    files["rates.yaml"] = _dump(
+        "rates",
+        {"as_of": today.isoformat(), "source": "placeholder written by reconciler import",
+         "base": currencies[0], "rates": dict.fromkeys(currencies, 1)},
+        "placeholder: imported prices are fixed, so no rate is used yet; put real rates here",
+    )
+    if loc_names:
+        files["locations.yaml"] = _dump("locations", {"locations": {
+            name: {"fulfillment_channel_code": code, "account": account.name,
+                   "marketplace": next(m for (m, c), n in loc_of.items() if n == name)}
+            for name, code in sorted(loc_names.items())
+        }})
+    used: set[str] = set()
+    for sku in sorted(skus):
+        fname = sku.lower()
+        while fname in used:
+            fname += "_"
+        used.add(fname)
+        files[f"skus/{fname}.yaml"] = _dump("sku", {"skus": {sku: skus[sku]}})
+    return ImportResult(files, len(skus), listings, tuple(warnings))
+
+
+def _settings(account: Account, marketplaces: Sequence[MarketplaceConfig]) -> dict[str, Any]:
+    acc: dict[str, Any] = {
+        "seller_id": account.seller_id,
+        "region": account.region,
+        "endpoint": account.endpoint,
+    }
+    if account.token_url:
+        acc["token_url"] = account.token_url
+    c = account.credentials
+    acc["credentials"] = {"refresh_token": c.refresh_token, "client_id": c.client_id,
+                          "client_secret": c.client_secret}
+    mps: dict[str, Any] = {}
+    for m in marketplaces:
+        entry: dict[str, Any] = {}
+        if m.mli:
+            entry["mli"] = True
+        from reconciler.marketplaces import MARKETPLACES
+
+        if m.code in MARKETPLACES and MARKETPLACES[m.code].language_tag != m.language_tag:
+            entry["language_tag"] = m.language_tag
+        mps[m.code] = entry or None
+    acc["marketplaces"] = mps
+    # apply through patches by default: an imported catalog's first applies are small
+    return {"version": 1, "accounts": {account.name: acc}}
+
+
+def _texts(s: dict[str, Any], sku: str, lst: LiveListing, mp: MarketplaceConfig,
+           warnings: list[str]) -> None:
+    lang = mp.language_tag
+
+    def values(attr: str) -> list[str]:
+        return [
+            str(e["value"]) for e in lst.attributes.get(attr, [])
+            if e.get("language_tag") == lang and e.get("value") is not None
+        ]
+
+    names = values("item_name")
+    if not names:
+        warnings.append(f"{sku} ({mp.code}): no item_name in {lang}; the listing will be held "
+                        "for review until texts are added")
+        return
+    t: dict[str, Any] = {"item_name": names[0]}
+    desc = values("product_description")
+    if desc:
+        t["product_description"] = desc[0]
+    bullets = values("bullet_point")
+    if bullets:
+        t["bullet_points"] = bullets
+    texts = s.setdefault("texts", {})
+    if lang in texts and texts[lang] != t:
+        warnings.append(f"{sku} ({mp.code}): texts in {lang} differ from another marketplace "
+                        "with the same language; kept the first")
+        return
+    texts[lang] = t
+
+
+def _quantity(s: dict[str, Any], sku: str, lst: LiveListing, mp: MarketplaceConfig,
+              loc_of: Mapping[tuple[str, str], str], warnings: list[str]) -> None:
+    fa = {
+        str(e.get("fulfillment_channel_code")): e.get("quantity")
+        for e in lst.attributes.get("fulfillment_availability", [])
+    }
+    if not mp.mli:
+        q = fa.get(DEFAULT_CHANNEL)
+        if q is not None:
+            s.setdefault("quantity", {})[mp.code] = int(q)
+        return
+    per = {
+        loc_of[(mp.code, code)]: int(q)
+        for code, q in sorted(fa.items())
+        if (mp.code, code) in loc_of and q is not None
+    }
+    if int(fa.get(DEFAULT_CHANNEL) or 0) > 0:
+        warnings.append(f"{sku} ({mp.code}): DEFAULT carries {fa[DEFAULT_CHANNEL]} units on an "
+                        "MLI marketplace; the catalog holds DEFAULT at 0 (the first plan will)")
+    if per:
+        s.setdefault("quantity", {})[mp.code] = per
+
+
+def _prices(s: dict[str, Any], lst: LiveListing, mp: MarketplaceConfig) -> None:
+    ov: dict[str, Any] = {}
+    for e in lst.attributes.get("purchasable_offer", []):
+        if e.get("currency") not in (None, mp.currency) or e.get("audience", "ALL") != "ALL":
+            continue
+        for sched in e.get("our_price", []) or []:
+            for v in sched.get("schedule", []) or []:
+                if v.get("value_with_tax") is not None:
+                    ov["price"] = _num(v["value_with_tax"])
+    for e in lst.attributes.get("list_price", []):
+        if e.get("currency") in (None, mp.currency) and e.get("value") is not None:
+            ov["list_price"] = _num(e["value"])
+    if ov:
+        s.setdefault("overrides", {})[mp.code] = ov
+
+
+def write_files(out_dir: str | Path, files: Mapping[str, str]) -> list[Path]:
+    root = Path(out_dir)
+    written = []
+    for rel, text in sorted(files.items()):
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+        written.append(p)
+    return written

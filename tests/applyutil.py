@@ -1,0 +1,132 @@
+"""Helpers for apply tests: a generated desired state (hand-built, no catalog), a drifted
+emulator seeded from it, an in-process client, and plan/read-back shortcuts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from reconciler import verify
+from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.model import (
+    Account,
+    DesiredListing,
+    DesiredState,
+    ListingKey,
+    LiveListing,
+    MarketplaceConfig,
+    to_json_value,
+)
+from reconciler.plan import Plan, build_plan
+from reconciler.spapi.client import SpApiClient
+
+SELLER = "A1PP0FEH11RW77"
+US = MarketplaceConfig("US", "ATVPDKIKX0DER", "USD", "en_US", mli=True)
+CA = MarketplaceConfig("CA", "A2EUQ1WTGCTBG2", "CAD", "en_CA")
+LOC_A = "353e4e48-6301-4d50-990e-43a86e8787a3"
+LOC_B = "8e07a0c9-ab0a-4108-9f16-83dc3496bee0"
+ACCOUNT = Account("na", SELLER, "NA", "emulator", (US, CA))
+
+
+def desired_listing(sku: str, mp: MarketplaceConfig, i: int, *, bad_channel: bool = False
+                    ) -> DesiredListing:
+    price = Decimal(10 + i % 50) + Decimal("0.99")
+    attrs: dict[str, Any] = {
+        "item_name": [{"value": f"Mug {sku}", "language_tag": mp.language_tag,
+                       "marketplace_id": mp.marketplace_id}],
+        "purchasable_offer": [{
+            "marketplace_id": mp.marketplace_id, "currency": mp.currency, "audience": "ALL",
+            "our_price": [{"schedule": [{"value_with_tax": price}]}],
+        }],
+    }
+    if mp.mli:
+        fa = [
+            {"fulfillment_channel_code": LOC_A, "quantity": 10 + i % 7},
+            {"fulfillment_channel_code": LOC_B, "quantity": 5},
+            {"fulfillment_channel_code": "DEFAULT", "quantity": 0},
+        ]
+        if bad_channel:
+            fa[1] = {"fulfillment_channel_code": "NO-SUCH-STORE", "quantity": 5}
+    else:
+        fa = [{"fulfillment_channel_code": "DEFAULT", "quantity": 3 + i % 9}]
+    attrs["fulfillment_availability"] = sorted(fa, key=lambda e: e["fulfillment_channel_code"])
+    allocated = sum(e["quantity"] for e in fa)
+    return DesiredListing(ListingKey("na", sku, mp.marketplace_id), "PRODUCT", attrs,
+                          mli=mp.mli, allocated=allocated)
+
+
+def desired_state(n: int, *, marketplaces: tuple[MarketplaceConfig, ...] = (US, CA),
+                  bad: frozenset[str] = frozenset()) -> DesiredState:
+    listings = [
+        desired_listing(f"SKU-{i:05d}", mp, i, bad_channel=f"SKU-{i:05d}" in bad)
+        for i in range(n) for mp in marketplaces
+    ]
+    return DesiredState(listings=tuple(sorted(listings, key=lambda d: d.key)),
+                        accounts=(ACCOUNT,))
+
+
+def drifted_seed(desired: DesiredState, *, missing_every: int = 0) -> dict[str, Any]:
+    """Live listings that differ from desired: old price, DEFAULT carrying stock on MLI,
+    unmanaged siblings (lead time, discounted price, brand) that must survive."""
+    rows = []
+    for j, d in enumerate(desired.listings):
+        if missing_every and j % missing_every == 0:
+            continue  # not live: apply creates it
+        attrs = to_json_value(d.attributes)
+        offer = attrs["purchasable_offer"][0]
+        offer["our_price"][0]["schedule"][0]["value_with_tax"] += 1
+        offer["discounted_price"] = [{"schedule": [{"value_with_tax": 1.0,
+                                                    "start_at": "2030-01-01",
+                                                    "end_at": "2030-01-31"}]}]
+        if d.mli:
+            attrs["fulfillment_availability"] = [
+                {"fulfillment_channel_code": "DEFAULT", "quantity": 3,
+                 "lead_time_to_ship_max_days": 2}
+            ]
+        else:
+            attrs["fulfillment_availability"][0]["quantity"] += 2
+            attrs["fulfillment_availability"][0]["lead_time_to_ship_max_days"] = 3
+        attrs["brand"] = [{"value": "Acme", "marketplace_id": d.key.marketplace_id}]
+        rows.append({"sku": d.key.sku, "marketplaceId": d.key.marketplace_id,
+                     "productType": "PRODUCT", "attributes": attrs})
+    return {"sellers": {SELLER: {
+        "listings": rows,
+        "supplySources": [
+            {"supplySourceId": LOC_A, "supplySourceCode": "store-a", "alias": "Store A – Newark",
+             "status": "Active"},
+            {"supplySourceId": LOC_B, "supplySourceCode": "store-b", "alias": "Store B – Reno",
+             "status": "Active"},
+        ],
+    }}}
+
+
+@contextmanager
+def emulator(config: EmulatorConfig, seed: dict[str, Any]) -> Iterator[Emulator]:
+    emu = Emulator(":memory:", config)
+    try:
+        emu.seed(seed)
+        yield emu
+    finally:
+        emu.close()
+
+
+def client(emu: Emulator, **kw: Any) -> SpApiClient:
+    return SpApiClient(
+        seller_id=SELLER, base_url="http://emulator.local",
+        token_url="http://emulator.local/auth/o2/token", refresh_token="Atzr|test-refresh-token",
+        client_id="amzn1.application-oa2-client.test", client_secret="test-client-secret",
+        transport=emu.transport(), rate_scale=emu.config.time_scale, **kw,
+    )
+
+
+def read_live(desired: DesiredState, cl: SpApiClient) -> dict[ListingKey, LiveListing | None]:
+    return verify.read_back(cl, [d.key for d in desired.listings],
+                            verify.marketplace_configs(desired))
+
+
+def make_plan(desired: DesiredState, cl: SpApiClient
+              ) -> tuple[Plan, dict[ListingKey, LiveListing | None]]:
+    live = read_live(desired, cl)
+    return build_plan(desired, live), live

@@ -1,0 +1,160 @@
+"""apply_plan against the in-process emulator (hand-built desired state, drifted live state):
+
+- convergence by patch and by feed: a fresh plan afterwards is empty; unmanaged siblings
+  (discounted_price, lead time, brand) survive; creates work;
+- one request per listing (patch calls == listings; feed messages == listings);
+- feeds at volume (>= 2,000 listings, counted from the call log), one rejected message reported
+  with Amazon's issue for its SKU, every other listing converged;
+- ACCEPTED is not applied: with a write delay, verify waits; with a too-short bound, pending;
+- stale plan: a Seller Central edit after planning is named by check_stale;
+- MLI invariant from the emulator history: no stored state with location quantities and a
+  non-zero DEFAULT;
+- KPIs: calls per operation, latency percentiles, stock deviation 0 after convergence.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.apply import apply_plan
+from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.plan import build_plan
+from tests import applyutil as au
+
+
+def _mli_invariant_violations(emu: Emulator) -> list[str]:
+    bad = []
+    for h in emu.history():
+        if h.marketplace_id != au.US.marketplace_id:
+            continue
+        attrs = h.attributes or {}
+        fa = {e["fulfillment_channel_code"]: e.get("quantity", 0)
+              for e in attrs.get("fulfillment_availability", [])}
+        locs = {c: q for c, q in fa.items() if c != "DEFAULT"}
+        if locs and fa.get("DEFAULT", 0) != 0:
+            bad.append(f"{h.sku}: {fa}")
+    return bad
+
+
+@pytest.mark.parametrize("strategy", ["patch", "feed"])
+def test_converges_and_fresh_plan_is_empty(strategy: str) -> None:
+    desired = au.desired_state(12)
+    cfg = EmulatorConfig(time_scale=200.0, write_delay_s=1.0, feed_processing_s=2.0)
+    with au.emulator(cfg, au.drifted_seed(desired, missing_every=7)) as emu, \
+            au.client(emu) as cl:
+        plan, live = au.make_plan(desired, cl)
+        creates = plan.count("create")
+        assert creates >= 3 and plan.count("update") >= 18
+        emu.reset_calls()
+        seen: list[tuple[str, int, int]] = []
+        report = apply_plan(plan, desired, {"na": cl}, strategy=strategy, verify_timeout_s=30,
+                            verify_interval_s=0.02, feed_poll_interval_s=0.02,
+                            progress=lambda *a: seen.append(a), live_before=live)
+        assert report.converged, report.table()
+        assert report.summary_line() == (
+            f"applied {len(plan.changes)} listings via {strategy}: "
+            f"{len(plan.changes)} converged, 0 pending, 0 rejected"
+        )
+        assert report.strategy == strategy
+        writes = {op: len([c for c in emu.calls(op) if c.status != 429]) for op in
+                  ("patchListingsItem", "putListingsItem", "createFeed")}
+        if strategy == "patch":
+            # one accepted request per listing (throttled attempts are retried)
+            assert writes["patchListingsItem"] + writes["putListingsItem"] == len(plan.changes)
+            assert writes["createFeed"] == 0
+        else:
+            assert writes["patchListingsItem"] == writes["putListingsItem"] == 0
+            assert writes["createFeed"] == 2  # one feed per marketplace (US, CA)
+            assert len(report.feeds) == 2
+            assert sum(f.messages for f in report.feeds) == len(plan.changes)
+        assert any(p[0] == "verify" and p[1] == p[2] for p in seen)
+        # a fresh plan is empty
+        plan2, _ = au.make_plan(desired, cl)
+        assert not plan2.has_changes, [c.name for c in plan2.changes]
+        # unmanaged siblings survived the merge
+        state = emu.listing_state(au.SELLER, "SKU-00001", au.CA.marketplace_id)
+        assert state is not None
+        attrs = state["attributes"]
+        assert attrs["brand"][0]["value"] == "Acme"
+        assert "discounted_price" in attrs["purchasable_offer"][0]
+        assert attrs["fulfillment_availability"][0]["lead_time_to_ship_max_days"] == 3
+        assert _mli_invariant_violations(emu) == []
+        k = report.kpis
+        assert k.sync_success_pct == 100.0
+        assert k.stock_deviation_pct == 0.0
+        assert k.calls.get("searchListingsItems", 0) >= 1
+        assert k.latency_p95_ms >= k.latency_p50_ms > 0
+
+
+def test_accepted_is_not_applied_pending_within_short_bound() -> None:
+    desired = au.desired_state(3, marketplaces=(au.CA,))
+    cfg = EmulatorConfig(time_scale=1.0, write_delay_s=30.0)
+    with au.emulator(cfg, au.drifted_seed(desired)) as emu, au.client(emu) as cl:
+        plan, _ = au.make_plan(desired, cl)
+        report = apply_plan(plan, desired, {"na": cl}, strategy="patch", verify_timeout_s=0.2,
+                            verify_interval_s=0.05)
+        assert [o.status for o in report.outcomes] == ["pending"] * 3
+        assert not report.converged
+        assert report.kpis.sync_success_pct == 0.0
+        assert report.kpis.stock_deviation_pct > 0
+        assert len(emu.calls("patchListingsItem")) == 3
+
+
+def test_invalid_patch_is_rejected_with_amazons_issue() -> None:
+    desired = au.desired_state(3, marketplaces=(au.US,), bad=frozenset({"SKU-00001"}))
+    cfg = EmulatorConfig(time_scale=100.0)
+    with au.emulator(cfg, au.drifted_seed(desired)) as emu, au.client(emu) as cl:
+        plan, _ = au.make_plan(desired, cl)
+        report = apply_plan(plan, desired, {"na": cl}, strategy="patch", verify_timeout_s=10,
+                            verify_interval_s=0.02)
+        by = {o.key.sku: o for o in report.outcomes}
+        assert by["SKU-00001"].status == "rejected"
+        assert by["SKU-00001"].issues[0].code == "4000004"
+        assert by["SKU-00000"].status == by["SKU-00002"].status == "converged"
+        assert "SKU-00001 (US)" in "\n".join(report.table())
+        # the rejected listing was not half-updated: its live state is unchanged
+        assert _mli_invariant_violations(emu) == []
+
+
+def test_feeds_at_volume_one_rejected_message() -> None:
+    n = 1000  # x 2 marketplaces = 2,000 listings
+    desired = au.desired_state(n, bad=frozenset({"SKU-00421"}))
+    cfg = EmulatorConfig(time_scale=1000.0, feed_processing_s=5.0, feed_per_message_s=0.001)
+    with au.emulator(cfg, au.drifted_seed(desired)) as emu, au.client(emu) as cl:
+        plan, live = au.make_plan(desired, cl)
+        assert len(plan.changes) == 2 * n
+        emu.reset_calls()
+        report = apply_plan(plan, desired, {"na": cl}, strategy="feed", verify_timeout_s=60,
+                            verify_interval_s=0.05, feed_poll_interval_s=0.02, live_before=live)
+        assert len(emu.calls("createFeed")) == 2
+        assert len(emu.calls("patchListingsItem")) == 0
+        rejected = [o for o in report.outcomes if o.status == "rejected"]
+        assert [o.name for o in rejected] == ["SKU-00421 (US)"]
+        assert rejected[0].issues[0].code == "4000004"
+        assert rejected[0].feed_id
+        assert report.count("converged") == 2 * n - 1
+        plan2, _ = au.make_plan(desired, cl)
+        assert [c.name for c in plan2.changes] == ["SKU-00421 (US)"]
+        assert _mli_invariant_violations(emu) == []
+
+
+def test_stale_plan_names_the_listing() -> None:
+    from reconciler.apply import check_stale
+
+    desired = au.desired_state(4, marketplaces=(au.CA,))
+    with au.emulator(EmulatorConfig(time_scale=100.0), au.drifted_seed(desired)) as emu, \
+            au.client(emu) as cl:
+        plan, live = au.make_plan(desired, cl)
+        assert check_stale(plan, desired, live) == []
+        # an unmanaged edit does not make the plan stale
+        state = emu.listing_state(au.SELLER, "SKU-00002", au.CA.marketplace_id)
+        assert state is not None
+        attrs = dict(state["attributes"])
+        attrs["color"] = [{"value": "red", "marketplace_id": au.CA.marketplace_id}]
+        emu.put_listing_direct(au.SELLER, "SKU-00002", au.CA.marketplace_id, "PRODUCT", attrs)
+        assert check_stale(plan, desired, au.read_live(desired, cl)) == []
+        # a managed edit (price in Seller Central) does
+        attrs["purchasable_offer"][0]["our_price"][0]["schedule"][0]["value_with_tax"] = 99.0
+        emu.put_listing_direct(au.SELLER, "SKU-00002", au.CA.marketplace_id, "PRODUCT", attrs)
+        assert check_stale(plan, desired, au.read_live(desired, cl)) == ["SKU-00002 (CA)"]
+        assert build_plan(desired, au.read_live(desired, cl)).checksum != plan.checksum
