@@ -37,6 +37,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 SCHEMA_VERSION = 1
+CACHE_FILENAME = "live-cache.sqlite"  # inside the state dir ($RECONCILER_STATE_DIR)
 _CHUNK = 500  # SQLite host parameters per IN (...) query, well under every version's limit
 
 _SCHEMA = """
@@ -80,6 +81,12 @@ def normalize_time(value: str) -> str:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def default_path(state_dir: str | os.PathLike[str]) -> Path:
+    """Where the CLI keeps the cache: ``<state_dir>/live-cache.sqlite``. The drift workflow
+    caches the whole state dir between runs (without ``locks/``), so the name may change."""
+    return Path(state_dir) / CACHE_FILENAME
 
 
 def _parse(value: str) -> datetime:

