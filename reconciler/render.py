@@ -252,7 +252,7 @@ def _sections(changes: Iterable[Change], held: Iterable[Held], multi: bool) -> l
             for f in c.fields
         )
         h = held_map.pop(c.key, None)
-        note = f"texts held for review: {md_escape(h.reason)}" if h else ""
+        note = f"{md_escape(h.reason)} (texts only; price and quantity planned)" if h else ""
         out.append(
             _Section(
                 SYMBOLS[c.action],
