@@ -100,9 +100,17 @@ def _iso(ts: float) -> str:
     return iso(ts)
 
 
-def _wall_at(emu: Emulator, t: float) -> float:
-    """Wall-clock epoch seconds of emulator time ``t``."""
-    return time.time() - (emu.now() - t)
+_ANCHORS: weakref.WeakKeyDictionary[Emulator, tuple[float, float]] = weakref.WeakKeyDictionary()
+
+
+def _wall(emu: Emulator, t: float) -> float:
+    """Wall-clock epoch seconds of emulator time ``t``: one (wall, emu) anchor per emulator keeps
+    every feed timestamp consistent and ordered under a fake clock (and equal to the wall clock
+    when the emulator runs on it)."""
+    anchor = _ANCHORS.get(emu)
+    if anchor is None:
+        anchor = _ANCHORS[emu] = (time.time(), emu.now())
+    return anchor[0] + (t - anchor[1])
 
 
 # -- processing --------------------------------------------------------------------------------
@@ -210,11 +218,9 @@ def _render(emu: Emulator, row: tuple[Any, ...]) -> dict[str, Any]:
         "processingStatus": status,
     }
     if start_at is not None:
-        feed["processingStartTime"] = _iso(_wall_at(emu, start_at))
-    if status in ("DONE", "FATAL") and end_at is not None:
-        feed["processingEndTime"] = _iso(_wall_at(emu, end_at))
-    if status == "CANCELLED":
-        feed["processingEndTime"] = _iso(_wall_at(emu, end_at if end_at is not None else row[8]))
+        feed["processingStartTime"] = _iso(_wall(emu, start_at))
+    if status in ("DONE", "FATAL", "CANCELLED") and end_at is not None:
+        feed["processingEndTime"] = _iso(_wall(emu, end_at))
     if result is not None:
         feed["resultFeedDocumentId"] = result
     return feed
@@ -333,7 +339,7 @@ def create_feed(emu: Emulator, req: Request, params: dict[str, str]) -> Response
         " status, created_at, created_wall) VALUES (?,?,?,?,?,'IN_QUEUE',?,?)",
         (seller_id, body["feedType"], json.dumps(mkts), doc.doc_id,
          json.dumps(body["feedOptions"]) if "feedOptions" in body else None,
-         emu.now(), time.time()),
+         emu.now(), _wall(emu, emu.now())),
     )
     assert cur.lastrowid is not None
     _NEXT_DUE.pop(emu, None)  # recompute on the next tick
@@ -375,7 +381,7 @@ def _decode_token(token: str) -> dict[str, Any] | None:
     return state
 
 
-def _get_feeds_filters(req: Request) -> dict[str, Any] | Response:
+def _get_feeds_filters(emu: Emulator, req: Request) -> dict[str, Any] | Response:
     from .app import parse_iso
 
     types = req.q_csv("feedTypes")
@@ -390,7 +396,7 @@ def _get_feeds_filters(req: Request) -> dict[str, Any] | Response:
     statuses = req.q_csv("processingStatuses")
     if statuses is not None and (not statuses or any(s not in STATUSES for s in statuses)):
         return invalid_input(f"processingStatuses must be values of {list(STATUSES)}.")
-    now = time.time()
+    now = _wall(emu, emu.now())
     since, until = now - RETENTION_S, now
     for name in ("createdSince", "createdUntil"):
         raw = req.q(name)
@@ -418,7 +424,7 @@ def get_feeds(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
         if state is None:
             return invalid_input("Invalid nextToken.")
     else:
-        got = _get_feeds_filters(req)
+        got = _get_feeds_filters(emu, req)
         if isinstance(got, Response):
             return got
         state = got

@@ -30,6 +30,8 @@ import jsonschema  # type: ignore[import-untyped, unused-ignore]
 
 from reconciler.quotas import JSON_LISTINGS_FEED_MAX_MESSAGES
 
+from .app import ApiError
+
 if TYPE_CHECKING:
     from .app import Emulator
 
@@ -92,7 +94,9 @@ def count_messages(document: bytes) -> int:
     except (ValueError, UnicodeDecodeError):
         return 0
     msgs = doc.get("messages") if isinstance(doc, dict) else None
-    return len(msgs) if isinstance(msgs, list) else 0
+    if not isinstance(msgs, list) or len(msgs) > JSON_LISTINGS_FEED_MAX_MESSAGES:
+        return 0  # rejected as a whole, quickly
+    return len(msgs)
 
 
 def _report(
@@ -148,6 +152,15 @@ def _report_issues(mid: int, sku: str, api_issues: list[dict[str, Any]]) -> list
     return out
 
 
+def _api_error_text(e: ApiError) -> str:
+    try:
+        err = json.loads(e.response.body)["errors"][0]
+        text = "; ".join(str(x) for x in (err.get("message"), err.get("details")) if x)
+    except (ValueError, KeyError, IndexError, TypeError):
+        text = ""
+    return f"Invalid parameters provided. {text}".strip()
+
+
 def _apply(emu: Emulator, job: FeedJob, msg: dict[str, Any]) -> dict[str, Any]:
     from . import listings
 
@@ -182,16 +195,21 @@ def process(emu: Emulator, job: FeedJob) -> FeedOutcome:
     if isinstance(doc, dict) and isinstance(doc.get("messages"), list):
         n = len(doc["messages"])
         if n > JSON_LISTINGS_FEED_MAX_MESSAGES:
-            return _fatal(job, f"The feed has {n} messages; the maximum is "
-                               f"{JSON_LISTINGS_FEED_MAX_MESSAGES}.")
+            return _fatal(
+                job, f"The feed has {n} messages; the maximum is {JSON_LISTINGS_FEED_MAX_MESSAGES}."
+            )
     problem = _problem(_envelope_validator(), doc)
     if problem is not None:
-        return _fatal(job, f"The feed document does not match the JSON_LISTINGS_FEED schema: "
-                           f"{problem}")
+        return _fatal(
+            job, f"The feed document does not match the JSON_LISTINGS_FEED schema: {problem}"
+        )
     header = doc["header"]
     if header["sellerId"] != job.seller_id:
-        return _fatal(job, f"header.sellerId {header['sellerId']!r} does not match the seller "
-                           "that submitted the feed.")
+        return _fatal(
+            job,
+            f"header.sellerId {header['sellerId']!r} does not match the seller "
+            "that submitted the feed.",
+        )
     report_opts = header.get("report")
     issues: list[dict[str, Any]] = []
     errors: list[str] = []
@@ -207,8 +225,11 @@ def process(emu: Emulator, job: FeedJob) -> FeedOutcome:
             problem = f"messageId {mid} is used by an earlier message of this feed."
         if problem is not None:
             invalid += 1
-            iss: dict[str, Any] = {"code": "BAD_REQUEST", "severity": "ERROR",
-                                   "message": f"Invalid parameters provided: {problem}"}
+            iss: dict[str, Any] = {
+                "code": "BAD_REQUEST",
+                "severity": "ERROR",
+                "message": f"Invalid parameters provided: {problem}",
+            }
             if mid is not None and mid >= 1:
                 iss["messageId"] = mid
             if sku is not None:
@@ -219,12 +240,30 @@ def process(emu: Emulator, job: FeedJob) -> FeedOutcome:
         seen.add(mid)
         try:
             result = _apply(emu, job, raw)
+        except ApiError as e:  # the API would have answered 400: the message is invalid
+            invalid += 1
+            issues.append(
+                {
+                    "messageId": mid,
+                    "sku": sku,
+                    "code": "BAD_REQUEST",
+                    "severity": "ERROR",
+                    "message": _api_error_text(e),
+                }
+            )
+            continue
         except Exception:
             errors.append(traceback.format_exc())
             invalid += 1
-            issues.append({"messageId": mid, "sku": sku, "code": "InternalFailure",
-                           "severity": "ERROR",
-                           "message": "We encountered an internal error. Please try again."})
+            issues.append(
+                {
+                    "messageId": mid,
+                    "sku": sku,
+                    "code": "InternalFailure",
+                    "severity": "ERROR",
+                    "message": "We encountered an internal error. Please try again.",
+                }
+            )
             continue
         if result.get("status") == "ACCEPTED":
             accepted += 1
@@ -239,9 +278,14 @@ def process(emu: Emulator, job: FeedJob) -> FeedOutcome:
 
         items = []
         for sku in skus:
-            item = listings.render_item(emu, job.seller_id, sku, list(job.marketplace_ids),
-                                        list(report_opts["includedData"]),
-                                        header.get("issueLocale"))
+            item = listings.render_item(
+                emu,
+                job.seller_id,
+                sku,
+                list(job.marketplace_ids),
+                list(report_opts["includedData"]),
+                header.get("issueLocale"),
+            )
             if item is not None:
                 items.append(item)
     report = _report(job, issues, len(doc["messages"]), accepted, invalid, report_opts, items)
