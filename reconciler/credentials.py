@@ -1,0 +1,81 @@
+"""Resolve ``env/NAME`` credential references at the moment a command needs them.
+
+The catalog never holds secrets, only references (``refresh_token: env/SP_API_REFRESH_TOKEN``).
+``reconciler validate`` never calls this module; commands that talk to Amazon do, right
+before they connect. Every resolved value is registered with :mod:`reconciler.redact` so it
+is masked in anything printed or logged, and errors name the *variable*, never a value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .errors import CredentialsError
+from .model import Account, Credentials
+from .redact import register
+
+_REF = re.compile(r"^env/([A-Za-z_][A-Za-z0-9_]*)$")
+
+
+@dataclass(frozen=True)
+class ResolvedCredentials:
+    refresh_token: str
+    client_id: str
+    client_secret: str
+
+    def __repr__(self) -> str:  # never show values, even in a debugger or a crash log
+        return "ResolvedCredentials(refresh_token=***, client_id=***, client_secret=***)"
+
+
+def variable_of(ref: str) -> str:
+    """The environment variable a reference names. Raises CredentialsError for a malformed
+    reference (without echoing it: a pasted secret is not a reference)."""
+    m = _REF.match(ref)
+    if not m:
+        raise CredentialsError(
+            "credential references must look like env/VARIABLE_NAME "
+            "(the catalog may not contain secrets themselves)"
+        )
+    return m.group(1)
+
+
+def resolve_ref(ref: str, env: Mapping[str, str] | None = None, *, account: str = "") -> str:
+    """The value of one ``env/NAME`` reference. Raises CredentialsError naming NAME."""
+    name = variable_of(ref)
+    source = os.environ if env is None else env
+    value = source.get(name, "")
+    if not value:
+        who = f" for account {account!r}" if account else ""
+        raise CredentialsError(
+            f"environment variable {name} is not set{who} "
+            f"(reconciler.yaml refers to it as env/{name})"
+        )
+    register(value)
+    return value
+
+
+def resolve(account: Account, env: Mapping[str, str] | None = None) -> ResolvedCredentials:
+    """All three LWA credentials of an account; a missing one raises CredentialsError naming
+    every unset variable."""
+    creds: Credentials = account.credentials
+    refs = {
+        "refresh_token": creds.refresh_token,
+        "client_id": creds.client_id,
+        "client_secret": creds.client_secret,
+    }
+    values: dict[str, str] = {}
+    missing: list[str] = []
+    for field_name, ref in refs.items():
+        try:
+            values[field_name] = resolve_ref(ref, env, account=account.name)
+        except CredentialsError:
+            missing.append(variable_of(ref))
+    if missing:
+        raise CredentialsError(
+            f"account {account.name!r} needs environment variable(s) {', '.join(missing)} "
+            "(named in reconciler.yaml under credentials)"
+        )
+    return ResolvedCredentials(**values)

@@ -1,0 +1,403 @@
+"""Read a catalog directory: YAML with provenance, schema validation, stock CSV, templates.
+
+This is the catalog's only I/O. It reads, validates every file against its JSON Schema and
+collects *all* problems before raising one :class:`~reconciler.errors.CatalogError`; then
+:func:`reconciler.desired.build` (pure) turns the result into desired listings.
+
+Layout (``ROOT`` = the catalog directory)::
+
+    reconciler.yaml   required   accounts, marketplaces, safety, apply      schemas/reconciler
+    rates.yaml        optional   exchange rates                             schemas/rates
+    pricing.yaml      optional   price rules per marketplace                schemas/pricing
+    locations.yaml    optional   supply sources, allocation policies        schemas/locations
+    stock.csv         optional   sku,location,on_hand                       schemas/stock
+    skus/**/*.yaml    SKUs (one per file or a family per file)              schemas/sku
+    templates/**/*.j2 jinja2 text templates (rendered sandboxed by reconciler.texts)
+
+Safety (catalogs arrive in pull requests):
+
+- nothing outside ROOT is read: every path is resolved and a file (or a symlink) that lands
+  outside ROOT is a problem, never opened;
+- a file over :data:`MAX_FILE_BYTES` is refused from its size alone, before reading;
+- YAML is parsed by :mod:`reconciler.yamlsrc` (safe types only, duplicate keys and alias bombs
+  refused, bounded depth).
+
+Schemas: the canonical copies are ``schemas/*.schema.json`` at the repository root (where the
+``# yaml-language-server: $schema=...`` comments of the sample catalog point). The package
+ships an identical copy in ``reconciler/data/schemas/`` (package data, so an installed
+``reconciler`` works anywhere) and loads from there; ``tests/test_loader.py`` fails if the two
+copies differ.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError, best_match
+
+from .errors import CatalogError, Problem
+from .raw import Doc, RawCatalog, StockRow, YDict, locate
+from .yamlsrc import parse_yaml
+
+MAX_FILE_BYTES = 5 * 1024 * 1024  # per catalog file
+MAX_STOCK_BYTES = 50 * 1024 * 1024  # stock.csv may legitimately be larger than YAML files
+SCHEMA_DIR = Path(__file__).resolve().parent / "data" / "schemas"
+SCHEMA_KINDS = ("reconciler", "rates", "pricing", "locations", "sku", "stock")
+STOCK_COLUMNS = ("sku", "location", "on_hand")
+CONFIG_FILE = "reconciler.yaml"
+_SINGLE_FILES = {
+    "config": ("reconciler.yaml", "reconciler"),
+    "rates": ("rates.yaml", "rates"),
+    "pricing": ("pricing.yaml", "pricing"),
+    "locations": ("locations.yaml", "locations"),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema of one file kind (see :data:`SCHEMA_KINDS`). Raises KeyError."""
+    if kind not in SCHEMA_KINDS:
+        raise KeyError(kind)
+    data: dict[str, Any] = json.loads(
+        (SCHEMA_DIR / f"{kind}.schema.json").read_text(encoding="utf-8")
+    )
+    return data
+
+
+@functools.lru_cache(maxsize=None)
+def _validator(kind: str) -> jsonschema.protocols.Validator:
+    s = schema(kind)
+    cls = jsonschema.validators.validator_for(s)
+    v: jsonschema.protocols.Validator = cls(s)
+    return v
+
+
+def load(root: str | Path) -> RawCatalog:
+    """Read and schema-validate the catalog at ``root``. Raises CatalogError with every problem
+    (paths relative to ``root``)."""
+    return _Loader(Path(root)).load()
+
+
+def load_desired(root: str | Path, *, today: Any = None) -> Any:
+    """``desired.build(load(root))``: the catalog's DesiredState. ``today`` (a ``date``) enables
+    the rates staleness warning."""
+    from .desired import build
+
+    return build(load(root), today=today)
+
+
+def validate_data(kind: str, data: Any, path: str) -> list[Problem]:
+    """Schema problems of one parsed file (``data`` as produced by the YAML reader)."""
+    problems: list[Problem] = []
+    for e in _validator(kind).iter_errors(data):
+        problems.extend(_explain(e, data, path))
+    return problems
+
+
+class _Loader:
+    def __init__(self, root: Path) -> None:
+        self.given = root
+        self.problems: list[Problem] = []
+
+    def problem(self, file: str, message: str, line: int = 0, column: int = 0) -> None:
+        self.problems.append(Problem(file, line, column, message))
+
+    def load(self) -> RawCatalog:
+        if not self.given.is_dir():
+            raise CatalogError(
+                [Problem(str(self.given), message="catalog directory not found")],
+                summary=f"catalog directory {self.given} does not exist",
+            )
+        self.root = self.given.resolve()
+        docs: dict[str, Doc | None] = {}
+        for slot, (name, kind) in _SINGLE_FILES.items():
+            path = self.root / name
+            if not os.path.lexists(path):
+                if slot == "config":
+                    self.problem(name, f"missing {name}: every catalog needs one (accounts)")
+                docs[slot] = None
+                continue
+            docs[slot] = self.yaml_doc(path, kind)
+        skus = tuple(
+            d for d in (self.yaml_doc(p, "sku") for p in self.files("skus", (".yaml", ".yml")))
+            if d is not None
+        )
+        templates: dict[str, str] = {}
+        for p in self.files("templates", (".j2",)):
+            text = self.read_text(p)
+            if text is not None:
+                templates[p.relative_to(self.root / "templates").as_posix()] = text
+        stock = self.stock(self.root / "stock.csv")
+        if self.problems:
+            raise CatalogError(self.problems)
+        config = docs["config"]
+        assert config is not None  # a missing config is a problem above
+        return RawCatalog(
+            root=str(self.root),
+            config=config,
+            rates=docs["rates"],
+            pricing=docs["pricing"],
+            locations=docs["locations"],
+            skus=skus,
+            stock=stock,
+            templates=templates,
+        )
+
+    # ----------------------------------------------------------------------- files
+
+    def rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def inside(self, path: Path) -> bool:
+        """True when ``path`` (after following symlinks) stays inside the root."""
+        try:
+            real = path.resolve()
+        except (OSError, RuntimeError):  # symlink loops
+            self.problem(self.rel(path), "cannot resolve the path (a symlink loop?)")
+            return False
+        if real == self.root or self.root in real.parents:
+            return True
+        self.problem(
+            self.rel(path),
+            "path resolves outside the catalog directory (a symlink?): refused; "
+            "catalog files must live inside the catalog",
+        )
+        return False
+
+    def files(self, sub: str, suffixes: tuple[str, ...]) -> list[Path]:
+        top = self.root / sub
+        if not os.path.lexists(top):
+            return []
+        if not self.inside(top) or not top.is_dir():
+            return []
+        found: list[Path] = []
+        # os.walk does not follow symlinked directories; symlinked files are checked below
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames.sort()
+            for d in dirnames:
+                if os.path.islink(os.path.join(dirpath, d)):
+                    self.problem(
+                        self.rel(Path(dirpath) / d),
+                        "symlinked directories are not followed inside a catalog: refused",
+                    )
+            for f in sorted(filenames):
+                p = Path(dirpath) / f
+                if p.suffix in suffixes and self.inside(p):
+                    found.append(p)
+        return found
+
+    def read_bytes(self, path: Path, limit: int = MAX_FILE_BYTES) -> bytes | None:
+        rel = self.rel(path)
+        if not self.inside(path):
+            return None
+        try:
+            size = path.stat().st_size
+            if size > limit:
+                self.problem(
+                    rel,
+                    f"file is {size / 1048576:.1f} MB, over the {limit // 1048576} MB limit "
+                    "per catalog file: refused (split it into several files)",
+                )
+                return None
+            with path.open("rb") as fh:
+                data = fh.read(limit + 1)
+        except OSError as e:
+            self.problem(rel, f"cannot read: {e.strerror or e}")
+            return None
+        if len(data) > limit:  # grew while reading
+            self.problem(rel, f"file is over the {limit // 1048576} MB limit: refused")
+            return None
+        return data
+
+    def read_text(self, path: Path, limit: int = MAX_FILE_BYTES) -> str | None:
+        data = self.read_bytes(path, limit)
+        if data is None:
+            return None
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            line = data[: e.start].count(b"\n") + 1
+            self.problem(self.rel(path), "not valid UTF-8 text (save the file as UTF-8)", line, 1)
+            return None
+
+    def yaml_doc(self, path: Path, kind: str) -> Doc | None:
+        rel = self.rel(path)
+        text = self.read_text(path)
+        if text is None:
+            return None
+        data, problems = parse_yaml(text, rel)
+        if problems:
+            self.problems.extend(problems)
+            return None
+        if data is None:
+            data = YDict((1, 1))
+        self.problems.extend(validate_data(kind, data, rel))
+        return Doc(rel, data)
+
+    def stock(self, path: Path) -> tuple[StockRow, ...] | None:
+        if not os.path.lexists(path):
+            return None
+        text = self.read_text(path, MAX_STOCK_BYTES)
+        if text is None:
+            return None
+        rel = self.rel(path)
+        reader = csv.reader(io.StringIO(text, newline=""))
+        try:
+            header = [h.strip().lower() for h in next(reader)]
+        except StopIteration:
+            self.problem(rel, "empty file: expected the header sku,location,on_hand", 1, 1)
+            return None
+        except csv.Error as e:
+            self.problem(rel, f"CSV error: {e}", 1, 1)
+            return None
+        missing = [c for c in STOCK_COLUMNS if c not in header]
+        if missing:
+            self.problem(
+                rel,
+                f"header lacks column(s) {', '.join(missing)}: expected sku,location,on_hand",
+                1,
+                1,
+            )
+            return None
+        idx = [header.index(c) for c in STOCK_COLUMNS]
+        rows: list[StockRow] = []
+        seen: dict[tuple[str, str], int] = {}
+        try:
+            for cells in reader:
+                line = reader.line_num
+                if not any(c.strip() for c in cells):
+                    continue
+                if len(cells) < len(header):
+                    self.problem(rel, f"expected {len(header)} columns, found {len(cells)}", line)
+                    continue
+                sku, loc, raw = (cells[i].strip() for i in idx)
+                col = idx[2] + 1
+                try:
+                    on_hand = int(raw)
+                except ValueError:
+                    self.problem(rel, f"on_hand {raw!r} is not a whole number", line, col)
+                    continue
+                if on_hand < 0:
+                    self.problem(rel, f"on_hand {on_hand} is negative (stock is never < 0)",
+                                 line, col)
+                    continue
+                if not sku or not loc:
+                    self.problem(rel, "sku and location must not be empty", line, 1)
+                    continue
+                if (sku, loc) in seen:
+                    self.problem(
+                        rel,
+                        f"duplicate row for {sku} at {loc} (first on line {seen[sku, loc]})",
+                        line,
+                        1,
+                    )
+                    continue
+                seen[sku, loc] = line
+                rows.append(StockRow(sku, loc, on_hand, line))
+        except csv.Error as e:
+            self.problem(rel, f"CSV error: {e}", reader.line_num)
+            return None
+        return tuple(rows)
+
+
+# --------------------------------------------------------------------------- schema messages
+
+
+_SCHEMA_TYPES = {"object": "mapping", "array": "list"}
+
+
+def _dotted(path: Iterable[Any]) -> str:
+    parts = [str(p) for p in path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "string"
+    return "number"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return ""
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _explain(e: ValidationError, data: Any, file: str) -> list[Problem]:
+    path = list(e.absolute_path)
+    where = _dotted(path)
+    if e.validator in ("oneOf", "anyOf") and e.context:
+        # Prefer the branch whose type matches the value (a negative quantity should say
+        # "less than the minimum", not "expected a mapping").
+        relevant = [c for c in e.context if not (c.validator == "type" and not c.relative_path)]
+        if relevant:
+            return _explain(best_match(relevant), data, file)
+        allowed = sorted({
+            _SCHEMA_TYPES.get(t, t)
+            for c in e.context
+            for t in ([c.validator_value] if isinstance(c.validator_value, str)
+                      else c.validator_value)
+        })
+        line, col = locate(data, path)
+        return [Problem(file, line, col, f"{where}: expected {' or '.join(allowed)}, "
+                                         f"got {_type_name(e.instance)} {_short(e.instance)}".rstrip())]
+    line, col = locate(data, path)
+    v = e.validator
+    if "propertyNames" in list(e.schema_path) and isinstance(e.instance, str):
+        line, col = locate(data, [*path, e.instance], key=True)
+        if v == "pattern":
+            why = f"must match {e.validator_value}"
+        elif v == "not":
+            why = "the name is reserved"
+        else:
+            why = e.message
+        return [Problem(file, line, col, f"{where}: key {e.instance!r} is not allowed ({why})")]
+    if v == "additionalProperties" and isinstance(e.instance, dict):
+        allowed = sorted((e.schema.get("properties") or {}).keys())
+        extra = [k for k in e.instance if k not in (e.schema.get("properties") or {})]
+        out = []
+        for k in extra:
+            kl, kc = locate(data, [*path, k], key=True)
+            hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
+            out.append(Problem(file, kl, kc, f"{where}: unknown key {k!r}{hint}"))
+        return out
+    if v == "required":
+        missing = e.message.split("'")[1] if "'" in e.message else e.message
+        msg = f"{where}: missing required key {missing!r}"
+    elif v == "type":
+        want = e.validator_value
+        want_l = want if isinstance(want, list) else [want]
+        want_s = " or ".join(_SCHEMA_TYPES.get(w, w) for w in want_l)
+        msg = f"{where}: expected {want_s}, got {_type_name(e.instance)} {_short(e.instance)}".rstrip()
+    elif v == "pattern":
+        msg = f"{where}: {_short(e.instance)} does not match the pattern {e.validator_value}"
+    elif v == "enum":
+        opts = ", ".join(repr(o) for o in e.validator_value)
+        msg = f"{where}: {_short(e.instance)} is not one of {opts}"
+    elif v == "const":
+        msg = f"{where}: must be {e.validator_value!r}"
+    else:
+        msg = f"{where}: {e.message}"
+    return [Problem(file, line, col, msg)]

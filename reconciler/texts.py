@@ -1,0 +1,163 @@
+"""Listing texts: literal strings, or jinja2 templates rendered in a sandbox.
+
+Catalog changes arrive as pull requests, so templates are untrusted code:
+
+- they run in a :class:`jinja2.sandbox.SandboxedEnvironment` (no ``__class__``/``__mro__``/
+  ``__globals__`` walks, no unsafe callables): ``{{ ''.__class__.__mro__ }}`` raises a
+  :class:`TemplateProblem` instead of rendering anything;
+- ``StrictUndefined``: a misspelt variable is an error, never an empty string in a live title;
+- ``*`` and ``**`` are bounded (``'x' * 10**9`` would exhaust memory before any length check);
+- templates are given as a dict of sources read by the loader (only files under the catalog's
+  ``templates/``); ``{% include %}``/``{% import %}`` resolve in that dict only, so a name such
+  as ``../../etc/passwd`` is simply not found.
+
+Variables available to a template: the SKU's ``vars``, the text's own ``vars`` (which win),
+and ``sku``, ``marketplace`` (code), ``language_tag``, ``currency``.
+
+Pure: no I/O (the loader read the sources).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+MAX_OUTPUT = 20_000  # characters of one rendered text
+MAX_SEQUENCE = 20_000  # the largest string/list a template may build with * or **
+_BINOPS: dict[str, Callable[[Any, Any], Any]] = {"*": operator.mul, "**": operator.pow}
+
+
+class TemplateProblem(ValueError):
+    """A template cannot be compiled or rendered. ``template`` is its name below
+    ``templates/``; ``line`` is 1-based within it (0 when unknown)."""
+
+    def __init__(self, template: str, message: str, line: int = 0) -> None:
+        self.template = template
+        self.message = message
+        self.line = line
+        super().__init__(f"{template}:{line}: {message}" if line else f"{template}: {message}")
+
+
+class _Sandbox(SandboxedEnvironment):
+    intercepted_binops = frozenset(_BINOPS)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if not isinstance(right, int) or isinstance(right, bool) or abs(right) > 64:
+                raise jinja2.exceptions.SecurityError("exponent too large in a template")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and (
+                    len(seq) * n > MAX_SEQUENCE
+                ):
+                    raise jinja2.exceptions.SecurityError(
+                        f"template builds a value longer than {MAX_SEQUENCE}"
+                    )
+        return _BINOPS[operator](left, right)
+
+
+class _Loader(jinja2.BaseLoader):
+    def __init__(self, sources: Mapping[str, str]) -> None:
+        self.sources = sources
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        if template not in self.sources:
+            raise jinja2.TemplateNotFound(template)
+        return self.sources[template], _filename(template), lambda: True
+
+
+def _filename(name: str) -> str:
+    return f"templates/{name}"
+
+
+class Texts:
+    """Compiles templates once and renders them for many SKUs."""
+
+    def __init__(self, sources: Mapping[str, str]) -> None:
+        self.sources = dict(sources)
+        self.env = _Sandbox(
+            loader=_Loader(self.sources),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._compiled: dict[str, jinja2.Template] = {}
+
+    def check_all(self) -> list[TemplateProblem]:
+        """Syntax problems of every template (so unused broken templates are reported too)."""
+        problems = []
+        for name in sorted(self.sources):
+            try:
+                self.template(name)
+            except TemplateProblem as e:
+                problems.append(e)
+        return problems
+
+    def template(self, name: str) -> jinja2.Template:
+        if name in self._compiled:
+            return self._compiled[name]
+        if name not in self.sources:
+            raise TemplateProblem(name, "no such template under templates/")
+        try:
+            t = self.env.get_template(name)
+        except jinja2.TemplateSyntaxError as e:
+            where = e.name or name
+            raise TemplateProblem(
+                where.removeprefix("templates/"), f"template syntax error: {e.message}", e.lineno
+            ) from None
+        except jinja2.TemplateNotFound as e:
+            raise TemplateProblem(name, f"includes a template that does not exist: {e}") from None
+        self._compiled[name] = t
+        return t
+
+    def render(self, name: str, context: Mapping[str, Any]) -> str:
+        """Render template ``name``; whitespace is collapsed at the ends. Raises
+        TemplateProblem."""
+        t = self.template(name)
+        try:
+            out = t.render(dict(context))
+        except jinja2.exceptions.SecurityError as e:
+            raise TemplateProblem(
+                name, f"refused by the sandbox: {e}", _line_of(e, name)
+            ) from None
+        except jinja2.UndefinedError as e:
+            raise TemplateProblem(
+                name,
+                f"undefined variable: {e.message}; available: {', '.join(sorted(context))}",
+                _line_of(e, name),
+            ) from None
+        except jinja2.TemplateNotFound as e:
+            raise TemplateProblem(name, f"includes a template that does not exist: {e}") from None
+        except jinja2.TemplateError as e:
+            raise TemplateProblem(name, f"template error: {e}", _line_of(e, name)) from None
+        except (ArithmeticError, TypeError, ValueError, LookupError) as e:
+            raise TemplateProblem(
+                name, f"template error: {type(e).__name__}: {e}", _line_of(e, name)
+            ) from None
+        out = out.strip()
+        if len(out) > MAX_OUTPUT:
+            raise TemplateProblem(name, f"renders more than {MAX_OUTPUT} characters")
+        return out
+
+
+def _line_of(e: BaseException, name: str) -> int:
+    """The template line a runtime error happened on, from jinja's rewritten traceback (read
+    from frame objects only: nothing is looked up on disk)."""
+    line = 0
+    tb = e.__traceback__
+    target = _filename(name)
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith("templates/"):
+            line = tb.tb_lineno
+            if tb.tb_frame.f_code.co_filename == target:
+                line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
