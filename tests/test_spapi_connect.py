@@ -19,6 +19,7 @@ from reconciler.model import Account, Credentials
 from reconciler.spapi import connect
 from reconciler.spapi.connect import client_for, embedded_emulator
 
+REAL_DEMO_SEED = connect._demo_seed
 ENV = {
     "SP_API_REFRESH_TOKEN": "Atzr|connect-test-refresh-secret",
     "LWA_APP_ID": "amzn1.application-oa2-client.connect",
@@ -38,7 +39,9 @@ def account(endpoint: str, region: str = "NA", **kw: Any) -> Account:
 
 
 @pytest.fixture(autouse=True)
-def _close_emulators() -> Any:
+def _close_emulators(monkeypatch: pytest.MonkeyPatch) -> Any:
+    # The shipped demo seed is exercised by the demo's own tests; here the emulator starts empty.
+    monkeypatch.setattr(connect, "_demo_seed", lambda: None)
     yield
     connect.close_embedded_emulators()
 
@@ -105,7 +108,9 @@ def test_resolved_credentials_are_registered_for_redaction(tmp_path: Path) -> No
     redact.clear()
     env = {**ENV, "SP_API_REFRESH_TOKEN_EU": "Atzr|eu-refresh-secret-value"}
     creds = Credentials(refresh_token="env/SP_API_REFRESH_TOKEN_EU")
-    with client_for(account("production", "EU", credentials=creds), state_dir=str(tmp_path), env=env):
+    with client_for(
+        account("production", "EU", credentials=creds), state_dir=str(tmp_path), env=env
+    ):
         pass
     assert redact.redact("x Atzr|eu-refresh-secret-value y") == "x *** y"
     assert redact.redact(ENV["LWA_CLIENT_SECRET"]) == "***"
@@ -139,6 +144,7 @@ def test_embedded_emulator_is_seeded_once_from_demo_seed(
     mod = types.ModuleType("reconciler.emulator.demo")
     mod.demo_seed = demo_seed  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "reconciler.emulator.demo", mod)
+    monkeypatch.setattr(connect, "_demo_seed", REAL_DEMO_SEED)
     embedded_emulator(tmp_path)
     assert calls == [1]
     connect.close_embedded_emulators()

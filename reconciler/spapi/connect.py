@@ -15,10 +15,11 @@ The token URL is Amazon's LWA endpoint unless ``account.token_url`` says otherwi
 embedded emulator and loopback base URLs it defaults to the emulator's ``/auth/o2/token`` (so a
 local test setup never sends credentials to Amazon).
 
-Credentials are ``env/NAME`` references resolved here, at use time; a missing variable raises
-``CredentialsError`` naming the VARIABLE, never a value, and every resolved value is
-registered with ``redact``. The embedded emulator accepts any refresh token, so unset variables
-fall back to dummy values there and a fresh clone plans without credentials.
+Credentials are ``env/NAME`` references resolved at use time by ``reconciler.credentials``: a
+missing variable raises ``CredentialsError`` naming the VARIABLE, never a value, and every
+resolved value is registered with ``redact``. The embedded emulator accepts any refresh
+token, so unset variables fall back to dummy values there and a fresh clone plans without
+credentials.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .. import redact
+from ..credentials import resolve_ref
 from ..errors import CredentialsError, ReconcilerError
 from ..marketplaces import LWA_TOKEN_URL, REGION_HOSTS, SANDBOX_HOSTS
 from ..model import Account
@@ -54,20 +55,6 @@ _lock = threading.Lock()
 _emulators: dict[str, Any] = {}  # realpath(state_dir) -> reconciler.emulator.app.Emulator
 
 
-def resolve_ref(ref: str, env: Mapping[str, str], *, what: str) -> str:
-    """Resolve an ``env/NAME`` reference. Raises CredentialsError naming NAME (never a value)."""
-    if not ref.startswith("env/") or len(ref) <= 4:
-        raise CredentialsError(
-            f"{what}: credentials must be given as env/NAME references, not literal values"
-        )
-    name = ref[4:]
-    value = env.get(name)
-    if not value:
-        raise CredentialsError(f"{what}: environment variable {name} is not set")
-    redact.register(value)
-    return value
-
-
 def _credentials(account: Account, env: Mapping[str, str], *, lenient: bool) -> dict[str, str]:
     refs = {
         "refresh_token": account.credentials.refresh_token,
@@ -77,7 +64,7 @@ def _credentials(account: Account, env: Mapping[str, str], *, lenient: bool) -> 
     out: dict[str, str] = {}
     for field, ref in refs.items():
         try:
-            out[field] = resolve_ref(ref, env, what=f"account {account.name!r} {field}")
+            out[field] = resolve_ref(ref, env, account=account.name)
         except CredentialsError:
             if not lenient:
                 raise
