@@ -130,3 +130,60 @@ def make_plan(desired: DesiredState, cl: SpApiClient
               ) -> tuple[Plan, dict[ListingKey, LiveListing | None]]:
     live = read_live(desired, cl)
     return build_plan(desired, live), live
+
+
+# --------------------------------------------------------------------------- generated catalogs
+
+
+def write_catalog(root: Any, n: int, *, endpoint: str = "emulator", audit_log: str = "",
+                  verify_timeout: float = 30.0, verify_interval: float = 0.1,
+                  strategy: str = "auto") -> None:
+    """A catalog of ``n`` SKUs on US (MLI, two stores) and CA, in the catalog format."""
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(root)
+    (root / "skus").mkdir(parents=True, exist_ok=True)
+    apply_settings: dict[str, Any] = {"strategy": strategy,
+                                      "verify_timeout_seconds": verify_timeout,
+                                      "verify_interval_seconds": verify_interval}
+    if audit_log:
+        apply_settings["audit_log"] = audit_log
+    files: dict[str, Any] = {
+        "reconciler.yaml": {
+            "version": 1,
+            "accounts": {"na": {
+                "seller_id": SELLER, "region": "NA", "endpoint": endpoint,
+                "marketplaces": {"US": {"mli": True}, "CA": None},
+            }},
+            "safety": {"max_update_share": 1, "max_price_change_pct": 1000},
+            "apply": apply_settings,
+        },
+        "rates.yaml": {"as_of": "2026-11-20", "source": "test", "base": "USD",
+                       "rates": {"USD": 1, "CAD": 1.37}},
+        "pricing.yaml": {"base_currency": "USD", "defaults": {"formula": "base * rate + tax",
+                                                               "tax": 0, "ending": ".99"}},
+        "locations.yaml": {"locations": {
+            "store-a": {"alias": "Store A – Newark", "fulfillment_channel_code": LOC_A,
+                        "account": "na", "marketplace": "US"},
+            "store-b": {"alias": "Store B – Reno", "fulfillment_channel_code": LOC_B,
+                        "account": "na", "marketplace": "US"},
+        }},
+        "skus/generated.yaml": {"skus": {
+            f"GEN-{i:04d}": {
+                "product_type": "PRODUCT",
+                "base_price": 10 + i % 40,
+                "texts": {
+                    "en_US": {"item_name": f"Stoneware mug no. {i}",
+                              "bullet_points": ["Holds 12 oz", "Dishwasher safe"]},
+                    "en_CA": {"item_name": f"Stoneware mug no. {i} (Canada)"},
+                },
+                "quantity": {"US": {"store-a": 10 + i % 5, "store-b": i % 4}, "CA": 3 + i % 6},
+            }
+            for i in range(n)
+        }},
+    }
+    for rel, data in files.items():
+        (root / rel).write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+                                encoding="utf-8")

@@ -68,17 +68,6 @@ class _Bar:
             err("")
 
 
-def _load_desired(catalog_dir: str) -> Any:
-    """The catalog's desired state (to learn its accounts before planning)."""
-    import importlib
-
-    for mod in ("reconciler.desired", "reconciler.loader"):
-        fn = getattr(importlib.import_module(mod), "load_desired", None)
-        if fn is not None:
-            return fn(catalog_dir)
-    raise RuntimeError("no load_desired in reconciler.desired or reconciler.loader")
-
-
 def _load_saved_plan(path: str) -> Plan:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -179,14 +168,14 @@ def apply_command(
 
     Exit 0 only when every listing converged (read back equal to the catalog).
     """
-    from reconciler.workflow import run_plan
+    from reconciler.workflow import load, run_plan
 
     if plan_file and checksum:
         raise click.UsageError("give --plan or --checksum, not both")
     env = os.environ
     state_dir = state_dir_for(catalog_dir)
     saved = _load_saved_plan(plan_file) if plan_file else None
-    desired0 = _load_desired(catalog_dir)
+    desired0 = load(catalog_dir)
     settings = desired0.apply
     timeout = settings.verify_timeout_seconds if verify_timeout is None else verify_timeout
     interval = settings.verify_interval_seconds
@@ -195,7 +184,7 @@ def apply_command(
                    on_stale=err):
         _settle_feeds(desired0, state_dir, env, timeout, interval)
         run = run_plan(catalog_dir, skus=skus, marketplaces=marketplaces, state_dir=state_dir,
-                       env=env)
+                       env=env, desired=desired0)
         try:
             _apply_run(run, saved, checksum, auto_approve, strategy or settings.strategy,
                        force, timeout, interval, state_dir, env)
