@@ -1,5 +1,67 @@
-"""`reconciler demo` (placeholder until its issue lands)."""
+"""`reconciler demo`: plan -> apply -> plan on the embedded emulator, no credentials needed."""
 
 from __future__ import annotations
 
-COMMANDS: tuple[str, ...] = ()
+from pathlib import Path
+
+import click
+
+from reconciler.cache import CACHE_FILENAME
+from reconciler.errors import NotConvergedError
+from reconciler.spapi.connect import EMULATOR_DB, close_embedded_emulators
+from reconciler.workflow import close_clients, load, run_plan
+
+from .apply import apply_command
+from .common import catalog_argument, err, out, state_dir_for
+from .plan import plan as plan_command
+
+COMMANDS = ("demo",)
+
+
+def reset_embedded_state(state_dir: str) -> None:
+    """Forget the embedded emulator's state so it is re-seeded with the drifted sample."""
+    close_embedded_emulators()
+    for name in (EMULATOR_DB, CACHE_FILENAME):
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(state_dir, name + suffix).unlink(missing_ok=True)
+
+
+@click.command("demo")
+@catalog_argument
+@click.option(
+    "--strategy", type=click.Choice(["auto", "patch", "feed"]), default="auto", show_default=True,
+    help="How apply writes: patchListingsItem calls or JSON_LISTINGS_FEED feeds.",
+)
+@click.option("--keep", is_flag=True, help="Keep the embedded emulator's current state (no reset).")
+@click.pass_context
+def demo(ctx: click.Context, catalog_dir: str, strategy: str, keep: bool) -> None:
+    """Run plan -> apply -> plan on the embedded SP-API emulator.
+
+    Resets the emulator under $RECONCILER_STATE_DIR (default ./.reconciler) to a live state that
+    has drifted from CATALOG_DIR (default ./catalog), shows the plan, applies it with
+    --auto-approve, and plans again, which must show no changes.
+    """
+    desired = load(catalog_dir)
+    if any(a.endpoint != "emulator" for a in desired.accounts):
+        raise click.UsageError(
+            "demo only runs against the embedded emulator; every account in reconciler.yaml "
+            "must have `endpoint: emulator`"
+        )
+    state_dir = state_dir_for(catalog_dir)
+    if not keep:
+        reset_embedded_state(state_dir)
+    err("== 1/3 plan (live state has drifted from the catalog)")
+    ctx.invoke(plan_command, catalog_dir=catalog_dir, force=True)
+    err("== 2/3 apply")
+    ctx.invoke(
+        apply_command, catalog_dir=catalog_dir, auto_approve=True, strategy=strategy, force=True
+    )
+    err("== 3/3 plan again")
+    run = run_plan(catalog_dir, state_dir=state_dir, desired=desired)
+    close_clients(run.clients)
+    if run.plan.has_changes:
+        ctx.invoke(plan_command, catalog_dir=catalog_dir, force=True)
+        raise NotConvergedError(
+            f"demo: {len(run.plan.changes)} listing(s) still differ after apply"
+        )
+    out(f"no changes: {run.plan.unchanged} listings match the catalog")

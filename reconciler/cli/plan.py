@@ -1,5 +1,179 @@
-"""`reconciler plan` (placeholder until its issue lands)."""
+"""`reconciler plan`: read live listings, diff them against the catalog, print the plan."""
 
 from __future__ import annotations
 
-COMMANDS: tuple[str, ...] = ()
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler import render
+from reconciler.errors import EXIT_CHANGES, UnsafePlanError
+from reconciler.plan import Plan
+from reconciler.workflow import close_clients, run_plan
+
+from .common import catalog_argument, err, out, state_dir_for, use_color
+
+COMMANDS = ("plan",)
+
+FORMATS = ("text", "markdown", "json")
+
+
+def render_plan(plan: Plan, fmt: str, *, color: bool = False) -> str:
+    if fmt == "markdown":
+        return render.markdown(plan)
+    if fmt == "json":
+        return render.json(plan)
+    return render.text(plan, color=color)
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and rename: never half-written."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text if text.endswith("\n") else text + "\n")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def read_progress(label: str) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
+    """A progress bar on stderr, only when stderr is a TTY. Yields (start(total), advance(n))."""
+    if not sys.stderr.isatty():
+        yield (lambda _n: None), (lambda _n: None)
+        return
+    holder: dict[str, object] = {}
+
+    def start(total: int) -> None:
+        bar = click.progressbar(length=total, label=label, file=sys.stderr)
+        bar.__enter__()
+        holder["bar"] = bar
+
+    def advance(n: int) -> None:
+        bar = holder.get("bar")
+        if bar is not None:
+            bar.update(n)  # type: ignore[attr-defined]
+
+    try:
+        yield start, advance
+    finally:
+        bar = holder.get("bar")
+        if bar is not None:
+            bar.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+
+targeting = [
+    click.option("--sku", "skus", multiple=True, metavar="SKU", help="Only this SKU (repeatable)."),
+    click.option(
+        "--marketplace",
+        "marketplaces",
+        multiple=True,
+        metavar="CODE",
+        help="Only this marketplace, e.g. US or DE (repeatable).",
+    ),
+]
+
+
+def with_targeting(f: Callable[..., object]) -> Callable[..., object]:
+    for opt in reversed(targeting):
+        f = opt(f)
+    return f
+
+
+@click.command("plan")
+@catalog_argument
+@click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+    envvar="RECONCILER_FORMAT",
+    help="Output format: terminal text, Markdown for a PR comment, or JSON.",
+)
+@click.option("--out", "out_file", metavar="FILE", help="Write the plan to FILE instead of stdout.")
+@click.option(
+    "--detailed-exitcode", is_flag=True,
+    help="Exit 0 when there are no changes, 2 when there are changes, 1 on error.",
+)
+@with_targeting
+@click.option("--force", is_flag=True, help="Do not stop on safety thresholds or dangerous rules.")
+@click.option(
+    "--validate-remote", is_flag=True,
+    help="Send each planned write to Amazon with mode=VALIDATION_PREVIEW and show its issues.",
+)
+@click.option(
+    "--refresh", type=click.Choice(["auto", "full", "incremental"]), default="auto",
+    show_default=True, envvar="RECONCILER_REFRESH",
+    help="full: read every listing from Amazon. incremental: read only listings changed on "
+    "Amazon (lastUpdatedAfter) or in the catalog since the last read, the rest from the local "
+    "cache; falls back to full when the cache is missing or its last full read is older than "
+    "6 hours. auto: incremental when the cache allows it, else full.",
+)
+@click.option(
+    "--color/--no-color", default=None, help="Colour the text output (default: on a TTY)."
+)
+def plan(
+    catalog_dir: str,
+    fmt: str,
+    out_file: str | None,
+    detailed_exitcode: bool,
+    skus: tuple[str, ...],
+    marketplaces: tuple[str, ...],
+    force: bool,
+    validate_remote: bool,
+    refresh: str,
+    color: bool | None,
+) -> None:
+    """Show what `apply` would change on Amazon for CATALOG_DIR (default ./catalog).
+
+    Reads the live listings of every SKU x marketplace the catalog declares, compares only the
+    fields the catalog manages, and prints creates, updates and deletes, with each price's
+    derivation. Listings whose language has no text are listed as held for review.
+    """
+    state_dir = state_dir_for(catalog_dir)
+    stats: dict[str, Any] = {}
+    with read_progress("reading live listings") as (start, advance):
+        run = run_plan(
+            catalog_dir,
+            skus=skus,
+            marketplaces=marketplaces,
+            state_dir=state_dir,
+            progress=advance,
+            on_read_start=start,
+            refresh=refresh,
+            stats=stats,
+        )
+    try:
+        read = stats.get("read")
+        if read is not None:
+            modes = sorted(set(read.mode.values())) or ["none"]
+            err(
+                f"read {read.fresh} listing(s) from Amazon, {read.cached} from the local cache "
+                f"({'/'.join(modes)} read)"
+            )
+        for w in run.desired.warnings:
+            err(f"warning: {w}")
+        p = run.plan
+        if validate_remote and p.changes:
+            from reconciler.remote_validation import validate_remote as _validate
+
+            p = _validate(p, run.clients)
+        text = render_plan(p, fmt, color=use_color(sys.stdout, color) and not out_file)
+        if out_file:
+            write_atomically(out_file, text)
+            err(f"plan written to {out_file} (checksum {p.checksum})")
+        else:
+            out(text.rstrip("\n"))
+        if p.safety and not force:
+            raise UnsafePlanError(list(p.safety))
+    finally:
+        close_clients(run.clients)
+    if detailed_exitcode and p.has_changes:
+        click.get_current_context().exit(EXIT_CHANGES)

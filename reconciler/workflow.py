@@ -1,0 +1,279 @@
+"""Plan orchestration: the edge that joins the catalog, the SP-API and the pure core.
+
+    catalog dir --loader/desired--> DesiredState
+    accounts    --spapi.connect-->  one client per account
+    clients     --spapi.reader-->   raw Items --live.normalize_item--> LiveListing per key
+    desired x live --plan.build_plan--> Plan
+
+Reads run one thread per account (each account has its own quotas, design.md §6); inside an
+account the reader runs its own concurrent batches under the client's token buckets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from . import live as live_mod
+from .cache import CACHE_FILENAME, LiveCache
+from .errors import CatalogError, Problem
+from .loader import load_desired
+from .model import (
+    Account,
+    DesiredListing,
+    DesiredState,
+    ListingKey,
+    LiveListing,
+    MarketplaceConfig,
+    canonical_json,
+)
+from .plan import Plan, build_plan
+from .spapi.client import SpApiClient
+from .spapi.connect import client_for
+from .spapi.reader import SearchCapReached, read_listings, read_updated_since
+
+Progress = Callable[[int], None]
+Item = dict[str, Any]
+
+REFRESH_MODES = ("auto", "full", "incremental")
+# `auto` and `incremental` read fully when the last full read is older than this.
+MAX_CACHE_AGE_SECONDS = 6 * 3600
+# Marks are set this far before a read started, so clock skew between us and Amazon (whose
+# lastUpdatedDate the incremental search filters on) can only make us re-read more, never less.
+CLOCK_MARGIN = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class ReadStats:
+    """What a live read did per (account, marketplace_id): 'full' or 'incremental', and how many
+    listings came fresh from Amazon vs from the cache."""
+
+    mode: dict[tuple[str, str], str]
+    fresh: int
+    cached: int
+
+
+@dataclass(frozen=True)
+class PlanRun:
+    plan: Plan
+    desired: DesiredState
+    live: dict[ListingKey, LiveListing | None]
+    clients: dict[str, SpApiClient]
+
+
+def load(catalog_dir: str | os.PathLike[str], *, today: date | None = None) -> DesiredState:
+    root = Path(catalog_dir)
+    if not root.is_dir():
+        raise CatalogError(
+            [Problem(str(catalog_dir), message="catalog directory not found")],
+            summary=f"catalog directory {str(catalog_dir)!r} not found "
+            "(pass CATALOG_DIR or set RECONCILER_CATALOG)",
+        )
+    desired: DesiredState = load_desired(root, today=today or date.today())
+    return desired
+
+
+def open_clients(
+    desired: DesiredState,
+    *,
+    state_dir: str,
+    env: Mapping[str, str] = os.environ,
+    accounts: Collection[str] = (),
+    **client_kwargs: Any,
+) -> dict[str, SpApiClient]:
+    """One client per account (credentials resolved here, not before)."""
+    wanted = [a for a in desired.accounts if not accounts or a.name in accounts]
+    return {
+        a.name: client_for(a, state_dir=state_dir, env=env, **client_kwargs) for a in wanted
+    }
+
+
+def close_clients(clients: Mapping[str, SpApiClient]) -> None:
+    for c in clients.values():
+        c.close()
+
+
+def _marketplace_configs(accounts: Iterable[Account]) -> dict[tuple[str, str], MarketplaceConfig]:
+    return {(a.name, m.marketplace_id): m for a in accounts for m in a.marketplaces}
+
+
+def catalog_digest(d: DesiredListing) -> str:
+    body = {"state": d.state, "product_type": d.product_type, "attributes": d.attributes}
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def _now_iso() -> str:
+    return (datetime.now(timezone.utc) - CLOCK_MARGIN).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def read_live(
+    desired: DesiredState,
+    clients: Mapping[str, SpApiClient],
+    keys: Iterable[ListingKey],
+    progress: Progress | None = None,
+    *,
+    cache: LiveCache | None = None,
+    refresh: str = "full",
+    stats: dict[str, Any] | None = None,
+) -> dict[ListingKey, LiveListing | None]:
+    """Read and normalize the live state of ``keys`` (None where not listed).
+
+    ``refresh="full"`` reads every key from Amazon (and refreshes the cache when given).
+    ``"incremental"`` reads only what changed on Amazon since the last read
+    (``lastUpdatedAfter``), what changed in the catalog since, and what the cache does not
+    hold; the rest comes from the cache. It falls back to a full read when the cache has no
+    full read younger than MAX_CACHE_AGE_SECONDS, or the change set exceeds Amazon's search cap.
+    ``"auto"`` is incremental when the cache is fresh, else full.
+    """
+    if refresh not in REFRESH_MODES:
+        raise ValueError(f"refresh must be one of {REFRESH_MODES}")
+    mps = _marketplace_configs(desired.accounts)
+    digests = {d.key: catalog_digest(d) for d in desired.listings} if cache is not None else {}
+    by_account: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for k in keys:
+        by_account[k.account][k.marketplace_id].append(k.sku)
+    modes: dict[tuple[str, str], str] = {}
+    counts = {"fresh": 0, "cached": 0}
+
+    def read_one(account: str, mp_id: str, skus: list[str]) -> dict[str, Item | None]:
+        client = clients[account]
+        started = _now_iso()
+        incremental = (
+            cache is not None
+            and refresh in ("incremental", "auto")
+            and not cache.needs_full_read(
+                account, mp_id, now_iso=started, max_age_seconds=MAX_CACHE_AGE_SECONDS
+            )
+        )
+        if cache is not None and incremental:
+            since = cache.watermark(account, mp_id)
+            try:
+                updated = read_updated_since(client, mp_id, since) if since else None
+            except SearchCapReached:
+                updated = None
+            if updated is not None:
+                wanted = set(skus)
+                cached = cache.lookup(account, mp_id, skus)
+                sku_digests = {s: digests[ListingKey(account, s, mp_id)] for s in skus}
+                changed = cache.changed_in_catalog(account, mp_id, sku_digests)
+                stale = sorted((wanted - set(cached)) | changed)
+                fresh = read_listings(client, mp_id, stale, progress=progress) if stale else {}
+                from_amazon = {s: i for s, i in updated.items() if s in wanted}
+                items: dict[str, Item | None] = {**cached, **from_amazon, **fresh}
+                cache.put_many(account, mp_id, {**from_amazon, **fresh}, started)
+                cache.set_catalog_digests(account, mp_id, sku_digests)
+                cache.mark_incremental_read(account, mp_id, started)
+                modes[(account, mp_id)] = "incremental"
+                counts["fresh"] += len(fresh) + len(set(from_amazon) - set(fresh))
+                counts["cached"] += len(wanted) - len(set(fresh) | set(from_amazon))
+                if progress is not None:
+                    progress(len(skus) - len(stale))
+                return items
+        items = read_listings(client, mp_id, skus, progress=progress)
+        modes[(account, mp_id)] = "full"
+        counts["fresh"] += len(items)
+        if cache is not None:
+            cache.put_many(account, mp_id, items, started)
+            cache.set_catalog_digests(
+                account, mp_id, {s: digests[ListingKey(account, s, mp_id)] for s in skus}
+            )
+            cache.mark_full_read(account, mp_id, started)
+        return items
+
+    def read_account(account: str) -> dict[ListingKey, LiveListing | None]:
+        out: dict[ListingKey, LiveListing | None] = {}
+        for mp_id, skus in sorted(by_account[account].items()):
+            items = read_one(account, mp_id, skus)
+            mp = mps[(account, mp_id)]
+            for sku in skus:
+                item = items.get(sku)
+                key = ListingKey(account, sku, mp_id)
+                out[key] = None if item is None else live_mod.normalize_item(item, key, mp)
+        return out
+
+    result: dict[ListingKey, LiveListing | None] = {}
+    if by_account:
+        with ThreadPoolExecutor(max_workers=len(by_account), thread_name_prefix="account") as pool:
+            for part in pool.map(read_account, sorted(by_account)):
+                result.update(part)
+    if stats is not None:
+        stats["read"] = ReadStats(dict(modes), counts["fresh"], counts["cached"])
+    return result
+
+
+def open_cache(state_dir: str) -> LiveCache:
+    Path(state_dir).mkdir(parents=True, exist_ok=True)
+    return LiveCache(Path(state_dir) / CACHE_FILENAME)
+
+
+def targeted_keys(
+    desired: DesiredState, skus: Collection[str] = (), marketplaces: Collection[str] = ()
+) -> list[ListingKey]:
+    codes = {(a.name, m.marketplace_id): m.code for a in desired.accounts for m in a.marketplaces}
+    wanted_mps = {m.upper() for m in marketplaces}
+    return [
+        d.key
+        for d in desired.listings
+        if (not skus or d.key.sku in skus)
+        and (not wanted_mps or codes.get((d.key.account, d.key.marketplace_id)) in wanted_mps)
+    ]
+
+
+def run_plan(
+    catalog_dir: str | os.PathLike[str],
+    *,
+    skus: Collection[str] = (),
+    marketplaces: Collection[str] = (),
+    state_dir: str,
+    env: Mapping[str, str] = os.environ,
+    progress: Progress | None = None,
+    on_read_start: Callable[[int], None] | None = None,
+    desired: DesiredState | None = None,
+    clients: dict[str, SpApiClient] | None = None,
+    refresh: str = "full",
+    stats: dict[str, Any] | None = None,
+) -> PlanRun:
+    """Load the catalog, read the live state of the targeted listings, and build the plan.
+
+    The local live-state cache is always refreshed with what is read; ``refresh`` says whether
+    it may also be used instead of reading (see :func:`read_live`)."""
+    desired = desired if desired is not None else load(catalog_dir)
+    keys = targeted_keys(desired, skus, marketplaces)
+    if marketplaces:
+        _check_marketplaces(desired, marketplaces)
+    needed = {k.account for k in keys}
+    clients = (
+        clients
+        if clients is not None
+        else open_clients(desired, state_dir=state_dir, env=env, accounts=needed)
+    )
+    if on_read_start is not None:
+        on_read_start(len(keys))
+    with open_cache(state_dir) as cache:
+        live = read_live(
+            desired, clients, keys, progress, cache=cache, refresh=refresh, stats=stats
+        )
+    plan = build_plan(desired, live, skus=skus, marketplaces=marketplaces)
+    return PlanRun(plan, desired, live, clients)
+
+
+def _check_marketplaces(desired: DesiredState, marketplaces: Collection[str]) -> None:
+    known = {m.code for a in desired.accounts for m in a.marketplaces}
+    unknown = sorted({m.upper() for m in marketplaces} - known)
+    if unknown:
+        problems = [
+            Problem("reconciler.yaml", message=f"--marketplace {u} is not configured")
+            for u in unknown
+        ]
+        raise CatalogError(
+            problems,
+            summary=f"unknown marketplace(s) {', '.join(unknown)}; "
+            f"configured: {', '.join(sorted(known))}",
+        )
