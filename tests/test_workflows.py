@@ -521,3 +521,119 @@ def test_pre_commit_hook_validates_the_catalog() -> None:
     assert hook["pass_filenames"] is False
     assert re.search(hook["files"], "catalog/skus/mug.yaml")
     assert not re.search(hook["files"], "src/catalog/x.yaml")
+
+
+# --------------------------------------------------------------------------- end to end
+# The workflow steps' scripts against the REAL CLI and the sample catalog on the embedded
+# emulator (one state dir shared by all steps, as one machine would): PR plan -> reviewed
+# checksum -> apply per account -> no drift -> a stock edit in "Seller Central" -> the drift job
+# finds it incrementally, decides it is stock-only, applies it -> no drift.
+
+SELLERS = {"na": "A1PP0FEH11RW77", "eu": "A2EXAMPLEEU001"}
+US_ID = "ATVPDKIKX0DER"
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Runner:
+    r = Runner(tmp_path)
+    shim = tmp_path / "bin" / "reconciler"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m reconciler "$@"\n', encoding="utf-8")
+    shutil.copytree(ROOT / "catalog", r.work / "catalog")
+    r.env.update(
+        RECONCILER_CATALOG="catalog",
+        RECONCILER_STATE_DIR=str(tmp_path / "state"),
+        PYTHONPATH=str(ROOT),
+        NO_COLOR="1",
+    )
+    return r
+
+
+def _reset_outputs(r: Runner) -> None:
+    for f in (r.output, r.summary):
+        f.unlink(missing_ok=True)
+
+
+def _drift_plan(r: Runner, account: str) -> subprocess.CompletedProcess[str]:
+    _reset_outputs(r)
+    s = step(load("drift.yml"), "drift", "plan")
+    return r.run(s, ACCOUNT=account, MARKETPLACES=",".join(ACCOUNTS[account]))
+
+
+@pytest.mark.slow
+def test_end_to_end_pr_plan_apply_and_stock_drift(live: Runner) -> None:
+    from reconciler.emulator.app import Emulator
+
+    plan_wf, apply_wf, drift_wf = load("plan.yml"), load("apply.yml"), load("drift.yml")
+
+    # -- pull request: validate, plan (markdown + json + per account), verdict
+    result = live.run(step(plan_wf, "plan", "validate"))
+    assert live.outputs() == {"rc": "0"}, result.stdout
+    _reset_outputs(live)
+    result = live.run(step(plan_wf, "plan", "plan"),
+                      RECONCILER_ACCOUNTS=plan_wf["env"]["RECONCILER_ACCOUNTS"])
+    plan_rc = live.outputs()["rc"]
+    assert plan_rc == "2", result.stdout + result.stderr  # the demo state has drifted
+    assert (live.work / "plan.md").read_text().startswith(MARKER)
+    verdict = live.run(step(plan_wf, "plan", "Verdict"), VALIDATE_RC="0", PLAN_RC=plan_rc)
+    assert verdict.returncode == 0
+
+    # -- merge: per account, the reviewed checksum, then apply
+    reviewed = live.work / "reviewed"
+    reviewed.mkdir()
+    for account, codes in ACCOUNTS.items():
+        shutil.copy(live.work / f"plan-{account}.json", reviewed)
+        expected = json.loads((reviewed / f"plan-{account}.json").read_text())["checksum"]
+        _reset_outputs(live)
+        env = {"ACCOUNT": account, "MARKETPLACES": ",".join(codes), "PR": "1",
+               "RECONCILER_AUDIT_LOG": str(live.work / "audit" / f"{account}.jsonl")}
+        assert live.run(step(apply_wf, "apply", "checksum"), **env).returncode == 0
+        assert live.outputs() == {"checksum": expected}
+        result = live.run(step(apply_wf, "apply", "Apply"), CHECKSUM=expected, **env)
+        assert result.returncode == 0, result.stderr
+        (line,) = (live.work / "audit" / f"{account}.jsonl").read_text().splitlines()
+        assert expected in line
+    with Emulator(str(Path(live.env["RECONCILER_STATE_DIR"]) / "emulator.db")) as emu:
+        writers = {c.seller_id for c in emu.calls() if c.method in ("PATCH", "PUT", "POST")}
+        assert set(SELLERS.values()) <= writers  # both accounts were written
+
+    # -- schedule: no drift after the apply
+    for account in ACCOUNTS:
+        assert _drift_plan(live, account).returncode == 0
+        assert live.outputs() == {"rc": "0"}
+
+    # -- a stock edit made in Seller Central on an MLI listing
+    with Emulator(str(Path(live.env["RECONCILER_STATE_DIR"]) / "emulator.db")) as emu:
+        state = emu.listing_state(SELLERS["na"], "ssnm001", US_ID)
+        assert state is not None
+        attrs = state["attributes"]
+        entry = next(e for e in attrs["fulfillment_availability"]
+                     if e["fulfillment_channel_code"] != "DEFAULT")
+        entry["quantity"] = int(entry["quantity"]) + 4
+        emu.put_listing_direct(SELLERS["na"], "ssnm001", US_ID, state["productType"], attrs)
+
+    result = _drift_plan(live, "na")
+    assert live.outputs() == {"rc": "2"}, result.stderr
+    assert "incremental" in result.stderr  # read from the cache, not a full re-read
+
+    # Not allowed by the catalog -> reported only.
+    settings = live.work / "catalog" / "reconciler.yaml"
+    doc = yaml.safe_load(settings.read_text(encoding="utf-8"))
+    doc.setdefault("apply", {})["stock_only_drift_apply"] = False
+    settings.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    _reset_outputs(live)
+    live.run(step(drift_wf, "drift", "decide"), PLAN_JSON="plan.json")
+    assert live.outputs()["apply"] == "false"
+
+    # Allowed -> applied by checksum, then no drift.
+    doc["apply"]["stock_only_drift_apply"] = True
+    settings.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    _reset_outputs(live)
+    live.run(step(drift_wf, "drift", "decide"), PLAN_JSON="plan.json")
+    decided = live.outputs()
+    assert decided["apply"] == "true", live.summary.read_text()
+    result = live.run(step(drift_wf, "drift", "apply"), CHECKSUM=decided["checksum"],
+                      MARKETPLACES="US,CA,MX",
+                      RECONCILER_AUDIT_LOG=str(live.work / "audit" / "drift-na.jsonl"))
+    assert result.returncode == 0, result.stderr
+    assert _drift_plan(live, "na").returncode == 0
+    assert live.outputs() == {"rc": "0"}
