@@ -154,8 +154,10 @@ def _supply_source(code: str, n: int) -> dict[str, Any]:
 
 def demo_seed() -> dict[str, Any]:
     """The shipped seed (package data)."""
-    text = resources.files(__package__).joinpath("data").joinpath(SEED_FILE).read_text(encoding="utf-8")
-    data: dict[str, Any] = json.loads(text)
+    path = resources.files("reconciler.emulator").joinpath("data").joinpath(SEED_FILE)
+    if not path.is_file():  # a checkout before the seed was generated: start empty
+        return {"sellers": {}}
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 
 
