@@ -75,3 +75,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def update_goldens(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-goldens"))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    # Conformance count (tests/spapi_models.py): printed only when a test validated something.
+    import sys
+
+    models = sys.modules.get("tests.spapi_models")
+    if models is not None and (models.STATS["validated"] or models.STATS["violations"]):
+        terminalreporter.write_line(models.summary_line())

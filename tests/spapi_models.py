@@ -131,7 +131,10 @@ def _validator(api: str, definition: str, strict: bool) -> jsonschema.Draft4Vali
         raise KeyError(f"{definition} is not a definition of {MODELS[api]}")
     root = {
         "$ref": f"#/definitions/{definition}",
-        "definitions": convert_swagger(copy.deepcopy(model["definitions"]), strict),
+        "definitions": {
+            name: convert_swagger(copy.deepcopy(sub), strict)
+            for name, sub in model["definitions"].items()
+        },
     }
     jsonschema.Draft4Validator.check_schema(root)
     return jsonschema.Draft4Validator(root, format_checker=jsonschema.FormatChecker())
