@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from reconciler.errors import ServerError
+from reconciler.spapi.client import SpApiClient
 from reconciler.spapi.reader import (
     SearchCapReached,
     read_all,
@@ -271,3 +272,54 @@ def test_read_all_gives_up_when_one_second_holds_too_many() -> None:
     client, _ = make_client(fake, rate_scale=1000.0)
     with client, pytest.raises(SearchCapReached):
         read_all(client, US)
+
+
+# --------------------------------------------------------------------------- against the emulator
+
+
+def emulator_listing(sku: str) -> dict[str, Any]:
+    return {
+        "sku": sku,
+        "marketplaceId": US,
+        "productType": "PRODUCT",
+        "attributes": {
+            "item_name": [{"value": f"Item {sku}", "language_tag": "en_US", "marketplace_id": US}],
+            "fulfillment_availability": [{"fulfillment_channel_code": "DEFAULT", "quantity": 1}],
+        },
+    }
+
+
+@pytest.mark.parametrize("n", [1, 20, 21, 137])
+def test_emulator_call_log_shows_ceil_n_over_20_searches(n: int) -> None:
+    from reconciler.emulator.app import Emulator
+    from tests.spapi_fakes import FakeClock as Clock
+
+    clock = Clock(1_000_000.0)
+    seller = "A1PP0FEH11RW77"
+    live = [f"SKU {i:03d}/ü" for i in range(n) if i % 5 != 0 or n == 1]
+    with Emulator(":memory:", clock=clock, sleep=clock.sleep) as emu:
+        emu.seed({"sellers": {seller: {"listings": [emulator_listing(s) for s in live]}}})
+        client = SpApiClient(
+            seller_id=seller,
+            base_url="https://sellingpartnerapi-na.amazon.com",
+            token_url="https://api.amazon.com/auth/o2/token",
+            refresh_token="Atzr|reader-emulator-test",
+            client_id="amzn1.application-oa2-client.reader",
+            client_secret="reader-emulator-secret",
+            transport=emu.transport(),
+            clock=clock,
+            sleep=clock.sleep,
+        )
+        wanted = [f"SKU {i:03d}/ü" for i in range(n)]
+        with client:
+            got = read_listings(client, US, wanted)
+        calls = emu.calls("searchListingsItems")
+        assert len(calls) == math.ceil(n / 20)
+        assert all(c.status == 200 for c in calls)
+        assert emu.calls("getListingsItem") == []
+    for sku in wanted:
+        if sku in live:
+            assert got[sku] is not None and got[sku]["sku"] == sku
+            assert got[sku]["attributes"]["item_name"][0]["value"] == f"Item {sku}"
+        else:
+            assert got[sku] is None
