@@ -347,6 +347,25 @@ class Emulator:
             self.sleep(self.config.scaled(delay))
         return resp
 
+    def refuse(self, req: Request, resp: Response) -> Response:
+        """Answer ``resp`` to a request a surface rejected before reading it (e.g. 413 by its
+        Content-Length): adds the request id and records the call."""
+        rid = str(uuid.uuid4())
+        route, _, _ = self.route(req.method, req.path)
+        resp.headers["x-amzn-RequestId"] = rid
+        with self.lock:
+            self._log(
+                rid,
+                self.now(),
+                route.operation if route else "unknown",
+                req,
+                resp.status,
+                None,
+                None,
+                None,
+            )
+        return resp
+
     def _dispatch(
         self, route: Route, req: Request, params: dict[str, str], seller: str | None
     ) -> tuple[Response, str | None, str | None]:

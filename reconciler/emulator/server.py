@@ -13,6 +13,7 @@ SIGTERM, then shuts down cleanly (stops accepting, closes the listening socket a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import socket
 import struct
@@ -26,7 +27,7 @@ from urllib.parse import parse_qs
 
 from .app import Emulator, too_large
 from .faults import FaultTimeout
-from .http import Request, Response
+from .http import Request, Response, invalid_input
 
 IDLE_TIMEOUT_S = 60.0
 
@@ -64,36 +65,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         emu = self.server.emu
-        length_s = self.headers.get("Content-Length")
-        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
-        body = b""
-        try:
-            length = int(length_s) if length_s else 0
-            if length < 0:
-                raise ValueError(length_s)
-        except ValueError:
-            self._write(
-                Response(
-                    400,
-                    b'{"errors":[{"code":"InvalidInput","message":"Request has'
-                    b' missing or invalid parameters and cannot be parsed.",'
-                    b'"details":"bad Content-Length"}]}',
-                    {"content-type": "application/json"},
-                ),
-                close=True,
-            )
-            return
-        if length > emu.config.max_body_bytes:
-            self._write(too_large(), close=True)
-            return
-        if chunked:
-            got = self._read_chunked(emu.config.max_body_bytes)
-            if got is None:
-                self._write(too_large(), close=True)
-                return
-            body = got
-        elif length:
-            body = self.rfile.read(length)
         raw_path, _, qs = self.path.partition("?")
         headers = {k.lower(): v for k, v in self.headers.items()}
         host = headers.get("host") or "{}:{}".format(*self.server.server_address[:2])
@@ -102,9 +73,34 @@ class _Handler(BaseHTTPRequestHandler):
             path=raw_path,
             query=parse_qs(qs, keep_blank_values=True),
             headers=headers,
-            body=body,
             base_url=f"http://{host}",
         )
+        length_s = self.headers.get("Content-Length")
+        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        body = b""
+        try:
+            length = int(length_s) if length_s else 0
+            if length < 0:
+                raise ValueError(length_s)
+        except ValueError:
+            self._write(emu.refuse(req, invalid_input("Bad Content-Length")), close=True)
+            return
+        if length > emu.config.max_body_bytes:
+            self._write(emu.refuse(req, too_large()), close=True)
+            return
+        if chunked:
+            try:
+                got = self._read_chunked(emu.config.max_body_bytes)
+            except ValueError:
+                self._write(emu.refuse(req, invalid_input("Bad chunked encoding")), close=True)
+                return
+            if got is None:
+                self._write(emu.refuse(req, too_large()), close=True)
+                return
+            body = got
+        elif length:
+            body = self.rfile.read(length)
+        req = dataclasses.replace(req, body=body)
         try:
             resp = emu.handle(req)
         except ConnectionResetError:
