@@ -1,0 +1,603 @@
+"""Catalog -> desired listings: one frozen :class:`~reconciler.model.DesiredListing` per
+(account, SKU, marketplace), in exactly the SP-API attribute shapes of CONTRACT.md §7.
+
+:func:`build` is pure: it takes the :class:`~reconciler.raw.RawCatalog` the loader read and
+either returns a :class:`~reconciler.model.DesiredState` or raises one
+:class:`~reconciler.errors.CatalogError` carrying every semantic problem with file:line
+(unknown marketplace/location/currency/product type, formula errors, guard trips, template
+errors, ...). ``reconciler.loader.load_desired(root)`` is the I/O convenience wrapper.
+
+Per listing (see the sample catalog for the YAML):
+
+- price: ``purchasable_offer`` (and ``list_price`` when the SKU has one) from
+  :mod:`reconciler.pricing`, with a :class:`~reconciler.model.PriceDerivation` for each price
+  (our price first) and ``price_min``/``price_max`` = the guards;
+- texts: ``item_name``, ``product_description``, ``bullet_point`` in the marketplace's
+  language_tag (or one of its ``fallback_languages``); none -> the texts are *held for review*
+  (left out, ``held_texts`` says which) while price and quantity stay managed;
+- quantity: ``fulfillment_availability``. On an MLI marketplace one entry per location serving
+  it (a location without a quantity for the SKU is managed at 0) plus ``DEFAULT`` = 0; elsewhere
+  ``DEFAULT`` = the quantity (a literal, or the sum of its locations' quantities). Quantities
+  come from the SKU (``quantity:``) or from an allocation policy over stock.csv
+  (:mod:`reconciler.allocation`). No quantity given -> the attribute is not managed.
+- ``state: absent`` -> ``DesiredListing(state="absent", attributes={})``.
+
+Pure: no I/O, no clock (``today`` is a parameter).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from . import marketplaces as mkt
+from .allocation import allocate
+from .errors import CatalogError, Problem
+from .model import (
+    DEFAULT_CHANNEL,
+    Account,
+    DesiredListing,
+    DesiredState,
+    Entry,
+    ListingKey,
+    MarketplaceConfig,
+    PriceDerivation,
+    SourceRef,
+)
+from .pricing import PriceError, Rule, compute
+from .raw import Doc, RawCatalog, StockRow
+from .settings import (
+    RulePart,
+    Settings,
+    check_rule_part,
+    merge,
+    problem,
+    read_config,
+    read_locations,
+    read_pricing,
+    read_rates,
+)
+from .texts import TemplateProblem, Texts
+
+# Amazon product types the catalog may use (a subset of the Product Type Definitions API's
+# list; extend it when a seller needs another one).
+PRODUCT_TYPES = frozenset({
+    "PRODUCT", "BAKEWARE", "BOTTLE", "CONTAINER_LID", "COOKWARE", "CUTTING_BOARD",
+    "DINNERWARE", "DRINKING_CUP", "DRINKING_STRAW", "FOOD_STORAGE_CONTAINER", "HAIRBAND",
+    "HOME", "HOME_BED_AND_BATH", "KITCHEN", "KITCHEN_KNIFE", "LUGGAGE", "PITCHER",
+    "SERVING_TRAY", "TABLECLOTH", "TEAPOT", "TOWEL", "UTENSIL", "VACUUM_FLASK", "WATER_BOTTLE",
+})
+TEXT_FIELDS = ("item_name", "product_description", "bullet_point")
+HELD_TEXTS = TEXT_FIELDS
+MAX_ITEM_NAME = 200
+MAX_BULLET = 600
+MAX_DESCRIPTION_BYTES = 10_000
+
+
+def build(raw: RawCatalog, *, today: _dt.date | None = None) -> DesiredState:
+    """The desired state of the catalog. Raises CatalogError with every problem found."""
+    return _Builder(raw, today).build()
+
+
+@dataclass(frozen=True)
+class _Sku:
+    code: str
+    doc: Doc
+    data: dict[str, Any]
+
+    def ref(self, *path: Any, key: bool = False) -> SourceRef:
+        return self.doc.ref("skus", self.code, *path, key=key)
+
+    @property
+    def context(self) -> str:
+        return f"SKU {self.code!r}"
+
+
+class _Builder:
+    def __init__(self, raw: RawCatalog, today: _dt.date | None) -> None:
+        self.raw = raw
+        self.today = today
+        self.problems: list[Problem] = []
+        self.warnings: list[str] = []
+        self._seen: set[tuple[str, int, str]] = set()
+
+    def add(self, ref: SourceRef, message: str, context: str = "") -> None:
+        # the same settings-file problem hit by many SKUs is reported once
+        if not ref.file.startswith("skus/"):
+            key = (ref.file, ref.line, message)
+            if key in self._seen:
+                return
+            self._seen.add(key)
+        self.problems.append(problem(ref, message, context))
+
+    # ----------------------------------------------------------------------- build
+
+    def build(self) -> DesiredState:
+        raw = self.raw
+        config = read_config(raw.config, self.problems)
+        self.accounts = {a.name: a for a in config.accounts}
+        st = self.settings = Settings(config)
+        configured = {m.code for a in config.accounts for m in a.marketplaces}
+        if raw.rates is not None:
+            st.rates = read_rates(raw.rates, self.problems)
+            st.rates_ref = raw.rates.ref("rates")
+            self.check_rate_age(raw.rates, config.max_rate_age_days)
+        if raw.pricing is not None:
+            read_pricing(raw.pricing, st, configured, self.problems)
+        if raw.locations is not None:
+            read_locations(raw.locations, st, self.accounts, self.problems)
+        self._seen.update((p.file, p.line, p.message) for p in self.problems)
+        self.texts = Texts(raw.templates)
+        for tp in self.texts.check_all():
+            self.problems.append(
+                Problem(f"templates/{tp.template}", tp.line, 1 if tp.line else 0, tp.message)
+            )
+        self.stock = self.read_stock(raw.stock or ())
+        skus = self.collect_skus()
+        listings: list[DesiredListing] = []
+        for sku in skus:
+            listings.extend(self.sku_listings(sku))
+        if raw.stock is not None:
+            unknown = sorted({r.sku for r in raw.stock} - {s.code for s in skus})
+            if unknown:
+                shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+                self.warnings.append(
+                    f"{raw.stock_file}: {len(unknown)} SKU(s) not in the catalog are ignored: "
+                    f"{shown}"
+                )
+        if self.problems:
+            raise CatalogError(self.problems)
+        listings.sort(key=lambda x: x.key)
+        return DesiredState(
+            listings=tuple(listings),
+            accounts=config.accounts,
+            safety=config.safety,
+            apply=config.apply,
+            rates_as_of=st.rates.as_of if st.rates else "",
+            warnings=tuple(self.warnings),
+        )
+
+    def check_rate_age(self, doc: Doc, max_days: int) -> None:
+        if self.today is None:
+            return
+        try:
+            as_of = _dt.date.fromisoformat(str(doc.data["as_of"]))
+        except ValueError:
+            self.add(doc.ref("as_of"), f"as_of {doc.data['as_of']!r} is not a valid date")
+            return
+        age = (self.today - as_of).days
+        if age > max_days:
+            self.warnings.append(
+                f"{doc.path}: exchange rates are {age} days old (as_of {as_of}); "
+                f"max_rate_age_days is {max_days}: update the rates"
+            )
+        elif age < 0:
+            self.warnings.append(f"{doc.path}: as_of {as_of} is in the future")
+
+    def read_stock(self, rows: Iterable[StockRow]) -> dict[str, dict[str, int]]:
+        by_sku: dict[str, dict[str, int]] = {}
+        for r in rows:
+            if r.location != "central" and r.location not in self.settings.locations:
+                known = ", ".join(["central", *sorted(self.settings.locations)])
+                self.add(
+                    SourceRef(self.raw.stock_file, r.line, 1),
+                    f"unknown location {r.location!r} (known: {known}); add it to "
+                    "locations.yaml or fix the row",
+                )
+                continue
+            by_sku.setdefault(r.sku, {})[r.location] = r.on_hand
+        return by_sku
+
+    def collect_skus(self) -> list[_Sku]:
+        seen: dict[str, _Sku] = {}
+        for doc in self.raw.skus:
+            for code, data in (doc.data.get("skus") or {}).items():
+                sku = _Sku(code, doc, data)
+                if code in seen:
+                    first = seen[code].ref(key=True)
+                    self.add(sku.ref(key=True), f"SKU {code!r} is already defined at {first}")
+                    continue
+                seen[code] = sku
+        return [seen[c] for c in sorted(seen)]
+
+    # ----------------------------------------------------------------------- one SKU
+
+    def sku_targets(self, sku: _Sku) -> list[tuple[Account, MarketplaceConfig]]:
+        names = sku.data.get("accounts")
+        accounts: list[Account] = []
+        if names is None:
+            accounts = list(self.accounts.values())
+        else:
+            for i, n in enumerate(names):
+                if n not in self.accounts:
+                    self.add(sku.ref("accounts", i),
+                             f"unknown account {n!r} (accounts: {', '.join(self.accounts)})",
+                             sku.context)
+                else:
+                    accounts.append(self.accounts[n])
+        codes = sku.data.get("marketplaces")
+        wanted: set[str] | None = None
+        if codes is not None:
+            wanted = set()
+            for i, c in enumerate(codes):
+                m = mkt.lookup(c)
+                if m is None or m.marketplace_id == c:
+                    self.add(sku.ref("marketplaces", i),
+                             f"unknown marketplace {c!r} (known: {', '.join(mkt.MARKETPLACES)})",
+                             sku.context)
+                    continue
+                if not any(m.code == x.code for a in accounts for x in a.marketplaces):
+                    self.add(sku.ref("marketplaces", i),
+                             f"marketplace {m.code} is not configured for account(s) "
+                             f"{', '.join(a.name for a in accounts)} in reconciler.yaml",
+                             sku.context)
+                    continue
+                wanted.add(m.code)
+        return [
+            (a, m) for a in accounts for m in a.marketplaces if wanted is None or m.code in wanted
+        ]
+
+    def sku_listings(self, sku: _Sku) -> list[DesiredListing]:
+        data = sku.data
+        targets = self.sku_targets(sku)
+        codes = {m.code for _, m in targets}
+        state = data.get("state", "present")
+        pt = data.get("product_type", "")
+        if pt and pt not in PRODUCT_TYPES:
+            close = difflib.get_close_matches(pt, sorted(PRODUCT_TYPES), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            self.add(sku.ref("product_type"), f"unknown product type {pt!r}{hint}", sku.context)
+        for section in ("quantity", "overrides"):
+            for code in data.get(section) or {}:
+                if code not in codes:
+                    m = mkt.lookup(code)
+                    why = "unknown marketplace" if m is None or m.marketplace_id == code else (
+                        "the SKU is not listed in this marketplace")
+                    self.add(sku.ref(section, code, key=True), f"{section} for {code}: {why}",
+                             sku.context)
+        if state == "absent":
+            return [
+                DesiredListing(
+                    key=ListingKey(a.name, sku.code, m.marketplace_id),
+                    product_type=pt or "PRODUCT", attributes={}, state="absent", mli=m.mli,
+                    source=sku.ref(key=True),
+                )
+                for a, m in targets
+            ]
+        alloc = self.allocation(sku, targets)
+        out = []
+        for a, m in targets:
+            listing = self.listing(sku, a, m, pt, alloc)
+            if listing is not None:
+                out.append(listing)
+        return out
+
+    def listing(
+        self, sku: _Sku, acc: Account, m: MarketplaceConfig, pt: str,
+        alloc: dict[str, int],
+    ) -> DesiredListing | None:
+        ctx = f"SKU {sku.code!r} ({m.code})"
+        attrs: dict[str, list[Entry]] = {}
+        derivations = self.prices(sku, m, ctx, attrs)
+        held = self.texts_for(sku, acc, m, ctx, attrs)
+        allocated = self.quantities(sku, acc, m, ctx, alloc, attrs)
+        guards = self.rule_for(sku, m.code)
+        return DesiredListing(
+            key=ListingKey(acc.name, sku.code, m.marketplace_id),
+            product_type=pt,
+            attributes=attrs,
+            mli=m.mli,
+            derivations=tuple(derivations),
+            held_texts=HELD_TEXTS if held else (),
+            held_reason=f"no texts for {m.language_tag}" if held else "",
+            price_min=_dec_or_none(guards.values.get("min")),
+            price_max=_dec_or_none(guards.values.get("max")),
+            allocated=allocated,
+            source=sku.ref(key=True),
+        )
+
+    # ----------------------------------------------------------------------- prices
+
+    def rule_for(self, sku: _Sku, code: str) -> RulePart:
+        st = self.settings
+        ov = (sku.data.get("overrides") or {}).get(code) or {}
+        own = RulePart(
+            {k: ov[k] for k in ("formula", "tax", "ending", "min", "max", "vars") if k in ov},
+            {k: sku.ref("overrides", code, k)
+             for k in ("formula", "tax", "ending", "min", "max", "vars") if k in ov},
+        )
+        return merge(st.default_rule, st.rules.get(code, RulePart({}, {})), own)
+
+    def prices(
+        self, sku: _Sku, m: MarketplaceConfig, ctx: str, attrs: dict[str, list[Entry]]
+    ) -> list[PriceDerivation]:
+        st = self.settings
+        ov = (sku.data.get("overrides") or {}).get(m.code) or {}
+        part = self.rule_for(sku, m.code)
+        own_rule = any(k in ov for k in ("formula", "tax", "ending", "min", "max", "vars"))
+        found: list[Problem] = []
+        formula = check_rule_part(st, part, m.currency, found, ctx if own_rule else "")
+        for p in found:
+            self.add(SourceRef(p.file, p.line, p.column), p.message, p.context)
+        if formula is None:
+            return []
+        rule = Rule(
+            formula=formula,
+            tax=_dec_or_none(part.values.get("tax")) or Decimal(0),
+            ending=part.values.get("ending", "none"),
+            min=_dec_or_none(part.values.get("min")),
+            max=_dec_or_none(part.values.get("max")),
+            vars={k: Decimal(v) for k, v in (part.values.get("vars") or {}).items()},
+        )
+        note = "rule override per SKU" if own_rule else ""
+        out: list[PriceDerivation] = []
+        fixed = ov.get("price")
+        base = sku.data.get("base_price")
+        our = self.one_price(sku, m, ctx, rule, part, base, fixed, "base_price",
+                             "price", note, clamp=True)
+        if our is None:
+            return out
+        out.append(our)
+        attrs["purchasable_offer"] = [{
+            "marketplace_id": m.marketplace_id,
+            "currency": m.currency,
+            "audience": "ALL",
+            "our_price": [{"schedule": [{"value_with_tax": our.result}]}],
+        }]
+        lp_fixed = ov.get("list_price")
+        lp_base = sku.data.get("list_price")
+        if lp_fixed is not None or lp_base is not None:
+            lp = self.one_price(sku, m, ctx, rule, part, lp_base, lp_fixed, "list_price",
+                                "list_price", "list price", clamp=False)
+            if lp is not None:
+                out.append(lp)
+                attrs["list_price"] = [
+                    {"marketplace_id": m.marketplace_id, "currency": m.currency,
+                     "value": lp.result}
+                ]
+        return out
+
+    def one_price(
+        self, sku: _Sku, m: MarketplaceConfig, ctx: str, rule: Rule, part: RulePart,
+        base: Any, fixed: Any, base_field: str, fixed_field: str, note: str, *, clamp: bool,
+    ) -> PriceDerivation | None:
+        st = self.settings
+        if fixed is None:
+            if base is None:
+                self.add(sku.ref(key=True),
+                         f"no {base_field} (and no overrides.{m.code}.{fixed_field})", ctx)
+                return None
+            if st.rates is None or not st.base_currency:
+                missing = "rates.yaml" if st.rates is None else "pricing.yaml"
+                self.add(SourceRef(missing),
+                         f"missing {missing}: needed to price SKUs from their {base_field}")
+                return None
+        rates = st.rates
+        if rates is None:
+            from .pricing import Rates
+
+            rates = Rates(as_of="", base=m.currency, rates={})
+        try:
+            return compute(
+                marketplace=m.code, currency=m.currency,
+                base=Decimal(base) if base is not None else Decimal(0),
+                base_currency=st.base_currency or m.currency, rule=rule, rates=rates,
+                fixed=Decimal(fixed) if fixed is not None else None, clamp=clamp,
+                note=("list price fixed per SKU" if note == "list price" else "price fixed per SKU")
+                if fixed is not None else note,
+            )
+        except PriceError as e:
+            if e.kind == "formula":
+                ref = part.refs.get("formula") or SourceRef("pricing.yaml")
+                at = f" at column {e.column}" if e.column else ""
+                self.add(ref, f"formula {rule.formula.text!r}: {e.message}{at}", ctx)
+            elif e.kind == "rate":
+                self.add(st.rates_ref or SourceRef("rates.yaml"),
+                         f"{e.message}, needed by marketplace {m.code} ({m.currency})")
+            elif e.kind == "guard" and fixed is not None:
+                self.add(sku.ref("overrides", m.code, fixed_field),
+                         f"{fixed_field}: {e.message}", ctx)
+            elif e.kind == "guard":
+                self.add(part.refs.get("min") or sku.ref(key=True), e.message, ctx)
+            elif e.kind == "ending":
+                self.add(part.refs.get("ending") or sku.ref(key=True), e.message, ctx)
+            else:
+                where = sku.ref("overrides", m.code, fixed_field) if fixed is not None else (
+                    sku.ref(base_field))
+                self.add(where, e.message, ctx)
+            return None
+
+    # ----------------------------------------------------------------------- texts
+
+    def texts_for(
+        self, sku: _Sku, acc: Account, m: MarketplaceConfig, ctx: str,
+        attrs: dict[str, list[Entry]],
+    ) -> bool:
+        """Fill the text attributes; True when they are held (no text in the language)."""
+        texts = sku.data.get("texts") or {}
+        lang = m.language_tag
+        source_lang = lang if lang in texts else next(
+            (f for f in self.settings.config.fallbacks.get((acc.name, m.code), ()) if f in texts),
+            None,
+        )
+        if source_lang is None:
+            return True
+        block = texts[source_lang]
+        context = {
+            **(sku.data.get("vars") or {}),
+            "sku": sku.code, "marketplace": m.code, "language_tag": lang,
+            "currency": m.currency,
+        }
+
+        def entry(value: str) -> Entry:
+            return {"value": value, "language_tag": lang, "marketplace_id": m.marketplace_id}
+
+        name = self.text(sku, ("texts", source_lang, "item_name"), block["item_name"],
+                         context, ctx, MAX_ITEM_NAME)
+        if name is not None:
+            attrs["item_name"] = [entry(name)]
+        if "product_description" in block:
+            d = self.text(sku, ("texts", source_lang, "product_description"),
+                          block["product_description"], context, ctx, None)
+            if d is not None:
+                if len(d.encode("utf-8")) > MAX_DESCRIPTION_BYTES:
+                    self.add(sku.ref("texts", source_lang, "product_description"),
+                             f"product_description is over {MAX_DESCRIPTION_BYTES} bytes "
+                             "(Amazon's limit)", ctx)
+                attrs["product_description"] = [entry(d)]
+        if "bullet_points" in block:
+            bullets = []
+            for i, b in enumerate(block["bullet_points"]):
+                v = self.text(sku, ("texts", source_lang, "bullet_points", i), b, context, ctx,
+                              MAX_BULLET)
+                if v is not None:
+                    bullets.append(entry(v))
+            attrs["bullet_point"] = bullets
+        return False
+
+    def text(
+        self, sku: _Sku, path: tuple[Any, ...], spec: Any, context: dict[str, Any], ctx: str,
+        limit: int | None,
+    ) -> str | None:
+        ref = sku.ref(*path)
+        if isinstance(spec, str):
+            value = spec.strip()
+        else:
+            name = spec["template"]
+            tref = sku.ref(*path, "template")
+            if name.startswith("/") or ".." in name.split("/") or "\\" in name:
+                self.add(tref, f"template {name!r} is outside the catalog's templates/ "
+                               "directory: refused (give a name below templates/)", ctx)
+                return None
+            if name not in self.texts.sources:
+                self.add(tref, f"template {name!r} not found under templates/", ctx)
+                return None
+            try:
+                value = self.texts.render(name, {**context, **(spec.get("vars") or {})})
+            except TemplateProblem as e:
+                self.add(SourceRef(f"templates/{e.template}", e.line, 1 if e.line else 0),
+                         e.message, f"{ctx}, used at {tref}")
+                return None
+        if not value:
+            self.add(ref, "text is empty", ctx)
+            return None
+        if limit is not None and len(value) > limit:
+            self.add(ref, f"{path[2]} is {len(value)} characters, over Amazon's {limit}", ctx)
+        return value
+
+    # ----------------------------------------------------------------------- quantities
+
+    def allocation(
+        self, sku: _Sku, targets: list[tuple[Account, MarketplaceConfig]]
+    ) -> dict[str, int]:
+        """Allocated quantity per location name for the marketplaces without a literal
+        quantity (empty when the SKU has no allocation policy)."""
+        policy_name = sku.data.get("allocation")
+        if policy_name is None:
+            return {}
+        st = self.settings
+        policy = st.policies.get(policy_name)
+        if policy is None:
+            known = ", ".join(sorted(st.policies)) or "none defined"
+            self.add(sku.ref("allocation"),
+                     f"unknown allocation policy {policy_name!r} (locations.yaml "
+                     f"allocation_policies: {known})", sku.context)
+            return {}
+        if self.raw.stock is None:
+            self.add(sku.ref("allocation"),
+                     "allocation needs stock.csv (sku,location,on_hand) in the catalog",
+                     sku.context)
+            return {}
+        literal = set((sku.data.get("quantity") or {}))
+        sites = [
+            loc.name for loc in st.locations.values()
+            if (loc.account, loc.marketplace) in {(a.name, m.code) for a, m in targets}
+            and loc.marketplace not in literal
+        ]
+        stock = self.stock.get(sku.code, {})
+        if not stock:
+            self.warnings.append(f"SKU {sku.code}: no rows in {self.raw.stock_file}; "
+                                 "allocated 0 everywhere")
+        result = allocate(policy, stock.get("central", 0), {s: stock.get(s, 0) for s in sites})
+        return result.quantities
+
+    def quantities(
+        self, sku: _Sku, acc: Account, m: MarketplaceConfig, ctx: str, alloc: dict[str, int],
+        attrs: dict[str, list[Entry]],
+    ) -> int | None:
+        st = self.settings
+        serving = sorted(
+            (loc for loc in st.locations.values()
+             if loc.account == acc.name and loc.marketplace == m.code),
+            key=lambda x: x.name,
+        )
+        spec = (sku.data.get("quantity") or {}).get(m.code)
+        per_loc: dict[str, int] | None = None
+        if spec is None:
+            if not alloc and sku.data.get("allocation") is None:
+                return None
+            if not serving:
+                self.add(sku.ref("allocation"),
+                         f"allocation needs a location serving {m.code} in locations.yaml, "
+                         f"or a literal quantity.{m.code}", ctx)
+                return None
+            per_loc = {loc.name: alloc.get(loc.name, 0) for loc in serving}
+        elif isinstance(spec, int):
+            if m.mli:
+                self.add(sku.ref("quantity", m.code),
+                         f"{m.code} uses Multi-Location Inventory: give quantities per "
+                         f"location, e.g. {m.code}: {{{serving[0].name if serving else 'store'}"
+                         ": 10}}", ctx)
+                return None
+            attrs["fulfillment_availability"] = [
+                {"fulfillment_channel_code": DEFAULT_CHANNEL, "quantity": spec}
+            ]
+            return spec
+        else:
+            names = {loc.name for loc in serving}
+            per_loc = {loc.name: 0 for loc in serving}
+            for name, q in spec.items():
+                if name not in names:
+                    loc = st.locations.get(name)
+                    why = (f"location {name!r} serves {loc.account}/{loc.marketplace}, not "
+                           f"{acc.name}/{m.code}") if loc else (
+                        f"unknown location {name!r} (locations.yaml: "
+                        f"{', '.join(sorted(st.locations)) or 'none'})")
+                    self.add(sku.ref("quantity", m.code, name, key=True), why, ctx)
+                    continue
+                per_loc[name] = q
+        if m.mli:
+            entries = [
+                {"fulfillment_channel_code": loc.channel, "quantity": per_loc[loc.name]}
+                for loc in serving
+            ]
+            entries.append({"fulfillment_channel_code": DEFAULT_CHANNEL, "quantity": 0})
+            entries.sort(key=lambda e: str(e["fulfillment_channel_code"]))
+            attrs["fulfillment_availability"] = entries
+            return sum(per_loc.values())
+        total = sum(per_loc.values())
+        attrs["fulfillment_availability"] = [
+            {"fulfillment_channel_code": DEFAULT_CHANNEL, "quantity": total}
+        ]
+        return total
+
+
+def _dec_or_none(v: Any) -> Decimal | None:
+    return None if v is None else Decimal(v)
+
+
+def summary(state: DesiredState) -> str:
+    """The one line ``reconciler validate`` prints on success."""
+    skus = {x.key.sku for x in state.listings}
+    held = sum(1 for x in state.listings if x.held_texts)
+    n_mp = sum(len(a.marketplaces) for a in state.accounts)
+    s = "s" if len(state.accounts) != 1 else ""
+    return (
+        f"catalog OK: {len(skus)} SKUs, {len(state.listings)} listings "
+        f"({len(state.accounts)} account{s}, {n_mp} marketplaces), "
+        f"{held} held for review"
+    )
