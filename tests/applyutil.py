@@ -187,3 +187,21 @@ def write_catalog(root: Any, n: int, *, endpoint: str = "emulator", audit_log: s
     for rel, data in files.items():
         (root / rel).write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
                                 encoding="utf-8")
+
+
+def exact_seed(desired: DesiredState) -> dict[str, Any]:
+    """Live listings equal to desired in every managed field, with unmanaged extras (brand,
+    discounted price, lead time, an FBA channel, a French title on CA)."""
+    seed = drifted_seed(desired)
+    rows = seed["sellers"][SELLER]["listings"]
+    for row, d in zip(rows, desired.listings, strict=True):
+        attrs = to_json_value(d.attributes)
+        attrs["brand"] = [{"value": "Acme", "marketplace_id": d.key.marketplace_id}]
+        attrs["purchasable_offer"][0]["discounted_price"] = [{"schedule": [
+            {"value_with_tax": 1.0, "start_at": "2030-01-01", "end_at": "2030-01-31"}]}]
+        attrs["fulfillment_availability"][0]["lead_time_to_ship_max_days"] = 2
+        if d.key.marketplace_id == CA.marketplace_id:
+            attrs["item_name"].append({"value": "Tasse", "language_tag": "fr_CA",
+                                       "marketplace_id": d.key.marketplace_id})
+        row["attributes"] = attrs
+    return seed

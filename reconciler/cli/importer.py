@@ -43,7 +43,7 @@ def _account_from_settings(catalog_dir: str, name: str) -> Account | None:
 
 def _account(name: str, raw: dict[str, Any]) -> Account:
     mps = []
-    for code, opts in sorted((raw.get("marketplaces") or {}).items()):
+    for code, opts in (raw.get("marketplaces") or {}).items():
         m = lookup(code)
         if m is None:
             raise ReconcilerError(f"unknown marketplace {code!r} for account {name!r}")
