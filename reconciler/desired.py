@@ -254,9 +254,9 @@ class _Builder:
         for section in ("quantity", "overrides"):
             for code in data.get(section) or {}:
                 if code not in codes:
-                    m = mkt.lookup(code)
-                    why = "unknown marketplace" if m is None or m.marketplace_id == code else (
-                        "the SKU is not listed in this marketplace")
+                    known = mkt.lookup(code)
+                    bad = known is None or known.marketplace_id == code
+                    why = "unknown marketplace" if bad else "the SKU is not listed there"
                     self.add(sku.ref(section, code, key=True), f"{section} for {code}: {why}",
                              sku.context)
         if state == "absent":
@@ -269,17 +269,12 @@ class _Builder:
                 for a, m in targets
             ]
         alloc = self.allocation(sku, targets)
-        out = []
-        for a, m in targets:
-            listing = self.listing(sku, a, m, pt, alloc)
-            if listing is not None:
-                out.append(listing)
-        return out
+        return [self.listing(sku, acc, mc, pt, alloc) for acc, mc in targets]
 
     def listing(
         self, sku: _Sku, acc: Account, m: MarketplaceConfig, pt: str,
         alloc: dict[str, int],
-    ) -> DesiredListing | None:
+    ) -> DesiredListing:
         ctx = f"SKU {sku.code!r} ({m.code})"
         attrs: dict[str, list[Entry]] = {}
         derivations = self.prices(sku, m, ctx, attrs)
@@ -512,7 +507,7 @@ class _Builder:
                      "allocation needs stock.csv (sku,location,on_hand) in the catalog",
                      sku.context)
             return {}
-        literal = set((sku.data.get("quantity") or {}))
+        literal = set(sku.data.get("quantity") or {})
         sites = [
             loc.name for loc in st.locations.values()
             if (loc.account, loc.marketplace) in {(a.name, m.code) for a, m in targets}

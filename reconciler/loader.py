@@ -61,7 +61,7 @@ _SINGLE_FILES = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def schema(kind: str) -> dict[str, Any]:
     """The JSON Schema of one file kind (see :data:`SCHEMA_KINDS`). Raises KeyError."""
     if kind not in SCHEMA_KINDS:
@@ -72,7 +72,7 @@ def schema(kind: str) -> dict[str, Any]:
     return data
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _validator(kind: str) -> jsonschema.protocols.Validator:
     s = schema(kind)
     cls = jsonschema.validators.validator_for(s)
@@ -354,29 +354,31 @@ def _explain(e: ValidationError, data: Any, file: str) -> list[Problem]:
         relevant = [c for c in e.context if not (c.validator == "type" and not c.relative_path)]
         if relevant:
             return _explain(best_match(relevant), data, file)
-        allowed = sorted({
-            _SCHEMA_TYPES.get(t, t)
-            for c in e.context
-            for t in ([c.validator_value] if isinstance(c.validator_value, str)
-                      else c.validator_value)
-        })
+        types: set[str] = set()
+        for c in e.context:
+            vv: Any = c.validator_value
+            types.update(_SCHEMA_TYPES.get(t, t) for t in ([vv] if isinstance(vv, str) else vv))
         line, col = locate(data, path)
-        return [Problem(file, line, col, f"{where}: expected {' or '.join(allowed)}, "
-                                         f"got {_type_name(e.instance)} {_short(e.instance)}".rstrip())]
+        got = f"{_type_name(e.instance)} {_short(e.instance)}".rstrip()
+        return [Problem(file, line, col, f"{where}: expected {' or '.join(sorted(types))}, "
+                                         f"got {got}")]
     line, col = locate(data, path)
     v = e.validator
+    value: Any = e.validator_value
+    sch: Any = e.schema
     if "propertyNames" in list(e.schema_path) and isinstance(e.instance, str):
         line, col = locate(data, [*path, e.instance], key=True)
         if v == "pattern":
-            why = f"must match {e.validator_value}"
+            why = f"must match {value}"
         elif v == "not":
             why = "the name is reserved"
         else:
             why = e.message
         return [Problem(file, line, col, f"{where}: key {e.instance!r} is not allowed ({why})")]
     if v == "additionalProperties" and isinstance(e.instance, dict):
-        allowed = sorted((e.schema.get("properties") or {}).keys())
-        extra = [k for k in e.instance if k not in (e.schema.get("properties") or {})]
+        props = sch.get("properties") or {}
+        allowed = sorted(props)
+        extra = [k for k in e.instance if k not in props]
         out = []
         for k in extra:
             kl, kc = locate(data, [*path, k], key=True)
@@ -387,17 +389,17 @@ def _explain(e: ValidationError, data: Any, file: str) -> list[Problem]:
         missing = e.message.split("'")[1] if "'" in e.message else e.message
         msg = f"{where}: missing required key {missing!r}"
     elif v == "type":
-        want = e.validator_value
-        want_l = want if isinstance(want, list) else [want]
+        want_l: list[str] = value if isinstance(value, list) else [value]
         want_s = " or ".join(_SCHEMA_TYPES.get(w, w) for w in want_l)
-        msg = f"{where}: expected {want_s}, got {_type_name(e.instance)} {_short(e.instance)}".rstrip()
+        got = f"{_type_name(e.instance)} {_short(e.instance)}".rstrip()
+        msg = f"{where}: expected {want_s}, got {got}"
     elif v == "pattern":
-        msg = f"{where}: {_short(e.instance)} does not match the pattern {e.validator_value}"
+        msg = f"{where}: {_short(e.instance)} does not match the pattern {value}"
     elif v == "enum":
-        opts = ", ".join(repr(o) for o in e.validator_value)
+        opts = ", ".join(repr(o) for o in value)
         msg = f"{where}: {_short(e.instance)} is not one of {opts}"
     elif v == "const":
-        msg = f"{where}: must be {e.validator_value!r}"
+        msg = f"{where}: must be {value!r}"
     else:
         msg = f"{where}: {e.message}"
     return [Problem(file, line, col, msg)]

@@ -20,7 +20,7 @@ from .allocation import Policy
 from .errors import Problem
 from .formula import Formula, FormulaError, parse
 from .model import Account, ApplySettings, Credentials, MarketplaceConfig, Safety, SourceRef
-from .pricing import DEFAULT_FORMULA, Rates, check_guards, PriceError
+from .pricing import DEFAULT_FORMULA, PriceError, Rates, check_guards
 from .raw import Doc, YDict
 
 DEFAULT_MAX_RATE_AGE_DAYS = 14
@@ -151,16 +151,18 @@ def read_config(doc: Doc, problems: list[Problem]) -> Config:
         max_price_change_pct=_dec(s.get("max_price_change_pct", d.max_price_change_pct)),
         allow_deletes=bool(s.get("allow_deletes", d.allow_deletes)),
     )
-    a = data.get("apply") or {}
+    ap: dict[str, Any] = data.get("apply") or {}
     da = ApplySettings()
     apply = ApplySettings(
-        strategy=a.get("strategy", da.strategy),
-        verify_timeout_seconds=float(a.get("verify_timeout_seconds", da.verify_timeout_seconds)),
+        strategy=ap.get("strategy", da.strategy),
+        verify_timeout_seconds=float(ap.get("verify_timeout_seconds", da.verify_timeout_seconds)),
         verify_interval_seconds=float(
-            a.get("verify_interval_seconds", da.verify_interval_seconds)
+            ap.get("verify_interval_seconds", da.verify_interval_seconds)
         ),
-        audit_log=a.get("audit_log", da.audit_log),
-        stock_only_drift_apply=bool(a.get("stock_only_drift_apply", da.stock_only_drift_apply)),
+        audit_log=ap.get("audit_log", da.audit_log),
+        stock_only_drift_apply=bool(
+            ap.get("stock_only_drift_apply", da.stock_only_drift_apply)
+        ),
     )
     age = int(data.get("max_rate_age_days", DEFAULT_MAX_RATE_AGE_DAYS))
     return Config(tuple(accounts), safety, apply, age, fallbacks)

@@ -46,9 +46,10 @@ class _Sandbox(SandboxedEnvironment):
     intercepted_binops = frozenset(_BINOPS)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**":
-            if not isinstance(right, int) or isinstance(right, bool) or abs(right) > 64:
-                raise jinja2.exceptions.SecurityError("exponent too large in a template")
+        if operator == "**" and (
+            not isinstance(right, int) or isinstance(right, bool) or abs(right) > 64
+        ):
+            raise jinja2.exceptions.SecurityError("exponent too large in a template")
         if operator == "*":
             for seq, n in ((left, right), (right, left)):
                 if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and (
@@ -155,9 +156,7 @@ def _line_of(e: BaseException, name: str) -> int:
     tb = e.__traceback__
     target = _filename(name)
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename.startswith("templates/"):
+        if tb.tb_frame.f_code.co_filename == target:
             line = tb.tb_lineno
-            if tb.tb_frame.f_code.co_filename == target:
-                line = tb.tb_lineno
         tb = tb.tb_next
     return line

@@ -130,7 +130,7 @@ class _Composer:
         value: str = ev.value
         tag = ev.tag
         if tag in (None, "!"):
-            tag = _RESOLVER.resolve(yaml.ScalarNode, value, ev.implicit)
+            tag = _RESOLVER.resolve(yaml.ScalarNode, value, ev.implicit)  # type: ignore[no-untyped-call]
         if tag not in _SCALAR_TAGS:
             self.refuse_tag(tag, _mark(ev))
             return None
