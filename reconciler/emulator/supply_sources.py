@@ -92,10 +92,10 @@ def _body_problem(definition: str, body: Any) -> str | None:
     return f"{where}: {err.message}" if where else err.message
 
 
-def _json_body(req: Request) -> tuple[Any, Response | None]:
-    from .app import json_body  # 415 on a wrong content type, 400 on malformed JSON
+def _json_body(req: Request) -> Any:
+    from .app import json_body  # raises ApiError: 415 wrong content type, 400 malformed JSON
 
-    return json_body(req), None
+    return json_body(req)
 
 
 # -- storage -------------------------------------------------------------------------------
@@ -291,9 +291,7 @@ def get_supply_sources(emu: Emulator, req: Request, params: dict[str, str]) -> R
 
 
 def create_supply_source(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
-    body, bad = _json_body(req)
-    if bad is not None:
-        return bad
+    body = _json_body(req)
     problem = _body_problem("CreateSupplySourceRequest", body)
     if problem is None:
         missing = [
@@ -334,9 +332,7 @@ def update_supply_source(emu: Emulator, req: Request, params: dict[str, str]) ->
     seller_id, row, bad = _lookup(emu, req, params)
     if bad is not None or row is None:
         return bad or invalid_input()
-    body, bad = _json_body(req)
-    if bad is not None:
-        return bad
+    body = _json_body(req)
     problem = _body_problem("UpdateSupplySourceRequest", body)
     if problem is not None:
         return invalid_input(problem)
@@ -370,9 +366,7 @@ def update_supply_source_status(emu: Emulator, req: Request, params: dict[str, s
     seller_id, row, bad = _lookup(emu, req, params)
     if bad is not None or row is None:
         return bad or invalid_input()
-    body, bad = _json_body(req)
-    if bad is not None:
-        return bad
+    body = _json_body(req)
     problem = _body_problem("UpdateSupplySourceStatusRequest", body)
     if problem is None and "status" not in body:
         problem = "status is required"
