@@ -495,3 +495,31 @@ def test_get_feed_document_and_content_encoding(emu: Emulator, c: httpx.Client,
     assert r.status_code == 400
     with client(emu, OTHER_SELLER) as other:
         assert other.get(f"{DOCS}/{result_id}").status_code == 404
+
+
+def test_create_feed_bucket_burst_15_then_rate(emu: Emulator, c: httpx.Client,
+                                               clock: FakeClock) -> None:
+    doc_id = upload_document(c, b"<AmazonEnvelope/>", content_type="text/xml")
+    spec = {"feedType": "POST_PRODUCT_DATA", "marketplaceIds": [US], "inputFeedDocumentId": doc_id}
+    codes = [c.post(FEEDS, json=spec).status_code for _ in range(16)]
+    assert codes == [202] * 15 + [429]
+    clock.advance(1 / 0.0083 - 1)
+    assert c.post(FEEDS, json=spec).status_code == 429
+    clock.advance(1.5)  # one token at 0.0083 rps
+    assert c.post(FEEDS, json=spec).status_code == 202
+    assert c.post(FEEDS, json=spec).status_code == 429
+
+
+def test_file_db_feed_state_survives_a_restart(tmp_path: Any, clock: FakeClock) -> None:
+    db = str(tmp_path / "emu.db")
+    with emulator(CFG, clock, db=db) as emu, client(emu) as c:
+        seed_listing(emu, "MUG-1")
+        feed_id = submit_feed(c, listings_feed([{"messageId": 1, "sku": "MUG-1",
+                                                 "operationType": "DELETE"}]))
+    clock.advance(10)
+    with emulator(CFG, clock, db=db) as emu, client(emu) as c:
+        f = get_feed(c, feed_id)  # processed lazily by the new process's first tick
+        assert f["processingStatus"] == "DONE"
+        assert download_report(c, f["resultFeedDocumentId"])["summary"]["messagesAccepted"] == 1
+        assert emu.listing_state(SELLER, "MUG-1", US) is None
+        assert [h.source for h in emu.history("MUG-1")].count(f"feed:{feed_id}") == 1

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.marketplaces import BY_ID
 from reconciler.quotas import JSON_LISTINGS_FEED_WINDOW
 
-from . import feed_documents, listings_feed, quota
+from . import feed_documents, listings_feed, quota, store
 from .http import Request, Response, Route, api_error, invalid_input, json_response
 from .listings_feed import FeedJob, FeedOutcome
 
@@ -185,7 +185,10 @@ def _advance(emu: Emulator, now: float) -> float:
             next_due = min(next_due, end_at)
             blocked.add(seller)
             continue
-        _finish(emu, seq, row)
+        # One transaction per feed: a crash mid-feed leaves it IN_PROGRESS with nothing
+        # applied (never half-applied and then re-applied), and file dbs commit once.
+        with store.transaction(emu.db):
+            _finish(emu, seq, row)
         cursor[seller] = end_at
     return next_due
 
