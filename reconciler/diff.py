@@ -18,6 +18,7 @@ from deepdiff import DeepDiff
 from reconciler.live import group_by_selector, managed_projection
 from reconciler.model import (
     MULTI_ENTRY,
+    Attributes,
     DesiredListing,
     Entry,
     FieldChange,
@@ -29,16 +30,24 @@ from reconciler.model import (
 def _differs(attribute: str, old: list[Entry], new: list[Entry]) -> bool:
     if len(old) != len(new):
         return True
+    if canonical_json(old) == canonical_json(new):
+        return False  # cheap check first: most selectors of a changed listing are equal
     return bool(DeepDiff(old, new, ignore_order=attribute not in MULTI_ENTRY))
 
 
-def diff_listing(desired: DesiredListing, live: LiveListing | None) -> tuple[FieldChange, ...]:
+def diff_listing(
+    desired: DesiredListing, live: LiveListing | None, *, projected: Attributes | None = None
+) -> tuple[FieldChange, ...]:
     """The managed field changes that turn ``live`` into ``desired``, sorted by attribute and
     selector. ``live=None`` (not listed) gives every managed selector as new. A desired listing
-    with ``state: absent`` has no field changes (its deletion is decided by the plan)."""
+    with ``state: absent`` has no field changes (its deletion is decided by the plan).
+    ``projected`` is ``managed_projection(desired, live)`` when the caller already has it."""
     if desired.state == "absent":
         return ()
-    projected = managed_projection(desired, live) if live is not None else {}
+    if live is None:
+        projected = {}
+    elif projected is None:
+        projected = managed_projection(desired, live)
     if live is not None and canonical_json(projected) == canonical_json(desired.attributes):
         return ()
     changes: list[FieldChange] = []

@@ -37,6 +37,7 @@ from reconciler.model import (
 ABSENT = "absent"
 # Attributes whose entries carry a marketplace_id selector (filled in when Amazon leaves it out).
 _MARKETPLACE_SELECTED = frozenset(a for a, sel in SELECTORS.items() if "marketplace_id" in sel)
+_DEFAULT_SELECTOR = ("marketplace_id",)
 _INT_FIELDS = frozenset({"quantity", "lead_time_to_ship_max_days"})
 
 
@@ -118,8 +119,9 @@ def canonical_entry(attribute: str, entry: Entry, mp: MarketplaceConfig) -> Entr
 
 def selector_of(attribute: str, entry: Entry) -> tuple[tuple[str, str], ...]:
     """The (field, value) pairs that identify ``entry`` within ``attribute``."""
+    get = entry.get
     return tuple(
-        (name, str(entry.get(name, ""))) for name in SELECTORS.get(attribute, ("marketplace_id",))
+        [(name, str(get(name, ""))) for name in SELECTORS.get(attribute, _DEFAULT_SELECTOR)]
     )
 
 
@@ -278,10 +280,15 @@ def managed_projection(desired: DesiredListing, live: LiveListing) -> Attributes
     return out
 
 
+def projection_fingerprint(projected: Attributes) -> str:
+    """sha256 of a managed projection (see :func:`fingerprint`)."""
+    data = {"exists": True, "attributes": projected}
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+
+
 def fingerprint(desired: DesiredListing, live: LiveListing | None) -> str:
     """sha256 of the live managed projection: unmanaged edits never make a plan stale, managed
     ones always do. ``"absent"`` when the listing does not exist live."""
     if live is None:
         return ABSENT
-    data = {"exists": True, "attributes": managed_projection(desired, live)}
-    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+    return projection_fingerprint(managed_projection(desired, live))

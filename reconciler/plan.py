@@ -25,7 +25,7 @@ from typing import Any
 
 from reconciler.diff import diff_listing
 from reconciler.errors import PlanError
-from reconciler.live import ABSENT, fingerprint
+from reconciler.live import ABSENT, managed_projection, projection_fingerprint
 from reconciler.marketplaces import lookup
 from reconciler.model import (
     DEFAULT_CHANNEL,
@@ -396,7 +396,8 @@ def build_plan(
     for d in _targeted(desired.listings, codes, skus, marketplaces):
         key, code = d.key, _code(codes, d.key)
         have = live.get(key)
-        fp = fingerprint(d, have)
+        projected = managed_projection(d, have) if have is not None else None
+        fp = projection_fingerprint(projected) if projected is not None else ABSENT
         fingerprints[key] = fp
         if d.state == "absent":
             if have is not None:
@@ -408,7 +409,7 @@ def build_plan(
             )
             if have is None:
                 continue  # nothing is created in the wrong language
-        fields = diff_listing(d, have)
+        fields = diff_listing(d, have, projected=projected)
         if not fields:
             continue
         prices = any(f.attribute in PRICE_ATTRIBUTES for f in fields)

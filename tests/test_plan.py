@@ -12,6 +12,7 @@ import copy
 import json
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -310,3 +311,27 @@ def test_explicit_strategy_is_kept() -> None:
     desired_state, live = sample()
     s = StrategyEstimate("feed", 10.0, 5.0, 1, 5)
     assert build_plan(desired_state, live, strategy=s).strategy == s  # type: ignore[arg-type]
+
+
+def test_checksum_is_stable_across_processes_and_hash_seeds() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from tests.test_plan import sample; from reconciler.plan import build_plan; "
+        "print(build_plan(*sample()).checksum)"
+    )
+    root = Path(__file__).resolve().parent.parent
+    sums = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("0", "1", "12345")
+    }
+    assert sums == {build_plan(*sample()).checksum}  # type: ignore[arg-type]
