@@ -182,3 +182,43 @@ def test_secrets_never_written(setup: dict[str, Any], tmp_path: Path) -> None:
     for t in texts:
         for v in SECRETS.values():
             assert v not in t
+
+
+@pytest.mark.parametrize("strategy", ["patch", "feed"])
+def test_sample_catalog_against_drifted_emulator(
+    strategy: str, tmp_path: Path, isolated_state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 5 must-show 1: the sample catalog vs the demo's drifted live state."""
+    from reconciler.emulator.app import EmulatorConfig
+    from reconciler.emulator.demo import build_seed
+    from reconciler.spapi import connect
+    from reconciler.workflow import load
+    from tests.conftest import SAMPLE_CATALOG
+
+    desired = load(SAMPLE_CATALOG)
+    isolated_state.mkdir(parents=True, exist_ok=True)
+    # the embedded emulator of this state dir, time-scaled so the test is quick
+    emu = Emulator(str(isolated_state / "emulator.db"), EmulatorConfig(time_scale=20.0))
+    seed = build_seed(desired)
+    # feeds are owned by the token's seller: give the EU account its own refresh token
+    eu_token = "Atzr|sample-eu-refresh-token"
+    seed["refreshTokens"] = [{"refreshToken": eu_token, "sellerId": "A2EXAMPLEEU001"}]
+    monkeypatch.setenv("SP_API_REFRESH_TOKEN_EU", eu_token)
+    emu.seed(seed)
+    monkeypatch.setitem(connect._emulators, os.path.realpath(isolated_state), emu)
+    monkeypatch.setenv("RECONCILER_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    monkeypatch.chdir(tmp_path)
+    try:
+        before = _fresh_plan_changes(SAMPLE_CATALOG, isolated_state)
+        assert len(before) >= 10
+        r = _run("apply", str(SAMPLE_CATALOG), "--auto-approve", "--strategy", strategy,
+                 "--force")  # the sample plan deletes a discontinued SKU
+        assert r.exit_code == 0, r.output
+        n = len(before)
+        assert f"applied {n} listings via {strategy}: {n} converged" in r.output
+        assert _fresh_plan_changes(SAMPLE_CATALOG, isolated_state) == []
+        writes = len([c for c in emu.calls("patchListingsItem") if c.status == 200])
+        feeds = len([c for c in emu.calls("createFeed") if c.status == 202])
+        assert (writes > 0, feeds > 0) == ((True, False) if strategy == "patch" else (False, True))
+    finally:
+        close_embedded_emulators()
