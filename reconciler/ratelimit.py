@@ -8,6 +8,13 @@ The buckets start from ``reconciler.quotas`` (times ``rate_scale``, so a client 
 emulator that runs N× faster keeps Amazon's ratios) and then follow the ``x-amzn-RateLimit-Limit``
 header Amazon sends on successful responses (:meth:`TokenBucket.set_rate`).
 
+**Headroom.** Our bucket holds ``burst - headroom`` tokens (one by default). Amazon counts a
+request when it *arrives*, we count it when we *send*; with variable network delay a burst
+sent at once may land later than the next paced request is sent, so a client bucket exactly
+as large as Amazon's can run one token ahead of Amazon's and earn a 429. One token of slack
+absorbs up to ``1 / rate`` seconds of jitter (200 ms at 5 rps) for the price of one request
+of burst.
+
 The clock and the sleep are injected, so tests drive the buckets without waiting. This module
 does no network I/O.
 """
@@ -108,6 +115,7 @@ class RateLimiter:
     """The buckets of one client, created on first use from the quota table."""
 
     rate_scale: float = 1.0
+    headroom: int = 1  # tokens of Amazon's burst we leave unused (see module docstring)
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     quotas: dict[str, Quota] = field(default_factory=lambda: dict(QUOTAS))
@@ -120,7 +128,10 @@ class RateLimiter:
             if b is None:
                 q = self.quotas.get(operation, DEFAULT_QUOTA)
                 b = TokenBucket(
-                    rate=q.rate * self.rate_scale, burst=q.burst, clock=self.clock, sleep=self.sleep
+                    rate=q.rate * self.rate_scale,
+                    burst=max(1, q.burst - self.headroom),
+                    clock=self.clock,
+                    sleep=self.sleep,
                 )
                 self._buckets[operation] = b
             return b

@@ -81,7 +81,7 @@ def test_limiter_seeds_from_quotas_times_rate_scale() -> None:
     lim = RateLimiter(rate_scale=10.0, clock=clock, sleep=clock.sleep)
     b = lim.bucket("patchListingsItem")
     assert b.rate == pytest.approx(QUOTAS["patchListingsItem"].rate * 10)
-    assert b.burst == QUOTAS["patchListingsItem"].burst
+    assert b.burst == QUOTAS["patchListingsItem"].burst - 1  # one token of headroom
     assert lim.bucket("patchListingsItem") is b
     assert lim.bucket("someNewOperation").rate == DEFAULT_QUOTA.rate * 10
 
@@ -116,3 +116,9 @@ def test_threads_share_one_bucket() -> None:
     # each handed out exactly once whatever the interleaving.
     expected = [0.0] * 5 + [0.2 * k for k in range(1, 16)]
     assert sorted(waits) == pytest.approx(expected)
+
+
+def test_headroom_is_configurable_and_never_empties_the_bucket() -> None:
+    clock = FakeClock()
+    assert RateLimiter(headroom=0, clock=clock, sleep=clock.sleep).bucket("getFeed").burst == 15
+    assert RateLimiter(headroom=99, clock=clock, sleep=clock.sleep).bucket("getFeed").burst == 1
