@@ -27,10 +27,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a plain checkout
 
-from reconciler.emulator.app import Emulator, EmulatorConfig  # noqa: E402
-from reconciler.quotas import QUOTAS  # noqa: E402
-from reconciler.spapi.client import SpApiClient  # noqa: E402
-from reconciler.spapi.reader import read_listings  # noqa: E402
+from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.quotas import QUOTAS
+from reconciler.spapi.client import SpApiClient
+from reconciler.spapi.reader import read_listings
 
 SELLER = "A1PP0FEH11RW77"
 US = "ATVPDKIKX0DER"
