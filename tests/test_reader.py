@@ -359,3 +359,37 @@ def test_reader_saturates_the_search_quota_with_latency() -> None:
     ideal = (30 - 5) / (5 * scale) + 0.3 / scale  # burst at once, the rest at the rate
     sequential = 30 * 0.3 / scale
     assert seconds < (ideal + sequential) / 2, (seconds, ideal, sequential)
+
+
+def test_emulator_read_all_over_the_cap_and_updated_since() -> None:
+    from reconciler.emulator.app import Emulator
+    from tests.spapi_fakes import FakeClock as Clock
+
+    clock = Clock(1_000_000.0)
+    seller = "A1PP0FEH11RW77"
+    rows = []
+    for i in range(1100):
+        row = emulator_listing(f"S{i:04d}")
+        row["createdDate"] = f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}T10:00:00Z"
+        row["lastUpdatedDate"] = "2026-03-01T00:00:00Z" if i < 30 else "2024-12-31T00:00:00Z"
+        rows.append(row)
+    with Emulator(":memory:", clock=clock, sleep=clock.sleep) as emu:
+        emu.seed({"sellers": {seller: {"listings": rows}}})
+        with SpApiClient(
+            seller_id=seller,
+            base_url="https://sellingpartnerapi-na.amazon.com",
+            token_url="https://api.amazon.com/auth/o2/token",
+            refresh_token="Atzr|reader-read-all-test",
+            client_id="amzn1.application-oa2-client.reader",
+            client_secret="reader-read-all-secret",
+            transport=emu.transport(),
+            clock=clock,
+            sleep=clock.sleep,
+        ) as client:
+            everything = read_all(client, US)
+            recent = read_updated_since(client, US, "2026-01-01T00:00:00Z")
+            with pytest.raises(SearchCapReached):
+                read_updated_since(client, US, "2020-01-01T00:00:00Z")
+        assert all(c.status == 200 for c in emu.calls("searchListingsItems"))
+    assert sorted(everything) == [f"S{i:04d}" for i in range(1100)]
+    assert sorted(recent) == [f"S{i:04d}" for i in range(30)]
