@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -60,6 +61,7 @@ FEEDS_PATH = "/feeds/2021-06-30"
 DEFAULT_USER_AGENT = (
     f"reconciler/{__version__} (Language=Python/{sys.version_info.major}.{sys.version_info.minor})"
 )
+log = logging.getLogger(__name__)  # debug lines only: operation, status, delay (no secrets)
 _NO_AUTH: Any = None  # httpx: auth=None on a request means "no auth at all" (presigned URLs)
 
 
@@ -191,6 +193,8 @@ class SpApiClient:
 
         def on_retry(n: int, e: BaseException, delay: float) -> None:
             self.stats.record_retry(operation)
+            status = getattr(e, "status", 0) or type(e).__name__
+            log.debug("%s: %s, retry %d in %.3f s", operation, status, n + 1, delay)
 
         try:
             return run_with_retries(

@@ -23,12 +23,14 @@
   de-duplicated by SKU) until each window holds ≤ 1000; a single second holding more than
   1000 listings raises :class:`SearchCapReached`.
 
-``progress`` callbacks receive *increments* (number of SKUs just finished), possibly from
-worker threads; ``click``'s ``ProgressBar.update`` fits.
+``progress`` callbacks receive *increments* (number of SKUs just finished). They run on worker
+threads but never two at a time (the reader serialises them), so ``click``'s
+``ProgressBar.update`` can be passed directly.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -76,6 +78,7 @@ def read_listings(
     searchable = [s for s in wanted if "," not in s]
     by_get = [s for s in wanted if "," in s]
     workers = concurrency or DEFAULT_WORKERS
+    progress = _serialised(progress)
 
     def search_batch(batch: list[str]) -> tuple[list[str], dict[str, Item] | None]:
         try:
@@ -107,6 +110,19 @@ def read_listings(
     for sku, item in map_concurrent(get_one, by_get, workers=workers):
         out[sku] = item
     return out
+
+
+def _serialised(progress: Callable[[int], None] | None) -> Callable[[int], None] | None:
+    if progress is None:
+        return None
+    lock = threading.Lock()
+    fn = progress
+
+    def call(n: int) -> None:
+        with lock:
+            fn(n)
+
+    return call
 
 
 def _search_identifiers(
