@@ -116,6 +116,7 @@ def test_invalid_patch_is_rejected_with_amazons_issue() -> None:
         assert _mli_invariant_violations(emu) == []
 
 
+@pytest.mark.slow  # ~20 s: planning 2,000 changed listings (diff) dominates, not the apply
 def test_feeds_at_volume_one_rejected_message() -> None:
     n = 1000  # x 2 marketplaces = 2,000 listings
     desired = au.desired_state(n, bad=frozenset({"SKU-00421"}))
