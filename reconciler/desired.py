@@ -104,6 +104,7 @@ class _Builder:
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
         self._seen: set[tuple[str, int, str]] = set()
+        self.broken_templates: set[str] = set()
 
     def add(self, ref: SourceRef, message: str, context: str = "") -> None:
         # the same settings-file problem hit by many SKUs is reported once
@@ -133,6 +134,7 @@ class _Builder:
         self._seen.update((p.file, p.line, p.message) for p in self.problems)
         self.texts = Texts(raw.templates)
         for tp in self.texts.check_all():
+            self.broken_templates.add(tp.template)
             self.problems.append(
                 Problem(f"templates/{tp.template}", tp.line, 1 if tp.line else 0, tp.message)
             )
@@ -150,7 +152,7 @@ class _Builder:
                     f"{shown}"
                 )
         if self.problems:
-            raise CatalogError(self.problems)
+            raise CatalogError(list(dict.fromkeys(self.problems)))
         listings.sort(key=lambda x: x.key)
         return DesiredState(
             listings=tuple(listings),
@@ -471,6 +473,8 @@ class _Builder:
             if name not in self.texts.sources:
                 self.add(tref, f"template {name!r} not found under templates/", ctx)
                 return None
+            if name in self.broken_templates:
+                return None  # its syntax error is reported once
             try:
                 value = self.texts.render(name, {**context, **(spec.get("vars") or {})})
             except TemplateProblem as e:
@@ -543,10 +547,10 @@ class _Builder:
             per_loc = {loc.name: alloc.get(loc.name, 0) for loc in serving}
         elif isinstance(spec, int):
             if m.mli:
+                example = serving[0].name if serving else "store"
                 self.add(sku.ref("quantity", m.code),
                          f"{m.code} uses Multi-Location Inventory: give quantities per "
-                         f"location, e.g. {m.code}: {{{serving[0].name if serving else 'store'}"
-                         ": 10}}", ctx)
+                         f"location, e.g. {m.code}: {{{example}: 10}}", ctx)
                 return None
             attrs["fulfillment_availability"] = [
                 {"fulfillment_channel_code": DEFAULT_CHANNEL, "quantity": spec}

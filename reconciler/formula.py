@@ -152,6 +152,8 @@ class _Parser:
 
     def expect(self, op: str) -> None:
         t = self.take()
+        if t[0] == "end":
+            raise FormulaError(f"missing {op!r} before the end of the formula", t[1])
         if t[0] != "op" or t[2] != op:
             raise FormulaError(f"expected {op!r}, found {t[2]!r}", t[1])
 

@@ -393,6 +393,9 @@ def _explain(e: ValidationError, data: Any, file: str) -> list[Problem]:
         want_s = " or ".join(_SCHEMA_TYPES.get(w, w) for w in want_l)
         got = f"{_type_name(e.instance)} {_short(e.instance)}".rstrip()
         msg = f"{where}: expected {want_s}, got {got}"
+    elif v == "pattern" and "credentials" in path:
+        # a pasted secret must not end up in CI logs: never echo the value
+        msg = f"{where}: must be a reference like env/VARIABLE_NAME (value not shown)"
     elif v == "pattern":
         msg = f"{where}: {_short(e.instance)} does not match the pattern {value}"
     elif v == "enum":
