@@ -26,6 +26,7 @@ normalised to UTC, whole seconds, rounded down (an earlier watermark only reads 
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import sqlite3
@@ -91,6 +92,19 @@ def default_path(state_dir: str | os.PathLike[str]) -> Path:
 
 def _parse(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while decoding many items: the JSON objects form no cycles, and
+    generation-0 collections triggered by their allocation cost 3-4x the decode itself."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _chunks(seq: list[str]) -> Iterator[list[str]]:
@@ -249,18 +263,20 @@ class LiveCache:
 
         def op(conn: sqlite3.Connection) -> dict[str, dict[str, Any] | None]:
             found: dict[str, dict[str, Any] | None] = {}
-            for chunk in _chunks(wanted):
-                marks = ",".join("?" * len(chunk))
-                rows = conn.execute(
-                    f"SELECT sku, item FROM items WHERE account=? AND marketplace_id=? "  # noqa: S608
-                    f"AND sku IN ({marks})",
-                    (account, marketplace_id, *chunk),
-                )
-                for sku, item in rows:
-                    try:
-                        found[sku] = None if item is None else json.loads(item)
-                    except ValueError as e:
-                        raise sqlite3.DatabaseError(f"unparseable item for {sku!r}: {e}") from e
+            with _gc_paused():
+                for chunk in _chunks(wanted):
+                    marks = ",".join("?" * len(chunk))
+                    rows = conn.execute(
+                        f"SELECT sku, item FROM items WHERE account=? AND marketplace_id=? "  # noqa: S608
+                        f"AND sku IN ({marks})",
+                        (account, marketplace_id, *chunk),
+                    )
+                    for sku, item in rows:
+                        try:
+                            found[sku] = None if item is None else json.loads(item)
+                        except ValueError as e:
+                            msg = f"unparseable item for {sku!r}: {e}"
+                            raise sqlite3.DatabaseError(msg) from e
             return found
 
         return self._run(op, {})
