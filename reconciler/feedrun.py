@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import patches
-from reconciler.errors import ApiError
+from reconciler.errors import ApiError, NotFoundError
 from reconciler.model import Issue, ListingKey
 from reconciler.plan import Change
 from reconciler.quotas import JSON_LISTINGS_FEED_MAX_MESSAGES
@@ -122,7 +122,12 @@ def settle_journal(
                 if not _any_unfinished(client):
                     orphans.add(e["document_id"])
                 continue
-            status = client.get_feed(e["feed_id"]).get("processingStatus", "")
+            try:
+                status = client.get_feed(e["feed_id"]).get("processingStatus", "")
+            except NotFoundError:  # Amazon no longer knows it (retention): nothing in flight
+                status = "DONE"
+            except ApiError:
+                continue  # ask again next round
             if status in TERMINAL:
                 done.add(e["feed_id"])
         journal.drop(done, orphans)
@@ -242,7 +247,10 @@ def wait_all(
     open_ = set(feeds)
     while open_:
         for fid in sorted(open_):
-            f = client.get_feed(fid)
+            try:
+                f = client.get_feed(fid)
+            except ApiError:  # failed after bounded retries: poll again next round
+                continue
             status[fid] = str(f.get("processingStatus", ""))
             if status[fid] in TERMINAL:
                 result_doc[fid] = str(f.get("resultFeedDocumentId") or "")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from reconciler import live as live_mod
 from reconciler.diff import diff_listing
+from reconciler.errors import ApiError
 from reconciler.model import (
     DesiredListing,
     DesiredState,
@@ -131,7 +132,16 @@ def verify(
     result: dict[ListingKey, tuple[str, tuple[Issue, ...]]] = {}
     last: dict[ListingKey, LiveListing | None] = {}
     while open_:
-        live_now = read_back(client, list(open_), mps)
+        try:
+            live_now = read_back(client, list(open_), mps)
+        except ApiError:
+            # a read that failed after the client's bounded retries is just a missed poll;
+            # the listings stay open until the bound
+            if clock() >= deadline:
+                result.update({k: (PENDING, ()) for k in open_})
+                break
+            sleep(max(0.0, min(interval_s, deadline - clock())))
+            continue
         last.update(live_now)
         timed_out = clock() >= deadline
         for key in list(open_):

@@ -159,3 +159,27 @@ def test_stale_plan_names_the_listing() -> None:
         emu.put_listing_direct(au.SELLER, "SKU-00002", au.CA.marketplace_id, "PRODUCT", attrs)
         assert check_stale(plan, desired, au.read_live(desired, cl)) == ["SKU-00002 (CA)"]
         assert build_plan(desired, au.read_live(desired, cl)).checksum != plan.checksum
+
+
+@pytest.mark.parametrize("strategy", ["patch", "feed"])
+def test_converges_under_injected_faults(strategy: str) -> None:
+    from reconciler.emulator.faults import FaultSpec
+
+    desired = au.desired_state(40)
+    faults = FaultSpec.parse("429=0.1,500=0.02,503=0.02,reset=0.01,expire=0.01")
+    cfg = EmulatorConfig(time_scale=500.0, faults=faults, seed=7, feed_processing_s=2.0)
+    with au.emulator(cfg, au.drifted_seed(desired)) as emu:
+        # plan without faults, apply with them
+        with au.emulator(EmulatorConfig(time_scale=500.0), au.drifted_seed(desired)) as clean, \
+                au.client(clean) as c0:
+            plan, live = au.make_plan(desired, c0)
+        with au.client(emu) as cl:
+            report = apply_plan(plan, desired, {"na": cl}, strategy=strategy,
+                                verify_timeout_s=30, verify_interval_s=0.02,
+                                feed_poll_interval_s=0.02, live_before=live)
+            assert report.converged, report.table() + list(report.errors)
+            injected = [c for c in emu.calls() if c.fault]
+            assert injected, "no fault was injected"
+            assert report.kpis.retries > 0
+            assert report.kpis.throttles > 0 or not any(c.fault == "429" for c in injected)
+            assert _mli_invariant_violations(emu) == []
