@@ -56,7 +56,10 @@ def to_decimal(value: Any, currency: str) -> Any:
     if d is None or not d.is_finite():
         return value
     units = CURRENCY_MINOR_UNITS.get(currency.upper(), 2) if currency else 2
-    return d.quantize(Decimal(1).scaleb(-units), rounding=ROUND_HALF_UP)
+    try:
+        return d.quantize(Decimal(1).scaleb(-units), rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # more digits than the context holds: keep it exact
+        return d
 
 
 def to_int(value: Any) -> Any:

@@ -205,11 +205,21 @@ def _field_data(f: FieldChange) -> dict[str, Any]:
     }
 
 
+def _decimal_or_str(value: str) -> Decimal | str:
+    # Live money is normalized to Decimal; only a non-numeric read-back stays a string.
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        return value
+
+
 def _money_back(attribute: str, value: Any) -> Any:
     names = _MONEY_FIELDS.get(attribute, ())
     if isinstance(value, dict):
         return {
-            k: Decimal(v) if k in names and isinstance(v, str) else _money_back(attribute, v)
+            k: _decimal_or_str(v)
+            if k in names and isinstance(v, str)
+            else _money_back(attribute, v)
             for k, v in value.items()
         }
     if isinstance(value, list):

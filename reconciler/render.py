@@ -196,16 +196,13 @@ def text(plan: Plan, *, color: bool = False) -> str:
 
 def _text_field(c: Change, f: FieldChange) -> list[str]:
     label = f"    {f.attribute} ({term_clean(selector_label(f))})"
-    old = [term_clean(_clip(s, TEXT_MAX)) for s in value_texts(f.attribute, f.old)]
-    new = [term_clean(_clip(s, TEXT_MAX)) for s in value_texts(f.attribute, f.new)]
+    # repr() shows text values quoted with control characters escaped; others are cleaned.
+    show = repr if _is_text(f) else term_clean
+    old = [show(_clip(s, TEXT_MAX)) for s in value_texts(f.attribute, f.old)]
+    new = [show(_clip(s, TEXT_MAX)) for s in value_texts(f.attribute, f.new)]
     if len(old) <= 1 and len(new) <= 1:
-        o = repr(old[0]) if old and _is_text(f) else (old[0] if old else "(absent)")
-        n = repr(new[0]) if new and _is_text(f) else (new[0] if new else "(absent)")
-        return [f"{label}: {o} -> {n}"]
-    out = [f"{label}:"]
-    out += [f"      - {s!r}" for s in old]
-    out += [f"      + {s!r}" for s in new]
-    return out
+        return [f"{label}: {old[0] if old else '(absent)'} -> {new[0] if new else '(absent)'}"]
+    return [f"{label}:", *(f"      - {s}" for s in old), *(f"      + {s}" for s in new)]
 
 
 def _is_text(f: FieldChange) -> bool:

@@ -188,3 +188,16 @@ def test_fingerprint_ignores_unmanaged_edits_and_sees_managed_ones() -> None:
             a["bullet_point"].reverse()
         assert fingerprint(d, normalize_item(item, d.key, US)) != fp, path
     assert fingerprint(d, None) == ABSENT
+
+
+def test_garbage_and_huge_money_never_crash_normalization() -> None:
+    assert to_decimal(1e30, "USD") == Decimal("1E+30")
+    d = desired("MUG-001", CA)
+    item = amazon_item(d, CA)
+    item["attributes"]["purchasable_offer"][0]["our_price"][0]["schedule"][0]["value_with_tax"] = (
+        "n/a"
+    )
+    live = normalize_item(item, d.key, CA)
+    (change,) = diff_listing(d, live)
+    assert change.old is not None
+    assert change.old[0]["our_price"][0]["schedule"][0]["value_with_tax"] == "n/a"

@@ -335,3 +335,14 @@ def test_checksum_is_stable_across_processes_and_hash_seeds() -> None:
         for seed in ("0", "1", "12345")
     }
     assert sums == {build_plan(*sample()).checksum}  # type: ignore[arg-type]
+
+
+def test_round_trip_keeps_a_non_numeric_live_price() -> None:
+    d = desired("MUG-001", CA)
+    live = live_of(d, CA)
+    live.attributes["purchasable_offer"][0]["our_price"] = [
+        {"schedule": [{"value_with_tax": "n/a"}]}
+    ]
+    plan = build_plan(state(d), {d.key: live})
+    assert plan.has_changes
+    assert Plan.from_data(json.loads(json.dumps(plan.data()))) == plan
