@@ -17,6 +17,7 @@ No printing: progress goes to the ``progress(phase, done, total)`` callback.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -247,11 +248,17 @@ def _run_account(
         for c in acc.changes
         if acc.written.get(c.key, ("",))[0] == "submitted"
     ]
+    decided = len(acc.changes) - len(targets)  # rejected or not written: nothing to wait for
     results, last = verify.verify(
         acc.client, targets, mps, timeout_s=verify_timeout_s, interval_s=verify_interval_s,
         baseline=baseline, clock=clock, sleep=sleep,
-        progress=lambda n: counter.set("verify", acc.name, n),
+        progress=lambda n: counter.set("verify", acc.name, decided + n),
     )
+    # Listings verify did not read (rejected, not written) still count in the stock deviation.
+    unread = [c.key for c in acc.changes if c.key not in last]
+    if unread:
+        with contextlib.suppress(ApiError):
+            last.update(verify.read_back(acc.client, unread, mps))
     acc.live_after = last
     for key, (status, issues) in results.items():
         via = acc.written[key][2]

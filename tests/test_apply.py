@@ -183,3 +183,17 @@ def test_converges_under_injected_faults(strategy: str) -> None:
             assert report.kpis.retries > 0
             assert report.kpis.throttles > 0 or not any(c.fault == "429" for c in injected)
             assert _mli_invariant_violations(emu) == []
+
+
+def test_rejected_listing_counts_in_stock_deviation() -> None:
+    desired = au.desired_state(2, marketplaces=(au.US,), bad=frozenset({"SKU-00001"}))
+    with au.emulator(EmulatorConfig(time_scale=100.0), au.drifted_seed(desired)) as emu, \
+            au.client(emu) as cl:
+        plan, _ = au.make_plan(desired, cl)
+        report = apply_plan(plan, desired, {"na": cl}, strategy="patch", verify_timeout_s=5,
+                            verify_interval_s=0.02)
+        assert report.count("rejected") == 1
+        # desired units: SKU-00000 10 + 5, SKU-00001 11 + 5 = 31; SKU-00001 stayed at its live
+        # DEFAULT=3 with no locations: |0 - 3| + 11 + 5 = 19 units off
+        assert report.kpis.stock_deviation_pct == pytest.approx(100 * 19 / 31, abs=0.01)
+        assert report.kpis.sync_success_pct == 50.0
