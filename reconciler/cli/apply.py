@@ -238,6 +238,9 @@ def _apply_run(run: Any, saved: Plan | None, checksum: str | None, auto_approve:
         bar.close()
         path = _write_audit(run.desired.apply, env, plan, strategy, report, error)
     err(report.summary_line())
+    if plan.held:
+        err(f"{len(plan.held)} listing(s) held for review were not applied "
+            "(see `reconciler plan`)")
     err(f"kpis: {report.kpis.describe()}")
     err(f"audit: {path}")
     if not report.converged:
