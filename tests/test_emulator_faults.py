@@ -150,3 +150,30 @@ def test_latency_is_slept_scaled() -> None:
         with httpx.Client(transport=e.transport()) as c:
             c.get("https://x/nowhere")
         assert slept == [0.05]
+
+
+def test_a_failing_tick_is_a_logged_500_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    with Emulator() as e, httpx.Client(transport=e.transport()) as c:
+
+        def boom(emu: Emulator) -> None:
+            raise RuntimeError("tick bug")
+
+        monkeypatch.setattr(e, "_ticks", [boom])
+        r = c.get("https://x/nowhere")
+        assert r.status_code == 500
+        assert r.json()["errors"][0]["code"] == "InternalFailure"
+        assert "tick bug" in (e.calls()[0].error or "")
+
+
+def test_a_failing_handler_is_a_logged_500(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.emulator import listings
+
+    def boom(*args: object, **kw: object) -> None:
+        raise RuntimeError("handler bug")
+
+    monkeypatch.setattr(listings, "render_item", boom)
+    e, out, _ = run("")
+    with e:
+        r = out[0]
+        assert isinstance(r, httpx.Response) and r.status_code == 500
+        assert "handler bug" in (e.calls("getListingsItem")[0].error or "")

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
+from urllib.parse import unquote
 
 from . import quota, store
 from .faults import FaultSpec, FaultTimeout
@@ -279,8 +280,6 @@ class Emulator:
 
     def route(self, method: str, path: str) -> tuple[Route | None, dict[str, str], int]:
         """(route, decoded params, 0) or (None, {}, 404|405)."""
-        from urllib.parse import unquote
-
         other_method = False
         for rx, r in self._compiled:
             m = rx.fullmatch(path)
@@ -303,9 +302,15 @@ class Emulator:
         delay = self.config.latency_ms / 1000.0
         resp: Response | None = None
         with self.lock:
-            for t in self._ticks:
-                t(self)
-            if route is None:
+            try:
+                for t in self._ticks:
+                    t(self)
+            except Exception:  # a bug in a module's tick: answer 500, keep the traceback
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                error = traceback.format_exc()
+                resp = internal_failure()
+            if resp is None and route is None:
                 resp = (
                     api_error(404, "NotFound", "Resource not found.", f"No resource at {req.path}")
                     if miss == 404
@@ -313,7 +318,7 @@ class Emulator:
                         405, "MethodNotAllowed", "Method not allowed.", f"{req.method} {req.path}"
                     )
                 )
-            elif len(req.body) > self.config.max_body_bytes:
+            elif resp is None and len(req.body) > self.config.max_body_bytes:
                 resp = too_large()
             if resp is None and route is not None and route.auth and self.config.faults.any:
                 fault = self.config.faults.draw(self.rng)
