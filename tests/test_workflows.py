@@ -637,3 +637,160 @@ def test_end_to_end_pr_plan_apply_and_stock_drift(live: Runner) -> None:
     assert result.returncode == 0, result.stderr
     assert _drift_plan(live, "na").returncode == 0
     assert live.outputs() == {"rc": "0"}
+
+
+# --------------------------------------------------------------------------- github-script steps
+# The JavaScript of the actions/github-script steps, run by node with a mocked `github` client
+# (github-script wraps the script in an async function of require, github, context, core).
+
+HARNESS = r"""
+const fs = require('fs');
+const [scriptFile, scenarioFile] = process.argv.slice(2);
+const script = fs.readFileSync(scriptFile, 'utf8');
+const scenario = JSON.parse(fs.readFileSync(scenarioFile, 'utf8'));
+const calls = [];
+const outputs = {};
+const record = (name, data) => async (args) => { calls.push([name, args]); return { data }; };
+const github = {
+  paginate: async (fn, args) => (await fn(args)).data,
+  rest: {
+    issues: {
+      listComments: record('listComments', scenario.comments || []),
+      updateComment: record('updateComment', {}),
+      createComment: record('createComment', {}),
+    },
+    repos: {
+      listPullRequestsAssociatedWithCommit: record('listPulls', scenario.pulls || []),
+    },
+    actions: {
+      listWorkflowRuns: async (args) => {
+        calls.push(['listRuns', args]);
+        const runs = (scenario.runs || {})[args.head_sha ? 'sha' : 'branch'] || [];
+        return { data: { workflow_runs: runs } };
+      },
+    },
+  },
+};
+const context = { repo: { owner: 'o', repo: 'r' }, issue: { number: 42 }, sha: 'mergesha' };
+const core = { setOutput: (k, v) => { outputs[k] = v; }, info: () => {} };
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+new AsyncFunction('require', 'github', 'context', 'core', script)(require, github, context, core)
+  .then(() => console.log(JSON.stringify({ calls, outputs })))
+  .catch((e) => { console.error(e); process.exit(1); });
+"""
+
+
+def github_script(runner: Runner, s: dict[str, Any], scenario: dict[str, Any],
+                  **env: str) -> dict[str, Any]:
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is needed to test the github-script steps (Debian package nodejs)")
+    (runner.tmp / "harness.js").write_text(HARNESS, encoding="utf-8")
+    (runner.tmp / "script.js").write_text(s["with"]["script"], encoding="utf-8")
+    (runner.tmp / "scenario.json").write_text(json.dumps(scenario), encoding="utf-8")
+    result = subprocess.run(
+        [node, str(runner.tmp / "harness.js"), str(runner.tmp / "script.js"),
+         str(runner.tmp / "scenario.json")],
+        cwd=runner.work, env={**runner.env, **env}, capture_output=True, text=True, timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out: dict[str, Any] = json.loads(result.stdout)
+    return out
+
+
+def comment_step() -> dict[str, Any]:
+    return step(load("plan.yml"), "plan", "Upsert the sticky plan comment")
+
+
+def writes(out: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(n, a) for n, a in out["calls"] if n in ("createComment", "updateComment")]
+
+
+def test_comment_is_created_once_then_updated(runner: Runner) -> None:
+    (runner.work / "plan.md").write_text(f"{MARKER}\n## Plan: 3 to update\n")
+    out = github_script(runner, comment_step(), {"comments": [
+        {"id": 1, "user": {"type": "User"}, "body": "LGTM"}]}, VALIDATE_RC="0", PLAN_RC="2")
+    ((name, args),) = writes(out)
+    assert name == "createComment"
+    assert args["issue_number"] == 42
+    assert args["body"] == f"{MARKER}\n## Plan: 3 to update\n"
+
+    existing = [
+        {"id": 7, "user": {"type": "User"}, "body": f"quoting {MARKER} by hand"},
+        {"id": 9, "user": {"type": "Bot"}, "body": f"{MARKER}\nold plan"},
+    ]
+    out = github_script(runner, comment_step(), {"comments": existing},
+                        VALIDATE_RC="0", PLAN_RC="2")
+    ((name, args),) = writes(out)
+    assert name == "updateComment"
+    assert args["comment_id"] == 9  # the bot's, never the person's
+    assert "3 to update" in args["body"]
+
+
+def test_comment_shows_validation_errors_in_a_safe_fence(runner: Runner) -> None:
+    (runner.work / "validate.err").write_text(
+        "catalog/skus/mug.yaml, line 12: bad ```` fence </details> <!-- x\n")
+    out = github_script(runner, comment_step(), {}, VALIDATE_RC="1", PLAN_RC="")
+    ((_, args),) = writes(out)
+    body = args["body"]
+    assert body.startswith(MARKER)
+    assert "the catalog is invalid" in body
+    assert "`````text\ncatalog/skus/mug.yaml, line 12" in body  # longer than the ```` inside
+
+
+def test_comment_of_an_unsafe_plan_explains_why(runner: Runner) -> None:
+    (runner.work / "plan.md").write_text(f"{MARKER}\nplan body\n")
+    (runner.work / "plan.err").write_text("over safety.max_update_share = 50% in reconciler.yaml\n")
+    out = github_script(runner, comment_step(), {}, VALIDATE_RC="0", PLAN_RC="1")
+    ((_, args),) = writes(out)
+    assert args["body"].startswith(f"{MARKER}\nplan body")
+    assert "unsafe or failed" in args["body"]
+    assert "safety.max_update_share" in args["body"]
+
+
+def test_comment_is_truncated_under_githubs_limit(runner: Runner) -> None:
+    (runner.work / "plan.md").write_text(MARKER + "\n" + "| row |\n" * 20000)
+    out = github_script(runner, comment_step(), {}, VALIDATE_RC="0", PLAN_RC="2")
+    ((_, args),) = writes(out)
+    assert len(args["body"]) <= 65536
+    assert args["body"].startswith(MARKER)
+    assert "reconciler-plan` artifact" in args["body"]
+
+
+def reviewed_step() -> dict[str, Any]:
+    return step(load("apply.yml"), "apply", "reviewed")
+
+
+def run(id_: int, created: str, status: str = "completed") -> dict[str, Any]:
+    return {"id": id_, "status": status, "created_at": created}
+
+
+def test_reviewed_plan_is_the_latest_plan_run_of_the_merged_pr(runner: Runner) -> None:
+    pulls = [{"number": 5, "merged_at": None, "base": {"ref": "main"}, "head": {"sha": "x"}},
+             {"number": 6, "merged_at": "2026-11-01T10:00:00Z", "base": {"ref": "main"},
+              "head": {"sha": "prhead", "ref": "feature"}}]
+    runs = {"sha": [run(100, "2026-11-01T09:00:00Z"), run(101, "2026-11-01T09:30:00Z"),
+                    run(102, "2026-11-01T09:45:00Z", status="in_progress")]}
+    out = github_script(runner, reviewed_step(), {"pulls": pulls, "runs": runs})
+    assert out["outputs"] == {"pr": "6", "run-id": "101"}
+    lookups = [a for n, a in out["calls"] if n == "listRuns"]
+    assert lookups[0]["head_sha"] == "prhead" and lookups[0]["workflow_id"] == "plan.yml"
+
+
+def test_reviewed_plan_falls_back_to_the_pr_branch(runner: Runner) -> None:
+    pulls = [{"number": 6, "merged_at": "2026-11-01T10:00:00Z", "base": {"ref": "main"},
+              "head": {"sha": "prhead", "ref": "feature"}}]
+    out = github_script(runner, reviewed_step(),
+                        {"pulls": pulls, "runs": {"branch": [run(90, "2026-10-31T09:00:00Z")]}})
+    assert out["outputs"] == {"pr": "6", "run-id": "90"}
+    assert [a.get("branch") for n, a in out["calls"] if n == "listRuns"] == [None, "feature"]
+
+
+def test_no_reviewed_plan_for_a_direct_push(runner: Runner) -> None:
+    out = github_script(runner, reviewed_step(), {"pulls": []})
+    assert out["outputs"] == {}
+    pulls = [{"number": 6, "merged_at": "2026-11-01T10:00:00Z", "base": {"ref": "main"},
+              "head": {"sha": "prhead", "ref": "feature"}}]
+    out = github_script(runner, reviewed_step(), {"pulls": pulls, "runs": {}})
+    assert out["outputs"] == {}
