@@ -1,0 +1,88 @@
+"""Templates run sandboxed with StrictUndefined.
+
+Covers rendering with variables, syntax errors with lines, undefined variables named, the
+sandbox refusing attribute walks *without executing anything*, bounded string
+multiplication, and includes that cannot leave the given templates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.texts import TemplateProblem, Texts
+
+
+def test_renders_with_variables_and_trims() -> None:
+    t = Texts({"title.j2": "  {{ brand }} Mug, {{ oz }} oz{% if dw %} – dishwasher safe{% endif %}\n"})
+    assert t.render("title.j2", {"brand": "Birchwood", "oz": 12, "dw": True}) == (
+        "Birchwood Mug, 12 oz – dishwasher safe"
+    )
+
+
+def test_includes_resolve_among_given_templates_only() -> None:
+    t = Texts({"a.j2": "{% include 'b.j2' %}!", "b.j2": "hi", "c.j2": "{% include '../x' %}"})
+    assert t.render("a.j2", {}) == "hi!"
+    with pytest.raises(TemplateProblem, match="does not exist"):
+        t.render("c.j2", {})
+
+
+def test_syntax_error_has_a_line() -> None:
+    t = Texts({"bad.j2": "line one\n{{ oops(\n"})
+    problems = t.check_all()
+    assert len(problems) == 1
+    assert problems[0].template == "bad.j2" and problems[0].line >= 2
+    assert "template syntax error" in problems[0].message
+
+
+def test_undefined_variable_is_an_error_with_its_line() -> None:
+    t = Texts({"t.j2": "fine\n{{ colour }}"})
+    with pytest.raises(TemplateProblem) as e:
+        t.render("t.j2", {"color": "red"})
+    assert e.value.line == 2
+    assert "'colour' is undefined" in e.value.message and "available: color" in e.value.message
+
+
+def test_sandbox_refuses_class_walks() -> None:
+    t = Texts({"x.j2": "{{ ''.__class__.__mro__ }}"})
+    with pytest.raises(TemplateProblem, match="refused by the sandbox"):
+        t.render("x.j2", {})
+
+
+def test_sandbox_escape_is_not_executed(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    payloads = [
+        "{{ cycler.__init__.__globals__.os.system('touch %s') }}",
+        "{{ ''.__class__.__mro__[1].__subclasses__()[0].__init__.__globals__['os']"
+        ".system('touch %s') }}",
+        "{{ self._TemplateReference__context.cycler.__init__.__globals__.os"
+        ".system('touch %s') }}",
+        "{{ lipsum.__globals__['os'].popen('touch %s').read() }}",
+    ]
+    for i, p in enumerate(payloads):
+        t = Texts({f"p{i}.j2": p % marker})
+        with pytest.raises(TemplateProblem):
+            t.render(f"p{i}.j2", {})
+    assert not marker.exists()
+
+
+def test_string_multiplication_is_bounded() -> None:
+    t = Texts({"m.j2": "{{ 'x' * 1000000000 }}", "p.j2": "{{ 9 ** 9999 }}",
+               "ok.j2": "{{ '-' * 3 }}"})
+    with pytest.raises(TemplateProblem, match="longer than"):
+        t.render("m.j2", {})
+    with pytest.raises(TemplateProblem, match="exponent too large"):
+        t.render("p.j2", {})
+    assert t.render("ok.j2", {}) == "---"
+
+
+def test_unknown_template() -> None:
+    with pytest.raises(TemplateProblem, match="no such template"):
+        Texts({}).render("nope.j2", {})
+
+
+def test_runtime_errors_become_problems() -> None:
+    t = Texts({"z.j2": "{{ 1 / 0 }}"})
+    with pytest.raises(TemplateProblem, match="ZeroDivisionError"):
+        t.render("z.j2", {})
