@@ -379,12 +379,21 @@ def _targeted(
 
 def write_counts(plan: Plan, desired: DesiredState) -> dict[tuple[str, str], int]:
     """(account, region) -> listings the plan writes: the input of ``strategy.estimate``."""
+    return {k: sum(v) for k, v in write_counts_per_marketplace(plan, desired).items()}
+
+
+def write_counts_per_marketplace(
+    plan: Plan, desired: DesiredState
+) -> dict[tuple[str, str], list[int]]:
+    """(account, region) -> listings written per marketplace (sorted by marketplace id): the
+    ``per_marketplace`` input of ``strategy.estimate`` (apply sends one feed a marketplace)."""
     regions = {a.name: a.region for a in desired.accounts}
-    counts: dict[tuple[str, str], int] = {}
+    by_mp: dict[tuple[str, str], dict[str, int]] = {}
     for c in plan.changes:
         k = (c.key.account, regions.get(c.key.account, ""))
-        counts[k] = counts.get(k, 0) + 1
-    return counts
+        mps = by_mp.setdefault(k, {})
+        mps[c.key.marketplace_id] = mps.get(c.key.marketplace_id, 0) + 1
+    return {k: [v[m] for m in sorted(v)] for k, v in sorted(by_mp.items())}
 
 
 def build_plan(
@@ -445,7 +454,9 @@ def build_plan(
         accounts=tuple(a.name for a in desired.accounts),
     )
     if plan.strategy is None and plan.changes:
-        plan = replace(plan, strategy=estimate(write_counts(plan, desired)))
+        per_mp = write_counts_per_marketplace(plan, desired)
+        counts = {k: sum(v) for k, v in per_mp.items()}
+        plan = replace(plan, strategy=estimate(counts, per_marketplace=per_mp))
     return replace(plan, safety=check_safety(plan, desired))
 
 

@@ -7,9 +7,9 @@ by ``rate_scale`` the way the emulator's time scale speeds up every rate):
 - **patch**: one ``patchListingsItem`` per listing under its token bucket (rate r, burst b):
   ``max(0, n - b) / r``. The first b requests go out at once; network latency is hidden by
   concurrency (the client saturates the bucket), so it is not modelled.
-- **feed**: ``ceil(n / 25,000)`` ``JSON_LISTINGS_FEED`` documents. Feed i can be submitted when
-  ``createFeedDocument``, ``createFeed`` and the feed-type window (5 per 5 minutes per region)
-  all have a token; Amazon processes one account's feeds one after another
+- **feed**: one ``JSON_LISTINGS_FEED`` per marketplace and 25,000 messages. Feed i can be
+  submitted when ``createFeedDocument``, ``createFeed`` and the feed-type window (5 per 5
+  minutes per region) all have a token; Amazon processes one account's feeds one after another
   (``IN_QUEUE`` "may wait on another IN_PROGRESS feed"), each taking ``feed_processing_s`` plus
   ``feed_per_message_s`` per message; the result is seen one poll interval later, and the
   report download waits for ``getFeedDocument``'s bucket.
@@ -21,8 +21,7 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler.quotas import JSON_LISTINGS_FEED_MAX_MESSAGES, JSON_LISTINGS_FEED_WINDOW, QUOTAS
@@ -67,6 +66,17 @@ def patch_seconds(n: int, *, rate_scale: float = 1.0) -> float:
     return max(0, n - q.burst) / (q.rate * rate_scale)
 
 
+def feed_batches(n: int, per_marketplace: Sequence[int] | None = None) -> list[int]:
+    """Message counts of the feeds for ``n`` listings: one marketplace a feed (a feed's messages
+    apply to every marketplace named in createFeed), at most 25,000 messages each."""
+    sizes = [m for m in per_marketplace if m > 0] if per_marketplace else [n] if n > 0 else []
+    out = []
+    for m in sizes:
+        full, rest = divmod(m, JSON_LISTINGS_FEED_MAX_MESSAGES)
+        out += [JSON_LISTINGS_FEED_MAX_MESSAGES] * full + ([rest] if rest else [])
+    return out
+
+
 def feed_seconds(
     n: int,
     *,
@@ -74,11 +84,13 @@ def feed_seconds(
     feed_per_message_s: float = 0.01,
     rate_scale: float = 1.0,
     poll_interval_s: float = 5.0,
+    per_marketplace: Sequence[int] | None = None,
 ) -> tuple[float, int]:
-    """(seconds, feeds) to write ``n`` listings of one account and region through feeds."""
-    if n <= 0:
+    """(seconds, feeds) to write ``n`` listings of one account and region through feeds
+    (``per_marketplace``: how those listings split over marketplaces, one feed each)."""
+    batches = feed_batches(n, per_marketplace)
+    if not batches:
         return 0.0, 0
-    k = math.ceil(n / JSON_LISTINGS_FEED_MAX_MESSAGES)
     doc, create, report = (
         QUOTAS["createFeedDocument"],
         QUOTAS["createFeed"],
@@ -86,8 +98,7 @@ def feed_seconds(
     )
     window = JSON_LISTINGS_FEED_WINDOW
     end = 0.0
-    for i in range(k):
-        messages = min(JSON_LISTINGS_FEED_MAX_MESSAGES, n - i * JSON_LISTINGS_FEED_MAX_MESSAGES)
+    for i, messages in enumerate(batches):
         submitted = max(
             _wait(i, doc.burst, doc.rate * rate_scale),
             _wait(i, create.burst, create.rate * rate_scale),
@@ -95,8 +106,8 @@ def feed_seconds(
         )
         start = max(submitted, end)
         end = start + (feed_processing_s + messages * feed_per_message_s) / rate_scale
-    downloads = _wait(k - 1, report.burst, report.rate * rate_scale)
-    return end + poll_interval_s / rate_scale + downloads, k
+    downloads = _wait(len(batches) - 1, report.burst, report.rate * rate_scale)
+    return end + poll_interval_s / rate_scale + downloads, len(batches)
 
 
 def estimate(
@@ -105,8 +116,11 @@ def estimate(
     feed_processing_s: float = 300.0,
     feed_per_message_s: float = 0.01,
     rate_scale: float = 1.0,
+    per_marketplace: Mapping[tuple[str, str], Sequence[int]] | None = None,
 ) -> StrategyEstimate:
-    """Estimate both strategies for ``counts``: (account, region) -> listings to write."""
+    """Estimate both strategies for ``counts``: (account, region) -> listings to write.
+    ``per_marketplace`` optionally splits each count over marketplaces (one feed each, as
+    apply batches them); without it a region's listings are assumed to share feeds."""
     patch: dict[str, float] = {}
     feed: dict[str, float] = {}
     feeds = 0
@@ -119,6 +133,7 @@ def estimate(
             feed_processing_s=feed_processing_s,
             feed_per_message_s=feed_per_message_s,
             rate_scale=rate_scale,
+            per_marketplace=(per_marketplace or {}).get((account, _region)),
         )
         feed[account] = feed.get(account, 0.0) + f
         feeds += k

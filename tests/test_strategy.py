@@ -66,3 +66,13 @@ def test_describe() -> None:
         "feed: 30000 listings, est. 15.1 min via 2 JSON_LISTINGS_FEEDs (vs "
         "100.0 min via patchListingsItem)"
     )
+
+
+def test_one_feed_per_marketplace() -> None:
+    # apply sends one feed a marketplace: 3 marketplaces of 10 listings = 3 feeds processed one
+    # after another: 3 * (300 + 0.1) + 5 = 905.3 s
+    e = estimate({("main", "NA"): 30}, per_marketplace={("main", "NA"): [10, 10, 10]})
+    assert (e.feeds, e.feed_seconds, e.patch_seconds) == (3, 905.3, 5.0)
+    # a marketplace over 25,000 messages still splits
+    s, k = feed_seconds(30_010, per_marketplace=[30_000, 10])
+    assert k == 3 and s == pytest.approx(300 + 250 + 300 + 50 + 300 + 0.1 + 5)
