@@ -523,3 +523,40 @@ def test_file_db_feed_state_survives_a_restart(tmp_path: Any, clock: FakeClock) 
         assert download_report(c, f["resultFeedDocumentId"])["summary"]["messagesAccepted"] == 1
         assert emu.listing_state(SELLER, "MUG-1", US) is None
         assert [h.source for h in emu.history("MUG-1")].count(f"feed:{feed_id}") == 1
+
+
+def test_messages_are_applied_progressively_and_resume_after_restart(
+    tmp_path: Any, clock: FakeClock
+) -> None:
+    db = str(tmp_path / "emu.db")
+    skus = [f"P{i}" for i in range(4)]
+    msgs = [{"messageId": i + 1, "sku": sku, "operationType": "PATCH", "productType": "PRODUCT",
+             "patches": [{"op": "merge", "path": "/attributes/fulfillment_availability",
+                          "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 50}]}]}
+            for i, sku in enumerate(skus)]
+
+    def qty(emu: Emulator, sku: str) -> int:
+        state = emu.listing_state(SELLER, sku, US)
+        assert state is not None
+        return int(state["attributes"]["fulfillment_availability"][0]["quantity"])
+
+    with emulator(CFG, clock, db=db) as emu, client(emu) as c:
+        for sku in skus:
+            seed_listing(emu, sku, qty=1)
+        feed_id = submit_feed(c, listings_feed(msgs, report=["fulfillmentAvailability"]))
+        clock.advance(0.5 + 0.77)  # queue 0.5 s, then half of 1.5 s + 4 * 0.01 s
+        assert get_feed(c, feed_id)["processingStatus"] == "IN_PROGRESS"
+        assert [qty(emu, s) for s in skus] == [50, 50, 1, 1]
+    # The server restarts mid-feed: the rest is applied once, the first half not again.
+    clock.advance(1.0)
+    with emulator(CFG, clock, db=db) as emu, client(emu) as c:
+        f = get_feed(c, feed_id)
+        assert f["processingStatus"] == "DONE"
+        assert [qty(emu, s) for s in skus] == [50, 50, 50, 50]
+        for sku in skus:
+            assert [h.source for h in emu.history(sku)].count(f"feed:{feed_id}") == 1
+        report = download_report(c, f["resultFeedDocumentId"])
+        spapi_models.assert_feed_document("report", report)
+        assert report["summary"]["messagesAccepted"] == 4
+        assert [it["sku"] for it in report["items"]] == skus
+        assert feeds.feed_error(emu, feed_id) is None

@@ -10,7 +10,10 @@ Lifecycle of a feed (all times in emulator seconds from ``emu.now()``, so a fake
 
 Nothing runs in the background: :func:`tick` (called by the core at the start of every request)
 advances every feed whose next transition is due, so the state is exact and deterministic.
-Messages are applied when a feed finishes.
+A ``JSON_LISTINGS_FEED``'s messages are applied progressively while it is ``IN_PROGRESS`` (the
+share of its processing time elapsed), each batch in one transaction together with its
+per-message results (table ``feed_results``), so a restarted server resumes a feed without
+applying any message twice; the report is built from those results when the feed ends.
 
 Feed types are processed by :data:`FEED_PROCESSORS` (``JSON_LISTINGS_FEED`` ->
 ``listings_feed.process``); other types are accepted and go ``FATAL`` without a report (legacy
@@ -53,6 +56,9 @@ QUEUE_SHARE = 0.25  # share of feed_processing_s spent IN_QUEUE
 
 FeedProcessor = Callable[["Emulator", FeedJob], FeedOutcome]
 FEED_PROCESSORS: dict[str, FeedProcessor] = {"JSON_LISTINGS_FEED": listings_feed.process}
+# Feed types applied message by message while IN_PROGRESS (see _progress); the others run their
+# FEED_PROCESSORS entry once, when processing time is over.
+PROGRESSIVE = frozenset({"JSON_LISTINGS_FEED"})
 
 
 def register_feed_type(feed_type: str, processor: FeedProcessor) -> None:
@@ -75,7 +81,14 @@ CREATE TABLE IF NOT EXISTS feeds (
     end_at REAL,                    -- emu.now() scale: (planned) end of processing
     messages INTEGER,
     result_doc_id TEXT,
-    error TEXT                      -- emulator bug tracebacks while processing (tests: None)
+    error TEXT,                     -- emulator bug tracebacks while processing (tests: None)
+    progress INTEGER NOT NULL DEFAULT 0  -- JSON_LISTINGS_FEED messages processed so far
+);
+CREATE TABLE IF NOT EXISTS feed_results (
+    seq INTEGER NOT NULL,           -- feeds.seq
+    idx INTEGER NOT NULL,           -- message position in the document
+    result TEXT NOT NULL,           -- listings_feed.MessageResult.to_json()
+    PRIMARY KEY (seq, idx)
 );
 CREATE INDEX IF NOT EXISTS feeds_status ON feeds(status);
 CREATE INDEX IF NOT EXISTS feeds_seller ON feeds(seller_id, created_wall);
@@ -126,17 +139,88 @@ def _run_s(emu: Emulator, messages: int) -> float:
 
 
 def _finish(emu: Emulator, seq: int, row: sqlite3.Row | tuple[Any, ...]) -> None:
-    seller_id, feed_type, mkts, doc_id = row[1], row[2], row[3], row[4]
-    feed_id = str(FEED_ID_BASE + seq)
-    doc = feed_documents.get(emu, doc_id)
-    data = feed_documents.content(emu, doc_id) or b""
-    job = FeedJob(feed_id, seller_id, feed_type, tuple(json.loads(mkts)), data,
-                  doc.content_type if doc else "")
-    processor = FEED_PROCESSORS.get(feed_type)
+    """Run a whole-feed processor (FEED_PROCESSORS) and store its outcome."""
+    job = _job(emu, seq, row)
+    processor = FEED_PROCESSORS.get(job.feed_type)
     try:
         outcome = FeedOutcome("FATAL") if processor is None else processor(emu, job)
     except Exception:  # an emulator bug: the feed dies, the request that ticked does not
         outcome = FeedOutcome("FATAL", None, (traceback.format_exc(),))
+    _store_outcome(emu, seq, job.seller_id, outcome)
+
+
+def _job(emu: Emulator, seq: int, row: sqlite3.Row | tuple[Any, ...]) -> FeedJob:
+    doc = feed_documents.get(emu, row[4])
+    data = feed_documents.content(emu, row[4]) or b""
+    return FeedJob(str(FEED_ID_BASE + seq), row[1], row[2], tuple(json.loads(row[3])), data,
+                   doc.content_type if doc else "")
+
+
+# Emulator -> feed seq -> (job, parsed document or FATAL outcome, messageIds taken). A cache:
+# rebuilt from the document and feed_results after a restart.
+_RUNS: weakref.WeakKeyDictionary[
+    Emulator, dict[int, tuple[FeedJob, listings_feed.Parsed | FeedOutcome, set[int]]]
+] = weakref.WeakKeyDictionary()
+
+
+def _run(
+    emu: Emulator, seq: int, row: sqlite3.Row | tuple[Any, ...]
+) -> tuple[FeedJob, listings_feed.Parsed | FeedOutcome, set[int]]:
+    runs = _RUNS.setdefault(emu, {})
+    run = runs.get(seq)
+    if run is None:
+        job = _job(emu, seq, row)
+        seen = {
+            r.message_id
+            for r in _results(emu, seq)
+            if r.applied and r.message_id is not None
+        }
+        run = runs[seq] = (job, listings_feed.parse(job), seen)
+    return run
+
+
+def _results(emu: Emulator, seq: int) -> list[listings_feed.MessageResult]:
+    rows = emu.db.execute(
+        "SELECT result FROM feed_results WHERE seq = ? ORDER BY idx", (seq,)
+    ).fetchall()
+    return [listings_feed.MessageResult.from_json(r[0]) for r in rows]
+
+
+def _progress(
+    emu: Emulator, seq: int, row: sqlite3.Row | tuple[Any, ...], start: float, end: float,
+    now: float
+) -> float | None:
+    """Apply the JSON_LISTINGS_FEED messages due by ``now``; finish the feed at ``end``.
+
+    Returns None when the feed finished, else the emu time its next message falls due.
+    """
+    job, parsed, seen = _run(emu, seq, row)
+    if isinstance(parsed, listings_feed.Parsed):
+        n = len(parsed.messages)
+        done = int(emu.db.execute("SELECT progress FROM feeds WHERE seq = ?", (seq,)).fetchone()[0])
+        target = n if now >= end or end <= start else min(n, int(n * (now - start) / (end - start)))
+        if target > done:
+            with store.transaction(emu.db):
+                for idx in range(done, target):
+                    res = listings_feed.process_message(emu, job, parsed.messages[idx], seen)
+                    emu.db.execute("INSERT INTO feed_results(seq, idx, result) VALUES (?,?,?)",
+                                   (seq, idx, res.to_json()))
+                emu.db.execute("UPDATE feeds SET progress = ? WHERE seq = ?", (target, seq))
+        if now < end:
+            return min(end, start + (target + 1) * (end - start) / max(n, 1))
+    elif now < end:
+        return end
+    with store.transaction(emu.db):
+        if isinstance(parsed, listings_feed.Parsed):
+            outcome = listings_feed.build_report(emu, job, parsed.header, _results(emu, seq))
+        else:
+            outcome = parsed
+        _store_outcome(emu, seq, job.seller_id, outcome)
+    _RUNS.get(emu, {}).pop(seq, None)
+    return None
+
+
+def _store_outcome(emu: Emulator, seq: int, seller_id: str, outcome: FeedOutcome) -> None:
     result_id = (
         feed_documents.store_result(emu, seller_id, outcome.report)
         if outcome.report is not None
@@ -152,13 +236,15 @@ def _advance(emu: Emulator, now: float) -> float:
     """Apply every due transition; returns the emu time of the next one (inf if none)."""
     rows = emu.db.execute(
         "SELECT seq, seller_id, feed_type, marketplace_ids, input_doc_id, status, created_at,"
-        " end_at FROM feeds WHERE status IN ('IN_QUEUE', 'IN_PROGRESS') ORDER BY seq"
+        " end_at, start_at FROM feeds WHERE status IN ('IN_QUEUE', 'IN_PROGRESS') ORDER BY seq"
     ).fetchall()
     next_due = math.inf
     blocked: set[str] = set()
     cursor: dict[str, float] = {}
     for row in rows:
-        seq, seller, status, created_at, end_at = row[0], row[1], row[5], row[6], row[7]
+        seq, seller, status, created_at, end_at, start_at = (
+            row[0], row[1], row[5], row[6], row[7], row[8]
+        )
         if seller in blocked:
             continue
         if seller not in cursor:
@@ -175,20 +261,27 @@ def _advance(emu: Emulator, now: float) -> float:
                 continue
             data = feed_documents.content(emu, row[4]) or b""
             n = listings_feed.count_messages(data) if row[2] == "JSON_LISTINGS_FEED" else 0
-            end_at = start + _run_s(emu, n)
+            start_at, end_at = start, start + _run_s(emu, n)
             emu.db.execute(
                 "UPDATE feeds SET status = 'IN_PROGRESS', start_at = ?, end_at = ?, messages = ?"
                 " WHERE seq = ?",
                 (start, end_at, n, seq),
             )
-        if now < end_at:
+        if row[2] in PROGRESSIVE:
+            due = _progress(emu, seq, row, start_at, end_at, now)
+            if due is not None:
+                next_due = min(next_due, due)
+                blocked.add(seller)
+                continue
+        elif now < end_at:
             next_due = min(next_due, end_at)
             blocked.add(seller)
             continue
-        # One transaction per feed: a crash mid-feed leaves it IN_PROGRESS with nothing
-        # applied (never half-applied and then re-applied), and file dbs commit once.
-        with store.transaction(emu.db):
-            _finish(emu, seq, row)
+        else:
+            # One transaction per feed: a crash mid-feed leaves it IN_PROGRESS with nothing
+            # applied (never half-applied and then re-applied), and file dbs commit once.
+            with store.transaction(emu.db):
+                _finish(emu, seq, row)
         cursor[seller] = end_at
     return next_due
 

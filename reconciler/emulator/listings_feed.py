@@ -235,8 +235,16 @@ def _apply(emu: Emulator, job: FeedJob, msg: dict[str, Any]) -> dict[str, Any]:
     return listings.submit_patch(emu, job.seller_id, sku, mkts, body, source=source)
 
 
-def process(emu: Emulator, job: FeedJob) -> FeedOutcome:
-    """Process a JSON_LISTINGS_FEED; never raises for bad input (bad input is FATAL/issues)."""
+@dataclass(frozen=True)
+class Parsed:
+    """A feed document that passed the envelope checks."""
+
+    header: dict[str, Any]
+    messages: list[dict[str, Any]]
+
+
+def parse(job: FeedJob) -> Parsed | FeedOutcome:
+    """The validated document, or the FATAL outcome (with its report) for a broken one."""
     try:
         doc = json.loads(job.document.decode("utf-8-sig"))
     except (ValueError, UnicodeDecodeError) as e:
@@ -259,71 +267,87 @@ def process(emu: Emulator, job: FeedJob) -> FeedOutcome:
             f"header.sellerId {header['sellerId']!r} does not match the seller "
             "that submitted the feed.",
         )
+    return Parsed(header, doc["messages"])
+
+
+@dataclass(frozen=True)
+class MessageResult:
+    """What one message did: ``outcome`` accepted | invalid; ``applied`` when it passed the
+    message checks and was submitted to the listings API (its messageId is then taken, and its
+    SKU appears in the report's ``items``)."""
+
+    message_id: int | None
+    sku: str | None
+    outcome: str
+    applied: bool
+    issues: tuple[dict[str, Any], ...]
+    error: str | None = None  # traceback of an emulator bug
+
+    def to_json(self) -> str:
+        return json.dumps(
+            [self.message_id, self.sku, self.outcome, self.applied, list(self.issues), self.error],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> MessageResult:
+        mid, sku, outcome, applied, issues, error = json.loads(text)
+        return cls(mid, sku, outcome, applied, tuple(issues), error)
+
+
+def process_message(
+    emu: Emulator, job: FeedJob, raw: dict[str, Any], seen: set[int]
+) -> MessageResult:
+    """Validate and apply one message (``seen``: messageIds applied so far, updated)."""
+    mid = raw.get("messageId") if type(raw.get("messageId")) is int else None
+    sku = raw.get("sku") if isinstance(raw.get("sku"), str) and raw.get("sku") else None
+    problem = None if _surely_valid(raw) else _problem(_message_validator(), raw)
+    if problem is None and mid in seen:
+        problem = f"messageId {mid} is used by an earlier message of this feed."
+    if problem is not None:
+        iss: dict[str, Any] = {
+            "code": "BAD_REQUEST",
+            "severity": "ERROR",
+            "message": f"Invalid parameters provided: {problem}",
+        }
+        if mid is not None and mid >= 1:
+            iss["messageId"] = mid
+        if sku is not None:
+            iss["sku"] = sku
+        return MessageResult(mid, sku, "invalid", False, (iss,))
+    assert mid is not None and sku is not None
+    seen.add(mid)
+    base = {"messageId": mid, "sku": sku, "code": "BAD_REQUEST", "severity": "ERROR"}
+    try:
+        result = _apply(emu, job, raw)
+    except ApiError as e:  # the API would have answered 400: the message is invalid
+        return MessageResult(mid, sku, "invalid", True, ({**base, "message": _api_error_text(e)},))
+    except Exception:
+        iss = {
+            **base,
+            "code": "InternalFailure",
+            "message": "We encountered an internal error. Please try again.",
+        }
+        return MessageResult(mid, sku, "invalid", True, (iss,), traceback.format_exc())
+    outcome = "accepted" if result.get("status") == "ACCEPTED" else "invalid"
+    return MessageResult(
+        mid, sku, outcome, True, tuple(_report_issues(mid, sku, result.get("issues") or []))
+    )
+
+
+def build_report(
+    emu: Emulator, job: FeedJob, header: dict[str, Any], results: list[MessageResult]
+) -> FeedOutcome:
+    """The DONE outcome: processing report over every message's result (+ items if asked)."""
     report_opts = header.get("report")
-    issues: list[dict[str, Any]] = []
-    errors: list[str] = []
-    accepted = invalid = 0
-    seen: set[int] = set()
-    skus: dict[str, None] = {}  # ordered set
-    validator = _message_validator()
-    for raw in doc["messages"]:
-        mid = raw.get("messageId") if isinstance(raw.get("messageId"), int) else None
-        sku = raw.get("sku") if isinstance(raw.get("sku"), str) and raw.get("sku") else None
-        problem = None if _surely_valid(raw) else _problem(validator, raw)
-        if problem is None and mid in seen:
-            problem = f"messageId {mid} is used by an earlier message of this feed."
-        if problem is not None:
-            invalid += 1
-            iss: dict[str, Any] = {
-                "code": "BAD_REQUEST",
-                "severity": "ERROR",
-                "message": f"Invalid parameters provided: {problem}",
-            }
-            if mid is not None and mid >= 1:
-                iss["messageId"] = mid
-            if sku is not None:
-                iss["sku"] = sku
-            issues.append(iss)
-            continue
-        assert mid is not None and sku is not None
-        seen.add(mid)
-        try:
-            result = _apply(emu, job, raw)
-        except ApiError as e:  # the API would have answered 400: the message is invalid
-            invalid += 1
-            issues.append(
-                {
-                    "messageId": mid,
-                    "sku": sku,
-                    "code": "BAD_REQUEST",
-                    "severity": "ERROR",
-                    "message": _api_error_text(e),
-                }
-            )
-            continue
-        except Exception:
-            errors.append(traceback.format_exc())
-            invalid += 1
-            issues.append(
-                {
-                    "messageId": mid,
-                    "sku": sku,
-                    "code": "InternalFailure",
-                    "severity": "ERROR",
-                    "message": "We encountered an internal error. Please try again.",
-                }
-            )
-            continue
-        if result.get("status") == "ACCEPTED":
-            accepted += 1
-        else:
-            invalid += 1
-        issues.extend(_report_issues(mid, sku, result.get("issues") or []))
-        skus.setdefault(sku, None)
+    issues = [i for r in results for i in r.issues]
+    accepted = sum(1 for r in results if r.outcome == "accepted")
     items: list[dict[str, Any]] | None = None
     if report_opts is not None:
         from . import listings
 
+        skus = dict.fromkeys(r.sku for r in results if r.applied and r.sku)
         items = []
         for sku in skus:
             item = listings.render_item(
@@ -336,5 +360,21 @@ def process(emu: Emulator, job: FeedJob) -> FeedOutcome:
             )
             if item is not None:
                 items.append(item)
-    report = _report(job, issues, len(doc["messages"]), accepted, invalid, report_opts, items)
-    return FeedOutcome("DONE", report, tuple(errors))
+    report = _report(
+        job, issues, len(results), accepted, len(results) - accepted, report_opts, items
+    )
+    return FeedOutcome("DONE", report, tuple(r.error for r in results if r.error))
+
+
+def process(emu: Emulator, job: FeedJob) -> FeedOutcome:
+    """Process a whole JSON_LISTINGS_FEED at once; never raises for bad input.
+
+    (The feeds module applies messages progressively with :func:`parse`,
+    :func:`process_message` and :func:`build_report`; this is the one-shot equivalent.)
+    """
+    parsed = parse(job)
+    if isinstance(parsed, FeedOutcome):
+        return parsed
+    seen: set[int] = set()
+    results = [process_message(emu, job, raw, seen) for raw in parsed.messages]
+    return build_report(emu, job, parsed.header, results)
