@@ -197,7 +197,8 @@ class _Loader:
                     found.append(p)
         return found
 
-    def read_bytes(self, path: Path, limit: int = MAX_FILE_BYTES) -> bytes | None:
+    def read_bytes(self, path: Path, limit: int | None = None) -> bytes | None:
+        limit = MAX_FILE_BYTES if limit is None else limit
         rel = self.rel(path)
         if not self.inside(path):
             return None
@@ -206,7 +207,7 @@ class _Loader:
             if size > limit:
                 self.problem(
                     rel,
-                    f"file is {size / 1048576:.1f} MB, over the {limit // 1048576} MB limit "
+                    f"file is {size / 1048576:.1f} MB, over the {_mb(limit)} MB limit "
                     "per catalog file: refused (split it into several files)",
                 )
                 return None
@@ -216,11 +217,11 @@ class _Loader:
             self.problem(rel, f"cannot read: {e.strerror or e}")
             return None
         if len(data) > limit:  # grew while reading
-            self.problem(rel, f"file is over the {limit // 1048576} MB limit: refused")
+            self.problem(rel, f"file is over the {_mb(limit)} MB limit: refused")
             return None
         return data
 
-    def read_text(self, path: Path, limit: int = MAX_FILE_BYTES) -> str | None:
+    def read_text(self, path: Path, limit: int | None = None) -> str | None:
         data = self.read_bytes(path, limit)
         if data is None:
             return None
@@ -248,7 +249,7 @@ class _Loader:
     def stock(self, path: Path) -> tuple[StockRow, ...] | None:
         if not os.path.lexists(path):
             return None
-        text = self.read_text(path, MAX_STOCK_BYTES)
+        text = self.read_text(path, MAX_STOCK_BYTES)  # read at call time: patchable
         if text is None:
             return None
         rel = self.rel(path)
@@ -312,6 +313,10 @@ class _Loader:
 
 
 # --------------------------------------------------------------------------- schema messages
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1048576:g}"
 
 
 _SCHEMA_TYPES = {"object": "mapping", "array": "list"}

@@ -1,0 +1,217 @@
+"""The loader and the safe YAML reader.
+
+Covers provenance (line/column of keys and values), Decimal floats, YAML 1.1 traps (`NO:`),
+duplicate keys, merge keys and aliases, refused tags, alias bombs and recursion, nesting
+limits, size caps, paths outside the root, stock.csv parsing, schema problems collected all at
+once, and that the packaged schemas are an identical copy of ``schemas/``.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import shutil
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from reconciler import loader
+from reconciler.errors import CatalogError
+from reconciler.raw import YDict, YList, locate
+from reconciler.yamlsrc import MAX_ALIAS_NODES, parse_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE = Path(__file__).resolve().parent / "catalogs" / "base"
+
+
+def ok(text: str) -> object:
+    data, problems = parse_yaml(text, "f.yaml")
+    assert problems == [], problems
+    return data
+
+
+def messages(text: str) -> list[str]:
+    return [str(p) for p in parse_yaml(text, "f.yaml")[1]]
+
+
+def test_marks_are_one_based_lines_and_columns() -> None:
+    data = ok("a: 1\nb:\n  c: [x, y]\n")
+    assert isinstance(data, YDict)
+    assert data.key_marks["b"] == (2, 1)
+    assert locate(data, ["b", "c"]) == (3, 6)
+    assert locate(data, ["b", "c", 1]) == (3, 10)
+    assert locate(data, ["b", "c"], key=True) == (3, 3)
+    assert locate(data, ["b", "missing", "deeper"]) == (3, 3)  # nearest known ancestor
+    assert isinstance(data["b"]["c"], YList)
+
+
+def test_scalars() -> None:
+    data = ok("f: 19.99\ni: 0x1F\nb: true\nn: ~\nd: 2026-11-20\nq: '1.5'\nNO: yes\n1: one\n")
+    assert data == {"f": Decimal("19.99"), "i": 31, "b": True, "n": None, "d": "2026-11-20",
+                    "q": "1.5", "NO": True, "1": "one"}
+    assert isinstance(data["f"], Decimal)  # type: ignore[index]
+
+
+def test_non_finite_numbers_are_refused() -> None:
+    assert "not a finite number" in messages("x: .inf\n")[0]
+
+
+def test_duplicate_keys() -> None:
+    assert messages("a: 1\nb: 2\na: 3\n") == [
+        "f.yaml, line 3, column 1: duplicate key 'a' (first defined at line 1); remove one of them"
+    ]
+
+
+def test_merge_keys_and_aliases() -> None:
+    data = ok("base: &b {x: 1, y: 2}\nitem:\n  <<: *b\n  y: 3\nlist: &l [1, 2]\nagain: *l\n")
+    assert data["item"] == {"x": 1, "y": 3}  # type: ignore[index]
+    assert data["again"] == [1, 2]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("x: !!python/object/apply:os.system ['true']\n", "refused: catalogs may not construct"),
+        ("x: !!python/name:os.system\n", "refused"),
+        ("x: !custom 1\n", "YAML tag !custom is not supported"),
+        ("x: !!binary aGVsbG8=\n", "YAML tag !!binary is not supported"),
+        ("x: !!set {a, b}\n", "YAML tag !!set is not supported"),
+        ("a: &a [*a]\n", "refers to itself"),
+        ("a: *nowhere\n", "has no anchor"),
+        ("a: 1\n---\nb: 2\n", "only one YAML document"),
+        ("a:\n\tb: 1\n", "tab"),
+        ("a: [1, 2\n", "YAML syntax error"),
+        ("a: 'unterminated\n", "YAML syntax error"),
+        ("? [a, b]\n: 1\n", "a mapping key must be a plain value"),
+    ],
+)
+def test_refused(text: str, message: str) -> None:
+    found = messages(text)
+    assert found and message in found[0], found
+
+
+def test_alias_bomb_is_refused_fast() -> None:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, 10):
+        p, c = chr(96 + i), chr(97 + i)
+        lines.append(f"{c}: &{c} [" + ",".join([f"*{p}"] * 9) + "]")
+    started = time.perf_counter()
+    found = messages("\n".join(lines))
+    assert time.perf_counter() - started < 0.5
+    assert f"more than {MAX_ALIAS_NODES} nodes" in found[0]
+
+
+def test_deep_flow_nesting_is_refused_fast() -> None:
+    started = time.perf_counter()
+    found = messages("x: " + "[" * 1_000_000 + "]" * 1_000_000)
+    assert time.perf_counter() - started < 0.5
+    assert "nested deeper" in found[0]
+
+
+def copy_base(tmp_path: Path) -> Path:
+    cat = tmp_path / "catalog"
+    shutil.copytree(BASE, cat)
+    return cat
+
+
+def test_load_base_catalog(tmp_path: Path) -> None:
+    raw = loader.load(copy_base(tmp_path))
+    assert raw.config.path == "reconciler.yaml"
+    assert [d.path for d in raw.skus] == ["skus/bowls.yaml", "skus/mug.yaml"]
+    assert sorted(raw.templates) == ["title.de.j2", "title.en.j2"]
+    assert raw.stock is not None and raw.stock[0].sku == "BTL-1" and raw.stock[0].line == 2
+    assert raw.config.ref("accounts", "na", "seller_id").line == 5
+
+
+def test_all_schema_problems_are_collected(tmp_path: Path) -> None:
+    cat = copy_base(tmp_path)
+    (cat / "rates.yaml").write_text("as_of: yesterday\nbase: usd\nrates: {CAD: -1}\nx: 1\n")
+    (cat / "skus" / "mug.yaml").write_text("skus:\n  MUG-1:\n    base_price: []\n")
+    with pytest.raises(CatalogError) as e:
+        loader.load(cat)
+    text = "\n".join(e.value.lines())
+    for expected in [
+        "rates.yaml, line 1, column 8: as_of: 'yesterday' does not match",
+        "rates.yaml, line 2, column 7: base: 'usd' does not match",
+        "rates.yaml, line 3, column 14: rates.CAD: -1 is less than or equal to the minimum of 0",
+        "rates.yaml, line 4, column 1: (top level): unknown key 'x'",
+        "skus/mug.yaml, line 3, column 17: skus.MUG-1.base_price: expected number, got list",
+        "skus/mug.yaml, line 3, column 5: skus.MUG-1: missing required key 'product_type'",
+    ]:
+        assert expected in text, text
+
+
+def test_size_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cat = copy_base(tmp_path)
+    monkeypatch.setattr(loader, "MAX_FILE_BYTES", 100)
+    with pytest.raises(CatalogError, match="invalid") as e:
+        loader.load(cat)
+    assert any("MB limit per catalog file: refused" in str(p) for p in e.value.problems)
+
+
+def test_symlinked_file_inside_root_is_fine_outside_is_refused(tmp_path: Path) -> None:
+    cat = copy_base(tmp_path)
+    (cat / "skus" / "alias.yaml").symlink_to(cat / "extra.yaml")
+    (cat / "extra.yaml").write_text("skus:\n  X-2: {product_type: PRODUCT, base_price: 5}\n")
+    assert "skus/alias.yaml" in [d.path for d in loader.load(cat).skus]
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("skus: {}\n")
+    (cat / "templates" / "leak.j2").symlink_to(secret)
+    with pytest.raises(CatalogError) as e:
+        loader.load(cat)
+    assert [p.file for p in e.value.problems] == ["templates/leak.j2"]
+
+
+def test_symlinked_directory_is_refused(tmp_path: Path) -> None:
+    cat = copy_base(tmp_path)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (cat / "skus" / "more").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(CatalogError, match="invalid") as e:
+        loader.load(cat)
+    assert "symlinked directories are not followed" in e.value.problems[0].message
+
+
+def test_stock_csv_problems(tmp_path: Path) -> None:
+    cat = copy_base(tmp_path)
+    (cat / "stock.csv").write_text(
+        "\ufeffSKU,Location,On_Hand,note\nA,central,3,ok\nA,central,4,dup\nB,x\n\nC,y,1.5,\n"
+    )
+    with pytest.raises(CatalogError) as e:
+        loader.load(cat)
+    got = [(p.line, p.message) for p in e.value.problems]
+    assert got == [
+        (3, "duplicate row for A at central (first on line 2)"),
+        (4, "expected 4 columns, found 2"),
+        (6, "on_hand '1.5' is not a whole number"),
+    ]
+
+
+def test_stock_csv_header(tmp_path: Path) -> None:
+    cat = copy_base(tmp_path)
+    (cat / "stock.csv").write_text("sku,qty\n")
+    with pytest.raises(CatalogError, match="invalid") as e:
+        loader.load(cat)
+    assert "header lacks column(s) location, on_hand" in e.value.problems[0].message
+
+
+def test_packaged_schemas_are_an_identical_copy_of_schemas_dir() -> None:
+    canonical = ROOT / "schemas"
+    packaged = ROOT / "reconciler" / "data" / "schemas"
+    names = sorted(p.name for p in canonical.glob("*.schema.json"))
+    assert names == sorted(p.name for p in packaged.glob("*.schema.json"))
+    assert names == sorted(f"{k}.schema.json" for k in loader.SCHEMA_KINDS)
+    match, mismatch, errors = filecmp.cmpfiles(canonical, packaged, names, shallow=False)
+    assert mismatch == [] and errors == [], (
+        "reconciler/data/schemas/ differs from schemas/: "
+        "run `cp schemas/*.schema.json reconciler/data/schemas/`"
+    )
+
+
+def test_schemas_are_valid_json_schemas() -> None:
+    import jsonschema
+
+    for kind in loader.SCHEMA_KINDS:
+        s = loader.schema(kind)
+        jsonschema.validators.validator_for(s).check_schema(s)
