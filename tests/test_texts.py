@@ -15,7 +15,8 @@ from reconciler.texts import TemplateProblem, Texts
 
 
 def test_renders_with_variables_and_trims() -> None:
-    t = Texts({"title.j2": "  {{ brand }} Mug, {{ oz }} oz{% if dw %} – dishwasher safe{% endif %}\n"})
+    src = "  {{ brand }} Mug, {{ oz }} oz{% if dw %} – dishwasher safe{% endif %}\n"
+    t = Texts({"title.j2": src})
     assert t.render("title.j2", {"brand": "Birchwood", "oz": 12, "dw": True}) == (
         "Birchwood Mug, 12 oz – dishwasher safe"
     )
