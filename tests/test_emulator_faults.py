@@ -166,12 +166,12 @@ def test_a_failing_tick_is_a_logged_500_not_a_crash(monkeypatch: pytest.MonkeyPa
 
 
 def test_a_failing_handler_is_a_logged_500(monkeypatch: pytest.MonkeyPatch) -> None:
-    from reconciler.emulator import listings
+    from reconciler.emulator import listing_api
 
     def boom(*args: object, **kw: object) -> None:
         raise RuntimeError("handler bug")
 
-    monkeypatch.setattr(listings, "render_item", boom)
+    monkeypatch.setattr(listing_api, "render_item", boom)
     e, out, _ = run("")
     with e:
         r = out[0]

@@ -23,8 +23,9 @@ from reconciler.quotas import SEARCH_MAX_IDENTIFIERS
 
 from .app import ApiError, parse_iso
 from .http import Request, Response, invalid_input, json_response
+from .listing_api import check_locale, enum_csv
 from .listing_views import INCLUDED_DATA, Row, asin, render, statuses
-from .listings import _check_marketplaces, _row, check_locale, enum_csv
+from .listings import _check_marketplaces, _row
 
 if TYPE_CHECKING:
     from .app import Emulator

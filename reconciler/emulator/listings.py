@@ -1,5 +1,5 @@
-"""Listings Items API 2021-08-01 (CONTRACT §3): storage, writes, and the get/put/patch/delete
-handlers (search lives in ``listing_search.py``, read shapes in ``listing_views.py``, patch
+"""Listings Items API 2021-08-01 (CONTRACT §3): storage and writes (HTTP handlers live in
+``listing_api.py``, search in ``listing_search.py``, read shapes in ``listing_views.py``, patch
 semantics and validation in ``listing_rules.py``).
 
 A listing is stored per (seller, sku, marketplace). Writes are validated when submitted (INVALID
@@ -26,9 +26,9 @@ from reconciler.marketplaces import BY_ID
 
 from . import listing_rules as rules
 from . import store
-from .app import ApiError, iso, json_body, parse_iso
-from .http import Request, Response, Route, api_error, invalid_input, json_response
-from .listing_views import INCLUDED_DATA, Row, asin, render
+from .app import ApiError, iso, parse_iso
+from .http import Route, invalid_input
+from .listing_views import Row, asin, render
 
 if TYPE_CHECKING:
     from .app import Emulator
@@ -132,6 +132,8 @@ def _save(
     now = math.floor(emu.wall() * 1000) / 1000  # ms precision, as the ISO strings show
     c_ts = old.created_ts if old is not None else (created if created is not None else now)
     u_ts = updated if updated is not None else max(now, c_ts)
+    if updated is None and old is not None and u_ts <= old.updated_ts:
+        u_ts = old.updated_ts + 0.001  # every write moves lastUpdatedDate
     emu.db.execute(
         f"INSERT OR REPLACE INTO listings({_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
         (
@@ -508,107 +510,10 @@ def seed(emu: Emulator, data: dict[str, Any]) -> None:
                 )
 
 
-# ---------------------------------------------------------------------- HTTP handlers
-
-
-def enum_csv(req: Request, name: str, allowed: tuple[str, ...], default: list[str]) -> list[str]:
-    vals = req.q_csv(name)
-    if vals is None:
-        return list(default)
-    bad = [v for v in vals if v not in allowed]
-    if bad or not vals:
-        raise ApiError(invalid_input(f"Invalid {name}: {', '.join(bad) or '(empty)'}"))
-    return vals
-
-
-def check_locale(req: Request) -> str | None:
-    loc = req.q("issueLocale")
-    if loc is not None and not (len(loc) in (2, 5) and loc[:2].isalpha()):
-        raise ApiError(invalid_input(f"Invalid issueLocale: {loc}"))
-    return loc
-
-
-def _mode(req: Request) -> bool:
-    mode = req.q("mode")
-    if mode is None:
-        return False
-    if mode != "VALIDATION_PREVIEW":
-        raise ApiError(invalid_input(f"Invalid mode: {mode}"))
-    return True
-
-
-def get_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
-    mps = req.q_csv("marketplaceIds") or []
-    _check_marketplaces(mps)
-    included = enum_csv(req, "includedData", INCLUDED_DATA, ["summaries"])
-    check_locale(req)
-    sku = params["sku"]
-    item = render_item(emu, params["sellerId"], sku, mps, included)
-    if item is None:
-        return api_error(404, "NOT_FOUND", f"SKU '{sku}' not found in marketplace {mps[0]}")
-    return json_response(200, item)
-
-
-def _submission_args(req: Request, max_mps: int | None) -> tuple[list[str], bool, list[str]]:
-    mps = req.q_csv("marketplaceIds") or []
-    _check_marketplaces(mps, max_mps)
-    included = enum_csv(req, "includedData", ("identifiers", "issues"), ["issues"])
-    check_locale(req)
-    return mps, _mode(req), included
-
-
-def put_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
-    mps, preview, included = _submission_args(req, 1)
-    body = json_body(req)
-    return json_response(
-        200,
-        submit_put(
-            emu,
-            params["sellerId"],
-            params["sku"],
-            mps,
-            body,
-            preview=preview,
-            included_data=included,
-        ),
-    )
-
-
-def patch_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
-    mps, preview, included = _submission_args(req, None)
-    body = json_body(req)
-    return json_response(
-        200,
-        submit_patch(
-            emu,
-            params["sellerId"],
-            params["sku"],
-            mps,
-            body,
-            preview=preview,
-            included_data=included,
-        ),
-    )
-
-
-def delete_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
-    mps = req.q_csv("marketplaceIds") or []
-    _check_marketplaces(mps, 1)
-    check_locale(req)
-    return json_response(200, submit_delete(emu, params["sellerId"], params["sku"], mps))
-
-
 def _routes() -> list[Route]:
-    from .listing_search import search_items
+    from .listing_api import ROUTES as api_routes
 
-    item = BASE + "/{sellerId}/{sku}"
-    return [
-        Route("GET", item, "getListingsItem", get_item),
-        Route("PUT", item, "putListingsItem", put_item),
-        Route("PATCH", item, "patchListingsItem", patch_item),
-        Route("DELETE", item, "deleteListingsItem", delete_item),
-        Route("GET", BASE + "/{sellerId}", "searchListingsItems", search_items),
-    ]
+    return api_routes
 
 
 ROUTES: list[Route] = _routes()
