@@ -1,0 +1,137 @@
+"""``python -m bench SCENARIO [options]``: run one scenario, print one JSON object.
+
+Scenarios: plan, apply, noop, incremental, naive, local; ``all`` runs every row of the table
+(each scenario in its own process, so peak RSS is per scenario) and prints one line each;
+``prepare`` writes the cached catalog/seed (and ``--items`` the captured live Items).
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bench.scenarios import (
+    SCENARIOS,
+    Params,
+    capture_items,
+    default_workdir,
+    prepare,
+    with_defaults,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _parser() -> argparse.ArgumentParser:
+    d = Params()
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("scenario", choices=[*SCENARIOS, "all", "prepare"])
+    ap.add_argument("--skus", type=int, default=d.skus,
+                    help="SKUs (listings = SKUs x marketplaces); local defaults to 33334")
+    ap.add_argument("--marketplaces", default=",".join(d.marketplaces))
+    ap.add_argument("--drift", type=float, default=d.drift,
+                    help="share of live listings that differ from the catalog (0..1)")
+    ap.add_argument("--time-scale", type=float, default=d.time_scale)
+    ap.add_argument("--latency", type=float, default=d.latency_ms,
+                    help="emulated latency per request, Amazon ms (scaled)")
+    ap.add_argument("--feed-processing", type=float, default=d.feed_processing_s,
+                    help="modelled feed processing, Amazon seconds (scaled)")
+    ap.add_argument("--strategy", choices=["auto", "patch", "feed"], default=d.strategy)
+    ap.add_argument("--change", type=float, default=d.change,
+                    help="incremental: share of listings edited on Amazon")
+    ap.add_argument("--naive-listings", type=int, default=d.naive_listings)
+    ap.add_argument("--versus-wall-s", type=float, default=0.0,
+                    help="naive: plan+apply wall of the same work (for the speedup)")
+    ap.add_argument("--in-process", action="store_true",
+                    help="run the emulator in this process instead of a server subprocess")
+    ap.add_argument("--workdir", default=str(default_workdir()))
+    ap.add_argument("--items", action="store_true", help="prepare: also capture live Items")
+    ap.add_argument("--out", default="", help="all: also append the JSON lines to this file")
+    return ap
+
+
+def params_from(ns: argparse.Namespace) -> Params:
+    return Params(
+        skus=ns.skus, marketplaces=tuple(m.strip().upper() for m in ns.marketplaces.split(",")),
+        drift=ns.drift, time_scale=ns.time_scale, latency_ms=ns.latency,
+        feed_processing_s=ns.feed_processing, strategy=ns.strategy, change=ns.change,
+        naive_listings=ns.naive_listings, versus_wall_s=ns.versus_wall_s,
+        in_process=ns.in_process, workdir=ns.workdir,
+    )
+
+
+def _child(args: list[str]) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench", *args], cwd=ROOT, check=True, capture_output=True,
+        text=True,
+    ).stdout.strip().splitlines()
+    data: dict[str, Any] = json.loads(out[-1])
+    return data
+
+
+def run_all(ns: argparse.Namespace, argv: list[str]) -> None:
+    base = [a for a in argv if a not in ("all",)]
+    strip = {"--strategy", "--skus", "--versus-wall-s", "--out"}
+    cleaned: list[str] = []
+    skip = False
+    for a in base:
+        if skip:
+            skip = False
+            continue
+        if a in strip:
+            skip = True
+            continue
+        if a.split("=", 1)[0] in strip:
+            continue
+        cleaned.append(a)
+    sku_args = ["--skus", str(ns.skus)]
+    rows: list[dict[str, Any]] = []
+
+    def emit(r: dict[str, Any]) -> None:
+        rows.append(r)
+        line = json.dumps(r)
+        print(line, flush=True)
+        if ns.out:
+            with open(ns.out, "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+
+    plan = _child(["plan", *sku_args, *cleaned])
+    emit(plan)
+    walls = {}
+    for strategy in ("auto", "feed", "patch"):
+        r = _child(["apply", "--strategy", strategy, *sku_args, *cleaned])
+        walls[strategy] = r["wall_s"]
+        emit(r)
+    emit(_child(["noop", *sku_args, *cleaned]))
+    emit(_child(["incremental", *sku_args, *cleaned]))
+    versus = plan["wall_s"] + walls["auto"]
+    emit(_child(["naive", *sku_args, "--versus-wall-s", str(versus), *cleaned]))
+    emit(_child(["local", *cleaned]))
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ns = _parser().parse_args(argv)
+    p = params_from(ns)
+    if ns.scenario == "all":
+        run_all(ns, argv)
+        return
+    if ns.scenario == "prepare":
+        prepared = prepare(p)
+        if ns.items:
+            capture_items(p)
+        print(json.dumps({"prepared": str(prepared.catalog), "listings": prepared.listings}))
+        return
+    p = with_defaults(ns.scenario, replace(p))
+    print(json.dumps(SCENARIOS[ns.scenario](p)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

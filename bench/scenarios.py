@@ -1,0 +1,527 @@
+"""The benchmark scenarios of issue 7. Each returns ONE JSON-able dict.
+
+Common fields: ``scenario``, ``params``, ``wall_s``, ``cpu_s`` (this process, all threads),
+``peak_rss_mib`` (this process's peak; run one scenario per process for a clean figure),
+``calls`` (per operation, from the emulator's call log), ``throttled`` (429 answers),
+``lower_bound_s`` (bench/lowerbound.py, in bench seconds = Amazon seconds / time scale),
+``ratio`` = wall / lower bound, and ``amazon`` (the same figures in Amazon seconds).
+
+Quota-bound scenarios (plan, apply, noop, incremental, naive) run against the emulator with
+a time scale and scaled latency; ``local`` runs the pure pipeline on captured items with no
+emulator at all.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from bench import lowerbound
+from bench.emu import (
+    WRITE_OPERATIONS,
+    Backend,
+    InProcessEmulator,
+    ServerEmulator,
+    close_clients,
+)
+from bench.generate import drifted_indexes, seed_for, write_catalog, write_seed
+from reconciler import live as live_mod
+from reconciler import render
+from reconciler.apply import apply_plan
+from reconciler.desired import build
+from reconciler.loader import load
+from reconciler.model import DesiredState, ListingKey, LiveListing
+from reconciler.plan import build_plan
+from reconciler.workflow import run_plan
+
+ROOT = Path(__file__).resolve().parent.parent
+# The emulator's per-message feed time (EmulatorConfig default; not a serve option).
+FEED_PER_MESSAGE_S = 0.0005
+
+
+@dataclass(frozen=True)
+class Params:
+    skus: int = 10_000
+    marketplaces: tuple[str, ...] = ("US", "CA", "MX")
+    drift: float = 1.0  # share of live listings that differ from the catalog
+    time_scale: float = 20.0
+    latency_ms: float = 300.0  # Amazon ms; the emulator divides by the time scale
+    feed_processing_s: float = 300.0  # Amazon seconds (emulator --feed-processing)
+    strategy: str = "auto"
+    change: float = 0.01  # incremental: share of listings edited in Seller Central
+    naive_listings: int = 600  # naive: listings actually run (then extrapolated)
+    versus_wall_s: float = 0.0  # naive: plan+apply wall of the same work, for the speedup
+    in_process: bool = False  # emulator in this process (smoke tests) instead of a server
+    workdir: str = ""
+
+    def data(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["marketplaces"] = ",".join(self.marketplaces)
+        d.pop("workdir")
+        return d
+
+
+def default_workdir() -> Path:
+    return Path(tempfile.gettempdir()) / "reconciler-bench"
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def peak_rss_mib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+@dataclass(frozen=False)
+class Meter:
+    """Wall and CPU time of a block, plus named stage marks."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)
+    _t0: float = 0.0
+    _c0: float = 0.0
+    _last: float = 0.0
+
+    def __enter__(self) -> Meter:
+        self._t0 = self._last = time.perf_counter()
+        self._c0 = time.process_time()
+        return self
+
+    def stage(self, name: str) -> None:
+        now = time.perf_counter()
+        self.stages[name] = round(self.stages.get(name, 0.0) + now - self._last, 3)
+        self._last = now
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self._t0
+        self.cpu = time.process_time() - self._c0
+
+
+def _r(x: float) -> float:
+    return round(x, 3)
+
+
+def _ratio(wall: float, bound: float) -> float | None:
+    """wall / bound; None when the bound is 0 (the work fits in the bursts)."""
+    return round(wall / bound, 3) if bound > 0 else None
+
+
+def _figures(p: Params, m: Meter, bound_amazon_s: float) -> dict[str, Any]:
+    bound = bound_amazon_s / p.time_scale
+    return {
+        "wall_s": _r(m.wall),
+        "cpu_s": _r(m.cpu),
+        "peak_rss_mib": peak_rss_mib(),
+        "lower_bound_s": _r(bound),
+        "ratio": _ratio(m.wall, bound),
+        "amazon": {"wall_s": _r(m.wall * p.time_scale), "lower_bound_s": _r(bound_amazon_s)},
+    }
+
+
+def _write_calls(calls: Mapping[str, int]) -> int:
+    return sum(n for op, n in calls.items() if op in WRITE_OPERATIONS)
+
+
+# --------------------------------------------------------------------------- prepared data
+
+
+@dataclass(frozen=True)
+class Prepared:
+    catalog: Path
+    seed: Path
+    listings: int
+    per_seller: dict[str, dict[str, int]]  # seller id -> marketplace id -> listings
+    accounts: dict[str, str]  # account name -> seller id
+
+
+def _catalog_dir(p: Params) -> Path:
+    return Path(p.workdir or default_workdir()) / f"catalog-{p.skus}-{'-'.join(p.marketplaces)}"
+
+
+def _seed_path(p: Params) -> Path:
+    return _catalog_dir(p).with_name(_catalog_dir(p).name + f"-drift{p.drift:g}.seed.json")
+
+
+def _info_path(p: Params) -> Path:
+    return _seed_path(p).with_suffix(".info.json")
+
+
+def prepare(p: Params) -> Prepared:
+    """Write (once, cached in the work dir) the catalog and the drifted seed for ``p``."""
+    cat, seed, info = _catalog_dir(p), _seed_path(p), _info_path(p)
+    if not (cat / ".complete").exists():
+        if cat.exists():
+            shutil.rmtree(cat)
+        write_catalog(cat, p.skus, p.marketplaces)
+        (cat / ".complete").write_text("ok\n", encoding="utf-8")
+    if not info.exists() or not seed.exists():
+        desired = build(load(cat))
+        write_seed(seed, seed_for(desired, p.drift))
+        per: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        sellers = {a.name: a.seller_id for a in desired.accounts}
+        for d in desired.listings:
+            per[sellers[d.key.account]][d.key.marketplace_id] += 1
+        info.write_text(json.dumps({
+            "listings": len(desired.listings),
+            "per_seller": {s: dict(m) for s, m in per.items()},
+            "accounts": sellers,
+        }), encoding="utf-8")
+    data = json.loads(info.read_text(encoding="utf-8"))
+    return Prepared(cat, seed, int(data["listings"]), data["per_seller"], data["accounts"])
+
+
+def ensure_prepared(p: Params) -> Prepared:
+    """:func:`prepare` in a child process (its memory does not count in this process's
+    peak RSS), unless it is cached already or the emulator runs in-process (smoke tests)."""
+    if not p.in_process and not _info_path(p).exists():
+        subprocess.run(
+            [sys.executable, "-m", "bench", "prepare", *to_args(p)], cwd=ROOT, check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return prepare(p)
+
+
+def to_args(p: Params) -> list[str]:
+    return [
+        "--skus", str(p.skus), "--marketplaces", ",".join(p.marketplaces),
+        "--drift", str(p.drift), "--workdir", str(p.workdir or default_workdir()),
+    ]
+
+
+@contextmanager
+def emulator(p: Params, prep: Prepared) -> Iterator[Backend]:
+    common: dict[str, Any] = {"time_scale": p.time_scale, "latency_ms": p.latency_ms,
+                              "feed_processing_s": p.feed_processing_s}
+    backend: Backend
+    if p.in_process:
+        seed = json.loads(prep.seed.read_text(encoding="utf-8"))
+        backend = InProcessEmulator(seed=seed, **common)
+    else:
+        db = prep.seed.with_suffix(".emulator.db")
+        backend = ServerEmulator(db=db, seed=prep.seed, **common)
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+@contextmanager
+def _state_dir() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="bench-state-") as d:
+        yield d
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def _timed_plan(
+    prep: Prepared, clients: Mapping[str, Any], state_dir: str, refresh: str,
+    desired: DesiredState | None = None,
+) -> tuple[Any, Meter, dict[str, Any]]:
+    """run_plan (load + read + diff/plan) then the text render, with stage times."""
+    stats: dict[str, Any] = {}
+    m = Meter()
+    with m:
+        def read_start(_n: int) -> None:
+            m.stage("load" if desired is None else "targets")
+
+        run = run_plan(prep.catalog, state_dir=state_dir, clients=dict(clients),
+                       desired=desired, refresh=refresh, on_read_start=read_start,
+                       stats=stats)
+        m.stage("read+plan")
+        render.text(run.plan)
+        m.stage("render")
+    read = stats.get("read")
+    info = {"read_modes": sorted(set(read.mode.values())) if read else [],
+            "fresh": read.fresh if read else 0, "cached": read.cached if read else 0}
+    return run, m, info
+
+
+def scenario_plan(p: Params) -> dict[str, Any]:
+    """Full plan: load the catalog, read every listing (searches of 20), diff, plan, render."""
+    prep = ensure_prepared(p)
+    with emulator(p, prep) as emu, _state_dir() as sd:
+        clients = {a: emu.client(s) for a, s in prep.accounts.items()}
+        try:
+            mark = emu.mark()
+            run, m, info = _timed_plan(prep, clients, sd, "full")
+            calls, throttled = emu.calls_since(mark)
+        finally:
+            close_clients(clients)
+    bound = lowerbound.plan_bound(prep.per_seller)
+    out = {"scenario": "plan", "params": p.data(), **_figures(p, m, bound),
+           "stages_s": m.stages, "listings": prep.listings, "changes": len(run.plan.changes),
+           "calls": calls, "throttled": throttled,
+           "searches_min": sum(lowerbound.searches(x) for x in prep.per_seller.values()),
+           "write_calls": _write_calls(calls), **info}
+    out["quota_phase_ratio"] = _ratio(m.stages.get("read+plan", 0.0), out["lower_bound_s"])
+    return out
+
+
+# --------------------------------------------------------------------------- apply
+
+
+def _apply(p: Params, run: Any, clients: Mapping[str, Any], state_dir: str, strategy: str
+           ) -> tuple[Any, Meter]:
+    phases: dict[str, list[float]] = {}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        phases.setdefault(phase, [now, now])[1] = now
+
+    m = Meter()
+    with m:
+        report = apply_plan(
+            run.plan, run.desired, dict(clients), strategy=strategy,
+            verify_timeout_s=3600 / p.time_scale, verify_interval_s=5 / p.time_scale,
+            feed_poll_interval_s=5 / p.time_scale, feed_timeout_s=7200 / p.time_scale,
+            state_dir=state_dir, live_before=run.live, progress=progress,
+        )
+    t0 = m._t0
+    m.stages = {f"{k}_end": round(v[1] - t0, 3) for k, v in phases.items()}
+    return report, m
+
+
+def _outcomes(report: Any) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for o in report.outcomes:
+        counts[o.status] += 1
+    return dict(counts)
+
+
+def scenario_apply(p: Params) -> dict[str, Any]:
+    """Plan (reported, not part of the apply figures), then apply every change with
+    ``p.strategy`` and verify by read-back."""
+    prep = ensure_prepared(p)
+    with emulator(p, prep) as emu, _state_dir() as sd:
+        clients = {a: emu.client(s) for a, s in prep.accounts.items()}
+        try:
+            run, pm, _ = _timed_plan(prep, clients, sd, "full")
+            mark = emu.mark()
+            report, m = _apply(p, run, clients, sd, p.strategy)
+            calls, throttled = emu.calls_since(mark)
+        finally:
+            close_clients(clients)
+    chosen = report.strategy
+    per_seller = _changed_per_seller(run.plan.changes, prep)
+    b = lowerbound.apply_bound(per_seller, chosen, processing_s=p.feed_processing_s,
+                               per_message_s=FEED_PER_MESSAGE_S)
+    out = {"scenario": "apply", "params": p.data(), **_figures(p, m, b["total"]),
+           "phases_s": m.stages, "listings": prep.listings, "changes": len(run.plan.changes),
+           "strategy": chosen, "strategy_reason": report.strategy_reason,
+           "feeds": len(report.feeds), "outcomes": _outcomes(report),
+           "calls": calls, "throttled": throttled, "write_calls": _write_calls(calls),
+           "lower_bound_parts_s": {k: _r(v / p.time_scale) for k, v in b.items()},
+           "ratio_vs_pipelined_bound": _ratio(m.wall, b["pipelined"] / p.time_scale),
+           "plan_wall_s": _r(pm.wall)}
+    return out
+
+
+def _changed_per_seller(changes: Any, prep: Prepared) -> dict[str, dict[str, int]]:
+    per: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for c in changes:
+        per[prep.accounts[c.key.account]][c.key.marketplace_id] += 1
+    return {s: dict(x) for s, x in per.items()}
+
+
+def scenario_noop(p: Params) -> dict[str, Any]:
+    """Apply (auto), then plan again (the CLI's default ``--refresh auto``) and apply that
+    plan: it must have no changes and make no write call."""
+    prep = ensure_prepared(p)
+    with emulator(p, prep) as emu, _state_dir() as sd:
+        clients = {a: emu.client(s) for a, s in prep.accounts.items()}
+        try:
+            run, _, _ = _timed_plan(prep, clients, sd, "full")
+            first, _ = _apply(p, run, clients, sd, "auto")
+            mark = emu.mark()
+            run2, m, info = _timed_plan(prep, clients, sd, "auto")
+            plan_calls, _ = emu.calls_since(mark)
+            _, am = _apply(p, run2, clients, sd, "auto")
+            calls, throttled = emu.calls_since(mark)
+        finally:
+            close_clients(clients)
+    bound = lowerbound.plan_bound(prep.per_seller)
+    return {"scenario": "noop", "params": p.data(), **_figures(p, m, bound),
+            "stages_s": m.stages, "listings": prep.listings,
+            "applied_before": _outcomes(first), "changes": len(run2.plan.changes),
+            "calls": plan_calls, "throttled": throttled,
+            "calls_plan_and_apply": calls, "write_calls": _write_calls(calls),
+            "apply_wall_s": _r(am.wall), **info}
+
+
+# --------------------------------------------------------------------------- incremental
+
+
+def _seller_central_edits(emu: Backend, desired: DesiredState, share: float) -> int:
+    """Edit ``share`` of the listings through the API (drift made in Seller Central)."""
+    sellers = {a.name: a.seller_id for a in desired.accounts}
+    listings = [d for d in desired.listings if d.state != "absent"]
+    picked = sorted(drifted_indexes(len(listings), share, salt=7))
+    clients = {a: emu.client(s) for a, s in sellers.items()}
+    try:
+        for j in picked:
+            d = listings[j]
+            entry = dict(d.attributes["item_name"][0])
+            entry["value"] = "Edited in Seller Central " + str(entry["value"])
+            body = {"productType": d.product_type, "patches": [
+                {"op": "replace", "path": "/attributes/item_name", "value": [entry]}]}
+            clients[d.key.account].patch_listings_item(d.key.sku, [d.key.marketplace_id], body)
+    finally:
+        close_clients(clients)
+    return len(picked)
+
+
+def scenario_incremental(p: Params) -> dict[str, Any]:
+    """Full plan (fills the live cache), ``p.change`` of the listings edited on Amazon, then
+    an incremental plan (``lastUpdatedAfter`` + cache): its wall vs the full plan's. Runs on
+    an in-sync seed (drift 0: the steady state of the 15-minute drift job), whatever
+    ``p.drift`` says."""
+    p = replace(p, drift=0.0)
+    prep = ensure_prepared(p)
+    with emulator(p, prep) as emu, _state_dir() as sd:
+        clients = {a: emu.client(s) for a, s in prep.accounts.items()}
+        try:
+            full, fm, _ = _timed_plan(prep, clients, sd, "full")
+            edited = _seller_central_edits(emu, full.desired, p.change)
+            mark = emu.mark()
+            run, m, info = _timed_plan(prep, clients, sd, "incremental")
+            calls, throttled = emu.calls_since(mark)
+        finally:
+            close_clients(clients)
+    n_mps = {s: len(x) for s, x in prep.per_seller.items()}
+    # Fewest calls: one search page per 20 edited listings per marketplace (>= 1 per mp).
+    per_seller = {s: {mp: max(20, math.ceil(edited * n / prep.listings)) for mp, n in x.items()}
+                  for s, x in prep.per_seller.items()}
+    bound = lowerbound.plan_bound(per_seller)
+    full_wall = fm.wall
+    out = {"scenario": "incremental", "params": p.data(), **_figures(p, m, bound),
+           "stages_s": m.stages, "listings": prep.listings, "edited": edited,
+           "changes_full": len(full.plan.changes), "changes": len(run.plan.changes),
+           "calls": calls, "throttled": throttled, "write_calls": _write_calls(calls),
+           "full_plan_wall_s": _r(full_wall), "full_plan_stages_s": fm.stages,
+           "vs_full": _ratio(m.wall, full_wall), "marketplaces_per_seller": n_mps, **info}
+    # Amazon time: the quota-bound read phase x time scale, local compute as measured.
+    local_inc = m.wall - m.stages.get("read+plan", 0.0)
+    local_full = full_wall - fm.stages.get("read+plan", 0.0)
+    out["amazon"]["vs_full_est"] = _ratio(
+        local_inc + m.stages.get("read+plan", 0.0) * p.time_scale,
+        local_full + fm.stages.get("read+plan", 0.0) * p.time_scale)
+    return out
+
+
+# --------------------------------------------------------------------------- local compute
+
+
+def _items_path(p: Params) -> Path:
+    return _seed_path(p).with_suffix(".items.json")
+
+
+def capture_items(p: Params) -> Path:
+    """Read every listing once through the in-process emulator (quotas off, no latency) and
+    keep the raw Items: the local scenario's stand-in for the network read."""
+    path = _items_path(p)
+    if path.exists():
+        return path
+    prep = prepare(p)
+    seed = json.loads(prep.seed.read_text(encoding="utf-8"))
+    desired = build(load(prep.catalog))
+    from reconciler.spapi.reader import read_listings
+
+    emu = InProcessEmulator(seed=seed, time_scale=1.0, latency_ms=0.0, feed_processing_s=0.0,
+                            quotas=False)
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        by: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for d in desired.listings:
+            by[(d.key.account, d.key.marketplace_id)].append(d.key.sku)
+        sellers = {a.name: a.seller_id for a in desired.accounts}
+        for (account, mp), skus in sorted(by.items()):
+            with emu.client(sellers[account]) as cl:
+                items = read_listings(cl, mp, skus)
+            for sku, item in items.items():
+                if item is not None:
+                    out[f"{account}\t{sku}\t{mp}"] = item
+    finally:
+        emu.close()
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def scenario_local(p: Params) -> dict[str, Any]:
+    """Local compute only (no emulator, no quotas, no latency): load, desired, normalize the
+    captured live Items, diff + plan, render text / markdown / json; each stage timed."""
+    if not p.in_process and not _items_path(p).exists():
+        subprocess.run(
+            [sys.executable, "-m", "bench", "prepare", "--items", *to_args(p)], cwd=ROOT,
+            check=True, stdout=subprocess.DEVNULL,
+        )
+    prep = prepare(p)
+    items_file = capture_items(p)
+    m = Meter()
+    sizes: dict[str, int] = {}
+    with m:
+        raw = load(prep.catalog)
+        m.stage("load")
+        desired = build(raw)
+        m.stage("desired")
+        items = json.loads(items_file.read_text(encoding="utf-8"))
+        m.stage("read_items")
+        mps = {(a.name, mk.marketplace_id): mk for a in desired.accounts for mk in a.marketplaces}
+        live: dict[ListingKey, LiveListing | None] = {}
+        for d in desired.listings:
+            k = d.key
+            item = items.get(f"{k.account}\t{k.sku}\t{k.marketplace_id}")
+            live[k] = None if item is None else live_mod.normalize_item(
+                item, k, mps[(k.account, k.marketplace_id)])
+        del items
+        m.stage("live")
+        plan = build_plan(desired, live)
+        m.stage("diff+plan")
+        for name, fn in (("text", render.text), ("markdown", render.markdown),
+                         ("json", render.json)):
+            sizes[name] = len(fn(plan))
+            m.stage(f"render_{name}")
+    return {"scenario": "local", "params": p.data(), "wall_s": _r(m.wall), "cpu_s": _r(m.cpu),
+            "peak_rss_mib": peak_rss_mib(), "stages_s": m.stages,
+            "target_stages_s": _r(sum(v for k, v in m.stages.items() if k != "read_items")),
+            "listings": len(desired.listings), "changes": len(plan.changes),
+            "render_chars": sizes, "calls": {}, "lower_bound_s": 0.0, "ratio": None}
+
+
+def scenario_naive(p: Params) -> dict[str, Any]:
+    from bench.naive import scenario_naive as run
+
+    return run(p)
+
+
+SCENARIOS: dict[str, Callable[[Params], dict[str, Any]]] = {
+    "plan": scenario_plan,
+    "apply": scenario_apply,
+    "noop": scenario_noop,
+    "incremental": scenario_incremental,
+    "naive": scenario_naive,
+    "local": scenario_local,
+}
+
+
+def with_defaults(name: str, p: Params) -> Params:
+    """Scenario-specific defaults (local: 100k listings)."""
+    if name == "local" and p.skus == Params.skus:
+        return replace(p, skus=33_334)
+    return p
+
