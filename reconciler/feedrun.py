@@ -35,6 +35,7 @@ from reconciler.model import Issue, ListingKey
 from reconciler.plan import Change
 from reconciler.quotas import JSON_LISTINGS_FEED_MAX_MESSAGES
 from reconciler.spapi.client import SpApiClient
+from reconciler.verify import poll_delay
 
 FEED_TYPE = "JSON_LISTINGS_FEED"
 CONTENT_TYPE = "application/json; charset=UTF-8"
@@ -112,7 +113,9 @@ def settle_journal(
     """Wait (bounded) for feeds a previous run left in flight. Returns marketplace_id -> SKUs
     still in an unfinished feed (empty when everything settled); those must not be written."""
     deadline = clock() + timeout_s
+    rounds = 0
     while journal.entries:
+        rounds += 1
         done: set[str] = set()
         orphans: set[str] = set()
         for e in journal.entries:
@@ -133,7 +136,7 @@ def settle_journal(
         journal.drop(done, orphans)
         if not journal.entries or clock() >= deadline:
             break
-        sleep(max(0.0, min(poll_s, deadline - clock())))
+        sleep(max(0.0, min(poll_delay(rounds - 1, poll_s), deadline - clock())))
     blocked: dict[str, set[str]] = {}
     for e in journal.entries:
         blocked.setdefault(e["marketplace_id"], set()).update(e["skus"])
@@ -245,7 +248,9 @@ def wait_all(
     status: dict[str, str] = {}
     result_doc: dict[str, str] = {}
     open_ = set(feeds)
+    rounds = 0
     while open_:
+        rounds += 1
         for fid in sorted(open_):
             try:
                 f = client.get_feed(fid)
@@ -259,7 +264,7 @@ def wait_all(
             progress(len(feeds) - len(open_))
         if not open_ or clock() >= deadline:
             break
-        sleep(max(0.0, min(poll_s, deadline - clock())))
+        sleep(max(0.0, min(poll_delay(rounds - 1, poll_s), deadline - clock())))
     out: list[FeedResult] = []
     for fid, (mp, by_id) in sorted(feeds.items()):
         rejected: dict[ListingKey, tuple[Issue, ...]] = {}

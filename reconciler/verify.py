@@ -35,6 +35,12 @@ from reconciler.spapi.client import SpApiClient
 from reconciler.spapi.reader import read_listings
 
 
+def poll_delay(round_: int, interval_s: float) -> float:
+    """Polls back off from interval/8 to the interval (0.6, 1.25, 2.5, 5, 5 ... s for 5 s):
+    quick answers for quick writes, at most one read per interval for slow ones."""
+    return min(interval_s, interval_s / 8 * (2 ** min(round_, 3)))
+
+
 def marketplace_configs(desired: DesiredState) -> dict[tuple[str, str], MarketplaceConfig]:
     """(account, marketplace_id) -> MarketplaceConfig."""
     return {
@@ -131,7 +137,9 @@ def verify(
     open_: dict[ListingKey, Target] = {t.key: t for t in targets}
     result: dict[ListingKey, tuple[str, tuple[Issue, ...]]] = {}
     last: dict[ListingKey, LiveListing | None] = {}
+    rounds = 0
     while open_:
+        rounds += 1
         try:
             live_now = read_back(client, list(open_), mps)
         except ApiError:
@@ -140,7 +148,7 @@ def verify(
             if clock() >= deadline:
                 result.update({k: (PENDING, ()) for k in open_})
                 break
-            sleep(max(0.0, min(interval_s, deadline - clock())))
+            sleep(max(0.0, min(poll_delay(rounds - 1, interval_s), deadline - clock())))
             continue
         last.update(live_now)
         timed_out = clock() >= deadline
@@ -161,5 +169,5 @@ def verify(
             progress(len(result))
         if not open_:
             break
-        sleep(max(0.0, min(interval_s, deadline - clock())))
+        sleep(max(0.0, min(poll_delay(rounds - 1, interval_s), deadline - clock())))
     return result, last

@@ -24,7 +24,8 @@ from click.testing import CliRunner
 
 from reconciler import lock, redact
 from reconciler.cli import main
-from reconciler.emulator.app import Emulator
+from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.spapi import connect
 from reconciler.spapi.connect import close_embedded_emulators, embedded_emulator
 from tests import applyutil as au
 
@@ -45,11 +46,11 @@ def setup(tmp_path: Path, isolated_state: Path, monkeypatch: pytest.MonkeyPatch
     au.write_catalog(catalog, 5, audit_log=str(audit_log), verify_timeout=20,
                      verify_interval=0.05)
     desired = load(catalog)
-    # pre-create the embedded emulator's db with our drifted seed (no demo seed then)
+    # the embedded emulator of this state dir: our drifted seed (no demo seed), time-scaled
     isolated_state.mkdir(parents=True, exist_ok=True)
-    emu = Emulator(str(isolated_state / "emulator.db"))
+    emu = Emulator(str(isolated_state / "emulator.db"), EmulatorConfig(time_scale=20.0))
     emu.seed(au.drifted_seed(desired, missing_every=4))
-    emu.close()
+    monkeypatch.setitem(connect._emulators, os.path.realpath(isolated_state), emu)
     monkeypatch.chdir(tmp_path)
     for k, v in SECRETS.items():
         monkeypatch.setenv(k, v)
@@ -189,9 +190,7 @@ def test_sample_catalog_against_drifted_emulator(
     strategy: str, tmp_path: Path, isolated_state: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 5 must-show 1: the sample catalog vs the demo's drifted live state."""
-    from reconciler.emulator.app import EmulatorConfig
     from reconciler.emulator.demo import build_seed
-    from reconciler.spapi import connect
     from reconciler.workflow import load
     from tests.conftest import SAMPLE_CATALOG
 
