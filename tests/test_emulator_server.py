@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.emulator.app import Emulator
+from reconciler.emulator.app import Emulator, EmulatorConfig
 
 pytestmark = pytest.mark.server
 
@@ -272,3 +272,20 @@ def test_bad_arguments_fail_with_one_line(tmp_path: Path) -> None:
         timeout=30,
     )
     assert r.returncode == 0 and "reset" in r.stdout and "slow=RATE:MS" in r.stdout
+
+
+def test_in_thread_server_shares_the_emulator() -> None:
+    from reconciler.emulator import auth
+    from reconciler.emulator.server import running
+
+    with Emulator(config=EmulatorConfig(quotas=False)) as e:
+        e.put_listing_direct(SELLER, "T 1", US, "MUG", {})
+        tok = auth.issue_token(e, SELLER)
+        with running(e) as url, httpx.Client(base_url=url, timeout=10) as c:
+            r = c.get(
+                item_url("T%201"),
+                params={"marketplaceIds": US},
+                headers={"x-amz-access-token": tok},
+            )
+            assert r.status_code == 200 and r.json()["sku"] == "T 1"
+        assert [x.status for x in e.calls("getListingsItem")] == [200]

@@ -19,7 +19,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import Any
@@ -158,6 +158,26 @@ def make_server(
     emu: Emulator, host: str = "127.0.0.1", port: int = 0, *, log: bool = False
 ) -> EmulatorHTTPServer:
     return EmulatorHTTPServer((host, port), emu, log=log)
+
+
+@contextlib.contextmanager
+def running(emu: Emulator, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``emu`` on a background thread for the duration of the block; yields the base URL.
+    The emulator itself is left open (the caller owns it)."""
+    server = make_server(emu, host, port)
+    t = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.1},
+        name="emulator-http",
+        daemon=True,
+    )
+    t.start()
+    try:
+        yield server.url
+    finally:
+        server.shutdown()
+        t.join(5)
+        server.server_close()
 
 
 def serve_until_signalled(
