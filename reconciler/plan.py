@@ -33,6 +33,7 @@ from reconciler.model import (
     DesiredState,
     Entry,
     FieldChange,
+    Issue,
     ListingKey,
     LiveListing,
     PriceDerivation,
@@ -41,6 +42,7 @@ from reconciler.model import (
 from reconciler.strategy import StrategyEstimate, estimate
 
 FORMAT_VERSION = 1
+REMOTE_KEY = "remote_validation"  # in data(), outside the checksum
 ACTIONS = ("create", "update", "delete")
 PRICE_ATTRIBUTES = ("purchasable_offer", "list_price")
 # Money fields stored as strings in data() and turned back into Decimal by from_data().
@@ -90,6 +92,11 @@ class Plan:
     strategy: StrategyEstimate | None = None
     safety: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()
+    # ``plan --validate-remote``: Amazon's VALIDATION_PREVIEW issues per listing and how many
+    # listings were previewed (0: not requested). Amazon's opinion at one moment, not part of
+    # what apply writes, so they are in data() but outside the checksum.
+    remote_issues: Mapping[ListingKey, tuple[Issue, ...]] = field(default_factory=dict)
+    validated: int = 0
 
     def __post_init__(self) -> None:
         # Sorted at construction (octoDNS): every render and data() is deterministic.
@@ -97,6 +104,8 @@ class Plan:
         object.__setattr__(self, "held", tuple(sorted(self.held, key=lambda h: h.key)))
         fps = {ListingKey(*k): v for k, v in sorted(self.fingerprints.items())}
         object.__setattr__(self, "fingerprints", fps)
+        remote = {ListingKey(*k): tuple(v) for k, v in sorted(self.remote_issues.items())}
+        object.__setattr__(self, "remote_issues", remote)
 
     @property
     def has_changes(self) -> bool:
@@ -129,6 +138,14 @@ class Plan:
             "strategy": _strategy_data(self.strategy),
             "safety": list(self.safety),
         }
+        if self.validated:
+            d[REMOTE_KEY] = {
+                "validated": self.validated,
+                "issues": [
+                    {**_key_data(k), "issues": [_issue_data(i) for i in v]}
+                    for k, v in self.remote_issues.items()
+                ],
+            }
         d["checksum"] = _checksum(d)
         return d
 
@@ -154,6 +171,11 @@ class Plan:
                 strategy=_strategy_from(d.get("strategy")),
                 safety=tuple(str(s) for s in d.get("safety", ())),
                 accounts=tuple(str(a) for a in d.get("accounts", ())),
+                remote_issues={
+                    _key_from(r): tuple(_issue_from(i) for i in r["issues"])
+                    for r in (d.get(REMOTE_KEY) or {}).get("issues", ())
+                },
+                validated=int((d.get(REMOTE_KEY) or {}).get("validated", 0)),
             )
         except (KeyError, TypeError, ValueError, InvalidOperation) as e:
             raise PlanError(f"malformed plan: {type(e).__name__}: {e}") from e
@@ -173,7 +195,7 @@ def listing_name(key: ListingKey, marketplace: str) -> str:
 
 
 def _checksum(d: Mapping[str, Any]) -> str:
-    body = {k: v for k, v in d.items() if k != "checksum"}
+    body = {k: v for k, v in d.items() if k not in ("checksum", REMOTE_KEY)}
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
@@ -186,6 +208,24 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+def _issue_data(i: Issue) -> dict[str, Any]:
+    return {
+        "code": i.code,
+        "message": i.message,
+        "severity": i.severity,
+        "attribute_names": list(i.attribute_names),
+    }
+
+
+def _issue_from(d: Mapping[str, Any]) -> Issue:
+    return Issue(
+        str(d["code"]),
+        str(d["message"]),
+        str(d.get("severity", "ERROR")),
+        tuple(str(a) for a in d.get("attribute_names", ())),
+    )
 
 
 def _key_data(k: ListingKey) -> dict[str, str]:

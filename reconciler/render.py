@@ -11,7 +11,7 @@ in a jinja2 ``SandboxedEnvironment`` with autoescape off: values arrive already 
 from __future__ import annotations
 
 import json as _json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 from jinja2.sandbox import SandboxedEnvironment
 
 from reconciler.marketplaces import lookup
-from reconciler.model import Entry, FieldChange, canonical_json
+from reconciler.model import Entry, FieldChange, Issue, ListingKey, canonical_json
 from reconciler.plan import Change, Held, Plan
 
 MARKER = "<!-- reconciler-plan -->"
@@ -104,6 +104,16 @@ def _marketplace_code(marketplace_id: str) -> str:
     return m.code if m else marketplace_id
 
 
+def remote_summary(plan: Plan) -> str:
+    """One line about ``--validate-remote`` (empty when it was not used)."""
+    if not plan.validated:
+        return ""
+    bad = len(plan.remote_issues)
+    return f"Amazon validated {plan.validated} planned write(s) (VALIDATION_PREVIEW): " + (
+        f"{bad} with issues" if bad else "no issues"
+    )
+
+
 def summary_line(plan: Plan) -> str:
     return (
         f"{plan.count('create')} to create, {plan.count('update')} to update, "
@@ -172,6 +182,8 @@ def text(plan: Plan, *, color: bool = False) -> str:
         h = held_by_key.get(c.key)
         if h is not None:
             lines.append(paint("held", f"    ! texts held: {term_clean(h.reason)}"))
+        for i in plan.remote_issues.get(c.key, ()):
+            lines.append(paint("unsafe", f"    ! Amazon preview: {term_clean(issue_text(i))}"))
     for h in plan.held:
         lines.append("")
         scope = "whole listing" if h.whole_listing else "texts only; price and quantity planned"
@@ -181,6 +193,8 @@ def text(plan: Plan, *, color: bool = False) -> str:
         )
     if plan.strategy is not None and plan.changes:
         lines += ["", f"Strategy: {plan.strategy.describe()}"]
+    if plan.validated:
+        lines += ["", remote_summary(plan)]
     if plan.safety:
         lines += [
             "",
@@ -222,6 +236,7 @@ class _Section:
     rows: tuple[dict[str, str], ...]
     derivations: tuple[str, ...]
     note: str
+    issues: tuple[str, ...] = ()
 
 
 def _md_values(attribute: str, entries: list[Entry] | None) -> str:
@@ -235,7 +250,17 @@ def _md_values(attribute: str, entries: list[Entry] | None) -> str:
     return "<br>".join(md_escape(_clip(v, MD_TEXT_MAX)) for v in vals)
 
 
-def _sections(changes: Iterable[Change], held: Iterable[Held], multi: bool) -> list[_Section]:
+def issue_text(i: Issue) -> str:
+    attrs = f" ({', '.join(i.attribute_names)})" if i.attribute_names else ""
+    return f"{i.severity} {i.code}: {i.message}{attrs}"
+
+
+def _sections(
+    changes: Iterable[Change],
+    held: Iterable[Held],
+    multi: bool,
+    remote: Mapping[ListingKey, tuple[Issue, ...]],
+) -> list[_Section]:
     held_map = {h.key: h for h in held}
     out = []
     for c in changes:
@@ -260,6 +285,7 @@ def _sections(changes: Iterable[Change], held: Iterable[Held], multi: bool) -> l
                 rows,
                 tuple(md_escape(d.describe()) for d in c.derivations),
                 note,
+                tuple(md_escape(issue_text(i)) for i in remote.get(c.key, ())),
             )
         )
     for h in held_map.values():
@@ -279,17 +305,20 @@ def _sections(changes: Iterable[Change], held: Iterable[Held], multi: bool) -> l
     return out
 
 
-def _skus(plan: Plan) -> list[dict[str, Any]]:
+def _skus(plan: Plan, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Details per SKU for the first ``limit`` SKUs, and how many SKUs there are in all."""
     multi = len(plan.accounts) > 1
-    keys = sorted(
-        {(c.key.account, c.key.sku) for c in plan.changes}
-        | {(h.key.account, h.key.sku) for h in plan.held}
-    )
+    changes: dict[tuple[str, str], list[Change]] = {}
+    held: dict[tuple[str, str], list[Held]] = {}
+    for c in plan.changes:
+        changes.setdefault((c.key.account, c.key.sku), []).append(c)
+    for h in plan.held:
+        held.setdefault((h.key.account, h.key.sku), []).append(h)
+    keys = sorted(changes.keys() | held.keys())
     out = []
-    for account, sku in keys:
-        changes = [c for c in plan.changes if (c.key.account, c.key.sku) == (account, sku)]
-        held = [h for h in plan.held if (h.key.account, h.key.sku) == (account, sku)]
-        sections = _sections(changes, held, multi)
+    for account, sku in keys[:limit]:
+        k = (account, sku)
+        sections = _sections(changes.get(k, ()), held.get(k, ()), multi, plan.remote_issues)
         out.append(
             {
                 "sku": md_escape(sku),
@@ -298,7 +327,7 @@ def _skus(plan: Plan) -> list[dict[str, Any]]:
                 "sections": sections,
             }
         )
-    return out
+    return out, len(keys)
 
 
 def _environment() -> SandboxedEnvironment:
@@ -314,7 +343,7 @@ def _template_source() -> str:
 def markdown(plan: Plan) -> str:
     """The PR-comment render: hidden marker, safety first, summary table, strategy, then one
     collapsible section per SKU with old -> new per field and each price's derivation."""
-    skus = _skus(plan)
+    skus, total = _skus(plan, MD_MAX_SKUS)
     strategy = plan.strategy.describe() if plan.strategy is not None and plan.changes else ""
     view = {
         "marker": MARKER,
@@ -325,8 +354,9 @@ def markdown(plan: Plan) -> str:
             for r in per_marketplace(plan)
         ],
         "strategy": md_escape(strategy),
-        "skus": skus[:MD_MAX_SKUS],
-        "more_skus": max(0, len(skus) - MD_MAX_SKUS),
+        "skus": skus,
+        "more_skus": total - len(skus),
+        "remote": md_escape(remote_summary(plan)),
         "checksum": plan.checksum,
         "has_changes": plan.has_changes or bool(plan.held),
     }

@@ -346,3 +346,18 @@ def test_round_trip_keeps_a_non_numeric_live_price() -> None:
     plan = build_plan(state(d), {d.key: live})
     assert plan.has_changes
     assert Plan.from_data(json.loads(json.dumps(plan.data()))) == plan
+
+
+def test_remote_issues_round_trip_outside_the_checksum() -> None:
+    from reconciler.model import Issue
+
+    plan = build_plan(*sample())  # type: ignore[arg-type]
+    k = plan.changes[0].key
+    issue = Issue("90220", "'brand' is required but not supplied.", "ERROR", ("brand",))
+    validated = replace(plan, remote_issues={k: (issue,)}, validated=4)
+    assert validated.checksum == plan.checksum  # Amazon's opinion is not part of the plan
+    data = json.loads(json.dumps(validated.data()))
+    assert data["remote_validation"]["validated"] == 4
+    back = Plan.from_data(data)
+    assert back == validated and back.remote_issues[k] == (issue,)
+    assert "remote_validation" not in plan.data()

@@ -186,3 +186,23 @@ def test_markdown_caps_details_for_huge_plans() -> None:
     md = render.markdown(build_plan(state(*listings), live))  # type: ignore[arg-type]
     assert md.count("<details>") == render.MD_MAX_SKUS
     assert "…and 7 more SKU(s)" in md
+
+
+def test_remote_issues_are_rendered_and_escaped() -> None:
+    from dataclasses import replace
+
+    from reconciler.model import Issue
+
+    plan = golden_plan()
+    k = next(c.key for c in plan.changes if c.action == "create")
+    issue = Issue("90220", "'<b>brand</b>' is required", "ERROR", ("brand",))
+    validated = replace(plan, remote_issues={k: (issue,)}, validated=4)
+    txt = render.text(validated)
+    assert "! Amazon preview: ERROR 90220: '<b>brand</b>' is required (brand)" in txt
+    assert "Amazon validated 4 planned write(s) (VALIDATION_PREVIEW): 1 with issues" in txt
+    md = render.markdown(validated)
+    assert (
+        "Amazon preview: ERROR 90220: &#39;&lt;b&gt;brand&lt;/b&gt;&#39; is required (brand)" in md
+    )
+    assert "**Remote validation:** Amazon validated 4" in md
+    assert "Remote validation" not in render.markdown(plan)
