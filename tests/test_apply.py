@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from reconciler.apply import apply_plan
@@ -197,3 +199,27 @@ def test_rejected_listing_counts_in_stock_deviation() -> None:
         # DEFAULT=3 with no locations: |0 - 3| + 11 + 5 = 19 units off
         assert report.kpis.stock_deviation_pct == pytest.approx(100 * 19 / 31, abs=0.01)
         assert report.kpis.sync_success_pct == 50.0
+
+
+def test_patches_wait_for_a_feed_left_in_flight(tmp_path: Path) -> None:
+    """A killed feed run leaves its feed queued; the next run (patch) waits for it first, so a
+    PATCH and a queued feed are never in flight for the same SKU."""
+    from reconciler import feedrun
+
+    desired = au.desired_state(5, marketplaces=(au.CA,))
+    cfg = EmulatorConfig(time_scale=10.0, feed_processing_s=3.0)  # 0.3 s of processing
+    with au.emulator(cfg, au.drifted_seed(desired)) as emu, au.client(emu) as cl:
+        plan, _ = au.make_plan(desired, cl)
+        journal = feedrun.Journal(tmp_path, "na")
+        feed_id, _ = feedrun.submit(cl, au.SELLER, au.CA.marketplace_id, list(plan.changes),
+                                    journal)  # ... and the process "dies" here
+        assert feedrun.Journal(tmp_path, "na").entries[0]["feed_id"] == feed_id
+        report = apply_plan(plan, desired, {"na": cl}, strategy="patch", verify_timeout_s=10,
+                            verify_interval_s=0.02, feed_poll_interval_s=0.02,
+                            state_dir=str(tmp_path))
+        assert report.converged
+        feed_writes = [h.time for h in emu.history() if h.source == f"feed:{feed_id}"]
+        patch_calls = [c.time for c in emu.calls("patchListingsItem")]
+        assert feed_writes, "the feed was processed"
+        assert not patch_calls or min(patch_calls) >= max(feed_writes)
+        assert feedrun.Journal(tmp_path, "na").entries == []
