@@ -107,8 +107,12 @@ def apply_plan(
         if name not in clients:
             raise ReconcilerError(f"no SP-API client for account {name!r}")
         accounts.append(
-            _Account(name, clients[name], sellers.get(name, clients[name].seller_id),
-                     [c for c in plan.changes if c.key.account == name])
+            _Account(
+                name,
+                clients[name],
+                sellers.get(name, clients[name].seller_id),
+                [c for c in plan.changes if c.key.account == name],
+            )
         )
     total = len(plan.changes)
     counter = _Counter(progress, total)
@@ -120,11 +124,20 @@ def apply_plan(
     def run(acc: _Account) -> None:
         try:
             _run_account(
-                acc, chosen, desired_by_key, mps, baseline, counter,
-                verify_timeout_s=verify_timeout_s, verify_interval_s=verify_interval_s,
+                acc,
+                chosen,
+                desired_by_key,
+                mps,
+                baseline,
+                counter,
+                verify_timeout_s=verify_timeout_s,
+                verify_interval_s=verify_interval_s,
                 feed_poll_interval_s=feed_poll_interval_s,
                 feed_timeout_s=verify_timeout_s if feed_timeout_s is None else feed_timeout_s,
-                workers=workers, clock=clock, sleep=sleep, state_dir=state_dir,
+                workers=workers,
+                clock=clock,
+                sleep=sleep,
+                state_dir=state_dir,
             )
         except ReconcilerError as e:  # account-level failure (auth, outage after retries)
             acc.error = redact(f"account {acc.name}: {e}")
@@ -163,7 +176,8 @@ def _issues(raw: Any) -> tuple[Issue, ...]:
         if isinstance(i, Mapping):
             out.append(
                 Issue(
-                    code=str(i.get("code", "")), message=str(i.get("message", "")),
+                    code=str(i.get("code", "")),
+                    message=str(i.get("message", "")),
                     severity=str(i.get("severity", "ERROR")),
                     attribute_names=tuple(str(a) for a in i.get("attributeNames", []) or []),
                 )
@@ -221,28 +235,41 @@ def _run_account(
 ) -> None:
     journal = feedrun.Journal(state_dir, acc.name)
     blocked = feedrun.settle_journal(
-        acc.client, journal, timeout_s=feed_timeout_s, poll_s=feed_poll_interval_s,
-        clock=clock, sleep=sleep,
+        acc.client,
+        journal,
+        timeout_s=feed_timeout_s,
+        poll_s=feed_poll_interval_s,
+        clock=clock,
+        sleep=sleep,
     )
     todo: list[Change] = []
     for c in acc.changes:
         if c.key.sku in blocked.get(c.key.marketplace_id, set()):
-            acc.written[c.key] = (PENDING, (Issue(
-                "FEED_IN_FLIGHT",
-                "an earlier run's feed with this SKU is still being processed; not written",
-            ),), "none")
+            acc.written[c.key] = (
+                PENDING,
+                (
+                    Issue(
+                        "FEED_IN_FLIGHT",
+                        "an earlier run's feed with this SKU is still being processed; not written",
+                    ),
+                ),
+                "none",
+            )
         else:
             todo.append(c)
 
     if chosen == "feed":
-        _write_feeds(acc, todo, journal, counter, feed_timeout_s, feed_poll_interval_s,
-                     clock, sleep)
+        _write_feeds(
+            acc, todo, journal, counter, feed_timeout_s, feed_poll_interval_s, clock, sleep
+        )
     else:
         _write_patches(acc, todo, counter, workers)
 
     targets = [
         verify.Target(
-            key=c.key, action=c.action, desired=desired_by_key.get(c.key),
+            key=c.key,
+            action=c.action,
+            desired=desired_by_key.get(c.key),
             attributes=frozenset(f.attribute for f in c.fields),
         )
         for c in acc.changes
@@ -250,8 +277,14 @@ def _run_account(
     ]
     decided = len(acc.changes) - len(targets)  # rejected or not written: nothing to wait for
     results, last = verify.verify(
-        acc.client, targets, mps, timeout_s=verify_timeout_s, interval_s=verify_interval_s,
-        baseline=baseline, clock=clock, sleep=sleep,
+        acc.client,
+        targets,
+        mps,
+        timeout_s=verify_timeout_s,
+        interval_s=verify_interval_s,
+        baseline=baseline,
+        clock=clock,
+        sleep=sleep,
         progress=lambda n: counter.set("verify", acc.name, decided + n),
     )
     # Listings verify did not read (rejected, not written) still count in the stock deviation.
@@ -308,7 +341,12 @@ def _write_feeds(
         sent += len(batch)
         counter.set("write", acc.name, sent)
     results = feedrun.wait_all(
-        acc.client, submitted, journal, timeout_s=timeout_s, poll_s=poll_s, clock=clock,
+        acc.client,
+        submitted,
+        journal,
+        timeout_s=timeout_s,
+        poll_s=poll_s,
+        clock=clock,
         sleep=sleep,
     )
     for r in results:
@@ -316,10 +354,16 @@ def _write_feeds(
             if key in r.rejected:
                 acc.written[key] = (REJECTED, r.rejected[key], "feed")
             elif r.status not in ("DONE",):
-                acc.written[key] = (PENDING, (Issue(
-                    f"FEED_{r.status}", f"feed {r.feed_id} is {r.status}"),), "feed")
-        acc.feeds.append(FeedRecord(acc.name, r.feed_id, r.marketplace_id, len(r.keys),
-                                    r.status, len(r.rejected)))
+                acc.written[key] = (
+                    PENDING,
+                    (Issue(f"FEED_{r.status}", f"feed {r.feed_id} is {r.status}"),),
+                    "feed",
+                )
+        acc.feeds.append(
+            FeedRecord(
+                acc.name, r.feed_id, r.marketplace_id, len(r.keys), r.status, len(r.rejected)
+            )
+        )
 
 
 def _report(
@@ -344,10 +388,21 @@ def _report(
             status = PENDING
         if acc.error and status == PENDING and not issues:
             issues = (Issue("ACCOUNT_ERROR", acc.error),)
-        outcomes.append(ListingOutcome(c.key, c.action, status, via, issues,
-                                       feed_of.get(c.key, "") if via == "feed" else ""))
-    applied = [desired_by_key[c.key] for c in plan.changes
-               if c.key in desired_by_key and c.key in live_after]
+        outcomes.append(
+            ListingOutcome(
+                c.key,
+                c.action,
+                status,
+                via,
+                issues,
+                feed_of.get(c.key, "") if via == "feed" else "",
+            )
+        )
+    applied = [
+        desired_by_key[c.key]
+        for c in plan.changes
+        if c.key in desired_by_key and c.key in live_after
+    ]
     totals = _totals(clients[a.name] for a in accounts)
     k = kpi.compute([o.status for o in outcomes], applied, live_after, totals)
     return ApplyReport(
@@ -375,4 +430,3 @@ def _totals(clients: Any) -> kpi.CallTotals:
         throttles += sum(snap.throttles.values())
         errors += sum(snap.errors.values())
     return kpi.CallTotals(tuple(lat), calls, retries, throttles, errors)
-

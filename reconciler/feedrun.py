@@ -81,8 +81,12 @@ class Journal:
 
     def add(self, document_id: str, marketplace_id: str, skus: Sequence[str]) -> None:
         self.entries.append(
-            {"document_id": document_id, "feed_id": "", "marketplace_id": marketplace_id,
-             "skus": list(skus)}
+            {
+                "document_id": document_id,
+                "feed_id": "",
+                "marketplace_id": marketplace_id,
+                "skus": list(skus),
+            }
         )
         self._save()
 
@@ -95,7 +99,8 @@ class Journal:
     def drop(self, feed_ids: set[str], document_ids: set[str] | None = None) -> None:
         document_ids = document_ids or set()
         self.entries = [
-            e for e in self.entries
+            e
+            for e in self.entries
             if e["feed_id"] not in feed_ids and e["document_id"] not in document_ids
         ]
         self._save()
@@ -157,8 +162,9 @@ def _any_unfinished(client: SpApiClient) -> bool:
 # --------------------------------------------------------------------------- lifecycle
 
 
-def batches(changes: Sequence[Change], size: int = JSON_LISTINGS_FEED_MAX_MESSAGES
-            ) -> list[tuple[str, list[Change]]]:
+def batches(
+    changes: Sequence[Change], size: int = JSON_LISTINGS_FEED_MAX_MESSAGES
+) -> list[tuple[str, list[Change]]]:
     """(marketplace_id, changes) per feed: one marketplace a feed, <= size messages."""
     by_mp: dict[str, list[Change]] = {}
     for c in changes:

@@ -108,13 +108,15 @@ def build_files(
     for mp in marketplaces:
         if not mp.mli:
             continue
-        codes = sorted({
-            str(e["fulfillment_channel_code"])
-            for lst in live.get(mp.marketplace_id, {}).values()
-            for e in lst.attributes.get("fulfillment_availability", [])
-            if e.get("fulfillment_channel_code") not in (None, DEFAULT_CHANNEL)
-            and not str(e.get("fulfillment_channel_code")).startswith("AMAZON_")
-        })
+        codes = sorted(
+            {
+                str(e["fulfillment_channel_code"])
+                for lst in live.get(mp.marketplace_id, {}).values()
+                for e in lst.attributes.get("fulfillment_availability", [])
+                if e.get("fulfillment_channel_code") not in (None, DEFAULT_CHANNEL)
+                and not str(e.get("fulfillment_channel_code")).startswith("AMAZON_")
+            }
+        )
         for code in codes:
             loc_of[(mp.code, code)] = _location_name(code, loc_names)
     # ---------------------------------------------------------------- SKUs
@@ -124,15 +126,18 @@ def build_files(
         mp = mp_by_id[mp_id]
         for sku, lst in sorted(live[mp_id].items()):
             if not SKU_NAME.match(sku):
-                warnings.append(f"{sku!r} ({mp.code}): SKU name not supported by the catalog "
-                                "format; skipped")
+                warnings.append(
+                    f"{sku!r} ({mp.code}): SKU name not supported by the catalog format; skipped"
+                )
                 continue
             listings += 1
             s = skus.setdefault(sku, {"product_type": lst.product_type, "marketplaces": []})
             s["marketplaces"].append(mp.code)
             if lst.product_type != s["product_type"]:
-                warnings.append(f"{sku} ({mp.code}): product type {lst.product_type} differs "
-                                f"from {s['product_type']}; kept {s['product_type']}")
+                warnings.append(
+                    f"{sku} ({mp.code}): product type {lst.product_type} differs "
+                    f"from {s['product_type']}; kept {s['product_type']}"
+                )
             _texts(s, sku, lst, mp, warnings)
             _quantity(s, sku, lst, mp, loc_of, warnings)
             _prices(s, lst, mp)
@@ -142,28 +147,46 @@ def build_files(
         for (code, _channel), name in loc_of.items():
             q = s.get("quantity", {}).get(code)
             if isinstance(q, dict) and name not in q:
-                warnings.append(f"{sku} ({code}): no quantity live for location {name}; "
-                                "the catalog manages it at 0 (the first plan will set it)")
+                warnings.append(
+                    f"{sku} ({code}): no quantity live for location {name}; "
+                    "the catalog manages it at 0 (the first plan will set it)"
+                )
     files: dict[str, str] = {}
-    files["reconciler.yaml"] = _dump("reconciler", _settings(account, marketplaces),
-                                     f"imported from account {account.name} on {today}")
+    files["reconciler.yaml"] = _dump(
+        "reconciler",
+        _settings(account, marketplaces),
+        f"imported from account {account.name} on {today}",
+    )
     currencies = sorted({m.currency for m in marketplaces})
     files["pricing.yaml"] = _dump(
-        "pricing", {"base_currency": currencies[0], "defaults": {"ending": "none"}},
+        "pricing",
+        {"base_currency": currencies[0], "defaults": {"ending": "none"}},
         "imported prices are fixed per SKU (overrides); add base_price and rules to derive them",
     )
     files["rates.yaml"] = _dump(
         "rates",
-        {"as_of": today.isoformat(), "source": "placeholder written by reconciler import",
-         "base": currencies[0], "rates": dict.fromkeys(currencies, 1)},
+        {
+            "as_of": today.isoformat(),
+            "source": "placeholder written by reconciler import",
+            "base": currencies[0],
+            "rates": dict.fromkeys(currencies, 1),
+        },
         "placeholder: imported prices are fixed, so no rate is used yet; put real rates here",
     )
     if loc_names:
-        files["locations.yaml"] = _dump("locations", {"locations": {
-            name: {"fulfillment_channel_code": code, "account": account.name,
-                   "marketplace": next(m for (m, c), n in loc_of.items() if n == name)}
-            for name, code in sorted(loc_names.items())
-        }})
+        files["locations.yaml"] = _dump(
+            "locations",
+            {
+                "locations": {
+                    name: {
+                        "fulfillment_channel_code": code,
+                        "account": account.name,
+                        "marketplace": next(m for (m, c), n in loc_of.items() if n == name),
+                    }
+                    for name, code in sorted(loc_names.items())
+                }
+            },
+        )
     used: set[str] = set()
     for sku in sorted(skus):
         fname = sku.lower()
@@ -183,8 +206,11 @@ def _settings(account: Account, marketplaces: Sequence[MarketplaceConfig]) -> di
     if account.token_url:
         acc["token_url"] = account.token_url
     c = account.credentials
-    acc["credentials"] = {"refresh_token": c.refresh_token, "client_id": c.client_id,
-                          "client_secret": c.client_secret}
+    acc["credentials"] = {
+        "refresh_token": c.refresh_token,
+        "client_id": c.client_id,
+        "client_secret": c.client_secret,
+    }
     mps: dict[str, Any] = {}
     for m in marketplaces:
         entry: dict[str, Any] = {}
@@ -200,20 +226,24 @@ def _settings(account: Account, marketplaces: Sequence[MarketplaceConfig]) -> di
     return {"version": 1, "accounts": {account.name: acc}}
 
 
-def _texts(s: dict[str, Any], sku: str, lst: LiveListing, mp: MarketplaceConfig,
-           warnings: list[str]) -> None:
+def _texts(
+    s: dict[str, Any], sku: str, lst: LiveListing, mp: MarketplaceConfig, warnings: list[str]
+) -> None:
     lang = mp.language_tag
 
     def values(attr: str) -> list[str]:
         return [
-            str(e["value"]) for e in lst.attributes.get(attr, [])
+            str(e["value"])
+            for e in lst.attributes.get(attr, [])
             if e.get("language_tag") == lang and e.get("value") is not None
         ]
 
     names = values("item_name")
     if not names:
-        warnings.append(f"{sku} ({mp.code}): no item_name in {lang}; the listing will be held "
-                        "for review until texts are added")
+        warnings.append(
+            f"{sku} ({mp.code}): no item_name in {lang}; the listing will be held "
+            "for review until texts are added"
+        )
         return
     t: dict[str, Any] = {"item_name": names[0]}
     desc = values("product_description")
@@ -224,14 +254,22 @@ def _texts(s: dict[str, Any], sku: str, lst: LiveListing, mp: MarketplaceConfig,
         t["bullet_points"] = bullets
     texts = s.setdefault("texts", {})
     if lang in texts and texts[lang] != t:
-        warnings.append(f"{sku} ({mp.code}): texts in {lang} differ from another marketplace "
-                        "with the same language; kept the first")
+        warnings.append(
+            f"{sku} ({mp.code}): texts in {lang} differ from another marketplace "
+            "with the same language; kept the first"
+        )
         return
     texts[lang] = t
 
 
-def _quantity(s: dict[str, Any], sku: str, lst: LiveListing, mp: MarketplaceConfig,
-              loc_of: Mapping[tuple[str, str], str], warnings: list[str]) -> None:
+def _quantity(
+    s: dict[str, Any],
+    sku: str,
+    lst: LiveListing,
+    mp: MarketplaceConfig,
+    loc_of: Mapping[tuple[str, str], str],
+    warnings: list[str],
+) -> None:
     fa = {
         str(e.get("fulfillment_channel_code")): e.get("quantity")
         for e in lst.attributes.get("fulfillment_availability", [])
@@ -247,8 +285,10 @@ def _quantity(s: dict[str, Any], sku: str, lst: LiveListing, mp: MarketplaceConf
         if (mp.code, code) in loc_of and q is not None
     }
     if int(fa.get(DEFAULT_CHANNEL) or 0) > 0:
-        warnings.append(f"{sku} ({mp.code}): DEFAULT carries {fa[DEFAULT_CHANNEL]} units on an "
-                        "MLI marketplace; the catalog holds DEFAULT at 0 (the first plan will)")
+        warnings.append(
+            f"{sku} ({mp.code}): DEFAULT carries {fa[DEFAULT_CHANNEL]} units on an "
+            "MLI marketplace; the catalog holds DEFAULT at 0 (the first plan will)"
+        )
     if per:
         s.setdefault("quantity", {})[mp.code] = per
 

@@ -57,8 +57,12 @@ class ListingOutcome:
             d["feed_id"] = self.feed_id
         if self.issues:
             d["issues"] = [
-                {"code": i.code, "message": i.message, "severity": i.severity,
-                 "attributes": list(i.attribute_names)}
+                {
+                    "code": i.code,
+                    "message": i.message,
+                    "severity": i.severity,
+                    "attributes": list(i.attribute_names),
+                }
                 for i in self.issues
             ]
         return d
@@ -75,9 +79,12 @@ class FeedRecord:
 
     def data(self) -> dict[str, Any]:
         return {
-            "account": self.account, "feed_id": self.feed_id,
-            "marketplace_id": self.marketplace_id, "messages": self.messages,
-            "status": self.status, "rejected": self.rejected,
+            "account": self.account,
+            "feed_id": self.feed_id,
+            "marketplace_id": self.marketplace_id,
+            "messages": self.messages,
+            "status": self.status,
+            "rejected": self.rejected,
         }
 
 

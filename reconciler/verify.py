@@ -38,14 +38,12 @@ from reconciler.spapi.reader import read_listings
 def poll_delay(round_: int, interval_s: float) -> float:
     """Polls back off from interval/8 to the interval (0.6, 1.25, 2.5, 5, 5 ... s for 5 s):
     quick answers for quick writes, at most one read per interval for slow ones."""
-    return min(interval_s, interval_s / 8 * (2 ** min(round_, 3)))
+    return min(interval_s, interval_s / 8 * (1 << min(round_, 3)))
 
 
 def marketplace_configs(desired: DesiredState) -> dict[tuple[str, str], MarketplaceConfig]:
     """(account, marketplace_id) -> MarketplaceConfig."""
-    return {
-        (a.name, m.marketplace_id): m for a in desired.accounts for m in a.marketplaces
-    }
+    return {(a.name, m.marketplace_id): m for a in desired.accounts for m in a.marketplaces}
 
 
 def check_stale(

@@ -30,16 +30,26 @@ LOC_B = "8e07a0c9-ab0a-4108-9f16-83dc3496bee0"
 ACCOUNT = Account("na", SELLER, "NA", "emulator", (US, CA))
 
 
-def desired_listing(sku: str, mp: MarketplaceConfig, i: int, *, bad_channel: bool = False
-                    ) -> DesiredListing:
+def desired_listing(
+    sku: str, mp: MarketplaceConfig, i: int, *, bad_channel: bool = False
+) -> DesiredListing:
     price = Decimal(10 + i % 50) + Decimal("0.99")
     attrs: dict[str, Any] = {
-        "item_name": [{"value": f"Mug {sku}", "language_tag": mp.language_tag,
-                       "marketplace_id": mp.marketplace_id}],
-        "purchasable_offer": [{
-            "marketplace_id": mp.marketplace_id, "currency": mp.currency, "audience": "ALL",
-            "our_price": [{"schedule": [{"value_with_tax": price}]}],
-        }],
+        "item_name": [
+            {
+                "value": f"Mug {sku}",
+                "language_tag": mp.language_tag,
+                "marketplace_id": mp.marketplace_id,
+            }
+        ],
+        "purchasable_offer": [
+            {
+                "marketplace_id": mp.marketplace_id,
+                "currency": mp.currency,
+                "audience": "ALL",
+                "our_price": [{"schedule": [{"value_with_tax": price}]}],
+            }
+        ],
     }
     if mp.mli:
         fa = [
@@ -53,18 +63,23 @@ def desired_listing(sku: str, mp: MarketplaceConfig, i: int, *, bad_channel: boo
         fa = [{"fulfillment_channel_code": "DEFAULT", "quantity": 3 + i % 9}]
     attrs["fulfillment_availability"] = sorted(fa, key=lambda e: e["fulfillment_channel_code"])
     allocated = sum(e["quantity"] for e in fa)
-    return DesiredListing(ListingKey("na", sku, mp.marketplace_id), "PRODUCT", attrs,
-                          mli=mp.mli, allocated=allocated)
+    return DesiredListing(
+        ListingKey("na", sku, mp.marketplace_id), "PRODUCT", attrs, mli=mp.mli, allocated=allocated
+    )
 
 
-def desired_state(n: int, *, marketplaces: tuple[MarketplaceConfig, ...] = (US, CA),
-                  bad: frozenset[str] = frozenset()) -> DesiredState:
+def desired_state(
+    n: int,
+    *,
+    marketplaces: tuple[MarketplaceConfig, ...] = (US, CA),
+    bad: frozenset[str] = frozenset(),
+) -> DesiredState:
     listings = [
         desired_listing(f"SKU-{i:05d}", mp, i, bad_channel=f"SKU-{i:05d}" in bad)
-        for i in range(n) for mp in marketplaces
+        for i in range(n)
+        for mp in marketplaces
     ]
-    return DesiredState(listings=tuple(sorted(listings, key=lambda d: d.key)),
-                        accounts=(ACCOUNT,))
+    return DesiredState(listings=tuple(sorted(listings, key=lambda d: d.key)), accounts=(ACCOUNT,))
 
 
 def drifted_seed(desired: DesiredState, *, missing_every: int = 0) -> dict[str, Any]:
@@ -77,29 +92,54 @@ def drifted_seed(desired: DesiredState, *, missing_every: int = 0) -> dict[str, 
         attrs = to_json_value(d.attributes)
         offer = attrs["purchasable_offer"][0]
         offer["our_price"][0]["schedule"][0]["value_with_tax"] += 1
-        offer["discounted_price"] = [{"schedule": [{"value_with_tax": 1.0,
-                                                    "start_at": "2030-01-01",
-                                                    "end_at": "2030-01-31"}]}]
+        offer["discounted_price"] = [
+            {
+                "schedule": [
+                    {"value_with_tax": 1.0, "start_at": "2030-01-01", "end_at": "2030-01-31"}
+                ]
+            }
+        ]
         if d.mli:
             attrs["fulfillment_availability"] = [
-                {"fulfillment_channel_code": "DEFAULT", "quantity": 3,
-                 "lead_time_to_ship_max_days": 2}
+                {
+                    "fulfillment_channel_code": "DEFAULT",
+                    "quantity": 3,
+                    "lead_time_to_ship_max_days": 2,
+                }
             ]
         else:
             attrs["fulfillment_availability"][0]["quantity"] += 2
             attrs["fulfillment_availability"][0]["lead_time_to_ship_max_days"] = 3
         attrs["brand"] = [{"value": "Acme", "marketplace_id": d.key.marketplace_id}]
-        rows.append({"sku": d.key.sku, "marketplaceId": d.key.marketplace_id,
-                     "productType": "PRODUCT", "attributes": attrs})
-    return {"sellers": {SELLER: {
-        "listings": rows,
-        "supplySources": [
-            {"supplySourceId": LOC_A, "supplySourceCode": "store-a", "alias": "Store A – Newark",
-             "status": "Active"},
-            {"supplySourceId": LOC_B, "supplySourceCode": "store-b", "alias": "Store B – Reno",
-             "status": "Active"},
-        ],
-    }}}
+        rows.append(
+            {
+                "sku": d.key.sku,
+                "marketplaceId": d.key.marketplace_id,
+                "productType": "PRODUCT",
+                "attributes": attrs,
+            }
+        )
+    return {
+        "sellers": {
+            SELLER: {
+                "listings": rows,
+                "supplySources": [
+                    {
+                        "supplySourceId": LOC_A,
+                        "supplySourceCode": "store-a",
+                        "alias": "Store A – Newark",
+                        "status": "Active",
+                    },
+                    {
+                        "supplySourceId": LOC_B,
+                        "supplySourceCode": "store-b",
+                        "alias": "Store B – Reno",
+                        "status": "Active",
+                    },
+                ],
+            }
+        }
+    }
 
 
 @contextmanager
@@ -114,20 +154,27 @@ def emulator(config: EmulatorConfig, seed: dict[str, Any]) -> Iterator[Emulator]
 
 def client(emu: Emulator, **kw: Any) -> SpApiClient:
     return SpApiClient(
-        seller_id=SELLER, base_url="http://emulator.local",
-        token_url="http://emulator.local/auth/o2/token", refresh_token="Atzr|test-refresh-token",
-        client_id="amzn1.application-oa2-client.test", client_secret="test-client-secret",
-        transport=emu.transport(), rate_scale=emu.config.time_scale, **kw,
+        seller_id=SELLER,
+        base_url="http://emulator.local",
+        token_url="http://emulator.local/auth/o2/token",
+        refresh_token="Atzr|test-refresh-token",
+        client_id="amzn1.application-oa2-client.test",
+        client_secret="test-client-secret",
+        transport=emu.transport(),
+        rate_scale=emu.config.time_scale,
+        **kw,
     )
 
 
 def read_live(desired: DesiredState, cl: SpApiClient) -> dict[ListingKey, LiveListing | None]:
-    return verify.read_back(cl, [d.key for d in desired.listings],
-                            verify.marketplace_configs(desired))
+    return verify.read_back(
+        cl, [d.key for d in desired.listings], verify.marketplace_configs(desired)
+    )
 
 
-def make_plan(desired: DesiredState, cl: SpApiClient
-              ) -> tuple[Plan, dict[ListingKey, LiveListing | None]]:
+def make_plan(
+    desired: DesiredState, cl: SpApiClient
+) -> tuple[Plan, dict[ListingKey, LiveListing | None]]:
     live = read_live(desired, cl)
     return build_plan(desired, live), live
 
@@ -135,9 +182,16 @@ def make_plan(desired: DesiredState, cl: SpApiClient
 # --------------------------------------------------------------------------- generated catalogs
 
 
-def write_catalog(root: Any, n: int, *, endpoint: str = "emulator", audit_log: str = "",
-                  verify_timeout: float = 30.0, verify_interval: float = 0.1,
-                  strategy: str = "auto") -> None:
+def write_catalog(
+    root: Any,
+    n: int,
+    *,
+    endpoint: str = "emulator",
+    audit_log: str = "",
+    verify_timeout: float = 30.0,
+    verify_interval: float = 0.1,
+    strategy: str = "auto",
+) -> None:
     """A catalog of ``n`` SKUs on US (MLI, two stores) and CA, in the catalog format."""
     from pathlib import Path
 
@@ -145,48 +199,75 @@ def write_catalog(root: Any, n: int, *, endpoint: str = "emulator", audit_log: s
 
     root = Path(root)
     (root / "skus").mkdir(parents=True, exist_ok=True)
-    apply_settings: dict[str, Any] = {"strategy": strategy,
-                                      "verify_timeout_seconds": verify_timeout,
-                                      "verify_interval_seconds": verify_interval}
+    apply_settings: dict[str, Any] = {
+        "strategy": strategy,
+        "verify_timeout_seconds": verify_timeout,
+        "verify_interval_seconds": verify_interval,
+    }
     if audit_log:
         apply_settings["audit_log"] = audit_log
     files: dict[str, Any] = {
         "reconciler.yaml": {
             "version": 1,
-            "accounts": {"na": {
-                "seller_id": SELLER, "region": "NA", "endpoint": endpoint,
-                "marketplaces": {"US": {"mli": True}, "CA": None},
-            }},
+            "accounts": {
+                "na": {
+                    "seller_id": SELLER,
+                    "region": "NA",
+                    "endpoint": endpoint,
+                    "marketplaces": {"US": {"mli": True}, "CA": None},
+                }
+            },
             "safety": {"max_update_share": 1, "max_price_change_pct": 1000},
             "apply": apply_settings,
         },
-        "rates.yaml": {"as_of": "2026-11-20", "source": "test", "base": "USD",
-                       "rates": {"USD": 1, "CAD": 1.37}},
-        "pricing.yaml": {"base_currency": "USD", "defaults": {"formula": "base * rate + tax",
-                                                               "tax": 0, "ending": ".99"}},
-        "locations.yaml": {"locations": {
-            "store-a": {"alias": "Store A – Newark", "fulfillment_channel_code": LOC_A,
-                        "account": "na", "marketplace": "US"},
-            "store-b": {"alias": "Store B – Reno", "fulfillment_channel_code": LOC_B,
-                        "account": "na", "marketplace": "US"},
-        }},
-        "skus/generated.yaml": {"skus": {
-            f"GEN-{i:04d}": {
-                "product_type": "PRODUCT",
-                "base_price": 10 + i % 40,
-                "texts": {
-                    "en_US": {"item_name": f"Stoneware mug no. {i}",
-                              "bullet_points": ["Holds 12 oz", "Dishwasher safe"]},
-                    "en_CA": {"item_name": f"Stoneware mug no. {i} (Canada)"},
+        "rates.yaml": {
+            "as_of": "2026-11-20",
+            "source": "test",
+            "base": "USD",
+            "rates": {"USD": 1, "CAD": 1.37},
+        },
+        "pricing.yaml": {
+            "base_currency": "USD",
+            "defaults": {"formula": "base * rate + tax", "tax": 0, "ending": ".99"},
+        },
+        "locations.yaml": {
+            "locations": {
+                "store-a": {
+                    "alias": "Store A – Newark",
+                    "fulfillment_channel_code": LOC_A,
+                    "account": "na",
+                    "marketplace": "US",
                 },
-                "quantity": {"US": {"store-a": 10 + i % 5, "store-b": i % 4}, "CA": 3 + i % 6},
+                "store-b": {
+                    "alias": "Store B – Reno",
+                    "fulfillment_channel_code": LOC_B,
+                    "account": "na",
+                    "marketplace": "US",
+                },
             }
-            for i in range(n)
-        }},
+        },
+        "skus/generated.yaml": {
+            "skus": {
+                f"GEN-{i:04d}": {
+                    "product_type": "PRODUCT",
+                    "base_price": 10 + i % 40,
+                    "texts": {
+                        "en_US": {
+                            "item_name": f"Stoneware mug no. {i}",
+                            "bullet_points": ["Holds 12 oz", "Dishwasher safe"],
+                        },
+                        "en_CA": {"item_name": f"Stoneware mug no. {i} (Canada)"},
+                    },
+                    "quantity": {"US": {"store-a": 10 + i % 5, "store-b": i % 4}, "CA": 3 + i % 6},
+                }
+                for i in range(n)
+            }
+        },
     }
     for rel, data in files.items():
-        (root / rel).write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
-                                encoding="utf-8")
+        (root / rel).write_text(
+            yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
 
 
 def exact_seed(desired: DesiredState) -> dict[str, Any]:
@@ -197,11 +278,17 @@ def exact_seed(desired: DesiredState) -> dict[str, Any]:
     for row, d in zip(rows, desired.listings, strict=True):
         attrs = to_json_value(d.attributes)
         attrs["brand"] = [{"value": "Acme", "marketplace_id": d.key.marketplace_id}]
-        attrs["purchasable_offer"][0]["discounted_price"] = [{"schedule": [
-            {"value_with_tax": 1.0, "start_at": "2030-01-01", "end_at": "2030-01-31"}]}]
+        attrs["purchasable_offer"][0]["discounted_price"] = [
+            {
+                "schedule": [
+                    {"value_with_tax": 1.0, "start_at": "2030-01-01", "end_at": "2030-01-31"}
+                ]
+            }
+        ]
         attrs["fulfillment_availability"][0]["lead_time_to_ship_max_days"] = 2
         if d.key.marketplace_id == CA.marketplace_id:
-            attrs["item_name"].append({"value": "Tasse", "language_tag": "fr_CA",
-                                       "marketplace_id": d.key.marketplace_id})
+            attrs["item_name"].append(
+                {"value": "Tasse", "language_tag": "fr_CA", "marketplace_id": d.key.marketplace_id}
+            )
         row["attributes"] = attrs
     return seed

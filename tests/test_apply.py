@@ -30,8 +30,10 @@ def _mli_invariant_violations(emu: Emulator) -> list[str]:
         if h.marketplace_id != au.US.marketplace_id:
             continue
         attrs = h.attributes or {}
-        fa = {e["fulfillment_channel_code"]: e.get("quantity", 0)
-              for e in attrs.get("fulfillment_availability", [])}
+        fa = {
+            e["fulfillment_channel_code"]: e.get("quantity", 0)
+            for e in attrs.get("fulfillment_availability", [])
+        }
         locs = {c: q for c, q in fa.items() if c != "DEFAULT"}
         if locs and fa.get("DEFAULT", 0) != 0:
             bad.append(f"{h.sku}: {fa}")
@@ -42,24 +44,33 @@ def _mli_invariant_violations(emu: Emulator) -> list[str]:
 def test_converges_and_fresh_plan_is_empty(strategy: str) -> None:
     desired = au.desired_state(12)
     cfg = EmulatorConfig(time_scale=200.0, write_delay_s=1.0, feed_processing_s=2.0)
-    with au.emulator(cfg, au.drifted_seed(desired, missing_every=7)) as emu, \
-            au.client(emu) as cl:
+    with au.emulator(cfg, au.drifted_seed(desired, missing_every=7)) as emu, au.client(emu) as cl:
         plan, live = au.make_plan(desired, cl)
         creates = plan.count("create")
         assert creates >= 3 and plan.count("update") >= 18
         emu.reset_calls()
         seen: list[tuple[str, int, int]] = []
-        report = apply_plan(plan, desired, {"na": cl}, strategy=strategy, verify_timeout_s=30,
-                            verify_interval_s=0.02, feed_poll_interval_s=0.02,
-                            progress=lambda *a: seen.append(a), live_before=live)
+        report = apply_plan(
+            plan,
+            desired,
+            {"na": cl},
+            strategy=strategy,
+            verify_timeout_s=30,
+            verify_interval_s=0.02,
+            feed_poll_interval_s=0.02,
+            progress=lambda *a: seen.append(a),
+            live_before=live,
+        )
         assert report.converged, report.table()
         assert report.summary_line() == (
             f"applied {len(plan.changes)} listings via {strategy}: "
             f"{len(plan.changes)} converged, 0 pending, 0 rejected"
         )
         assert report.strategy == strategy
-        writes = {op: len([c for c in emu.calls(op) if c.status != 429]) for op in
-                  ("patchListingsItem", "putListingsItem", "createFeed")}
+        writes = {
+            op: len([c for c in emu.calls(op) if c.status != 429])
+            for op in ("patchListingsItem", "putListingsItem", "createFeed")
+        }
         if strategy == "patch":
             # one accepted request per listing (throttled attempts are retried)
             assert writes["patchListingsItem"] + writes["putListingsItem"] == len(plan.changes)
@@ -93,8 +104,14 @@ def test_accepted_is_not_applied_pending_within_short_bound() -> None:
     cfg = EmulatorConfig(time_scale=1.0, write_delay_s=30.0)
     with au.emulator(cfg, au.drifted_seed(desired)) as emu, au.client(emu) as cl:
         plan, _ = au.make_plan(desired, cl)
-        report = apply_plan(plan, desired, {"na": cl}, strategy="patch", verify_timeout_s=0.2,
-                            verify_interval_s=0.05)
+        report = apply_plan(
+            plan,
+            desired,
+            {"na": cl},
+            strategy="patch",
+            verify_timeout_s=0.2,
+            verify_interval_s=0.05,
+        )
         assert [o.status for o in report.outcomes] == ["pending"] * 3
         assert not report.converged
         assert report.kpis.sync_success_pct == 0.0
@@ -107,8 +124,9 @@ def test_invalid_patch_is_rejected_with_amazons_issue() -> None:
     cfg = EmulatorConfig(time_scale=100.0)
     with au.emulator(cfg, au.drifted_seed(desired)) as emu, au.client(emu) as cl:
         plan, _ = au.make_plan(desired, cl)
-        report = apply_plan(plan, desired, {"na": cl}, strategy="patch", verify_timeout_s=10,
-                            verify_interval_s=0.02)
+        report = apply_plan(
+            plan, desired, {"na": cl}, strategy="patch", verify_timeout_s=10, verify_interval_s=0.02
+        )
         by = {o.key.sku: o for o in report.outcomes}
         assert by["SKU-00001"].status == "rejected"
         assert by["SKU-00001"].issues[0].code == "4000004"
@@ -127,8 +145,16 @@ def test_feeds_at_volume_one_rejected_message() -> None:
         plan, live = au.make_plan(desired, cl)
         assert len(plan.changes) == 2 * n
         emu.reset_calls()
-        report = apply_plan(plan, desired, {"na": cl}, strategy="feed", verify_timeout_s=60,
-                            verify_interval_s=0.05, feed_poll_interval_s=0.02, live_before=live)
+        report = apply_plan(
+            plan,
+            desired,
+            {"na": cl},
+            strategy="feed",
+            verify_timeout_s=60,
+            verify_interval_s=0.05,
+            feed_poll_interval_s=0.02,
+            live_before=live,
+        )
         assert len(emu.calls("createFeed")) == 2
         assert len(emu.calls("patchListingsItem")) == 0
         rejected = [o for o in report.outcomes if o.status == "rejected"]
@@ -145,8 +171,10 @@ def test_stale_plan_names_the_listing() -> None:
     from reconciler.apply import check_stale
 
     desired = au.desired_state(4, marketplaces=(au.CA,))
-    with au.emulator(EmulatorConfig(time_scale=100.0), au.drifted_seed(desired)) as emu, \
-            au.client(emu) as cl:
+    with (
+        au.emulator(EmulatorConfig(time_scale=100.0), au.drifted_seed(desired)) as emu,
+        au.client(emu) as cl,
+    ):
         plan, live = au.make_plan(desired, cl)
         assert check_stale(plan, desired, live) == []
         # an unmanaged edit does not make the plan stale
@@ -172,13 +200,22 @@ def test_converges_under_injected_faults(strategy: str) -> None:
     cfg = EmulatorConfig(time_scale=500.0, faults=faults, seed=7, feed_processing_s=2.0)
     with au.emulator(cfg, au.drifted_seed(desired)) as emu:
         # plan without faults, apply with them
-        with au.emulator(EmulatorConfig(time_scale=500.0), au.drifted_seed(desired)) as clean, \
-                au.client(clean) as c0:
+        with (
+            au.emulator(EmulatorConfig(time_scale=500.0), au.drifted_seed(desired)) as clean,
+            au.client(clean) as c0,
+        ):
             plan, live = au.make_plan(desired, c0)
         with au.client(emu) as cl:
-            report = apply_plan(plan, desired, {"na": cl}, strategy=strategy,
-                                verify_timeout_s=30, verify_interval_s=0.02,
-                                feed_poll_interval_s=0.02, live_before=live)
+            report = apply_plan(
+                plan,
+                desired,
+                {"na": cl},
+                strategy=strategy,
+                verify_timeout_s=30,
+                verify_interval_s=0.02,
+                feed_poll_interval_s=0.02,
+                live_before=live,
+            )
             assert report.converged, report.table() + list(report.errors)
             injected = [c for c in emu.calls() if c.fault]
             assert injected, "no fault was injected"
@@ -189,11 +226,14 @@ def test_converges_under_injected_faults(strategy: str) -> None:
 
 def test_rejected_listing_counts_in_stock_deviation() -> None:
     desired = au.desired_state(2, marketplaces=(au.US,), bad=frozenset({"SKU-00001"}))
-    with au.emulator(EmulatorConfig(time_scale=100.0), au.drifted_seed(desired)) as emu, \
-            au.client(emu) as cl:
+    with (
+        au.emulator(EmulatorConfig(time_scale=100.0), au.drifted_seed(desired)) as emu,
+        au.client(emu) as cl,
+    ):
         plan, _ = au.make_plan(desired, cl)
-        report = apply_plan(plan, desired, {"na": cl}, strategy="patch", verify_timeout_s=5,
-                            verify_interval_s=0.02)
+        report = apply_plan(
+            plan, desired, {"na": cl}, strategy="patch", verify_timeout_s=5, verify_interval_s=0.02
+        )
         assert report.count("rejected") == 1
         # desired units: SKU-00000 10 + 5, SKU-00001 11 + 5 = 31; SKU-00001 stayed at its live
         # DEFAULT=3 with no locations: |0 - 3| + 11 + 5 = 19 units off
@@ -211,12 +251,20 @@ def test_patches_wait_for_a_feed_left_in_flight(tmp_path: Path) -> None:
     with au.emulator(cfg, au.drifted_seed(desired)) as emu, au.client(emu) as cl:
         plan, _ = au.make_plan(desired, cl)
         journal = feedrun.Journal(tmp_path, "na")
-        feed_id, _ = feedrun.submit(cl, au.SELLER, au.CA.marketplace_id, list(plan.changes),
-                                    journal)  # ... and the process "dies" here
+        feed_id, _ = feedrun.submit(
+            cl, au.SELLER, au.CA.marketplace_id, list(plan.changes), journal
+        )  # ... and the process "dies" here
         assert feedrun.Journal(tmp_path, "na").entries[0]["feed_id"] == feed_id
-        report = apply_plan(plan, desired, {"na": cl}, strategy="patch", verify_timeout_s=10,
-                            verify_interval_s=0.02, feed_poll_interval_s=0.02,
-                            state_dir=str(tmp_path))
+        report = apply_plan(
+            plan,
+            desired,
+            {"na": cl},
+            strategy="patch",
+            verify_timeout_s=10,
+            verify_interval_s=0.02,
+            feed_poll_interval_s=0.02,
+            state_dir=str(tmp_path),
+        )
         assert report.converged
         feed_writes = [h.time for h in emu.history() if h.source == f"feed:{feed_id}"]
         patch_calls = [c.time for c in emu.calls("patchListingsItem")]

@@ -37,14 +37,12 @@ SECRETS = {
 
 
 @pytest.fixture()
-def setup(tmp_path: Path, isolated_state: Path, monkeypatch: pytest.MonkeyPatch
-          ) -> dict[str, Any]:
+def setup(tmp_path: Path, isolated_state: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     from reconciler.workflow import load
 
     catalog = tmp_path / "catalog"
     audit_log = tmp_path / "audit.jsonl"
-    au.write_catalog(catalog, 5, audit_log=str(audit_log), verify_timeout=20,
-                     verify_interval=0.05)
+    au.write_catalog(catalog, 5, audit_log=str(audit_log), verify_timeout=20, verify_interval=0.05)
     desired = load(catalog)
     # the embedded emulator of this state dir: our drifted seed (no demo seed), time-scaled
     isolated_state.mkdir(parents=True, exist_ok=True)
@@ -144,8 +142,11 @@ def test_approval_required_without_tty(setup: dict[str, Any]) -> None:
 
 def test_safety_stops_unless_force(setup: dict[str, Any]) -> None:
     cfg = setup["catalog"] / "reconciler.yaml"
-    cfg.write_text(cfg.read_text().replace(
-        "max_update_share: 1", "max_update_share: 0.1\n  min_listings_for_share: 1"))
+    cfg.write_text(
+        cfg.read_text().replace(
+            "max_update_share: 1", "max_update_share: 0.1\n  min_listings_for_share: 1"
+        )
+    )
     r = _run("apply", str(setup["catalog"]), "--auto-approve", "--strategy", "patch")
     assert r.exit_code == 1
     assert "max_update_share" in r.output
@@ -156,8 +157,9 @@ def test_safety_stops_unless_force(setup: dict[str, Any]) -> None:
 def test_rejected_listing_exit_1_with_table_and_audit(setup: dict[str, Any]) -> None:
     emu = embedded_emulator(setup["state"])
     # Store B goes inactive: every US write naming it is INVALID (4000004)
-    emu.db.execute("UPDATE supply_sources SET status = 'Inactive' WHERE supply_source_id = ?",
-                   (au.LOC_B,))
+    emu.db.execute(
+        "UPDATE supply_sources SET status = 'Inactive' WHERE supply_source_id = ?", (au.LOC_B,)
+    )
     r = _run("apply", str(setup["catalog"]), "--auto-approve", "--strategy", "patch")
     assert r.exit_code == 1
     assert "not converged" in r.output
@@ -210,8 +212,9 @@ def test_sample_catalog_against_drifted_emulator(
     try:
         before = _fresh_plan_changes(SAMPLE_CATALOG, isolated_state)
         assert len(before) >= 10
-        r = _run("apply", str(SAMPLE_CATALOG), "--auto-approve", "--strategy", strategy,
-                 "--force")  # the sample plan deletes a discontinued SKU
+        r = _run(
+            "apply", str(SAMPLE_CATALOG), "--auto-approve", "--strategy", strategy, "--force"
+        )  # the sample plan deletes a discontinued SKU
         assert r.exit_code == 0, r.output
         n = len(before)
         assert f"applied {n} listings via {strategy}: {n} converged" in r.output

@@ -40,9 +40,24 @@ N_SKUS = 40  # x (US + CA) = 80 listings
 
 def _start_server(db: Path, seed: Path, time_scale: float) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "emulator", "serve", "--port", "0", "--db", str(db),
-         "--seed", str(seed), "--time-scale", str(time_scale)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "emulator",
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            str(db),
+            "--seed",
+            str(seed),
+            "--time-scale",
+            str(time_scale),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stderr is not None
     deadline = time.monotonic() + 30
@@ -90,8 +105,10 @@ def _violations(history: list[Any]) -> list[str]:
             continue
         if h.source == "seed":
             continue
-        fa = {e["fulfillment_channel_code"]: e.get("quantity", 0)
-              for e in h.attributes.get("fulfillment_availability", [])}
+        fa = {
+            e["fulfillment_channel_code"]: e.get("quantity", 0)
+            for e in h.attributes.get("fulfillment_availability", [])
+        }
         if any(c != "DEFAULT" for c in fa) and fa.get("DEFAULT", 0) != 0:
             bad.append(f"{h.sku} after {h.source}: {fa}")
     return bad
@@ -101,23 +118,46 @@ def test_sigkill_mid_apply_then_rerun_converges(tmp_path: Path) -> None:
     from reconciler.workflow import load
 
     catalog = tmp_path / "catalog"
-    au.write_catalog(catalog, N_SKUS, audit_log=str(tmp_path / "audit.jsonl"),
-                     verify_timeout=60, verify_interval=0.1)
+    au.write_catalog(
+        catalog,
+        N_SKUS,
+        audit_log=str(tmp_path / "audit.jsonl"),
+        verify_timeout=60,
+        verify_interval=0.1,
+    )
     desired = load(catalog)
     seed = tmp_path / "seed.json"
     seed.write_text(json.dumps(au.drifted_seed(desired)))
     db = tmp_path / "emu.db"
     server, url = _start_server(db, seed, time_scale=4.0)
     try:
-        au.write_catalog(catalog, N_SKUS, endpoint=url,
-                         audit_log=str(tmp_path / "audit.jsonl"), verify_timeout=60,
-                         verify_interval=0.1)
-        env = {**os.environ, **SECRETS, "RECONCILER_STATE_DIR": str(tmp_path / "state"),
-               "NO_COLOR": "1"}
-        cmd = [sys.executable, "-m", "reconciler", "apply", str(catalog), "--auto-approve",
-               "--strategy", "patch"]
-        first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True)
+        au.write_catalog(
+            catalog,
+            N_SKUS,
+            endpoint=url,
+            audit_log=str(tmp_path / "audit.jsonl"),
+            verify_timeout=60,
+            verify_interval=0.1,
+        )
+        env = {
+            **os.environ,
+            **SECRETS,
+            "RECONCILER_STATE_DIR": str(tmp_path / "state"),
+            "NO_COLOR": "1",
+        }
+        cmd = [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "apply",
+            str(catalog),
+            "--auto-approve",
+            "--strategy",
+            "patch",
+        ]
+        first = subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         deadline = time.monotonic() + 60
         written = 0
         while time.monotonic() < deadline and first.poll() is None:

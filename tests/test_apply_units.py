@@ -27,12 +27,12 @@ CA = "A2EUQ1WTGCTBG2"
 
 def _change(sku: str, mp: str = US, qty: int = 5) -> Change:
     f = FieldChange(
-        "fulfillment_availability", (("fulfillment_channel_code", "DEFAULT"),),
+        "fulfillment_availability",
+        (("fulfillment_channel_code", "DEFAULT"),),
         [{"fulfillment_channel_code": "DEFAULT", "quantity": 1}],
         [{"fulfillment_channel_code": "DEFAULT", "quantity": qty}],
     )
-    return Change(ListingKey("na", sku, mp), "US" if mp == US else "CA", "update", "PRODUCT",
-                  (f,))
+    return Change(ListingKey("na", sku, mp), "US" if mp == US else "CA", "update", "PRODUCT", (f,))
 
 
 def test_batches_split_by_marketplace_and_size() -> None:
@@ -46,8 +46,13 @@ def test_map_report_by_message_id() -> None:
     k1, k2 = ListingKey("na", "A", US), ListingKey("na", "B", US)
     report = {
         "issues": [
-            {"messageId": 2, "code": "4000001", "severity": "ERROR",
-             "message": "quantity must be >= 0", "attributeName": "fulfillment_availability"},
+            {
+                "messageId": 2,
+                "code": "4000001",
+                "severity": "ERROR",
+                "message": "quantity must be >= 0",
+                "attributeName": "fulfillment_availability",
+            },
             {"messageId": 1, "code": "99", "severity": "WARNING", "message": "meh"},
             {"code": "FEED", "severity": "ERROR", "message": "feed-level"},
         ],
@@ -63,8 +68,7 @@ def test_map_report_by_message_id() -> None:
 class FakeFeeds:
     """getFeed / getFeedDocument / download with scripted statuses."""
 
-    def __init__(self, statuses: dict[str, list[str]], reports: dict[str, dict[str, Any]]
-                 ) -> None:
+    def __init__(self, statuses: dict[str, list[str]], reports: dict[str, dict[str, Any]]) -> None:
         self.statuses = statuses
         self.reports = reports
         self.calls: list[str] = []
@@ -106,8 +110,9 @@ def test_journal_survives_restart_and_settle_blocks_unfinished(tmp_path: Path) -
     assert [e["feed_id"] for e in again.entries] == ["F1", "F2"]
     client = FakeFeeds({"F1": ["IN_PROGRESS", "DONE"], "F2": ["IN_QUEUE"]}, {})
     clock = Clock()
-    blocked = feedrun.settle_journal(client, again, timeout_s=30, poll_s=5, clock=clock,
-                                     sleep=clock.sleep)  # type: ignore[arg-type]
+    blocked = feedrun.settle_journal(
+        client, again, timeout_s=30, poll_s=5, clock=clock, sleep=clock.sleep
+    )  # type: ignore[arg-type]
     assert blocked == {CA: {"C"}}
     assert clock.t == 30
     assert [e["feed_id"] for e in feedrun.Journal(tmp_path, "na").entries] == ["F2"]
@@ -119,13 +124,21 @@ def test_wait_all_maps_report_and_fatal(tmp_path: Path) -> None:
     for fid in ("F1", "F2"):
         j.add(f"d{fid}", US, [])
         j.set_feed(f"d{fid}", fid)
-    report = {"issues": [{"messageId": 2, "code": "90244", "severity": "ERROR",
-                          "message": "bad"}], "summary": {}}
-    client = FakeFeeds({"F1": ["IN_QUEUE", "IN_PROGRESS", "DONE"], "F2": ["FATAL"]},
-                       {"F1": report})
+    report = {
+        "issues": [{"messageId": 2, "code": "90244", "severity": "ERROR", "message": "bad"}],
+        "summary": {},
+    }
+    client = FakeFeeds({"F1": ["IN_QUEUE", "IN_PROGRESS", "DONE"], "F2": ["FATAL"]}, {"F1": report})
     clock = Clock()
-    res = feedrun.wait_all(client, {"F1": (US, {1: k[0], 2: k[1]}), "F2": (US, {1: k[2]})}, j,
-                           timeout_s=60, poll_s=1, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    res = feedrun.wait_all(
+        client,
+        {"F1": (US, {1: k[0], 2: k[1]}), "F2": (US, {1: k[2]})},
+        j,
+        timeout_s=60,
+        poll_s=1,
+        clock=clock,
+        sleep=clock.sleep,
+    )  # type: ignore[arg-type]
     by = {r.feed_id: r for r in res}
     assert by["F1"].status == "DONE" and list(by["F1"].rejected) == [k[1]]
     assert by["F1"].rejected[k[1]][0].code == "90244"
@@ -148,10 +161,19 @@ def test_report_summary_and_table() -> None:
     r = ApplyReport(
         outcomes=(
             ListingOutcome(ListingKey("na", "MUG-001", CA), "update", "converged", "patch"),
-            ListingOutcome(ListingKey("na", "MUG-002", CA), "update", "rejected", "feed",
-                           (Issue("90244", "quantity is negative"),), "F1"),
+            ListingOutcome(
+                ListingKey("na", "MUG-002", CA),
+                "update",
+                "rejected",
+                "feed",
+                (Issue("90244", "quantity is negative"),),
+                "F1",
+            ),
         ),
-        strategy="feed", strategy_reason="x", feeds=(), kpis=k,
+        strategy="feed",
+        strategy_reason="x",
+        feeds=(),
+        kpis=k,
     )
     assert r.summary_line() == "applied 2 listings via feed: 1 converged, 0 pending, 1 rejected"
     assert not r.converged

@@ -32,8 +32,12 @@ def test_record_fields_from_github_env(tmp_path: Path) -> None:
     env = {"GITHUB_ACTOR": "octocat", "GITHUB_SHA": "a" * 40, "USER": "root"}
     fixed = dt.datetime(2026, 11, 22, 12, 0, 5, tzinfo=dt.timezone.utc)
     rec = audit.build_record(
-        plan_checksum="c0ffee", strategy="patch", outcomes=[{"sku": "MUG-001"}],
-        kpis={"sync_success_pct": 100.0}, env=env, now=lambda: fixed,
+        plan_checksum="c0ffee",
+        strategy="patch",
+        outcomes=[{"sku": "MUG-001"}],
+        kpis={"sync_success_pct": 100.0},
+        env=env,
+        now=lambda: fixed,
     )
     assert rec["time"] == "2026-11-22T12:00:05Z"
     assert rec["actor"] == "octocat"
@@ -47,8 +51,9 @@ def test_git_commit_from_repo_and_none_outside(tmp_path: Path) -> None:
     run = lambda *a: subprocess.run(["git", *a], cwd=repo, check=True, capture_output=True)  # noqa: E731
     run("init", "-q")
     run("-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty", "-m", "x")
-    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
-                         text=True).stdout.strip()
+    sha = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True
+    ).stdout.strip()
     assert audit.git_commit(env={}, cwd=repo) == sha
     outside = tmp_path / "plain"
     outside.mkdir()
@@ -61,8 +66,10 @@ def test_append_redacts_every_string(tmp_path: Path) -> None:
     secret = "Atzr|SECRET-REFRESH-TOKEN-123456"
     redact.register(secret)
     p = tmp_path / "a" / "audit.jsonl"
-    audit.append(p, {"outcomes": [{"issues": [f"bad token {secret}"]}], secret: 1,
-                     "nested": {"k": (secret,)}})
+    audit.append(
+        p,
+        {"outcomes": [{"issues": [f"bad token {secret}"]}], secret: 1, "nested": {"k": (secret,)}},
+    )
     text = p.read_text()
     assert secret not in text
     assert text.count("\n") == 1

@@ -21,8 +21,7 @@ from tests import applyutil as au
 
 
 @pytest.fixture()
-def live_account(tmp_path: Path, isolated_state: Path, monkeypatch: pytest.MonkeyPatch
-                 ) -> Any:
+def live_account(tmp_path: Path, isolated_state: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     from reconciler.workflow import load
 
     src = tmp_path / "original"
@@ -41,13 +40,17 @@ def live_account(tmp_path: Path, isolated_state: Path, monkeypatch: pytest.Monke
     close_embedded_emulators()
 
 
-def test_import_validate_plan_empty(live_account: Path, tmp_path: Path,
-                                    isolated_state: Path) -> None:
+def test_import_validate_plan_empty(
+    live_account: Path, tmp_path: Path, isolated_state: Path
+) -> None:
     from reconciler.workflow import run_plan
 
     out = tmp_path / "imported"
-    r = CliRunner().invoke(main, ["import", str(live_account), "--account", "na", "--out",
-                                  str(out)], catch_exceptions=False)
+    r = CliRunner().invoke(
+        main,
+        ["import", str(live_account), "--account", "na", "--out", str(out)],
+        catch_exceptions=False,
+    )
     assert r.exit_code == 0, r.output
     assert "imported 6 SKUs, 12 listings of account na (US, CA)" in r.output
     v = CliRunner().invoke(main, ["validate", str(out)], catch_exceptions=False)
@@ -62,20 +65,24 @@ def test_import_validate_plan_empty(live_account: Path, tmp_path: Path,
             c.close()
     sku = yaml.safe_load((out / "skus" / "gen-0001.yaml").read_text())["skus"]["GEN-0001"]
     assert sku["quantity"]["CA"] == 4
-    assert set(sku["quantity"]["US"]) == {"353e4e48-6301-4d50-990e-43a86e8787a3",
-                                          "8e07a0c9-ab0a-4108-9f16-83dc3496bee0"}
+    assert set(sku["quantity"]["US"]) == {
+        "353e4e48-6301-4d50-990e-43a86e8787a3",
+        "8e07a0c9-ab0a-4108-9f16-83dc3496bee0",
+    }
     assert sku["overrides"]["CA"]["price"] == pytest.approx(15.99)
     assert sku["texts"]["en_US"]["bullet_points"] == ["Holds 12 oz", "Dishwasher safe"]
     assert "fr_CA" not in sku["texts"]  # only the marketplace's language is managed
     # refuses to overwrite
-    again = CliRunner().invoke(main, ["import", str(live_account), "--account", "na", "--out",
-                                      str(out)])
+    again = CliRunner().invoke(
+        main, ["import", str(live_account), "--account", "na", "--out", str(out)]
+    )
     assert again.exit_code == 1 and "not empty" in again.output
 
 
 def test_import_unknown_account(live_account: Path, tmp_path: Path) -> None:
-    r = CliRunner().invoke(main, ["import", str(live_account), "--account", "zz", "--out",
-                                  str(tmp_path / "x")])
+    r = CliRunner().invoke(
+        main, ["import", str(live_account), "--account", "zz", "--out", str(tmp_path / "x")]
+    )
     assert r.exit_code == 1 and "no account 'zz'" in r.output
 
 
@@ -83,15 +90,22 @@ def test_build_files_warns_what_cannot_plan_empty() -> None:
     us = au.US
     key = ListingKey("na", "BAD SKU/1", us.marketplace_id)
     good = ListingKey("na", "OK-1", us.marketplace_id)
-    fa = [{"fulfillment_channel_code": "DEFAULT", "quantity": 3},
-          {"fulfillment_channel_code": au.LOC_A, "quantity": 4}]
-    attrs = {"fulfillment_availability": fa,
-             "item_name": [{"value": "Mug", "language_tag": "en_US",
-                            "marketplace_id": us.marketplace_id}]}
-    live = {us.marketplace_id: {
-        key.sku: LiveListing(key, "PRODUCT", attrs),
-        good.sku: LiveListing(good, "PRODUCT", attrs),
-    }}
+    fa = [
+        {"fulfillment_channel_code": "DEFAULT", "quantity": 3},
+        {"fulfillment_channel_code": au.LOC_A, "quantity": 4},
+    ]
+    attrs = {
+        "fulfillment_availability": fa,
+        "item_name": [
+            {"value": "Mug", "language_tag": "en_US", "marketplace_id": us.marketplace_id}
+        ],
+    }
+    live = {
+        us.marketplace_id: {
+            key.sku: LiveListing(key, "PRODUCT", attrs),
+            good.sku: LiveListing(good, "PRODUCT", attrs),
+        }
+    }
     res = build_files(au.ACCOUNT, (us,), live, today=dt.date(2026, 11, 22))
     assert res.skus == 1
     text = "\n".join(res.warnings)

@@ -42,8 +42,10 @@ def test_stock_deviation() -> None:
     }
     # |0-1| + |10-10| + |5-3| + |5-0| = 8 over 20 desired units
     assert kpi.stock_deviation_pct([d1, d2, gone], live) == 40.0
-    live_ok = {K1: LiveListing(K1, "PRODUCT", _fa(DEFAULT=0, LOC_A=10, LOC_B=5)),
-               K2: LiveListing(K2, "PRODUCT", _fa(DEFAULT=5))}
+    live_ok = {
+        K1: LiveListing(K1, "PRODUCT", _fa(DEFAULT=0, LOC_A=10, LOC_B=5)),
+        K2: LiveListing(K2, "PRODUCT", _fa(DEFAULT=5)),
+    }
     assert kpi.stock_deviation_pct([d1, d2], live_ok) == 0.0
 
 
@@ -56,9 +58,15 @@ def test_stock_deviation_zero_desired() -> None:
 def test_compute_and_data() -> None:
     d = DesiredListing(K1, "PRODUCT", _fa(DEFAULT=10))
     k = kpi.compute(
-        ["converged", "pending"], [d], {K1: LiveListing(K1, "PRODUCT", _fa(DEFAULT=9))},
-        kpi.CallTotals(latencies_ms=(10.0, 20.0, 30.0, 400.0), calls={"patchListingsItem": 2},
-                       retries=3, throttles=2),
+        ["converged", "pending"],
+        [d],
+        {K1: LiveListing(K1, "PRODUCT", _fa(DEFAULT=9))},
+        kpi.CallTotals(
+            latencies_ms=(10.0, 20.0, 30.0, 400.0),
+            calls={"patchListingsItem": 2},
+            retries=3,
+            throttles=2,
+        ),
     )
     data = k.data()
     assert data["sync_success_pct"] == 50.0

@@ -54,8 +54,12 @@ def test_stale_lock_of_dead_pid_is_recovered_with_message(tmp_path: Path) -> Non
     dead = _dead_pid()
     path.write_text(
         json.dumps(
-            {"pid": dead, "host": socket.gethostname(), "started_at": "2026-01-01T00:00:00Z",
-             "command": "reconciler apply"}
+            {
+                "pid": dead,
+                "host": socket.gethostname(),
+                "started_at": "2026-01-01T00:00:00Z",
+                "command": "reconciler apply",
+            }
         )
     )
     messages: list[str] = []
@@ -69,8 +73,9 @@ def test_other_host_lock_is_stale_only_after_ttl(tmp_path: Path) -> None:
     path = lock.lock_path(tmp_path, "na")
     path.parent.mkdir(parents=True)
     path.write_text(
-        json.dumps({"pid": 1, "host": "ci-runner-7", "started_at": "2026-01-01T00:00:00Z",
-                    "command": "x"})
+        json.dumps(
+            {"pid": 1, "host": "ci-runner-7", "started_at": "2026-01-01T00:00:00Z", "command": "x"}
+        )
     )
     t0 = 1767225600.0  # 2026-01-01T00:00:00Z
     with pytest.raises(LockHeldError, match="ci-runner-7"):
@@ -98,8 +103,9 @@ def test_release_does_not_remove_someone_elses_lock(tmp_path: Path) -> None:
     lk = lock.acquire(tmp_path, "na")
     path = lock.lock_path(tmp_path, "na")
     path.write_text(
-        json.dumps({"pid": 4242, "host": "elsewhere", "started_at": "2026-01-01T00:00:00Z",
-                    "command": "x"})
+        json.dumps(
+            {"pid": 4242, "host": "elsewhere", "started_at": "2026-01-01T00:00:00Z", "command": "x"}
+        )
     )
     lk.release()
     assert path.exists()
@@ -133,8 +139,9 @@ def test_two_processes_race_exactly_one_wins(tmp_path: Path) -> None:
         "print('won'); sys.stdout.flush(); time.sleep(1.0); lk.release()\n"
     )
     procs = [
-        subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE,
-                         text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        )
         for _ in range(4)
     ]
     outs = sorted(p.communicate(timeout=30)[0].strip() for p in procs)

@@ -96,16 +96,19 @@ def _compare_saved(saved: Plan, run: Any) -> None:
     )
 
 
-def _settle_feeds(desired: Any, state_dir: str, env: Mapping[str, str], timeout: float,
-                  poll: float) -> None:
+def _settle_feeds(
+    desired: Any, state_dir: str, env: Mapping[str, str], timeout: float, poll: float
+) -> None:
     from reconciler.spapi.connect import client_for
 
     for account in desired.accounts:
         journal = feedrun.Journal(state_dir, account.name)
         if not journal.entries:
             continue
-        err(f"waiting for {len(journal.entries)} feed(s) of account {account.name} "
-            "left in flight by an earlier run")
+        err(
+            f"waiting for {len(journal.entries)} feed(s) of account {account.name} "
+            "left in flight by an earlier run"
+        )
         client = client_for(account, state_dir=state_dir, env=env)
         try:
             blocked = feedrun.settle_journal(client, journal, timeout_s=timeout, poll_s=poll)
@@ -113,12 +116,20 @@ def _settle_feeds(desired: Any, state_dir: str, env: Mapping[str, str], timeout:
             client.close()
         n = sum(len(s) for s in blocked.values())
         if n:
-            err(f"{n} SKU(s) of account {account.name} are still in unfinished feeds; "
-                "they will not be written by this run")
+            err(
+                f"{n} SKU(s) of account {account.name} are still in unfinished feeds; "
+                "they will not be written by this run"
+            )
 
 
-def _write_audit(settings: Any, env: Mapping[str, str], plan: Plan, strategy: str,
-                 report: ApplyReport | None, error: str = "") -> Path:
+def _write_audit(
+    settings: Any,
+    env: Mapping[str, str],
+    plan: Plan,
+    strategy: str,
+    report: ApplyReport | None,
+    error: str = "",
+) -> Path:
     path = audit.audit_path(settings, env)
     outcomes = [o.data() for o in report.outcomes] if report else []
     rec = audit.build_record(
@@ -141,18 +152,34 @@ def _write_audit(settings: Any, env: Mapping[str, str], plan: Plan, strategy: st
 
 @click.command("apply")
 @catalog_argument
-@click.option("--plan", "plan_file", type=click.Path(dir_okay=False),
-              help="Apply this saved plan (JSON from `plan --format json`).")
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False),
+    help="Apply this saved plan (JSON from `plan --format json`).",
+)
 @click.option("--checksum", help="Refuse unless the re-computed plan has this checksum.")
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
-              help="Write via patchListingsItem, JSON_LISTINGS_FEED, or auto (from quotas).")
+@click.option(
+    "--strategy",
+    type=click.Choice(STRATEGIES),
+    default=None,
+    help="Write via patchListingsItem, JSON_LISTINGS_FEED, or auto (from quotas).",
+)
 @click.option("--sku", "skus", multiple=True, help="Only this SKU (repeatable).")
-@click.option("--marketplace", "marketplaces", multiple=True,
-              help="Only this marketplace code, e.g. CA (repeatable).")
+@click.option(
+    "--marketplace",
+    "marketplaces",
+    multiple=True,
+    help="Only this marketplace code, e.g. CA (repeatable).",
+)
 @click.option("--force", is_flag=True, help="Apply even when a safety threshold trips.")
-@click.option("--verify-timeout", type=float, default=None,
-              help="Seconds to wait for read-back convergence (default: apply settings).")
+@click.option(
+    "--verify-timeout",
+    type=float,
+    default=None,
+    help="Seconds to wait for read-back convergence (default: apply settings).",
+)
 def apply_command(
     catalog_dir: str,
     plan_file: str | None,
@@ -180,22 +207,48 @@ def apply_command(
     timeout = settings.verify_timeout_seconds if verify_timeout is None else verify_timeout
     interval = settings.verify_interval_seconds
     command = "reconciler apply " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-    with lock.hold(state_dir, [a.name for a in desired0.accounts], command=command.strip(),
-                   on_stale=err):
+    with lock.hold(
+        state_dir, [a.name for a in desired0.accounts], command=command.strip(), on_stale=err
+    ):
         _settle_feeds(desired0, state_dir, env, timeout, interval)
-        run = run_plan(catalog_dir, skus=skus, marketplaces=marketplaces, state_dir=state_dir,
-                       env=env, desired=desired0)
+        run = run_plan(
+            catalog_dir,
+            skus=skus,
+            marketplaces=marketplaces,
+            state_dir=state_dir,
+            env=env,
+            desired=desired0,
+        )
         try:
-            _apply_run(run, saved, checksum, auto_approve, strategy or settings.strategy,
-                       force, timeout, interval, state_dir, env)
+            _apply_run(
+                run,
+                saved,
+                checksum,
+                auto_approve,
+                strategy or settings.strategy,
+                force,
+                timeout,
+                interval,
+                state_dir,
+                env,
+            )
         finally:
             for c in run.clients.values():
                 c.close()
 
 
-def _apply_run(run: Any, saved: Plan | None, checksum: str | None, auto_approve: bool,
-               strategy: str, force: bool, timeout: float, interval: float, state_dir: str,
-               env: Mapping[str, str]) -> None:
+def _apply_run(
+    run: Any,
+    saved: Plan | None,
+    checksum: str | None,
+    auto_approve: bool,
+    strategy: str,
+    force: bool,
+    timeout: float,
+    interval: float,
+    state_dir: str,
+    env: Mapping[str, str],
+) -> None:
     plan: Plan = run.plan
     if saved is not None:
         _compare_saved(saved, run)
@@ -227,9 +280,16 @@ def _apply_run(run: Any, saved: Plan | None, checksum: str | None, auto_approve:
     error = ""
     try:
         report = apply_plan(
-            plan, run.desired, run.clients, strategy=strategy, verify_timeout_s=timeout,
-            verify_interval_s=interval, progress=bar, feed_poll_interval_s=interval,
-            state_dir=state_dir, live_before=run.live,
+            plan,
+            run.desired,
+            run.clients,
+            strategy=strategy,
+            verify_timeout_s=timeout,
+            verify_interval_s=interval,
+            progress=bar,
+            feed_poll_interval_s=interval,
+            state_dir=state_dir,
+            live_before=run.live,
         )
     except BaseException as e:
         error = f"{type(e).__name__}: {e}"
@@ -239,11 +299,8 @@ def _apply_run(run: Any, saved: Plan | None, checksum: str | None, auto_approve:
         path = _write_audit(run.desired.apply, env, plan, strategy, report, error)
     err(report.summary_line())
     if plan.held:
-        err(f"{len(plan.held)} listing(s) held for review were not applied "
-            "(see `reconciler plan`)")
+        err(f"{len(plan.held)} listing(s) held for review were not applied (see `reconciler plan`)")
     err(f"kpis: {report.kpis.describe()}")
     err(f"audit: {path}")
     if not report.converged:
-        raise NotConvergedError(
-            f"not converged: {report.summary_line()}", report.table()
-        )
+        raise NotConvergedError(f"not converged: {report.summary_line()}", report.table())

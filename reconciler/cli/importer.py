@@ -48,37 +48,80 @@ def _account(name: str, raw: dict[str, Any]) -> Account:
         if m is None:
             raise ReconcilerError(f"unknown marketplace {code!r} for account {name!r}")
         opts = opts or {}
-        mps.append(MarketplaceConfig(m.code, m.marketplace_id, m.currency,
-                                     opts.get("language_tag", m.language_tag),
-                                     bool(opts.get("mli", False))))
+        mps.append(
+            MarketplaceConfig(
+                m.code,
+                m.marketplace_id,
+                m.currency,
+                opts.get("language_tag", m.language_tag),
+                bool(opts.get("mli", False)),
+            )
+        )
     creds = raw.get("credentials") or {}
     return Account(
-        name=name, seller_id=raw["seller_id"], region=raw["region"], endpoint=raw["endpoint"],
+        name=name,
+        seller_id=raw["seller_id"],
+        region=raw["region"],
+        endpoint=raw["endpoint"],
         marketplaces=tuple(mps),
-        credentials=Credentials(**{k: v for k, v in creds.items()
-                                   if k in ("refresh_token", "client_id", "client_secret")}),
+        credentials=Credentials(
+            **{
+                k: v
+                for k, v in creds.items()
+                if k in ("refresh_token", "client_id", "client_secret")
+            }
+        ),
         token_url=raw.get("token_url", ""),
     )
 
 
 @click.command("import")
 @catalog_argument
-@click.option("--account", "account_name", required=True,
-              help="Account name (from CATALOG_DIR/reconciler.yaml, or new with --seller-id).")
-@click.option("--marketplace", "marketplaces", multiple=True,
-              help="Marketplace code to import, e.g. US (repeatable; default: all of the account).")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Directory to write the new catalog to (must be empty).")
+@click.option(
+    "--account",
+    "account_name",
+    required=True,
+    help="Account name (from CATALOG_DIR/reconciler.yaml, or new with --seller-id).",
+)
+@click.option(
+    "--marketplace",
+    "marketplaces",
+    multiple=True,
+    help="Marketplace code to import, e.g. US (repeatable; default: all of the account).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory to write the new catalog to (must be empty).",
+)
 @click.option("--seller-id", help="Without a reconciler.yaml: the seller (merchant) id.")
 @click.option("--region", type=click.Choice(["NA", "EU", "FE"]), help="With --seller-id.")
-@click.option("--endpoint", default="production", show_default=True,
-              help="With --seller-id: production, sandbox, emulator or a base URL.")
-@click.option("--mli", "mli_codes", multiple=True,
-              help="With --seller-id: a marketplace code using Multi-Location Inventory.")
+@click.option(
+    "--endpoint",
+    default="production",
+    show_default=True,
+    help="With --seller-id: production, sandbox, emulator or a base URL.",
+)
+@click.option(
+    "--mli",
+    "mli_codes",
+    multiple=True,
+    help="With --seller-id: a marketplace code using Multi-Location Inventory.",
+)
 @click.option("--force", is_flag=True, help="Write into a non-empty --out directory.")
-def import_command(catalog_dir: str, account_name: str, marketplaces: tuple[str, ...],
-                   out_dir: str, seller_id: str | None, region: str | None, endpoint: str,
-                   mli_codes: tuple[str, ...], force: bool) -> None:
+def import_command(
+    catalog_dir: str,
+    account_name: str,
+    marketplaces: tuple[str, ...],
+    out_dir: str,
+    seller_id: str | None,
+    region: str | None,
+    endpoint: str,
+    mli_codes: tuple[str, ...],
+    force: bool,
+) -> None:
     """Write catalog YAML from an account's live listings; it validates and plans empty.
 
     Prices become fixed per-SKU overrides, quantities literal per location, texts per language.
@@ -99,8 +142,15 @@ def import_command(catalog_dir: str, account_name: str, marketplaces: tuple[str,
             m = lookup(code)
             if m is None or m.region != region:
                 raise ReconcilerError(f"marketplace {code!r} is not in region {region}")
-            mps.append(MarketplaceConfig(m.code, m.marketplace_id, m.currency, m.language_tag,
-                                         m.code in {c.upper() for c in mli_codes}))
+            mps.append(
+                MarketplaceConfig(
+                    m.code,
+                    m.marketplace_id,
+                    m.currency,
+                    m.language_tag,
+                    m.code in {c.upper() for c in mli_codes},
+                )
+            )
         account = Account(account_name, seller_id or "", region, endpoint, tuple(mps))
     wanted = {c.upper() for c in marketplaces}
     unknown = wanted - {m.code for m in account.marketplaces}
@@ -110,8 +160,15 @@ def import_command(catalog_dir: str, account_name: str, marketplaces: tuple[str,
             f"{account.name!r}"
         )
     chosen = tuple(m for m in account.marketplaces if not wanted or m.code in wanted)
-    account = Account(account.name, account.seller_id, account.region, account.endpoint,
-                      chosen, account.credentials, account.token_url)
+    account = Account(
+        account.name,
+        account.seller_id,
+        account.region,
+        account.endpoint,
+        chosen,
+        account.credentials,
+        account.token_url,
+    )
     target = Path(out_dir)
     if target.exists() and any(target.iterdir()) and not force:
         raise ReconcilerError(f"{target} is not empty (use --force to write into it)")
@@ -128,5 +185,7 @@ def import_command(catalog_dir: str, account_name: str, marketplaces: tuple[str,
         err(f"warning: {w}")
     load(target)  # the catalog we wrote must validate (a failure here is a bug: report it)
     codes = ", ".join(m.code for m in chosen)
-    out(f"imported {result.skus} SKUs, {result.listings} listings of account {account.name} "
-        f"({codes}) into {target}")
+    out(
+        f"imported {result.skus} SKUs, {result.listings} listings of account {account.name} "
+        f"({codes}) into {target}"
+    )
