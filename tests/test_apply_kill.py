@@ -38,7 +38,9 @@ SECRETS = {
 N_SKUS = 40  # x (US + CA) = 80 listings
 
 
-def _start_server(db: Path, seed: Path, time_scale: float) -> tuple[subprocess.Popen[str], str]:
+def _start_server(
+    db: Path, seed: Path, time_scale: float, extra: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -54,6 +56,7 @@ def _start_server(db: Path, seed: Path, time_scale: float) -> tuple[subprocess.P
             str(seed),
             "--time-scale",
             str(time_scale),
+            *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -199,5 +202,69 @@ def test_sigkill_mid_apply_then_rerun_converges(tmp_path: Path) -> None:
         for text in (out1, err1, second.stdout, second.stderr, audit_text):
             for value in SECRETS.values():
                 assert value not in text
+    finally:
+        _stop(server)
+
+
+@pytest.mark.slow  # ~10 s; the in-process journal test in test_apply.py covers the logic fast
+def test_sigkill_with_feed_queued_then_rerun_waits_for_it(tmp_path: Path) -> None:
+    """Killed right after createFeed: the next apply waits for that feed (journal) before it
+    plans and writes, so no PATCH goes out while the feed is queued."""
+    from reconciler.workflow import load
+
+    n = 10
+    catalog = tmp_path / "catalog"
+    au.write_catalog(catalog, n, verify_timeout=60, verify_interval=0.1)
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps(au.drifted_seed(load(catalog))))
+    db = tmp_path / "emu.db"
+    # 2 s of modelled processing per feed at time scale 2: the kill lands while it is queued
+    server, url = _start_server(db, seed, 2.0, ("--feed-processing", "4"))
+    try:
+        au.write_catalog(catalog, n, endpoint=url, verify_timeout=60, verify_interval=0.1)
+        env = {
+            **os.environ,
+            **SECRETS,
+            "RECONCILER_STATE_DIR": str(tmp_path / "state"),
+            "RECONCILER_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
+        }
+        cmd = [sys.executable, "-m", "reconciler", "apply", str(catalog), "--auto-approve"]
+        first = subprocess.Popen(
+            [*cmd, "--strategy", "feed"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and first.poll() is None:
+            emu = Emulator.open_readonly(str(db))
+            try:
+                created = [c for c in emu.calls("createFeed") if c.status == 202]
+            finally:
+                emu.close()
+            if created:
+                break
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.communicate(timeout=30)
+        assert first.returncode == -signal.SIGKILL
+        assert not [h for h in _history(db) if h.source.startswith("feed:")], "killed too late"
+
+        second = subprocess.run(
+            [*cmd, "--strategy", "patch"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert second.returncode == 0, second.stderr
+        assert "waiting for" in second.stderr and "left in flight" in second.stderr
+        hist = _history(db)
+        feed_writes = [h.time for h in hist if h.source.startswith("feed:")]
+        emu = Emulator.open_readonly(str(db))
+        try:
+            patches = [c.time for c in emu.calls("patchListingsItem")]
+        finally:
+            emu.close()
+        assert feed_writes, "the queued feed was processed"
+        assert not patches or min(patches) >= max(feed_writes)
+        assert _violations(hist) == []
     finally:
         _stop(server)
