@@ -539,6 +539,13 @@ def live(tmp_path: Path) -> Runner:
     shim = tmp_path / "bin" / "reconciler"
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m reconciler "$@"\n', encoding="utf-8")
     shutil.copytree(ROOT / "catalog", r.work / "catalog")
+    # The demo's drift updates over half of one account's listings: safe for the whole catalog,
+    # unsafe for a per-account plan (apply.yml's unit). Raise the share so the flow can apply.
+    settings = r.work / "catalog" / "reconciler.yaml"
+    doc = yaml.safe_load(settings.read_text(encoding="utf-8"))
+    doc.setdefault("safety", {})["max_update_share"] = 0.9
+    doc.setdefault("apply", {})["verify_interval_seconds"] = 0.2  # poll the read-back quickly
+    settings.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     r.env.update(
         RECONCILER_CATALOG="catalog",
         RECONCILER_STATE_DIR=str(tmp_path / "state"),
