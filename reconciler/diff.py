@@ -7,7 +7,9 @@ other marketplaces, languages and channels, and unmanaged attributes never produ
 Bullet points are compared as the ordered list of one selector; other attributes ignore order.
 
 This is the only module that imports deepdiff. Equal listings take a fast path (one canonical
-JSON comparison) so a 100k-listing plan only pays deepdiff for listings that actually differ.
+JSON comparison of the managed projection), and within a differing listing each selector is
+compared by canonical JSON first; deepdiff (milliseconds a call) only decides order-insensitive
+multi-entry selectors, so a 100k-listing plan stays fast.
 Pure: no I/O, no clock.
 """
 
@@ -28,11 +30,17 @@ from reconciler.model import (
 
 
 def _differs(attribute: str, old: list[Entry], new: list[Entry]) -> bool:
+    """Whether one selector's managed entries differ. Canonical JSON (sorted keys, exact
+    values) decides whenever order is significant or there is one entry; deepdiff decides the
+    rest (several entries under one selector whose order Amazon does not keep). deepdiff costs
+    milliseconds a call, so it only runs where the cheap comparison cannot decide."""
     if len(old) != len(new):
         return True
     if canonical_json(old) == canonical_json(new):
-        return False  # cheap check first: most selectors of a changed listing are equal
-    return bool(DeepDiff(old, new, ignore_order=attribute not in MULTI_ENTRY))
+        return False
+    if attribute in MULTI_ENTRY or len(new) == 1:
+        return True
+    return bool(DeepDiff(old, new, ignore_order=True))
 
 
 def diff_listing(

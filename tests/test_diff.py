@@ -154,3 +154,18 @@ def test_a_field_missing_live_is_a_change() -> None:
 def test_absent_desired_listing_has_no_field_changes() -> None:
     d = desired("OLD", CA, state="absent")
     assert diff_listing(d, live_of(desired("OLD", CA), CA)) == ()
+
+
+def test_several_entries_under_one_unordered_selector_ignore_order() -> None:
+    from dataclasses import replace
+
+    base = desired("MUG-001", CA)
+    sel = {"marketplace_id": CA.marketplace_id, "currency": "CAD"}
+    two = [{**sel, "value": Decimal("10.00")}, {**sel, "value": Decimal("12.00")}]
+    d = replace(base, attributes={**base.attributes, "list_price": two})
+    swapped = LiveListing(d.key, "PRODUCT", {**d.attributes, "list_price": list(reversed(two))})
+    assert diff_listing(d, swapped) == ()  # deepdiff with ignore_order decides
+    other = [{**sel, "value": Decimal("10.00")}, {**sel, "value": Decimal("13.00")}]
+    changed = LiveListing(d.key, "PRODUCT", {**d.attributes, "list_price": other})
+    (change,) = diff_listing(d, changed)
+    assert change.attribute == "list_price" and change.new == two
