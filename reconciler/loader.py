@@ -52,6 +52,8 @@ MAX_STOCK_BYTES = 50 * 1024 * 1024  # stock.csv may legitimately be larger than 
 SCHEMA_DIR = Path(__file__).resolve().parent / "data" / "schemas"
 SCHEMA_KINDS = ("reconciler", "rates", "pricing", "locations", "sku", "stock")
 STOCK_COLUMNS = ("sku", "location", "on_hand")
+# Quantities above this are typos, not stock (schemas/sku.schema.json uses the same bound).
+MAX_QUANTITY = 1_000_000_000
 CONFIG_FILE = "reconciler.yaml"
 _SINGLE_FILES = {
     "config": ("reconciler.yaml", "reconciler"),
@@ -291,6 +293,10 @@ class _Loader:
                     continue
                 if on_hand < 0:
                     self.problem(rel, f"on_hand {on_hand} is negative (stock is never < 0)",
+                                 line, col)
+                    continue
+                if on_hand > MAX_QUANTITY:
+                    self.problem(rel, f"on_hand {on_hand} is absurd (over {MAX_QUANTITY:,})",
                                  line, col)
                     continue
                 if not sku or not loc:
