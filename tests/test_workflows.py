@@ -801,3 +801,29 @@ def test_no_reviewed_plan_for_a_direct_push(runner: Runner) -> None:
               "head": {"sha": "prhead", "ref": "feature"}}]
     out = github_script(runner, reviewed_step(), {"pulls": pulls, "runs": {}})
     assert out["outputs"] == {}
+
+
+def test_pre_commit_hook_entry_passes_the_sample_and_fails_a_broken_catalog(
+    tmp_path: Path,
+) -> None:
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    (hook,) = [h for h in hooks if h["id"] == "reconciler-validate"]
+    program, *args = hook["entry"].split()
+    assert program == "reconciler"
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "catalog", repo / "catalog")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILER_")}
+    env.update(PYTHONPATH=str(ROOT), NO_COLOR="1", RECONCILER_STATE_DIR=str(tmp_path / "state"))
+
+    def hook_run() -> subprocess.CompletedProcess[str]:
+        # pre-commit runs the entry from the repository root with no file names
+        return subprocess.run([sys.executable, "-m", "reconciler", *args], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    ok = hook_run()
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    (repo / "catalog" / "reconciler.yaml").write_text("accounts: [not, a, mapping\n")
+    bad = hook_run()
+    assert bad.returncode == 1
+    assert "reconciler.yaml" in bad.stdout + bad.stderr
+    assert "Traceback" not in bad.stdout + bad.stderr
