@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from reconciler.cache import CACHE_FILENAME
-from reconciler.errors import NotConvergedError
+from reconciler.errors import NotConvergedError, UnsafePlanError
 from reconciler.spapi.connect import EMULATOR_DB, close_embedded_emulators
 from reconciler.workflow import close_clients, load, run_plan
 
@@ -51,7 +51,12 @@ def demo(ctx: click.Context, catalog_dir: str, strategy: str, keep: bool) -> Non
     if not keep:
         reset_embedded_state(state_dir)
     err("== 1/3 plan (live state has drifted from the catalog)")
-    ctx.invoke(plan_command, catalog_dir=catalog_dir, force=True)
+    try:
+        ctx.invoke(plan_command, catalog_dir=catalog_dir)
+    except UnsafePlanError as e:
+        for line in e.lines():
+            err(line)
+        err("(the demo applies it anyway, as `reconciler apply --force` would)")
     err("== 2/3 apply")
     ctx.invoke(
         apply_command, catalog_dir=catalog_dir, auto_approve=True, strategy=strategy, force=True

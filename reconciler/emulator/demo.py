@@ -12,6 +12,9 @@ drift (design.md §1, issue 4):
   ``AMAZON_NA`` channel entry;
 - a few listings not yet created.
 
+Listings marked ``state: absent`` are not seeded (their deletion would trip the sample's safe
+default ``safety.allow_deletes: false``, and a fresh clone's first plan must exit 0/2).
+
 The seed is generated from the sample catalog by ``python -m reconciler.emulator.demo CATALOG``
 and shipped as package data (``data/demo_seed.json``) so an installed package needs no catalog
 to seed itself; a test regenerates it and compares, so it cannot drift from ``catalog/``.
@@ -107,20 +110,8 @@ def build_seed(desired: DesiredState) -> dict[str, Any]:
                 "attributes": attrs,
             }
         )
-    # Listings the catalog marks absent exist live, so the plan shows their deletion.
-    for d in desired.listings:
-        if d.state == "absent":
-            s = sellers.setdefault(seller_of[d.key.account], {"listings": [], "supplySources": []})
-            s["listings"].append(
-                {
-                    "sku": d.key.sku,
-                    "marketplaceId": d.key.marketplace_id,
-                    "productType": d.product_type or "PRODUCT",
-                    "attributes": {
-                        "brand": [{"value": BRAND, "marketplace_id": d.key.marketplace_id}]
-                    },
-                }
-            )
+    # Listings the catalog marks `state: absent` are not seeded live: with the sample's safe
+    # default `safety.allow_deletes: false` a delete would make the first plan unsafe (exit 1).
     # Every MLI channel code the catalog uses is an Active supply source of its seller.
     for d in desired.listings:
         if not d.mli:

@@ -1,0 +1,58 @@
+"""`plan --validate-remote`: ask Amazon to validate each planned write without persisting it.
+
+Every planned PATCH/PUT is sent with ``mode=VALIDATION_PREVIEW`` (CONTRACT.md §3.1): Amazon
+answers VALID or INVALID with issues and stores nothing. Deletes have no preview mode and are
+skipped. The issues are attached to the plan (``Plan.remote_issues``), outside its checksum: they
+are Amazon's opinion at one moment, not part of what apply will write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+from .model import Issue, ListingKey
+from .patches import listing_request
+from .plan import Change, Plan
+from .spapi.client import SpApiClient
+
+PREVIEW = "VALIDATION_PREVIEW"
+
+
+def _issues(resp: Mapping[str, Any]) -> tuple[Issue, ...]:
+    out = []
+    for i in resp.get("issues") or ():
+        out.append(
+            Issue(
+                code=str(i.get("code", "")),
+                message=str(i.get("message", "")),
+                severity=str(i.get("severity", "ERROR")),
+                attribute_names=tuple(str(a) for a in i.get("attributeNames") or ()),
+            )
+        )
+    return tuple(out)
+
+
+def preview(client: SpApiClient, change: Change) -> tuple[Issue, ...]:
+    req = listing_request(change)
+    if req.body is None:  # DELETE: no preview mode exists
+        return ()
+    if req.method == "PUT":
+        resp = client.put_listings_item(req.sku, [req.marketplace_id], req.body, mode=PREVIEW)
+    else:
+        resp = client.patch_listings_item(req.sku, [req.marketplace_id], req.body, mode=PREVIEW)
+    return _issues(resp)
+
+
+def validate_remote(plan: Plan, clients: Mapping[str, SpApiClient], workers: int = 4) -> Plan:
+    """The plan with Amazon's preview issues for every planned create/update."""
+    todo = [c for c in plan.changes if c.action != "delete" and c.key.account in clients]
+
+    def one(c: Change) -> tuple[ListingKey, tuple[Issue, ...]]:
+        return c.key, preview(clients[c.key.account], c)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="preview") as pool:
+        found = dict(pool.map(one, todo))
+    return replace(plan, remote_issues={k: v for k, v in found.items() if v}, validated=len(todo))
