@@ -5,8 +5,10 @@
   threads that find the token stale cause one LWA call, not N.
 - Refreshed ahead of expiry (``min(60 s, expires_in / 10)`` early, so short-lived emulator
   tokens work too).
-- A 403 that says the token expired/is invalid triggers one refresh and one retry of the
-  request; a second 403 is returned to the caller (and becomes an ``AuthError``).
+- A 403 that says the token is invalid triggers one refresh and one retry of the request; a
+  second 403 is returned to the caller (and becomes an ``AuthError``). A token that *expired*
+  again by the time of the retry (shared by threads) is refreshed up to
+  ``MAX_EXPIRED_REFRESHES`` times per request, never in an unbounded loop.
 - The token request is form-encoded, like Amazon's JS helper (CONTRACT.md §1.1).
 - Secrets (refresh token, client secret, access tokens) are registered with ``redact`` and
   never put into messages.
@@ -28,6 +30,7 @@ from .stats import ClientStats
 
 ACCESS_TOKEN_HEADER = "x-amz-access-token"  # noqa: S105 (a header name)
 LWA_OPERATION = "lwaToken"
+MAX_EXPIRED_REFRESHES = 3  # per request
 
 
 class LwaTokenSource:
@@ -164,6 +167,18 @@ class LwaAuth(httpx.Auth):
         token = self.source.token()
         request.headers[ACCESS_TOKEN_HEADER] = token
         response = yield request
-        if is_token_problem(response):
-            request.headers[ACCESS_TOKEN_HEADER] = self.source.refresh(stale=token)
-            yield request
+        if not is_token_problem(response):
+            return
+        # A token that merely *expired* may expire again between the refresh and the retry
+        # (other threads share it; Amazon rotates on its own schedule), so it gets a fresh token
+        # up to MAX_EXPIRED_REFRESHES times; any other token problem gets exactly one.
+        for _ in range(MAX_EXPIRED_REFRESHES):
+            token = self.source.refresh(stale=token)
+            request.headers[ACCESS_TOKEN_HEADER] = token
+            response = yield request
+            if not (is_token_problem(response) and _says_expired(response)):
+                return
+
+
+def _says_expired(response: httpx.Response) -> bool:
+    return any("expired" in f"{e.message} {e.details}".lower() for e in parse_errors(response))
