@@ -98,7 +98,8 @@ if "--out" in args:
     fmt = args[args.index("--format") + 1] if "--format" in args else "text"
     with open(out, "w") as f:
         if fmt == "json":
-            json.dump({{"checksum": os.environ.get("FAKE_CHECKSUM", "c0ffee"), "changes": []}}, f)
+            checksum = os.environ.get("FAKE_CHECKSUM", "c0" * 32)
+            json.dump({{"checksum": checksum, "changes": []}}, f)
         else:
             f.write("{marker}\nplan for " + " ".join(args) + "\n")
 rc = int(os.environ.get("FAKE_RC_" + args[0].upper(), "0"))
@@ -347,20 +348,31 @@ def test_apply_finds_the_reviewed_plan_of_the_merged_pull_request() -> None:
 
 def test_apply_uses_the_reviewed_checksum_when_there_is_one(runner: Runner) -> None:
     (runner.work / "reviewed").mkdir()
-    (runner.work / "reviewed" / "plan-eu.json").write_text('{"checksum": "abc123"}')
+    (runner.work / "reviewed" / "plan-eu.json").write_text(json.dumps({"checksum": "ab" * 32}))
     s = step(load("apply.yml"), "apply", "checksum")
     result = runner.run(s, ACCOUNT="eu", MARKETPLACES="UK,DE,FR", PR="7")
     assert result.returncode == 0, result.stderr
-    assert runner.outputs() == {"checksum": "abc123"}
+    assert runner.outputs() == {"checksum": "ab" * 32}
     assert runner.calls() == []  # no re-plan
-    assert "reviewed plan `abc123` (PR #7)" in runner.summary.read_text()
+    assert f"reviewed plan `{'ab' * 32}` (PR #7)" in runner.summary.read_text()
+
+
+@pytest.mark.parametrize("bad", ["abc123", "ab" * 32 + "\nchecksum=" + "cd" * 32, "AB" * 32])
+def test_apply_rejects_a_malformed_reviewed_checksum(runner: Runner, bad: str) -> None:
+    (runner.work / "reviewed").mkdir()
+    (runner.work / "reviewed" / "plan-na.json").write_text(json.dumps({"checksum": bad}))
+    s = step(load("apply.yml"), "apply", "checksum")
+    result = runner.run(s, ACCOUNT="na", MARKETPLACES="US", PR="7")
+    assert result.returncode == 1
+    assert "malformed" in result.stdout
+    assert runner.outputs() == {}
 
 
 def test_apply_falls_back_to_a_fresh_plan(runner: Runner) -> None:
     s = step(load("apply.yml"), "apply", "checksum")
-    result = runner.run(s, ACCOUNT="na", MARKETPLACES="US,CA,MX", PR="", FAKE_CHECKSUM="f00d")
+    result = runner.run(s, ACCOUNT="na", MARKETPLACES="US,CA,MX", PR="", FAKE_CHECKSUM="f0" * 32)
     assert result.returncode == 0, result.stderr
-    assert runner.outputs() == {"checksum": "f00d"}
+    assert runner.outputs() == {"checksum": "f0" * 32}
     mps = ["--marketplace", "US", "--marketplace", "CA", "--marketplace", "MX"]
     assert runner.calls() == [
         ["plan", "--format", "json", "--out", "replan.json", *mps],
@@ -408,6 +420,10 @@ def test_drift_plan_step_exit_codes(runner: Runner, rc: str, ok: bool, summary: 
         assert summary in runner.summary.read_text()
 
 
+STOCK_SUM = "5a" * 32
+SUM = "0c" * 32
+
+
 def stock_change(sku: str = "ssnm001", attribute: str = "fulfillment_availability",
                  action: str = "update") -> dict[str, Any]:
     return {
@@ -435,33 +451,35 @@ def decide(runner: Runner, plan: Any, setting: Any) -> tuple[dict[str, str], str
 
 
 def test_drift_applies_stock_only_changes_when_the_setting_allows(runner: Runner) -> None:
-    plan = {"checksum": "5t0c4", "changes": [stock_change(), stock_change("ssnm002")],
+    plan = {"checksum": STOCK_SUM, "changes": [stock_change(), stock_change("ssnm002")],
             "safety": []}
     outputs, summary = decide(runner, plan, True)
-    assert outputs == {"apply": "true", "checksum": "5t0c4"}
+    assert outputs == {"apply": "true", "checksum": STOCK_SUM}
     assert "applying" in summary
 
 
 def test_drift_tuple_shaped_fields_are_understood(runner: Runner) -> None:
     change = stock_change()
     change["fields"] = [["fulfillment_availability", [], None, [{"quantity": 1}]]]
-    outputs, _ = decide(runner, {"checksum": "c", "changes": [change]}, True)
+    outputs, _ = decide(runner, {"checksum": SUM, "changes": [change]}, True)
     assert outputs["apply"] == "true"
 
 
 @pytest.mark.parametrize(
     ("plan", "setting", "why"),
     [
-        ({"checksum": "c", "changes": [stock_change()]}, False, "is not true"),
-        ({"checksum": "c", "changes": [stock_change()]}, None, "is not true"),
-        ({"checksum": "c", "changes": [stock_change()]}, "true", "is not true"),  # a string
-        ({"checksum": "c", "changes": [stock_change(), stock_change("MUG-1", "purchasable_offer")]},
+        ({"checksum": SUM, "changes": [stock_change()]}, False, "is not true"),
+        ({"checksum": SUM, "changes": [stock_change()]}, None, "is not true"),
+        ({"checksum": SUM, "changes": [stock_change()]}, "true", "is not true"),  # a string
+        ({"checksum": SUM, "changes": [stock_change(), stock_change("MUG-1", "purchasable_offer")]},
          True, "MUG-1 (US): changes purchasable_offer"),
-        ({"checksum": "c", "changes": [stock_change(action="create")]}, True, "create"),
-        ({"checksum": "c", "changes": [stock_change()], "safety": ["too many"]}, True, "safety"),
-        ({"checksum": "c", "changes": [{"action": "update", "fields": []}]}, True, "no fields"),
-        ({"checksum": "c", "changes": []}, True, "no changes"),
-        ({"checksum": "c", "listings": []}, True, "no list of changes"),
+        ({"checksum": SUM, "changes": [stock_change(action="create")]}, True, "create"),
+        ({"checksum": SUM, "changes": [stock_change()], "safety": ["too many"]}, True, "safety"),
+        ({"checksum": SUM, "changes": [{"action": "update", "fields": []}]}, True, "no fields"),
+        ({"checksum": SUM, "changes": []}, True, "no changes"),
+        ({"checksum": SUM, "listings": []}, True, "no list of changes"),
+        ({"checksum": "5t0c4", "changes": [stock_change()]}, True, "no valid checksum"),
+        ({"changes": [stock_change()]}, True, "no valid checksum"),
     ],
 )
 def test_drift_reports_but_does_not_apply_other_drift(
@@ -476,8 +494,8 @@ def test_drift_apply_step_applies_by_checksum(runner: Runner) -> None:
     wf = load("drift.yml")
     s = step(wf, "drift", "apply")
     assert s["if"] == "steps.decide.outputs.apply == 'true'"
-    assert runner.run(s, CHECKSUM="5t0c4", MARKETPLACES="US").returncode == 0
-    assert runner.calls() == [["apply", "--auto-approve", "--checksum", "5t0c4",
+    assert runner.run(s, CHECKSUM=STOCK_SUM, MARKETPLACES="US").returncode == 0
+    assert runner.calls() == [["apply", "--auto-approve", "--checksum", STOCK_SUM,
                                "--marketplace", "US"]]
 
 
