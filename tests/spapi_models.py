@@ -9,7 +9,9 @@ every object schema that declares ``properties`` but says nothing about
 ``attributeName`` instead of ``attributeNames`` is a violation rather than silently ignored.
 Amazon's own sandbox responses pass strict validation (``tests/test_emulator_sandbox.py``).
 
-The JSON_LISTINGS_FEED documents (draft-07 JSON Schemas) are validated as they are.
+The JSON_LISTINGS_FEED documents (draft-07 JSON Schemas) are validated as they are. Response
+headers are checked too (:func:`assert_headers`): ``x-amzn-RequestId`` always,
+``x-amzn-RateLimit-Limit`` only on statuses whose model entry declares it.
 
 Every validation is counted in :data:`STATS`; ``tests/conftest.py`` prints the totals at the end
 of the run (``conformance: N responses validated against Amazon's models, 0 violations``).
@@ -229,13 +231,13 @@ def assert_response(operation_id: str, status: int, body: bytes) -> Any:
     """Validate a raw response of ``operation_id``: status declared, body matches its schema.
 
     Returns the parsed JSON body (None for an empty body). 204 responses and the schema-less
-    cancelFeed 200 must have an empty body (or ``{}``).
+    cancelFeed 200 must have an empty body.
     """
     api = operations()[operation_id][0]
     definition = response_definition(operation_id, status)
     if status == 204 or definition is None:
         STATS["validated"] += 1
-        if body.strip() not in (b"", b"{}"):
+        if body != b"":
             STATS["violations"] += 1
             raise ConformanceError(f"{operation_id} {status} must have no body, got {body[:200]!r}")
         return None
@@ -247,6 +249,21 @@ def assert_response(operation_id: str, status: int, body: bytes) -> Any:
         raise ConformanceError(f"{operation_id} {status}: body is not JSON: {body[:200]!r}") from e
     assert_conforms(api, definition, parsed)
     return parsed
+
+
+def assert_headers(operation_id: str, status: int, headers: Any) -> None:
+    """``x-amzn-RequestId`` on every response; ``x-amzn-RateLimit-Limit`` only where the model
+    declares it for that status (never on 403/429/5xx of the listings and feeds models)."""
+    _, _, _, op = operations()[operation_id]
+    declared = {h.lower() for h in op["responses"].get(str(status), {}).get("headers", {})}
+    problems = []
+    if not headers.get("x-amzn-RequestId"):
+        problems.append("x-amzn-RequestId missing")
+    if "x-amzn-RateLimit-Limit" in headers and "x-amzn-ratelimit-limit" not in declared:
+        problems.append(f"x-amzn-RateLimit-Limit sent on a {status}, which does not declare it")
+    if problems:
+        STATS["violations"] += 1
+        raise ConformanceError(f"{operation_id} {status}: {problems}")
 
 
 def summary_line() -> str:

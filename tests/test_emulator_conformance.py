@@ -69,6 +69,7 @@ class Conformant:
             assert r.status_code == 200 or r.headers["content-type"] == "application/xml"
         else:
             spapi_models.assert_response(op, r.status_code, r.content)
+            spapi_models.assert_headers(op, r.status_code, r.headers)
         assert r.headers.get("x-amzn-RequestId"), "x-amzn-RequestId missing"
 
     def close(self) -> None:
