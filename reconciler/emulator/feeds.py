@@ -8,7 +8,10 @@ application and the processing report in ``listings_feed.py``.
 Error choices (Amazon-shaped ``ErrorList`` bodies): malformed ids -> 400 ``InvalidInput``;
 well-formed ids of nothing this seller owns -> 404 ``NotFound``; cancelling a feed that is not
 ``IN_QUEUE`` -> 400 ``InvalidInput``; a ``JSON_LISTINGS_FEED`` beyond 5 per 5 minutes per
-(seller, region) -> 429 ``QuotaExceeded``.
+(seller, region) -> 429 ``QuotaExceeded``. That limit is the token bucket
+``reconciler.quotas.JSON_LISTINGS_FEED_WINDOW`` (burst 5, one back per minute, scaled), the same
+figure the client paces itself with, rather than a strict sliding window. It is taken only after
+the specification validated, so a rejected createFeed does not use up a submission.
 """
 
 from __future__ import annotations
