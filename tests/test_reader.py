@@ -312,7 +312,9 @@ def test_emulator_call_log_shows_ceil_n_over_20_searches(n: int) -> None:
         )
         wanted = [f"SKU {i:03d}/ü" for i in range(n)]
         with client:
-            got = read_listings(client, US, wanted)
+            # One worker: threads sleeping on a shared *fake* clock move time for each other,
+            # which no real clock does; concurrency is tested with real time further down.
+            got = read_listings(client, US, wanted, concurrency=1)
         calls = emu.calls("searchListingsItems")
         assert len(calls) == math.ceil(n / 20)
         assert all(c.status == 200 for c in calls)
@@ -327,10 +329,10 @@ def test_emulator_call_log_shows_ceil_n_over_20_searches(n: int) -> None:
 
 def test_reader_saturates_the_search_quota_with_latency() -> None:
     """design.md §4: with 300 ms latency one request at a time reaches only 3.3 of 5 rps; the
-    concurrent reader must run at the quota. Same ratios 20× faster (emulator time scale)."""
+    concurrent reader must run at the quota. Same ratios 10× faster (emulator time scale)."""
     from reconciler.emulator.app import Emulator, EmulatorConfig
 
-    scale, skus = 20.0, 600  # 30 searches; quota 100/s, latency 15 ms
+    scale, skus = 10.0, 600  # 30 searches; quota 50/s, latency 30 ms
     config = EmulatorConfig(latency_ms=300, time_scale=scale)
     seller = "A1PP0FEH11RW77"
     names = [f"S{i:04d}" for i in range(skus)]
@@ -352,7 +354,7 @@ def test_reader_saturates_the_search_quota_with_latency() -> None:
             seconds = time.monotonic() - t0
         statuses = [c.status for c in emu.calls("searchListingsItems")]
     assert sum(v is not None for v in got.values()) == skus
-    # Scheduling noise of a loaded test machine can exceed the 10 ms of slack at this time
+    # Scheduling noise of a loaded test machine can exceed the 20 ms of slack at this time
     # scale; the exact no-throttle property is tested with a fake clock in test_spapi_emulator.
     assert statuses.count(429) <= 2
     assert statuses.count(200) == 30
