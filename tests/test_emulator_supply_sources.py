@@ -148,3 +148,33 @@ def test_seed_and_is_active() -> None:
             src = c.get(f"{BASE}/11111111-2222-3333-4444-555555555555")
             body = spapi_models.assert_response("getSupplySource", 200, src.content)
             assert body["supplySourceCode"] == "brooklyn"
+
+
+def test_listing_channel_codes_must_name_an_active_source() -> None:
+    us = "ATVPDKIKX0DER"
+
+    def patch(c: httpx.Client, code: str) -> dict[str, Any]:
+        r = c.patch(f"/listings/2021-08-01/items/{SELLER}/MUG-1", params={"marketplaceIds": us},
+                    json={"productType": "PRODUCT", "patches": [
+                        {"op": "merge", "path": "/attributes/fulfillment_availability",
+                         "value": [{"fulfillment_channel_code": code, "quantity": 4}]}]})
+        body = spapi_models.assert_response("patchListingsItem", r.status_code, r.content)
+        assert isinstance(body, dict)
+        return body
+
+    with emulator(EmulatorConfig(quotas=False)) as emu, client(emu) as c:
+        sid = create(c, "soho")["supplySourceId"]
+        assert patch(c, "soho")["status"] == "INVALID"  # new sources are Inactive
+        assert c.put(f"{BASE}/{sid}/status", json={"status": "Active"}).status_code == 204
+        assert patch(c, "soho")["status"] == "ACCEPTED"
+        assert patch(c, sid)["status"] == "ACCEPTED"  # by supplySourceId too
+        assert patch(c, "DEFAULT")["status"] == "ACCEPTED"
+        assert c.delete(f"{BASE}/{sid}").status_code == 204
+        assert patch(c, "soho")["status"] == "INVALID"  # archived
+        with client(emu, OTHER_SELLER) as other:  # another seller's source does not count
+            r = other.patch(f"/listings/2021-08-01/items/{OTHER_SELLER}/MUG-1",
+                            params={"marketplaceIds": us},
+                            json={"productType": "PRODUCT", "patches": [
+                                {"op": "merge", "path": "/attributes/fulfillment_availability",
+                                 "value": [{"fulfillment_channel_code": "soho", "quantity": 1}]}]})
+            assert r.json()["status"] == "INVALID"
