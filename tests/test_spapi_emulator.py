@@ -230,3 +230,33 @@ def test_feed_lifecycle_through_the_client(clock: FakeClock) -> None:
         assert report["summary"]["messagesAccepted"] == 1
         item = client.get_listings_item("MUG-1", [US])
     assert item["fulfillmentAvailability"] == [{"fulfillmentChannelCode": "DEFAULT", "quantity": 9}]
+
+
+def test_client_for_a_loopback_server_over_real_http(tmp_path: Any) -> None:
+    """``endpoint: http://127.0.0.1:PORT`` (a local ``reconciler emulator serve``): real
+    sockets, httpx's own transport, the token from the server's /auth/o2/token."""
+    from reconciler.emulator.server import running
+    from reconciler.model import Account
+    from reconciler.spapi.connect import client_for
+    from reconciler.spapi.reader import read_listings
+
+    env = {
+        "SP_API_REFRESH_TOKEN": "Atzr|loopback-refresh-secret",
+        "LWA_APP_ID": "amzn1.application-oa2-client.loopback",
+        "LWA_CLIENT_SECRET": "loopback-client-secret",
+    }
+    skus = [f"HTTP SKU/{i:02d}" for i in range(45)]
+    with Emulator(config=EmulatorConfig()) as emu:
+        emu.seed({"sellers": {SELLER: {"listings": [listing(s) for s in skus]}}})
+        with running(emu) as url:
+            acc = Account(
+                name="local", seller_id=SELLER, region="NA", endpoint=url, marketplaces=()
+            )
+            with client_for(acc, state_dir=str(tmp_path), env=env) as client:
+                got = read_listings(client, US, [*skus, "NOPE"])
+                with pytest.raises(NotFoundError):
+                    client.get_listings_item("NOPE", [US])
+        assert [c.status for c in emu.calls("lwaToken")] == [200]
+        assert len(emu.calls("searchListingsItems")) == 3  # ceil(46 / 20)
+    assert got["NOPE"] is None
+    assert all(got[s] is not None and got[s]["sku"] == s for s in skus)
