@@ -150,3 +150,11 @@ def test_embedded_emulator_is_seeded_once_from_demo_seed(
     connect.close_embedded_emulators()
     embedded_emulator(tmp_path)  # the db exists now: persisted state, no re-seed
     assert calls == [1]
+
+
+def test_sandbox_uses_the_sandbox_usage_plan(tmp_path: Path) -> None:
+    with client_for(account("sandbox"), state_dir=str(tmp_path), env=ENV) as c:
+        b = c.limiter.bucket("createFeed")
+        assert (b.rate, b.burst) == (5.0, 15 - 1)  # one token of headroom
+    with client_for(account("production"), state_dir=str(tmp_path), env=ENV) as c:
+        assert c.limiter.bucket("createFeed").rate == pytest.approx(0.0083)

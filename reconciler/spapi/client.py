@@ -37,7 +37,7 @@ import httpx
 from .. import __version__
 from ..errors import ApiError, ApiErrorDetail, ServerError, ThrottledError
 from ..model import to_json_value
-from ..quotas import SEARCH_MAX_IDENTIFIERS
+from ..quotas import QUOTAS, SEARCH_MAX_IDENTIFIERS, Quota
 from ..ratelimit import RateLimiter
 from .auth import LwaAuth, LwaTokenSource
 from .errors import (
@@ -96,14 +96,22 @@ class SpApiClient:
         rate_scale: float = 1.0,
         timeout: float = 30.0,
         user_agent: str = DEFAULT_USER_AGENT,
+        quotas: Mapping[str, Quota] | None = None,
     ) -> None:
+        """``quotas`` replaces the seed table of the token buckets (default: Amazon's
+        production usage plans, ``reconciler.quotas.QUOTAS``; the sandbox has its own)."""
         self.seller_id = seller_id
         self.base_url = base_url.rstrip("/")
         self.rate_scale = rate_scale
         self._clock = clock
         self._sleep = sleep
         self.stats = ClientStats()
-        self.limiter = RateLimiter(rate_scale=rate_scale, clock=clock, sleep=sleep)
+        self.limiter = RateLimiter(
+            rate_scale=rate_scale,
+            clock=clock,
+            sleep=sleep,
+            quotas=dict(quotas if quotas is not None else QUOTAS),
+        )
         self.retry = RetryPolicy(max_retries=max_retries).scaled(rate_scale)
         headers = {"user-agent": user_agent, "accept": "application/json"}
         # Token requests go to a different host (api.amazon.com) and must not carry the auth.

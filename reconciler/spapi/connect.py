@@ -40,6 +40,7 @@ from ..credentials import resolve_ref
 from ..errors import CredentialsError, ReconcilerError
 from ..marketplaces import LWA_TOKEN_URL, REGION_HOSTS, SANDBOX_HOSTS
 from ..model import Account
+from ..quotas import QUOTAS, SANDBOX_QUOTA
 from .client import SpApiClient
 
 EMULATOR_BASE_URL = "http://emulator.local"
@@ -177,6 +178,8 @@ def client_for(
         )
         token_url = account.token_url or default_token
         creds = _credentials(account, env, lenient=False)
+        if account.endpoint == "sandbox":  # every operation: 5 rps, burst 15 (CONTRACT.md §4)
+            client_kwargs.setdefault("quotas", dict.fromkeys(QUOTAS, SANDBOX_QUOTA))
     return SpApiClient(
         seller_id=account.seller_id,
         base_url=base_url,
