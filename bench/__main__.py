@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--workdir", default=str(default_workdir()))
     ap.add_argument("--items", action="store_true", help="prepare: also capture live Items")
     ap.add_argument("--out", default="", help="all: also append the JSON lines to this file")
+    ap.add_argument("--profile", default="",
+                    help="write a cProfile of the scenario to this file (top 30 on stderr)")
     return ap
 
 
@@ -130,7 +132,19 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps({"prepared": str(prepared.catalog), "listings": prepared.listings}))
         return
     p = with_defaults(ns.scenario, replace(p))
-    print(json.dumps(SCENARIOS[ns.scenario](p)), flush=True)
+    if ns.profile:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        result = prof.runcall(SCENARIOS[ns.scenario], p)
+        prof.dump_stats(ns.profile)
+        stats = pstats.Stats(prof, stream=sys.stderr)
+        stats.sort_stats("cumulative").print_stats(30)
+        stats.sort_stats("tottime").print_stats(20)
+    else:
+        result = SCENARIOS[ns.scenario](p)
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
