@@ -114,6 +114,18 @@ def remote_summary(plan: Plan) -> str:
     )
 
 
+def no_changes_detail(plan: Plan) -> str:
+    """What "No changes." means for this plan (held listings are not changes: nothing will be
+    written for them until their texts exist)."""
+    if not plan.held:
+        return "Live state matches the catalog."
+    n = len(plan.held)
+    return (
+        f"Live state matches the catalog, except {n} listing{'s' if n != 1 else ''} "
+        "held for review (nothing is written for held texts)."
+    )
+
+
 def summary_line(plan: Plan) -> str:
     return (
         f"{plan.count('create')} to create, {plan.count('update')} to update, "
@@ -167,8 +179,8 @@ def text(plan: Plan, *, color: bool = False) -> str:
 
     multi = len(plan.accounts) > 1
     lines = [f"reconciler plan: {summary_line(plan)}"]
-    if not plan.changes and not plan.held:
-        lines.append("No changes. Live state matches the catalog.")
+    if not plan.changes:
+        lines.append(f"No changes. {no_changes_detail(plan)}")
     held_by_key = {h.key: h for h in plan.held}
     for c in plan.changes:
         lines.append("")
@@ -358,7 +370,8 @@ def markdown(plan: Plan) -> str:
         "more_skus": total - len(skus),
         "remote": md_escape(remote_summary(plan)),
         "checksum": plan.checksum,
-        "has_changes": plan.has_changes or bool(plan.held),
+        "has_changes": plan.has_changes,
+        "no_changes": md_escape(no_changes_detail(plan)),
     }
     return _environment().from_string(_template_source()).render(**view)
 

@@ -206,3 +206,12 @@ def test_remote_issues_are_rendered_and_escaped() -> None:
     )
     assert "**Remote validation:** Amazon validated 4" in md
     assert "Remote validation" not in render.markdown(plan)
+
+
+def test_only_held_listings_is_no_changes() -> None:
+    d = desired("MUG-001", MX, held=True)
+    plan = build_plan(state(d), {d.key: live_of(d, MX)})
+    assert not plan.has_changes and len(plan.held) == 1
+    expected = "No changes. Live state matches the catalog, except 1 listing held for review"
+    assert expected in render.text(plan)
+    assert expected in render.markdown(plan)
