@@ -47,7 +47,17 @@ REFRESH_MODES = ("auto", "full", "incremental")
 MAX_CACHE_AGE_SECONDS = 6 * 3600
 # Marks are set this far before a read started, so clock skew between us and Amazon (whose
 # lastUpdatedDate the incremental search filters on) can only make us re-read more, never less.
-CLOCK_MARGIN = timedelta(minutes=2)
+# RECONCILER_CLOCK_MARGIN_SECONDS lowers it for hosts with a trusted (NTP) clock.
+DEFAULT_CLOCK_MARGIN_SECONDS = 120.0
+
+
+def clock_margin() -> timedelta:
+    raw = os.environ.get("RECONCILER_CLOCK_MARGIN_SECONDS", "")
+    try:
+        seconds = float(raw) if raw else DEFAULT_CLOCK_MARGIN_SECONDS
+    except ValueError:
+        seconds = DEFAULT_CLOCK_MARGIN_SECONDS
+    return timedelta(seconds=max(0.0, seconds))
 
 
 @dataclass(frozen=True)
@@ -110,7 +120,7 @@ def catalog_digest(d: DesiredListing) -> str:
 
 
 def _now_iso() -> str:
-    return (datetime.now(timezone.utc) - CLOCK_MARGIN).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (datetime.now(timezone.utc) - clock_margin()).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def read_live(

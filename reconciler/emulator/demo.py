@@ -58,7 +58,7 @@ def _live_attributes(d: DesiredListing, i: int) -> dict[str, Any]:
     mp = d.key.marketplace_id
     attrs["brand"] = [{"value": BRAND, "marketplace_id": mp}]
     offers = attrs.get("purchasable_offer")
-    if offers and _bucket(key, 4) == 0:
+    if offers and _bucket(key, 6) == 0:
         _drift_price(offers, Decimal("0.93"))
     if offers and i == 1:  # an unmanaged discount that a `merge` must keep
         offers[0]["discounted_price"] = [
@@ -72,7 +72,7 @@ def _live_attributes(d: DesiredListing, i: int) -> dict[str, Any]:
     if fa:
         if d.mli:
             # MLI listings drifted to a stale DEFAULT offer: locations unset, DEFAULT = 3.
-            if _bucket(key, 3) != 0 or d.key.sku in ("ssnm001", "ssnm002"):
+            if _bucket(key, 4) == 0 or d.key.sku in ("ssnm001", "ssnm002"):
                 attrs["fulfillment_availability"] = [
                     {"fulfillment_channel_code": DEFAULT_CHANNEL, "quantity": 3}
                 ]
@@ -80,7 +80,7 @@ def _live_attributes(d: DesiredListing, i: int) -> dict[str, Any]:
                 fa[0]["lead_time_to_ship_max_days"] = 2  # unmanaged sibling, must survive
         elif i == 2:
             fa.append({"fulfillment_channel_code": "AMAZON_NA", "quantity": 0})
-        elif _bucket(key, 5) == 0:
+        elif _bucket(key, 7) == 0:
             for e in fa:
                 if e.get("fulfillment_channel_code") == DEFAULT_CHANNEL:
                     e["quantity"] = int(e.get("quantity", 0)) + 4

@@ -69,7 +69,10 @@ def _credentials(account: Account, env: Mapping[str, str], *, lenient: bool) -> 
         except CredentialsError:
             if not lenient:
                 raise
-            out[field] = _DUMMY[field]
+            # one dummy refresh token per account: the embedded emulator binds each refresh
+            # token to its seller, as Amazon does
+            dummy = _DUMMY[field]
+            out[field] = f"{dummy}-{account.name}" if field == "refresh_token" else dummy
     return out
 
 
@@ -166,6 +169,11 @@ def client_for(
         base_url = EMULATOR_BASE_URL
         token_url = account.token_url or EMULATOR_BASE_URL + EMULATOR_TOKEN_PATH
         creds = _credentials(account, env, lenient=True)
+        # Amazon ties a refresh token to the seller who authorised it; the embedded emulator
+        # learns that tie from the catalog, so each account's feeds run as its own seller.
+        from ..emulator import auth as emu_auth
+
+        emu_auth.register_refresh_token(emu, creds["refresh_token"], seller_id=account.seller_id)
         scale = getattr(getattr(emu, "config", None), "time_scale", 1.0)
         client_kwargs.setdefault("rate_scale", float(scale or 1.0))
     else:
