@@ -21,10 +21,12 @@ Values are plain JSON (Decimal -> JSON number). Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from reconciler.model import DEFAULT_CHANNEL, Entry, to_json_value
-from reconciler.plan import Change
+
+if TYPE_CHECKING:  # plan.py imports this module to put each request into Plan.data()
+    from reconciler.plan import Change
 
 MERGE_ATTRIBUTES = frozenset({"purchasable_offer", "fulfillment_availability", "list_price"})
 FEED_VERSION = "2.0"

@@ -318,7 +318,20 @@ def _change_data(c: Change) -> dict[str, Any]:
         "fingerprint": c.fingerprint,
         "fields": [_field_data(f) for f in c.fields],
         "derivations": [_derivation_data(p) for p in c.derivations],
+        "request": _request_data(c),
     }
+
+
+def _request_data(c: Change) -> dict[str, Any]:
+    """The exact SP-API request apply sends for this change (derived, so reviewers and the
+    JSON plan see what will be written; ignored by from_data)."""
+    from reconciler.patches import listing_request  # patches builds on Change: import late
+
+    req = listing_request(c)
+    out: dict[str, Any] = {"method": req.method}
+    if req.body is not None:
+        out["body"] = req.body
+    return out
 
 
 def _change_from(d: Mapping[str, Any]) -> Change:

@@ -173,3 +173,19 @@ def test_field_changes_of_a_listing_never_split() -> None:
     assert (
         body is not None and len(body["patches"]) == 3
     )  # 3 attributes, 4 selector changes, 1 request
+
+
+def test_json_plan_carries_the_request_apply_sends() -> None:
+    from reconciler.plan import Plan
+
+    change = seed_change()
+    d = desired("ssnm001", US, qty={LOC_A: 10, LOC_B: 5}, title=None)
+    live = live_of(desired("ssnm001", US, qty={}, title=None), US)
+    live.attributes["fulfillment_availability"] = [
+        {"fulfillment_channel_code": "DEFAULT", "quantity": 3}
+    ]
+    plan = build_plan(state(d), {d.key: live})
+    data = json.loads(json.dumps(plan.data()))
+    req = listing_request(change)
+    assert data["changes"][0]["request"] == {"method": "PATCH", "body": req.body}
+    assert Plan.from_data(data) == plan  # derived data: ignored when read back
