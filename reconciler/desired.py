@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -49,7 +50,7 @@ from .model import (
     SourceRef,
 )
 from .pricing import PriceError, Rule, compute
-from .raw import Doc, RawCatalog, StockRow
+from .raw import Doc, RawCatalog, StockRow, paused_gc
 from .settings import (
     RulePart,
     Settings,
@@ -80,7 +81,10 @@ MAX_DESCRIPTION_BYTES = 10_000
 
 def build(raw: RawCatalog, *, today: _dt.date | None = None) -> DesiredState:
     """The desired state of the catalog. Raises CatalogError with every problem found."""
-    return _Builder(raw, today).build()
+    with paused_gc():
+        return _Builder(raw, today).build()
+
+
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,10 @@ class _Sku:
     code: str
     doc: Doc
     data: dict[str, Any]
+
+    @functools.cached_property
+    def source(self) -> SourceRef:
+        return self.ref(key=True)
 
     def ref(self, *path: Any, key: bool = False) -> SourceRef:
         return self.doc.ref("skus", self.code, *path, key=key)
@@ -279,10 +287,10 @@ class _Builder:
     ) -> DesiredListing:
         ctx = f"SKU {sku.code!r} ({m.code})"
         attrs: dict[str, list[Entry]] = {}
-        derivations = self.prices(sku, m, ctx, attrs)
+        part = self.rule_for(sku, m.code)
+        derivations = self.prices(sku, m, ctx, attrs, part)
         held = self.texts_for(sku, acc, m, ctx, attrs)
         allocated = self.quantities(sku, acc, m, ctx, alloc, attrs)
-        guards = self.rule_for(sku, m.code)
         return DesiredListing(
             key=ListingKey(acc.name, sku.code, m.marketplace_id),
             product_type=pt,
@@ -291,10 +299,10 @@ class _Builder:
             derivations=tuple(derivations),
             held_texts=HELD_TEXTS if held else (),
             held_reason=f"no texts for {m.language_tag}" if held else "",
-            price_min=_dec_or_none(guards.values.get("min")),
-            price_max=_dec_or_none(guards.values.get("max")),
+            price_min=_dec_or_none(part.values.get("min")),
+            price_max=_dec_or_none(part.values.get("max")),
             allocated=allocated,
-            source=sku.ref(key=True),
+            source=sku.source,
         )
 
     # ----------------------------------------------------------------------- prices
@@ -310,11 +318,11 @@ class _Builder:
         return merge(st.default_rule, st.rules.get(code, RulePart({}, {})), own)
 
     def prices(
-        self, sku: _Sku, m: MarketplaceConfig, ctx: str, attrs: dict[str, list[Entry]]
+        self, sku: _Sku, m: MarketplaceConfig, ctx: str, attrs: dict[str, list[Entry]],
+        part: RulePart,
     ) -> list[PriceDerivation]:
         st = self.settings
         ov = (sku.data.get("overrides") or {}).get(m.code) or {}
-        part = self.rule_for(sku, m.code)
         own_rule = any(k in ov for k in ("formula", "tax", "ending", "min", "max", "vars"))
         found: list[Problem] = []
         formula = check_rule_part(st, part, m.currency, found, ctx if own_rule else "")
@@ -460,7 +468,6 @@ class _Builder:
         self, sku: _Sku, path: tuple[Any, ...], spec: Any, context: dict[str, Any], ctx: str,
         limit: int | None,
     ) -> str | None:
-        ref = sku.ref(*path)
         if isinstance(spec, str):
             value = spec.strip()
         else:
@@ -482,10 +489,11 @@ class _Builder:
                          e.message, f"{ctx}, used at {tref}")
                 return None
         if not value:
-            self.add(ref, "text is empty", ctx)
+            self.add(sku.ref(*path), "text is empty", ctx)
             return None
         if limit is not None and len(value) > limit:
-            self.add(ref, f"{path[2]} is {len(value)} characters, over Amazon's {limit}", ctx)
+            self.add(sku.ref(*path), f"{path[2]} is {len(value)} characters, over Amazon's {limit}",
+                     ctx)
         return value
 
     # ----------------------------------------------------------------------- quantities

@@ -9,12 +9,16 @@ once, and that the packaged schemas are an identical copy of ``schemas/``.
 from __future__ import annotations
 
 import filecmp
+import functools
 import shutil
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reconciler import loader
 from reconciler.errors import CatalogError
@@ -215,3 +219,125 @@ def test_schemas_are_valid_json_schemas() -> None:
     for kind in loader.SCHEMA_KINDS:
         s = loader.schema(kind)
         jsonschema.validators.validator_for(s).check_schema(s)
+
+
+# --------------------------------------------------------------------------- fast checker
+
+KIND_OF = {"reconciler.yaml": "reconciler", "rates.yaml": "rates", "pricing.yaml": "pricing",
+           "locations.yaml": "locations"}
+
+
+def _documents() -> list[tuple[str, object]]:
+    docs = []
+    for top in [ROOT / "catalog", *sorted((ROOT / "tests" / "catalogs").iterdir())]:
+        for p in sorted(top.rglob("*.yaml")):
+            kind = KIND_OF.get(p.name, "sku" if "skus" in p.parts else None)
+            if kind is None:
+                continue
+            try:
+                data, problems = parse_yaml(p.read_text("utf-8"), p.name)
+            except UnicodeDecodeError:
+                continue
+            if not problems and data is not None:
+                docs.append((kind, _plain(data)))
+    return docs
+
+
+def _plain(x: object) -> object:
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_plain(v) for v in x]
+    return x
+
+
+DOCS = _documents()
+
+
+@functools.cache
+def _checkers(kind: str) -> tuple[Any, Any]:
+    import jsonschema
+
+    from reconciler.schemacheck import compile_schema
+
+    s = loader.schema(kind)
+    return jsonschema.validators.validator_for(s)(s), compile_schema(s)
+
+
+def _agrees(kind: str, data: object) -> None:
+    reference, fast = _checkers(kind)
+    assert fast(data) == reference.is_valid(data), (kind, data)
+
+
+def test_fast_checker_agrees_on_every_catalog_file() -> None:
+    assert len(DOCS) > 50
+    for kind, data in DOCS:
+        _agrees(kind, data)
+
+
+_VALUES = st.one_of(
+    st.sampled_from([None, True, False, 0, 1, -3, 40, "", "US", "us", "XX", "env/A_B",
+                     "absent", "present", "PRODUCT", ".99", "central", "2026-11-20",
+                     "emulator", "https://x.example", "x" * 700, [], {}, ["US", "US"],
+                     [1, True], {"template": "a.j2"}, {"template": 3}, {"a": -1},
+                     {"newark": 3}, Decimal("1.5"), Decimal("-0.01")]),
+    st.integers(-5, 50),
+    st.text(max_size=5),
+)
+
+
+def _paths(x: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    out = [prefix]
+    if isinstance(x, dict):
+        for k, v in x.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(x, list):
+        for i, v in enumerate(x):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_fast_checker_agrees_with_jsonschema_on_mutations(data: st.DataObject) -> None:
+    import copy
+
+    kind, doc = data.draw(st.sampled_from(DOCS))
+    doc = copy.deepcopy(doc)
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(_paths(doc)))
+        if not path:
+            continue
+        parent = doc
+        for step in path[:-1]:
+            parent = parent[step]  # type: ignore[index]
+        action = data.draw(st.sampled_from(["replace", "delete", "add"]))
+        if action == "replace":
+            parent[path[-1]] = data.draw(_VALUES)  # type: ignore[index]
+        elif action == "delete":
+            del parent[path[-1]]  # type: ignore[arg-type]
+        elif isinstance(parent, dict):
+            parent[data.draw(st.sampled_from(["bogus", "US", "mli", "min", "Z-1"]))] = (
+                data.draw(_VALUES))
+        _agrees(kind, doc)
+
+
+def test_fast_checker_agrees_on_boundary_values_at_every_leaf() -> None:
+    import copy
+
+    docs = [(k, d) for k, d in DOCS if k != "sku"][:5] + [
+        (k, d) for k, d in DOCS if k == "sku"][:3]
+    checked = 0
+    for kind, doc in docs:
+        for path in _paths(doc):
+            if not path:
+                continue
+            for value in (0, -1, "", None, Decimal("0"), True, "x" * 201):
+                mutated = copy.deepcopy(doc)
+                parent = mutated
+                for step in path[:-1]:
+                    parent = parent[step]  # type: ignore[index]
+                parent[path[-1]] = value  # type: ignore[index]
+                _agrees(kind, mutated)
+                checked += 1
+    assert checked > 1000
