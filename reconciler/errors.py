@@ -6,23 +6,23 @@ codes; library code raises and never prints.
 
 ::
 
-    ReconcilerError                    exit 1   one line (or a list of problems), no traceback
-    ├── CatalogError                   exit 1   problems with file:line, collected before raising
-    ├── CredentialsError               exit 1   an env/NAME reference is unset when a command needs it
-    ├── PlanError                      exit 1
-    │   ├── UnsafePlanError            exit 1   a safety threshold or rule tripped; names the setting
-    │   └── StalePlanError             exit 1   live state moved since the plan; names the listings
-    ├── LockHeldError                  exit 1   another apply holds the account lock; names the holder
-    ├── NotConvergedError              exit 1   apply finished but some listings did not converge
-    ├── ApprovalRequiredError          exit 1   apply needs --auto-approve without a TTY
-    └── ApiError                       exit 1   an SP-API call failed; carries Amazon's error body
-        ├── AuthError                  401/403 and LWA token errors
-        ├── NotFoundError              404
-        ├── ThrottledError             429 (after bounded retries)
-        ├── InvalidRequestError        400/413/415
-        └── ServerError                5xx, connection errors and time-outs (after bounded retries)
+    ReconcilerError              exit 1  one line (or a list of problems), no traceback
+    ├── CatalogError             exit 1  every problem with file:line, collected first
+    ├── CredentialsError         exit 1  an env/NAME reference is unset when needed
+    ├── PlanError                exit 1
+    │   ├── UnsafePlanError      exit 1  a safety threshold or rule tripped; names the setting
+    │   └── StalePlanError       exit 1  live state moved since the plan; names the listings
+    ├── LockHeldError            exit 1  another apply holds the account lock; names it
+    ├── NotConvergedError        exit 1  apply ended with listings not converged (table)
+    ├── ApprovalRequiredError    exit 1  apply needs --auto-approve without a TTY
+    └── ApiError                 exit 1  an SP-API call failed; carries Amazon's error body
+        ├── AuthError                    401/403 and LWA token errors
+        ├── NotFoundError                404
+        ├── ThrottledError               429 (after bounded retries)
+        ├── InvalidRequestError          400/413/415
+        └── ServerError                  5xx, resets and time-outs (after bounded retries)
 
-    any other exception                exit 3   "unexpected error (a bug)"; traceback goes to a log file
+    any other exception          exit 3  "unexpected error (a bug)"; traceback in a log file
 
 `plan --detailed-exitcode` additionally exits 2 when the plan has changes.
 """

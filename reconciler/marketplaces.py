@@ -27,7 +27,7 @@ REGION_HOSTS = {
     "FE": "https://sellingpartnerapi-fe.amazon.com",
 }
 SANDBOX_HOSTS = {r: h.replace("https://", "https://sandbox.") for r, h in REGION_HOSTS.items()}
-LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
+LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"  # noqa: S105 (a URL)
 
 _TABLE = [
     # code, country, id, region, currency, minor units, language

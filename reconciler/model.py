@@ -67,9 +67,9 @@ class Credentials:
     """References such as ``env/SP_API_REFRESH_TOKEN``; resolved only by commands that call
     Amazon (never by ``validate``), and never printed."""
 
-    refresh_token: str = "env/SP_API_REFRESH_TOKEN"
+    refresh_token: str = "env/SP_API_REFRESH_TOKEN"  # noqa: S105 (a reference, not a secret)
     client_id: str = "env/LWA_APP_ID"
-    client_secret: str = "env/LWA_CLIENT_SECRET"
+    client_secret: str = "env/LWA_CLIENT_SECRET"  # noqa: S105 (a reference)
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,9 @@ def _entries(value: list[dict[str, Any]]) -> list[tuple[str, int]]:
 @pytest.mark.parametrize(
     ("sku", "qty_a", "qty_b"), [("ssnm001", 10, 5), ("ssnm002", 10, 7)]
 )
-def test_mli_seed_case_matches_amazons_guide(sku: str, qty_a: int, qty_b: int, isolated_state: Path) -> None:
+def test_mli_seed_case_matches_amazons_guide(
+    sku: str, qty_a: int, qty_b: int, isolated_state: Path
+) -> None:
     emu = embedded_emulator(str(isolated_state))
     live = emu.listing_state("A1PP0FEH11RW77", sku, "ATVPDKIKX0DER")
     assert live is not None
@@ -156,7 +158,10 @@ def test_out_file_is_the_json_plan(tmp_path: Path) -> None:
     assert r.stdout == ""
 
 
-@pytest.mark.parametrize(("fmt", "name"), [("text", "sample-plan.txt"), ("markdown", "sample-plan.md"), ("json", "sample-plan.json")])
+@pytest.mark.parametrize(
+    ("fmt", "name"),
+    [("text", "sample-plan.txt"), ("markdown", "sample-plan.md"), ("json", "sample-plan.json")],
+)
 def test_sample_plan_goldens(fmt: str, name: str, update_goldens: bool) -> None:
     r = run("plan", str(CATALOG), "--format", fmt, "--no-color")
     assert r.exit_code == 0, r.output

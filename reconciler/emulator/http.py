@@ -64,13 +64,13 @@ def json_response(status: int, obj: Any, headers: dict[str, str] | None = None) 
 
 def api_error(status: int, code: str, message: str, details: str = "") -> Response:
     """Amazon's ``ErrorList`` body: ``{"errors": [{"code", "message", "details"}]}``."""
-    return json_response(status, {"errors": [{"code": code, "message": message, "details": details}]})
+    error = {"code": code, "message": message, "details": details}
+    return json_response(status, {"errors": [error]})
 
 
 def invalid_input(details: str = "") -> Response:
-    return api_error(
-        400, "InvalidInput", "Request has missing or invalid parameters and cannot be parsed.", details
-    )
+    message = "Request has missing or invalid parameters and cannot be parsed."
+    return api_error(400, "InvalidInput", message, details)
 
 
 Handler = Callable[["Emulator", Request, dict[str, str]], Response]
