@@ -32,6 +32,7 @@ copies differ.
 from __future__ import annotations
 
 import csv
+import datetime
 import functools
 import io
 import json
@@ -43,7 +44,9 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
+from .desired import build
 from .errors import CatalogError, Problem
+from .model import DesiredState
 from .raw import Doc, RawCatalog, StockRow, YDict, locate, paused_gc
 from .schemacheck import Check, UnsupportedSchema, compile_schema
 from .yamlsrc import parse_yaml
@@ -90,11 +93,9 @@ def load(root: str | Path) -> RawCatalog:
         return _Loader(Path(root)).load()
 
 
-def load_desired(root: str | Path, *, today: Any = None) -> Any:
-    """``desired.build(load(root))``: the catalog's DesiredState. ``today`` (a ``date``) enables
-    the rates staleness warning."""
-    from .desired import build
-
+def load_desired(root: str | Path, *, today: datetime.date | None = None) -> DesiredState:
+    """``desired.build(load(root))``: the catalog's DesiredState. ``today`` enables the rates
+    staleness warning (pure code never reads the clock; the CLI passes today's date)."""
     return build(load(root), today=today)
 
 

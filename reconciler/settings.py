@@ -107,7 +107,15 @@ def read_config(doc: Doc, problems: list[Problem]) -> Config:
                 ))
                 continue
             lang = conf.get("language_tag") or m.language_tag
-            fallbacks[name, m.code] = tuple(conf.get("fallback_languages") or ())
+            fbs = tuple(conf.get("fallback_languages") or ())
+            for i, fb in enumerate(fbs):
+                if fb.split("_")[0] != lang.split("_")[0]:
+                    problems.append(problem(
+                        doc.ref("accounts", name, "marketplaces", code, "fallback_languages", i),
+                        f"fallback language {fb} is not {lang.split('_')[0]}: a marketplace "
+                        f"in {lang} may only borrow texts of the same language",
+                    ))
+            fallbacks[name, m.code] = fbs
             mps.append(MarketplaceConfig(m.code, m.marketplace_id, m.currency, lang,
                                          bool(conf.get("mli", False))))
         codes = [x.code for x in mps]
