@@ -29,17 +29,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
-import functools
-from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from . import marketplaces as mkt
-from .allocation import allocate
 from .errors import CatalogError, Problem
+from .fulfillment import Fulfillment
 from .model import (
-    DEFAULT_CHANNEL,
     Account,
     DesiredListing,
     DesiredState,
@@ -50,7 +46,7 @@ from .model import (
     SourceRef,
 )
 from .pricing import PriceError, Rule, compute
-from .raw import Doc, RawCatalog, StockRow, paused_gc
+from .raw import Doc, RawCatalog, SkuDecl, paused_gc
 from .settings import (
     RulePart,
     Settings,
@@ -85,24 +81,6 @@ def build(raw: RawCatalog, *, today: _dt.date | None = None) -> DesiredState:
         return _Builder(raw, today).build()
 
 
-
-
-@dataclass(frozen=True)
-class _Sku:
-    code: str
-    doc: Doc
-    data: dict[str, Any]
-
-    @functools.cached_property
-    def source(self) -> SourceRef:
-        return self.ref(key=True)
-
-    def ref(self, *path: Any, key: bool = False) -> SourceRef:
-        return self.doc.ref("skus", self.code, *path, key=key)
-
-    @property
-    def context(self) -> str:
-        return f"SKU {self.code!r}"
 
 
 class _Builder:
@@ -146,7 +124,9 @@ class _Builder:
             self.problems.append(
                 Problem(f"templates/{tp.template}", tp.line, 1 if tp.line else 0, tp.message)
             )
-        self.stock = self.read_stock(raw.stock or ())
+        self.fulfillment = Fulfillment(
+            st, raw.stock, raw.stock_file, report=self.add, warn=self.warnings.append
+        )
         skus = self.collect_skus()
         listings: list[DesiredListing] = []
         for sku in skus:
@@ -172,12 +152,12 @@ class _Builder:
         )
 
     def check_rate_age(self, doc: Doc, max_days: int) -> None:
-        if self.today is None:
-            return
         try:
             as_of = _dt.date.fromisoformat(str(doc.data["as_of"]))
         except ValueError:
             self.add(doc.ref("as_of"), f"as_of {doc.data['as_of']!r} is not a valid date")
+            return
+        if self.today is None:
             return
         age = (self.today - as_of).days
         if age > max_days:
@@ -188,25 +168,11 @@ class _Builder:
         elif age < 0:
             self.warnings.append(f"{doc.path}: as_of {as_of} is in the future")
 
-    def read_stock(self, rows: Iterable[StockRow]) -> dict[str, dict[str, int]]:
-        by_sku: dict[str, dict[str, int]] = {}
-        for r in rows:
-            if r.location != "central" and r.location not in self.settings.locations:
-                known = ", ".join(["central", *sorted(self.settings.locations)])
-                self.add(
-                    SourceRef(self.raw.stock_file, r.line, 1),
-                    f"unknown location {r.location!r} (known: {known}); add it to "
-                    "locations.yaml or fix the row",
-                )
-                continue
-            by_sku.setdefault(r.sku, {})[r.location] = r.on_hand
-        return by_sku
-
-    def collect_skus(self) -> list[_Sku]:
-        seen: dict[str, _Sku] = {}
+    def collect_skus(self) -> list[SkuDecl]:
+        seen: dict[str, SkuDecl] = {}
         for doc in self.raw.skus:
             for code, data in (doc.data.get("skus") or {}).items():
-                sku = _Sku(code, doc, data)
+                sku = SkuDecl(code, doc, data)
                 if code in seen:
                     first = seen[code].ref(key=True)
                     self.add(sku.ref(key=True), f"SKU {code!r} is already defined at {first}")
@@ -216,7 +182,7 @@ class _Builder:
 
     # ----------------------------------------------------------------------- one SKU
 
-    def sku_targets(self, sku: _Sku) -> list[tuple[Account, MarketplaceConfig]]:
+    def sku_targets(self, sku: SkuDecl) -> list[tuple[Account, MarketplaceConfig]]:
         names = sku.data.get("accounts")
         accounts: list[Account] = []
         if names is None:
@@ -251,7 +217,7 @@ class _Builder:
             (a, m) for a in accounts for m in a.marketplaces if wanted is None or m.code in wanted
         ]
 
-    def sku_listings(self, sku: _Sku) -> list[DesiredListing]:
+    def sku_listings(self, sku: SkuDecl) -> list[DesiredListing]:
         data = sku.data
         targets = self.sku_targets(sku)
         codes = {m.code for _, m in targets}
@@ -278,11 +244,11 @@ class _Builder:
                 )
                 for a, m in targets
             ]
-        alloc = self.allocation(sku, targets)
+        alloc = self.fulfillment.allocation(sku, targets)
         return [self.listing(sku, acc, mc, pt, alloc) for acc, mc in targets]
 
     def listing(
-        self, sku: _Sku, acc: Account, m: MarketplaceConfig, pt: str,
+        self, sku: SkuDecl, acc: Account, m: MarketplaceConfig, pt: str,
         alloc: dict[str, int],
     ) -> DesiredListing:
         ctx = f"SKU {sku.code!r} ({m.code})"
@@ -290,7 +256,9 @@ class _Builder:
         part = self.rule_for(sku, m.code)
         derivations = self.prices(sku, m, ctx, attrs, part)
         held = self.texts_for(sku, acc, m, ctx, attrs)
-        allocated = self.quantities(sku, acc, m, ctx, alloc, attrs)
+        entries, allocated = self.fulfillment.entries(sku, acc, m, ctx, alloc)
+        if entries is not None:
+            attrs["fulfillment_availability"] = entries
         return DesiredListing(
             key=ListingKey(acc.name, sku.code, m.marketplace_id),
             product_type=pt,
@@ -307,7 +275,7 @@ class _Builder:
 
     # ----------------------------------------------------------------------- prices
 
-    def rule_for(self, sku: _Sku, code: str) -> RulePart:
+    def rule_for(self, sku: SkuDecl, code: str) -> RulePart:
         st = self.settings
         ov = (sku.data.get("overrides") or {}).get(code) or {}
         own = RulePart(
@@ -318,7 +286,7 @@ class _Builder:
         return merge(st.default_rule, st.rules.get(code, RulePart({}, {})), own)
 
     def prices(
-        self, sku: _Sku, m: MarketplaceConfig, ctx: str, attrs: dict[str, list[Entry]],
+        self, sku: SkuDecl, m: MarketplaceConfig, ctx: str, attrs: dict[str, list[Entry]],
         part: RulePart,
     ) -> list[PriceDerivation]:
         st = self.settings
@@ -367,7 +335,7 @@ class _Builder:
         return out
 
     def one_price(
-        self, sku: _Sku, m: MarketplaceConfig, ctx: str, rule: Rule, part: RulePart,
+        self, sku: SkuDecl, m: MarketplaceConfig, ctx: str, rule: Rule, part: RulePart,
         base: Any, fixed: Any, base_field: str, fixed_field: str, note: str, *, clamp: bool,
     ) -> PriceDerivation | None:
         st = self.settings
@@ -419,7 +387,7 @@ class _Builder:
     # ----------------------------------------------------------------------- texts
 
     def texts_for(
-        self, sku: _Sku, acc: Account, m: MarketplaceConfig, ctx: str,
+        self, sku: SkuDecl, acc: Account, m: MarketplaceConfig, ctx: str,
         attrs: dict[str, list[Entry]],
     ) -> bool:
         """Fill the text attributes; True when they are held (no text in the language)."""
@@ -465,7 +433,7 @@ class _Builder:
         return False
 
     def text(
-        self, sku: _Sku, path: tuple[Any, ...], spec: Any, context: dict[str, Any], ctx: str,
+        self, sku: SkuDecl, path: tuple[Any, ...], spec: Any, context: dict[str, Any], ctx: str,
         limit: int | None,
     ) -> str | None:
         if isinstance(spec, str):
@@ -495,102 +463,6 @@ class _Builder:
             self.add(sku.ref(*path), f"{path[2]} is {len(value)} characters, over Amazon's {limit}",
                      ctx)
         return value
-
-    # ----------------------------------------------------------------------- quantities
-
-    def allocation(
-        self, sku: _Sku, targets: list[tuple[Account, MarketplaceConfig]]
-    ) -> dict[str, int]:
-        """Allocated quantity per location name for the marketplaces without a literal
-        quantity (empty when the SKU has no allocation policy)."""
-        policy_name = sku.data.get("allocation")
-        if policy_name is None:
-            return {}
-        st = self.settings
-        policy = st.policies.get(policy_name)
-        if policy is None:
-            known = ", ".join(sorted(st.policies)) or "none defined"
-            self.add(sku.ref("allocation"),
-                     f"unknown allocation policy {policy_name!r} (locations.yaml "
-                     f"allocation_policies: {known})", sku.context)
-            return {}
-        if self.raw.stock is None:
-            self.add(sku.ref("allocation"),
-                     "allocation needs stock.csv (sku,location,on_hand) in the catalog",
-                     sku.context)
-            return {}
-        literal = set(sku.data.get("quantity") or {})
-        sites = [
-            loc.name for loc in st.locations.values()
-            if (loc.account, loc.marketplace) in {(a.name, m.code) for a, m in targets}
-            and loc.marketplace not in literal
-        ]
-        stock = self.stock.get(sku.code, {})
-        if not stock:
-            self.warnings.append(f"SKU {sku.code}: no rows in {self.raw.stock_file}; "
-                                 "allocated 0 everywhere")
-        result = allocate(policy, stock.get("central", 0), {s: stock.get(s, 0) for s in sites})
-        return result.quantities
-
-    def quantities(
-        self, sku: _Sku, acc: Account, m: MarketplaceConfig, ctx: str, alloc: dict[str, int],
-        attrs: dict[str, list[Entry]],
-    ) -> int | None:
-        st = self.settings
-        serving = sorted(
-            (loc for loc in st.locations.values()
-             if loc.account == acc.name and loc.marketplace == m.code),
-            key=lambda x: x.name,
-        )
-        spec = (sku.data.get("quantity") or {}).get(m.code)
-        per_loc: dict[str, int] | None = None
-        if spec is None:
-            if not alloc and sku.data.get("allocation") is None:
-                return None
-            if not serving:
-                self.add(sku.ref("allocation"),
-                         f"allocation needs a location serving {m.code} in locations.yaml, "
-                         f"or a literal quantity.{m.code}", ctx)
-                return None
-            per_loc = {loc.name: alloc.get(loc.name, 0) for loc in serving}
-        elif isinstance(spec, int):
-            if m.mli:
-                example = serving[0].name if serving else "store"
-                self.add(sku.ref("quantity", m.code),
-                         f"{m.code} uses Multi-Location Inventory: give quantities per "
-                         f"location, e.g. {m.code}: {{{example}: 10}}", ctx)
-                return None
-            attrs["fulfillment_availability"] = [
-                {"fulfillment_channel_code": DEFAULT_CHANNEL, "quantity": spec}
-            ]
-            return spec
-        else:
-            names = {loc.name for loc in serving}
-            per_loc = {loc.name: 0 for loc in serving}
-            for name, q in spec.items():
-                if name not in names:
-                    loc = st.locations.get(name)
-                    why = (f"location {name!r} serves {loc.account}/{loc.marketplace}, not "
-                           f"{acc.name}/{m.code}") if loc else (
-                        f"unknown location {name!r} (locations.yaml: "
-                        f"{', '.join(sorted(st.locations)) or 'none'})")
-                    self.add(sku.ref("quantity", m.code, name, key=True), why, ctx)
-                    continue
-                per_loc[name] = q
-        if m.mli:
-            entries = [
-                {"fulfillment_channel_code": loc.channel, "quantity": per_loc[loc.name]}
-                for loc in serving
-            ]
-            entries.append({"fulfillment_channel_code": DEFAULT_CHANNEL, "quantity": 0})
-            entries.sort(key=lambda e: str(e["fulfillment_channel_code"]))
-            attrs["fulfillment_availability"] = entries
-            return sum(per_loc.values())
-        total = sum(per_loc.values())
-        attrs["fulfillment_availability"] = [
-            {"fulfillment_channel_code": DEFAULT_CHANNEL, "quantity": total}
-        ]
-        return total
 
 
 def _dec_or_none(v: Any) -> Decimal | None:

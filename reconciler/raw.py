@@ -15,6 +15,7 @@ This module is pure: no I/O.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -80,6 +81,26 @@ class Doc:
     def ref(self, *path: Any, key: bool = False) -> SourceRef:
         line, col = locate(self.data, path, key=key)
         return SourceRef(self.path, line, col)
+
+
+@dataclass(frozen=True)
+class SkuDecl:
+    """One SKU as declared in a ``skus/*.yaml`` file (``data`` is its schema-valid mapping)."""
+
+    code: str
+    doc: Doc
+    data: dict[str, Any]
+
+    @functools.cached_property
+    def source(self) -> SourceRef:
+        return self.ref(key=True)
+
+    def ref(self, *path: Any, key: bool = False) -> SourceRef:
+        return self.doc.ref("skus", self.code, *path, key=key)
+
+    @property
+    def context(self) -> str:
+        return f"SKU {self.code!r}"
 
 
 @dataclass(frozen=True)
