@@ -23,7 +23,7 @@ from typing import Any
 
 from . import live as live_mod
 from .cache import CACHE_FILENAME, LiveCache
-from .errors import CatalogError, Problem
+from .errors import CatalogError, Problem, ReconcilerError
 from .loader import load_desired
 from .model import (
     Account,
@@ -81,10 +81,9 @@ class PlanRun:
 def load(catalog_dir: str | os.PathLike[str], *, today: date | None = None) -> DesiredState:
     root = Path(catalog_dir)
     if not root.is_dir():
-        raise CatalogError(
-            [Problem(str(catalog_dir), message="catalog directory not found")],
-            summary=f"catalog directory {str(catalog_dir)!r} not found "
-            "(pass CATALOG_DIR or set RECONCILER_CATALOG)",
+        raise ReconcilerError(
+            f"catalog directory {str(catalog_dir)!r} not found "
+            "(pass CATALOG_DIR or set RECONCILER_CATALOG)"
         )
     desired: DesiredState = load_desired(root, today=today or date.today())
     return desired
