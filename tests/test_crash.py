@@ -238,7 +238,7 @@ def test_twenty_kills_each_rerun_converges(tmp_path: Path) -> None:
                 c.close()
     finally:
         _stop(server)
-    mid_write = sum(1 for _, w in landed if 0 < w)
+    mid_write = sum(1 for _, w in landed if w > 0)
     print(
         f"\n[crash] kills={len(landed)} survived, mid-write={mid_write}, "
         f"stale locks recovered={stale_recovered}, runs that finished before their kill="
@@ -282,4 +282,5 @@ def test_the_checker_sees_a_half_update_and_an_oversold_mli_listing() -> None:
     assert any("DEFAULT beside locations" in b for b in bad)
     assert any("sells" in b for b in bad)
     # the listing's own pre-apply state is fine (a kill before its write)
-    assert check_killed_run([row(half)], 0, desired, {(d.key.sku, d.key.marketplace_id): half})[0] == []
+    pre = {(d.key.sku, d.key.marketplace_id): half}
+    assert check_killed_run([row(half)], 0, desired, pre)[0] == []
