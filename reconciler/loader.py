@@ -37,18 +37,17 @@ import functools
 import io
 import json
 import os
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-from jsonschema.exceptions import ValidationError, best_match
 
 from .desired import build
 from .errors import CatalogError, Problem
 from .model import DesiredState
-from .raw import Doc, RawCatalog, StockRow, YDict, locate, paused_gc
+from .raw import Doc, RawCatalog, StockRow, YDict, paused_gc
 from .schemacheck import Check, UnsupportedSchema, compile_schema
+from .schemamsg import explain
 from .yamlsrc import parse_yaml
 
 MAX_FILE_BYTES = 5 * 1024 * 1024  # per catalog file
@@ -115,7 +114,7 @@ def validate_data(kind: str, data: Any, path: str) -> list[Problem]:
         return []
     problems: list[Problem] = []
     for e in _validator(kind).iter_errors(data):
-        problems.extend(_explain(e, data, path))
+        problems.extend(explain(e, data, path))
     return problems
 
 
@@ -333,102 +332,6 @@ class _Loader:
         return tuple(rows)
 
 
-# --------------------------------------------------------------------------- schema messages
-
 
 def _mb(n: int) -> str:
     return f"{n / 1048576:g}"
-
-
-_SCHEMA_TYPES = {"object": "mapping", "array": "list"}
-
-
-def _dotted(path: Iterable[Any]) -> str:
-    parts = [str(p) for p in path]
-    return ".".join(parts) if parts else "(top level)"
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, dict):
-        return "mapping"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, str):
-        return "string"
-    return "number"
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return ""
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _explain(e: ValidationError, data: Any, file: str) -> list[Problem]:
-    path = list(e.absolute_path)
-    where = _dotted(path)
-    if e.validator in ("oneOf", "anyOf") and e.context:
-        # Prefer the branch whose type matches the value (a negative quantity should say
-        # "less than the minimum", not "expected a mapping").
-        relevant = [c for c in e.context if not (c.validator == "type" and not c.relative_path)]
-        if relevant:
-            return _explain(best_match(relevant), data, file)
-        types: set[str] = set()
-        for c in e.context:
-            vv: Any = c.validator_value
-            types.update(_SCHEMA_TYPES.get(t, t) for t in ([vv] if isinstance(vv, str) else vv))
-        line, col = locate(data, path)
-        got = f"{_type_name(e.instance)} {_short(e.instance)}".rstrip()
-        return [Problem(file, line, col, f"{where}: expected {' or '.join(sorted(types))}, "
-                                         f"got {got}")]
-    line, col = locate(data, path)
-    v = e.validator
-    value: Any = e.validator_value
-    sch: Any = e.schema
-    if "propertyNames" in list(e.schema_path) and isinstance(e.instance, str):
-        line, col = locate(data, [*path, e.instance], key=True)
-        if v == "pattern":
-            why = f"must match {value}"
-        elif v == "not":
-            why = "the name is reserved"
-        else:
-            why = e.message
-        return [Problem(file, line, col, f"{where}: key {e.instance!r} is not allowed ({why})")]
-    if v == "additionalProperties" and isinstance(e.instance, dict):
-        props = sch.get("properties") or {}
-        allowed = sorted(props)
-        extra = [k for k in e.instance if k not in props]
-        out = []
-        for k in extra:
-            kl, kc = locate(data, [*path, k], key=True)
-            hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
-            out.append(Problem(file, kl, kc, f"{where}: unknown key {k!r}{hint}"))
-        return out
-    if v == "required":
-        missing = e.message.split("'")[1] if "'" in e.message else e.message
-        msg = f"{where}: missing required key {missing!r}"
-    elif v == "type":
-        want_l: list[str] = value if isinstance(value, list) else [value]
-        want_s = " or ".join(_SCHEMA_TYPES.get(w, w) for w in want_l)
-        got = f"{_type_name(e.instance)} {_short(e.instance)}".rstrip()
-        msg = f"{where}: expected {want_s}, got {got}"
-    elif v == "pattern" and "credentials" in path:
-        # a pasted secret must not end up in CI logs: never echo the value
-        msg = f"{where}: must be a reference like env/VARIABLE_NAME (value not shown)"
-    elif v == "pattern":
-        msg = f"{where}: {_short(e.instance)} does not match the pattern {value}"
-    elif v == "enum":
-        opts = ", ".join(repr(o) for o in value)
-        msg = f"{where}: {_short(e.instance)} is not one of {opts}"
-    elif v == "const":
-        msg = f"{where}: must be {value!r}"
-    else:
-        msg = f"{where}: {e.message}"
-    return [Problem(file, line, col, msg)]

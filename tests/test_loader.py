@@ -297,7 +297,8 @@ def _paths(x: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...
     return out
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_fast_checker_agrees_with_jsonschema_on_mutations(data: st.DataObject) -> None:
     import copy
@@ -313,12 +314,12 @@ def test_fast_checker_agrees_with_jsonschema_on_mutations(data: st.DataObject) -
             parent = parent[step]  # type: ignore[index]
         action = data.draw(st.sampled_from(["replace", "delete", "add"]))
         if action == "replace":
-            parent[path[-1]] = data.draw(_VALUES)  # type: ignore[index]
+            parent[path[-1]] = copy.deepcopy(data.draw(_VALUES))  # type: ignore[index]
         elif action == "delete":
             del parent[path[-1]]  # type: ignore[arg-type]
         elif isinstance(parent, dict):
             parent[data.draw(st.sampled_from(["bogus", "US", "mli", "min", "Z-1"]))] = (
-                data.draw(_VALUES))
+                copy.deepcopy(data.draw(_VALUES)))
         _agrees(kind, doc)
 
 
