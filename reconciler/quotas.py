@@ -37,6 +37,13 @@ QUOTAS: dict[str, Quota] = {
     "updateSupplySource": Quota(1.0, 5),
     "archiveSupplySource": Quota(1.0, 5),
     "updateSupplySourceStatus": Quota(1.0, 5),
+    # Orders 2026-01-01 (getOrder has the same plan in v0 and 2026-01-01)
+    "searchOrders": Quota(0.0056, 20),
+    "getOrder": Quota(0.5, 30),
+    # Orders v0
+    "getOrders": Quota(0.0167, 20),
+    "getOrderItems": Quota(0.5, 30),
+    "confirmShipment": Quota(2.0, 10),
 }
 
 # Feed-type specific limit on top of createFeed's bucket: JSON_LISTINGS_FEED allows 5

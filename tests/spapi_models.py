@@ -33,6 +33,10 @@ MODELS = {
     "listings": "listingsItems_2021-08-01.json",
     "feeds": "feeds_2021-06-30.json",
     "supplySources": "supplySources_2020-07-01.json",
+    # Orders: both models name an operation getOrder; operations() keeps the v0 one, so
+    # validate 2026-01-01 getOrder bodies with assert_conforms("orders", "GetOrderResponse").
+    "orders": "orders_2026-01-01.json",
+    "ordersV0": "ordersV0.json",
 }
 FEED_SCHEMAS = {
     "feed": "listings-feed-schema-v2.json",
