@@ -57,6 +57,12 @@ def explain(e: ValidationError, data: Any, file: str) -> list[Problem]:
         # Prefer the branch whose type matches the value (a negative quantity should say
         # "less than the minimum", not "expected a mapping").
         relevant = [c for c in e.context if not (c.validator == "type" and not c.relative_path)]
+        branches = {c.relative_schema_path[0] for c in relevant}
+        if len(branches) > 1 and all(not c.relative_path for c in relevant):
+            # every branch fails on the value itself: say what each would have wanted
+            parts = [explain(c, data, file)[0].message.split(": ", 1)[-1] for c in relevant]
+            line, col = locate(data, path)
+            return [Problem(file, line, col, f"{where}: {' or '.join(dict.fromkeys(parts))}")]
         if relevant:
             return explain(best_match(relevant), data, file)
         types: set[str] = set()
