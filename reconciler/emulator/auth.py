@@ -17,6 +17,7 @@ cache (one dict lookup per request on the hot path).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import sqlite3
@@ -93,10 +94,18 @@ def register_refresh_token(
         )
 
 
+def client_fingerprint(client_id: str) -> str:
+    """A stable, non-reversible stand-in for an LWA client id (stored instead of the value)."""
+    return "client-sha256:" + hashlib.sha256(client_id.encode("utf-8")).hexdigest()[:16]
+
+
 def issue_token(emu: Emulator, seller_id: str, client_id: str = "test-client") -> str:
     """Mint an access token directly (tests that skip the LWA exchange)."""
     token = "Atza|" + secrets.token_urlsafe(48)
     expires_at = emu.now() + emu.config.scaled(emu.config.token_ttl_s)
+    # The caller's LWA client id is a credential of the caller: keep only a fingerprint, so the
+    # emulator's db (which tests and users read) never holds it.
+    client_id = client_fingerprint(client_id)
     with emu.lock:
         emu.db.execute(
             "INSERT INTO lwa_access_tokens VALUES (?,?,?,?,0)",
