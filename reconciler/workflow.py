@@ -258,18 +258,24 @@ def run_plan(
     if marketplaces:
         _check_marketplaces(desired, marketplaces)
     needed = {k.account for k in keys}
+    owned = clients is None
     clients = (
         clients
         if clients is not None
         else open_clients(desired, state_dir=state_dir, env=env, accounts=needed)
     )
-    if on_read_start is not None:
-        on_read_start(len(keys))
-    with open_cache(state_dir) as cache:
-        live = read_live(
-            desired, clients, keys, progress, cache=cache, refresh=refresh, stats=stats
-        )
-    plan = build_plan(desired, live, skus=skus, marketplaces=marketplaces)
+    try:
+        if on_read_start is not None:
+            on_read_start(len(keys))
+        with open_cache(state_dir) as cache:
+            live = read_live(
+                desired, clients, keys, progress, cache=cache, refresh=refresh, stats=stats
+            )
+        plan = build_plan(desired, live, skus=skus, marketplaces=marketplaces)
+    except BaseException:
+        if owned:  # the caller never sees these clients: close their connections here
+            close_clients(clients)
+        raise
     return PlanRun(plan, desired, live, clients)
 
 
