@@ -75,6 +75,7 @@ class _Account:
     feeds: list[FeedRecord] = field(default_factory=list)
     feed_of: dict[ListingKey, str] = field(default_factory=dict)
     error: str = ""
+    bug: BaseException | None = None  # an unexpected exception behind ``error``
 
 
 def apply_plan(
@@ -143,6 +144,7 @@ def apply_plan(
             acc.error = redact(f"account {acc.name}: {e}")
         except Exception as e:  # reported; the other accounts continue
             acc.error = redact(f"account {acc.name}: unexpected {type(e).__name__}: {e}")
+            acc.bug = e
 
     threads = [threading.Thread(target=run, args=(a,), name=f"apply-{a.name}") for a in accounts]
     for t in threads:
@@ -413,6 +415,7 @@ def _report(
         kpis=k,
         plan_checksum=plan.checksum,
         errors=tuple(a.error for a in accounts if a.error),
+        bugs=tuple(a.bug for a in accounts if a.bug is not None),
     )
 
 

@@ -97,6 +97,9 @@ class ApplyReport:
     kpis: Kpis
     plan_checksum: str = ""
     errors: tuple[str, ...] = field(default=())  # account-level failures (already redacted-safe)
+    # Unexpected exceptions (bugs) behind some of ``errors``, kept with their tracebacks so the
+    # CLI can write its crash log after the audit line; not part of any output or data().
+    bugs: tuple[BaseException, ...] = field(default=(), compare=False, repr=False)
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)

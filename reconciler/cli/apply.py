@@ -302,5 +302,7 @@ def _apply_run(
         err(f"{len(plan.held)} listing(s) held for review were not applied (see `reconciler plan`)")
     err(f"kpis: {report.kpis.describe()}")
     err(f"audit: {path}")
+    if report.bugs:  # a bug in one account's run: the error boundary writes the crash log
+        raise report.bugs[0]
     if not report.converged:
         raise NotConvergedError(f"not converged: {report.summary_line()}", report.table())
