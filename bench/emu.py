@@ -63,12 +63,15 @@ class _Base:
         """(calls per operation, 429 answers) after ``mark``."""
         return _counts(self._conn(), mark)
 
-    def client(self, seller_id: str) -> SpApiClient:
+    def client(self, seller_id: str, *, rate_scale: float | None = None) -> SpApiClient:
+        """A client for ``seller_id``; its token buckets run ``rate_scale`` (default: the
+        emulator's time scale) times faster than Amazon's."""
         return SpApiClient(
             seller_id=seller_id, base_url=self.url, token_url=self.url + TOKEN_PATH,
             refresh_token="Atzr|bench-refresh-token",
             client_id="amzn1.application-oa2-client.bench", client_secret="bench-secret",
-            transport=self.transport, rate_scale=self.time_scale,
+            transport=self.transport,
+            rate_scale=self.time_scale if rate_scale is None else rate_scale,
         )
 
     def clients(self, desired: DesiredState) -> dict[str, SpApiClient]:
@@ -180,11 +183,12 @@ class InProcessEmulator(_Base):
         feed_processing_s: float,
         write_delay_s: float = 0.0,
         quotas: bool = True,
+        **config: Any,
     ) -> None:
         self.time_scale = time_scale
         self.emu = Emulator(":memory:", EmulatorConfig(
             time_scale=time_scale, latency_ms=latency_ms, feed_processing_s=feed_processing_s,
-            write_delay_s=write_delay_s, quotas=quotas))
+            write_delay_s=write_delay_s, quotas=quotas, **config))
         if seed is not None:
             self.emu.seed(dict(seed))
         self.url = "http://emulator.local"

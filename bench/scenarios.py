@@ -440,8 +440,11 @@ def capture_items(p: Params) -> Path:
     desired = build(load(prep.catalog))
     from reconciler.spapi.reader import read_listings
 
-    emu = InProcessEmulator(seed=seed, time_scale=1.0, latency_ms=0.0, feed_processing_s=0.0,
-                            quotas=False)
+    # Quotas off, and a huge time scale: the client's buckets follow the emulator's
+    # x-amzn-RateLimit-Limit header, which must not pace the capture either.
+    scale = 1e6
+    emu = InProcessEmulator(seed=seed, time_scale=scale, latency_ms=0.0, feed_processing_s=0.0,
+                            quotas=False, token_ttl_s=int(3600 * scale))
     out: dict[str, dict[str, Any]] = {}
     try:
         by: dict[tuple[str, str], list[str]] = defaultdict(list)
