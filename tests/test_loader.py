@@ -205,7 +205,7 @@ def test_packaged_schemas_are_an_identical_copy_of_schemas_dir() -> None:
     packaged = ROOT / "reconciler" / "data" / "schemas"
     names = sorted(p.name for p in canonical.glob("*.schema.json"))
     assert names == sorted(p.name for p in packaged.glob("*.schema.json"))
-    assert names == sorted(f"{k}.schema.json" for k in loader.SCHEMA_KINDS)
+    assert {f"{k}.schema.json" for k in loader.SCHEMA_KINDS} <= set(names)
     _, mismatch, errors = filecmp.cmpfiles(canonical, packaged, names, shallow=False)
     assert mismatch == [] and errors == [], (
         "reconciler/data/schemas/ differs from schemas/: "
