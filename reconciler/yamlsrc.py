@@ -97,7 +97,7 @@ class _Composer:
                 if type(ev) is scalar_event and ev.tag is None:
                     v = ev.value
                     if not ev.implicit[0] or (v and v[0] not in resolvers):
-                        m = ev.start_mark
+                        m: Any = ev.start_mark
                         add(v, (m.line + 1, m.column + 1), 1, ev)
                         continue
                 event(ev)
