@@ -83,9 +83,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import apply, demo, emulator, importer, plan, schema, validate
+    from . import apply, demo, emulator, importer, orders, plan, schema, validate
 
-    for mod in (validate, plan, apply, demo, importer, schema, emulator):
+    for mod in (validate, plan, apply, demo, importer, schema, emulator, orders):
         for name in getattr(mod, "COMMANDS", ()):
             main.add_command(getattr(mod, name))
 

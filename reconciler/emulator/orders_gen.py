@@ -139,7 +139,8 @@ def generate(emu: Emulator, count: int, marketplaces: tuple[str, ...] = ("US", "
                     qty = min(lst.available(), rng.choice((1, 1, 1, 2)))
                     lst.take(qty)
                     items.append({"orderItemId": f"{rng.randrange(10**13, 10**14)}{j}",
-                                  "sku": lst.sku, "asin": f"B0{zlib.crc32(lst.sku.encode()) % 10**8:08d}",
+                                  "sku": lst.sku,
+                                  "asin": f"B0{zlib.crc32(lst.sku.encode()) % 10**8:08d}",
                                   "title": _title(lst.attrs, lst.sku), "quantity": qty,
                                   "unitPrice": _price(lst.attrs)})
                 country = country_of(code)
@@ -149,7 +150,8 @@ def generate(emu: Emulator, count: int, marketplaces: tuple[str, ...] = ("US", "
                 oid = f"{100 + n % 900:03d}-{rng.randrange(10**6, 10**7)}-{n:07d}"
                 created = start + span_s * (i + 0.5) / max(count, 1)
                 insert_order(emu, {
-                    "orderId": oid, "sellerId": seller, "marketplaceId": MARKETPLACES[code].marketplace_id,
+                    "orderId": oid, "sellerId": seller,
+                    "marketplaceId": MARKETPLACES[code].marketplace_id,
                     "createdTs": created, "updatedTs": created, "status": "UNSHIPPED",
                     "fulfilledBy": "MERCHANT", "serviceLevel": "STANDARD",
                     "currency": MARKETPLACES[code].currency,
