@@ -91,6 +91,7 @@ class _Builder:
         self.warnings: list[str] = []
         self._seen: set[tuple[str, int, str]] = set()
         self.broken_templates: set[str] = set()
+        self._rules: dict[str, Rule | None] = {}  # per marketplace code, SKUs without overrides
 
     def add(self, ref: SourceRef, message: str, context: str = "") -> None:
         # the same settings-file problem hit by many SKUs is reported once
@@ -285,20 +286,15 @@ class _Builder:
         )
         return merge(st.default_rule, st.rules.get(code, RulePart({}, {})), own)
 
-    def prices(
-        self, sku: SkuDecl, m: MarketplaceConfig, ctx: str, attrs: dict[str, list[Entry]],
-        part: RulePart,
-    ) -> list[PriceDerivation]:
-        st = self.settings
-        ov = (sku.data.get("overrides") or {}).get(m.code) or {}
-        own_rule = any(k in ov for k in ("formula", "tax", "ending", "min", "max", "vars"))
+    def rule(self, part: RulePart, m: MarketplaceConfig, ctx: str) -> Rule | None:
+        """The price rule of a merged RulePart (None after reporting its problems)."""
         found: list[Problem] = []
-        formula = check_rule_part(st, part, m.currency, found, ctx if own_rule else "")
+        formula = check_rule_part(self.settings, part, m.currency, found, ctx)
         for p in found:
             self.add(SourceRef(p.file, p.line, p.column), p.message, p.context)
         if formula is None:
-            return []
-        rule = Rule(
+            return None
+        return Rule(
             formula=formula,
             tax=_dec_or_none(part.values.get("tax")) or Decimal(0),
             ending=part.values.get("ending", "none"),
@@ -306,6 +302,21 @@ class _Builder:
             max=_dec_or_none(part.values.get("max")),
             vars={k: Decimal(v) for k, v in (part.values.get("vars") or {}).items()},
         )
+
+    def prices(
+        self, sku: SkuDecl, m: MarketplaceConfig, ctx: str, attrs: dict[str, list[Entry]],
+        part: RulePart,
+    ) -> list[PriceDerivation]:
+        ov = (sku.data.get("overrides") or {}).get(m.code) or {}
+        own_rule = any(k in ov for k in ("formula", "tax", "ending", "min", "max", "vars"))
+        if own_rule:
+            rule = self.rule(part, m, ctx)
+        elif m.code in self._rules:  # a marketplace's rule is built once
+            rule = self._rules[m.code]
+        else:
+            rule = self._rules[m.code] = self.rule(part, m, "")
+        if rule is None:
+            return []
         note = "rule override per SKU" if own_rule else ""
         out: list[PriceDerivation] = []
         fixed = ov.get("price")
