@@ -208,7 +208,7 @@ def _form(req: Request) -> dict[str, str] | None:
     if ctype == "application/json":
         try:
             obj = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             return None
         if not isinstance(obj, dict):
             return None

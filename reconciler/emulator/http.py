@@ -44,8 +44,12 @@ class Request:
         return out
 
     def json(self) -> Any:
-        """The JSON body; raises ValueError on malformed JSON."""
-        return json.loads(self.body.decode("utf-8"))
+        """The JSON body; raises ValueError on malformed JSON (also on JSON nested too deeply
+        for the parser, which raises RecursionError)."""
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
 
 @dataclass

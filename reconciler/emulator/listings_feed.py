@@ -140,7 +140,7 @@ def count_messages(document: bytes) -> int:
     """Messages in a document, for the processing-time model (0 when it does not parse)."""
     try:
         doc = json.loads(document.decode("utf-8-sig"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
         return 0
     msgs = doc.get("messages") if isinstance(doc, dict) else None
     if not isinstance(msgs, list) or len(msgs) > JSON_LISTINGS_FEED_MAX_MESSAGES:
@@ -249,6 +249,8 @@ def parse(job: FeedJob) -> Parsed | FeedOutcome:
         doc = json.loads(job.document.decode("utf-8-sig"))
     except (ValueError, UnicodeDecodeError) as e:
         return _fatal(job, f"The feed document is not valid JSON: {e}")
+    except RecursionError:
+        return _fatal(job, "The feed document is not valid JSON: nested too deeply")
     if isinstance(doc, dict) and isinstance(doc.get("messages"), list):
         n = len(doc["messages"])
         if n > JSON_LISTINGS_FEED_MAX_MESSAGES:
