@@ -19,6 +19,7 @@ import socket
 import struct
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
@@ -27,7 +28,7 @@ from urllib.parse import parse_qs
 
 from .app import Emulator, too_large
 from .faults import FaultTimeout
-from .http import Request, Response, invalid_input
+from .http import Request, Response, api_error, invalid_input
 
 IDLE_TIMEOUT_S = 60.0
 
@@ -63,8 +64,44 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.log_requests:
             super().log_message(format, *args)
 
+    def __getattr__(self, name: str) -> Any:
+        # Any method reaches the emulator, which answers an unknown one with Amazon's 405
+        # (BaseHTTPRequestHandler would send an HTML 501).
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors BaseHTTPRequestHandler raises itself (bad request line, header or version,
+        request line too long, too many headers) as Amazon's ErrorList with a request id, in
+        HTTP/1.1 and never 5xx, instead of its HTML page."""
+        status = code if 400 <= code < 500 else 400
+        names = {414: "RequestURITooLong", 431: "RequestHeaderFieldsTooLarge"}
+        resp = (
+            invalid_input(message or "")
+            if status == 400
+            else api_error(status, names.get(status, "InvalidInput"), message or "Bad request.")
+        )
+        self.request_version = "HTTP/1.1"  # a garbled request line left it at HTTP/0.9
+        self.close_connection = True
+        raw = str(getattr(self, "path", "") or "")
+        req = Request(
+            method=str(getattr(self, "command", "") or "")[:32],
+            path=raw.partition("?")[0][:2048],
+            query={},
+            headers={},
+        )
+        try:
+            resp = self.server.emu.refuse(req, resp)
+        except Exception:  # the db is closed (shutting down): answer without logging
+            resp.headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
+        self._write(resp, close=True)
+
     def _serve(self) -> None:
         emu = self.server.emu
+        if self.request_version == "HTTP/0.9":  # no headers, no status line: not SP-API
+            self.send_error(400, "HTTP/0.9 requests are not supported")
+            return
         raw_path, _, qs = self.path.partition("?")
         headers = {k.lower(): v for k, v in self.headers.items()}
         host = headers.get("host") or "{}:{}".format(*self.server.server_address[:2])
