@@ -167,7 +167,10 @@ def plan_routes(st: OrderState, whs: tuple[wh_mod.Warehouse, ...], stock: Any
               show_default=True)
 @click.option("--timeout", "timeout_s", type=float, default=900.0, show_default=True,
               help="Seconds to follow the feed before reporting it pending.")
-def confirm_cmd(catalog_dir: str, shipments_file: str, fmt: str, timeout_s: float) -> None:
+@click.option("--poll-seconds", "poll_s", type=float, default=15.0, show_default=True,
+              help="First delay between feed status checks (doubles up to a minute).")
+def confirm_cmd(catalog_dir: str, shipments_file: str, fmt: str, timeout_s: float,
+                poll_s: float) -> None:
     """Confirm shipments to Amazon with the POST_ORDER_FULFILLMENT_DATA feed."""
     data = Path(shipments_file).read_bytes()[: confirm_mod.MAX_FILE_BYTES + 1]
     if len(data) > confirm_mod.MAX_FILE_BYTES:
@@ -182,7 +185,8 @@ def confirm_cmd(catalog_dir: str, shipments_file: str, fmt: str, timeout_s: floa
     clients = open_clients(desired, state_dir=state_dir)
     try:
         with OrderState(state_dir) as st:
-            res = confirm_mod.confirm(text, desired.accounts, clients, st, timeout_s=timeout_s)
+            res = confirm_mod.confirm(text, desired.accounts, clients, st, timeout_s=timeout_s,
+                                     poll_s=poll_s)
     finally:
         close_clients(clients)
     n_ok = res.count("confirmed")
