@@ -6,7 +6,10 @@ Catalog changes arrive as pull requests, so templates are untrusted code:
   ``__globals__`` walks, no unsafe callables): ``{{ ''.__class__.__mro__ }}`` raises a
   :class:`TemplateProblem` instead of rendering anything;
 - ``StrictUndefined``: a misspelt variable is an error, never an empty string in a live title;
-- ``*`` and ``**`` are bounded (``'x' * 10**9`` would exhaust memory before any length check);
+- ``*`` and ``**`` are bounded (``'x' * 10**9`` would exhaust memory before any length check),
+  ``range()`` is capped, output is streamed and cut at :data:`MAX_OUTPUT`, and the features
+  that multiply work without bound are refused: macros, call blocks, recursive loops, loops
+  inside loops (a pull request must not be able to hang CI);
 - templates are given as a dict of sources read by the loader (only files under the catalog's
   ``templates/``); ``{% include %}``/``{% import %}`` resolve in that dict only, so a name such
   as ``../../etc/passwd`` is simply not found.
@@ -24,10 +27,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 MAX_OUTPUT = 20_000  # characters of one rendered text
 MAX_SEQUENCE = 20_000  # the largest string/list a template may build with * or **
+MAX_RANGE = 1_000  # range() in templates (the sandbox's own limit is 100,000)
 _BINOPS: dict[str, Callable[[Any, Any], Any]] = {"*": operator.mul, "**": operator.pow}
 
 
@@ -73,6 +78,33 @@ class _Loader(jinja2.BaseLoader):
         return self.sources[template], _filename(template), lambda: True
 
 
+def _small_range(*args: int) -> range:
+    r = range(*args)
+    if len(r) > MAX_RANGE:
+        raise jinja2.exceptions.SecurityError(f"range() is limited to {MAX_RANGE} items here")
+    return r
+
+
+def _shape_problem(tree: nodes.Node, in_loop: bool = False) -> tuple[str, int] | None:
+    """Refuse the template features that multiply work without bound: macros and call blocks
+    (recursion), recursive loops, loops nested in loops (directly or through an include)."""
+    for child in tree.iter_child_nodes():
+        line = getattr(child, "lineno", 0) or 0
+        if isinstance(child, (nodes.Macro, nodes.CallBlock)):
+            return "macros and call blocks are not allowed in catalog templates", line
+        if isinstance(child, nodes.For):
+            if child.recursive:
+                return "recursive loops are not allowed in catalog templates", line
+            if in_loop:
+                return "loops inside loops are not allowed in catalog templates", line
+        elif in_loop and isinstance(child, (nodes.Include, nodes.Import, nodes.FromImport)):
+            return "includes inside loops are not allowed in catalog templates", line
+        found = _shape_problem(child, in_loop or isinstance(child, nodes.For))
+        if found is not None:
+            return found
+    return None
+
+
 def _filename(name: str) -> str:
     return f"templates/{name}"
 
@@ -90,6 +122,7 @@ class Texts:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.globals["range"] = _small_range
         self._compiled: dict[str, jinja2.Template] = {}
 
     def check_all(self) -> list[TemplateProblem]:
@@ -108,6 +141,9 @@ class Texts:
         if name not in self.sources:
             raise TemplateProblem(name, "no such template under templates/")
         try:
+            shape = _shape_problem(self.env.parse(self.sources[name], name, _filename(name)))
+            if shape is not None:
+                raise TemplateProblem(name, shape[0], shape[1])
             t = self.env.get_template(name)
         except jinja2.TemplateSyntaxError as e:
             where = e.name or name
@@ -123,8 +159,14 @@ class Texts:
         """Render template ``name``; whitespace is collapsed at the ends. Raises
         TemplateProblem."""
         t = self.template(name)
+        size = 0
+        chunks: list[str] = []
         try:
-            out = t.render(dict(context))
+            for chunk in t.generate(dict(context)):  # streamed: stop a runaway loop early
+                size += len(chunk)
+                if size > MAX_OUTPUT:
+                    raise TemplateProblem(name, f"renders more than {MAX_OUTPUT} characters")
+                chunks.append(chunk)
         except jinja2.exceptions.SecurityError as e:
             raise TemplateProblem(
                 name, f"refused by the sandbox: {e}", _line_of(e, name)
@@ -139,14 +181,13 @@ class Texts:
             raise TemplateProblem(name, f"includes a template that does not exist: {e}") from None
         except jinja2.TemplateError as e:
             raise TemplateProblem(name, f"template error: {e}", _line_of(e, name)) from None
-        except (ArithmeticError, TypeError, ValueError, LookupError) as e:
+        except TemplateProblem:
+            raise
+        except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as e:
             raise TemplateProblem(
                 name, f"template error: {type(e).__name__}: {e}", _line_of(e, name)
             ) from None
-        out = out.strip()
-        if len(out) > MAX_OUTPUT:
-            raise TemplateProblem(name, f"renders more than {MAX_OUTPUT} characters")
-        return out
+        return "".join(chunks).strip()
 
 
 def _line_of(e: BaseException, name: str) -> int:

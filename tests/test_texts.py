@@ -87,3 +87,37 @@ def test_runtime_errors_become_problems() -> None:
     t = Texts({"z.j2": "{{ 1 / 0 }}"})
     with pytest.raises(TemplateProblem, match="ZeroDivisionError"):
         t.render("z.j2", {})
+
+
+@pytest.mark.parametrize(
+    ("source", "message", "line"),
+    [
+        ("{% for a in range(9) %}\n{% for b in range(9) %}x{% endfor %}{% endfor %}",
+         "loops inside loops", 2),
+        ("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "macros and call blocks", 1),
+        ("{% for a in [1] recursive %}{{ loop(a) }}{% endfor %}", "recursive loops", 1),
+        ("{% for a in [1] %}{% include 'b.j2' %}{% endfor %}", "includes inside loops", 1),
+    ],
+)
+def test_work_multiplying_features_are_refused(source: str, message: str, line: int) -> None:
+    t = Texts({"a.j2": source, "b.j2": "b"})
+    problems = t.check_all()
+    assert [(p.template, p.line) for p in problems] == [("a.j2", line)]
+    assert message in problems[0].message
+
+
+def test_range_and_output_are_bounded() -> None:
+    t = Texts({"r.j2": "{% for i in range(1000000) %}{% endfor %}",
+               "o.j2": "{% for i in range(1000) %}{{ 'x' * 100 }}{% endfor %}",
+               "ok.j2": "{% for i in range(3) %}{{ i }}{% endfor %}"})
+    with pytest.raises(TemplateProblem, match="range"):
+        t.render("r.j2", {})
+    with pytest.raises(TemplateProblem, match="renders more than"):
+        t.render("o.j2", {})
+    assert t.render("ok.j2", {}) == "012"
+
+
+def test_runaway_recursion_is_a_problem_not_a_crash() -> None:
+    t = Texts({"self.j2": "{% include 'self.j2' %}"})
+    with pytest.raises(TemplateProblem):
+        t.render("self.j2", {})
