@@ -5,7 +5,8 @@ rewards: 0.0056 rps, burst 20, per seller):
 
 - ``lastUpdatedAfter`` is the account's cursor (first run: ``since``, default 30 days ago);
 - ``fulfilledBy=MERCHANT`` (Amazon ships its own), ``includedData=BUYER,RECIPIENT,FULFILLMENT``;
-- every page is followed (the client's token bucket waits when the burst is spent);
+- every page is followed (the client's token bucket waits when the burst is spent); accounts
+  are separate sellers with separate buckets, so they are read in parallel threads;
 - the orders are normalized and upserted; the cursor moves to the response's
   ``lastUpdatedBefore`` only after the last page is stored, so a failed pull is simply re-run.
 
@@ -18,7 +19,9 @@ from __future__ import annotations
 import datetime as _dt
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from reconciler.model import Account
 from reconciler.spapi.client import SpApiClient
@@ -44,27 +47,37 @@ def iso(ts: float) -> str:
     return d.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _fetch(client: SpApiClient, acc: Account, after: str) -> list[dict[str, Any]]:
+    return list(search_orders_pages(
+        client,
+        marketplace_ids=[m.marketplace_id for m in acc.marketplaces],
+        last_updated_after=after,
+        fulfilled_by=["MERCHANT"],
+    ))
+
+
 def pull(accounts: Sequence[Account], clients: Mapping[str, SpApiClient], state: OrderState,
          *, since: str | None = None, clock: Callable[[], float] = time.time,
          monotonic: Callable[[], float] = time.monotonic) -> PullResult:
+    """Pull every account; accounts (separate sellers, separate quotas) are read in parallel,
+    then stored one after another."""
     start = monotonic()
     result = PullResult()
+    afters = {a.name: state.cursor(a.name) or since
+              or iso(clock() - DEFAULT_LOOKBACK_DAYS * 86400) for a in accounts}
+    with ThreadPoolExecutor(max_workers=max(1, len(accounts))) as pool:
+        futures = {a.name: pool.submit(_fetch, clients[a.name], a, afters[a.name])
+                   for a in accounts}
+        fetched = {name: f.result() for name, f in futures.items()}
     for acc in accounts:
-        client = clients[acc.name]
-        after = state.cursor(acc.name) or since or iso(clock() - DEFAULT_LOOKBACK_DAYS * 86400)
         end: str | None = None
-        for page in search_orders_pages(
-            client,
-            marketplace_ids=[m.marketplace_id for m in acc.marketplaces],
-            last_updated_after=after,
-            fulfilled_by=["MERCHANT"],
-        ):
+        for page in fetched[acc.name]:
             result.pages += 1
             raw = page.get("orders") or []
             result.seen += len(raw)
             result.orders.extend(state.upsert(normalize(o, acc.name, acc.seller_id)
                                               for o in raw))
-            end = page.get("lastUpdatedBefore") or end
+            end = end or page.get("lastUpdatedBefore")
         if end:
             state.set_cursor(acc.name, end)
             result.cursors[acc.name] = end
