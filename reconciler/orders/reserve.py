@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import os
+from pathlib import Path
 
 from reconciler import loader
 from reconciler.desired import build
@@ -25,7 +25,7 @@ from reconciler.model import DesiredState
 from .state import apply_reservations, reserved_stock
 
 
-def load_desired(catalog_dir: str | os.PathLike[str], state_dir: str | os.PathLike[str], *,
+def load_desired(catalog_dir: str | Path, state_dir: str | Path, *,
                  today: _dt.date | None = None) -> DesiredState:
     raw = loader.load(catalog_dir)
     reserved = reserved_stock(state_dir)
