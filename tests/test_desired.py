@@ -9,10 +9,13 @@ and provenance, the staleness warning, and that build() works on an in-memory ca
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from reconciler.desired import build, summary
 from reconciler.errors import CatalogError
@@ -250,3 +253,93 @@ skus:
     assert (3, "1.001 is not a valid CAD amount (smallest unit 0.01)") in got
     assert (4, "marketplace JP is not configured for account(s) na in reconciler.yaml") in got
     assert (4, "overrides for US: the SKU is not listed there") in got
+
+
+# --------------------------------------------------------------------------- robustness
+
+BASE = Path(__file__).resolve().parent / "catalogs" / "base"
+_MUTANTS = [0, 1, -1, 10**9, "", "US", "DE", "JP", "newark", "reno", "central", "standard",
+            "env/X", ".95", "whole", "none", "absent", "PRODUCT", "na", "eu", None, True,
+            D("0.001"), D("99999.99"), D("-1"), "base / tax", "base ** 4 * rate",
+            "min(base, 1) - 5", "max(base)", [], ["US", "US"], {}, {"newark": 1},
+            {"template": "title.en.j2"}, {"template": "title.de.j2", "vars": {"color": 1}},
+            {"template": "missing.j2"}, {"price": D("1.5")}, {"min": 50, "max": 10}]
+
+
+def _kind(x: object) -> str:
+    if isinstance(x, bool) or x is None:
+        return "other"
+    if isinstance(x, (int, D)):
+        return "number"
+    return type(x).__name__.lower().replace("ydict", "dict").replace("ylist", "list")
+
+
+@functools.cache
+def _base_raw() -> RawCatalog:
+    return load(BASE)
+
+
+def _mutable(x: object) -> object:
+    # keep YDict/YList (marks) but make a deep copy so examples do not share state
+    import copy
+
+    return copy.deepcopy(x)
+
+
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(st.data())
+def test_any_schema_valid_catalog_builds_or_raises_catalog_error(data: st.DataObject) -> None:
+    """No schema-valid catalog makes build() crash with anything but CatalogError (which the
+    CLI shows as problems; any other exception would be exit 3, "a bug")."""
+    import copy
+    from dataclasses import replace
+
+    from reconciler.loader import validate_data
+
+    raw = _base_raw()
+    slots = {"config": "reconciler", "rates": "rates", "pricing": "pricing",
+             "locations": "locations"}
+    docs = {s: getattr(raw, s) for s in slots} | {f"sku{i}": d for i, d in enumerate(raw.skus)}
+    name = data.draw(st.sampled_from(sorted(docs)))
+    doc = docs[name]
+    tree = copy.deepcopy(doc.data)
+
+    def paths(x: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        out = [prefix]
+        if isinstance(x, dict):
+            for k, v in x.items():
+                out += paths(v, (*prefix, k))
+        elif isinstance(x, list):
+            for i, v in enumerate(x):
+                out += paths(v, (*prefix, i))
+        return out
+
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(paths(tree)))
+        if not path:
+            continue
+        parent = tree
+        for step in path[:-1]:
+            parent = parent[step]
+        old = parent[path[-1]]
+        same = [m for m in _MUTANTS if _kind(m) == _kind(old)] or _MUTANTS
+        value = _mutable(data.draw(st.sampled_from(same if data.draw(st.integers(0, 4)) else
+                                                   _MUTANTS)))
+        if data.draw(st.booleans()) or not isinstance(parent, dict):
+            parent[path[-1]] = value
+        else:
+            parent[data.draw(st.sampled_from(["min", "max", "price", "quantity", "CA",
+                                              "allocation", "list_price", "vars"]))] = value
+    kind = slots.get(name, "sku")
+    assume(validate_data(kind, tree, doc.path) == [])
+    new = replace(doc, data=tree)
+    if name in slots:
+        raw = replace(raw, **{name: new})
+    else:
+        i = int(name[3:])
+        raw = replace(raw, skus=raw.skus[:i] + (new,) + raw.skus[i + 1:])
+    try:
+        build(raw, today=dt.date(2026, 11, 22))
+    except CatalogError as e:
+        assert e.problems and all(p.message for p in e.problems)
