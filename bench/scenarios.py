@@ -91,6 +91,7 @@ class Meter:
     wall: float = 0.0
     cpu: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
+    peaks: dict[str, float] = field(default_factory=dict)  # peak RSS (MiB) after each stage
     _t0: float = 0.0
     _c0: float = 0.0
     _last: float = 0.0
@@ -103,6 +104,7 @@ class Meter:
     def stage(self, name: str) -> None:
         now = time.perf_counter()
         self.stages[name] = round(self.stages.get(name, 0.0) + now - self._last, 3)
+        self.peaks[name] = peak_rss_mib()
         self._last = now
 
     def __exit__(self, *exc: object) -> None:
@@ -511,6 +513,7 @@ def scenario_local(p: Params) -> dict[str, Any]:
     target = sum(v for k, v in m.stages.items() if not k.startswith("render_")) + max(renders)
     return {"scenario": "local", "params": p.data(), "wall_s": _r(m.wall), "cpu_s": _r(m.cpu),
             "peak_rss_mib": peak_rss_mib(), "stages_s": m.stages, "target_stages_s": _r(target),
+            "peak_rss_after_stage_mib": m.peaks,
             "listings": len(desired.listings), "changes": len(plan.changes),
             "render_chars": sizes, "calls": {}, "lower_bound_s": 0.0, "ratio": None}
 
