@@ -338,7 +338,7 @@ def test_any_schema_valid_catalog_builds_or_raises_catalog_error(data: st.DataOb
         raw = replace(raw, **{name: new})
     else:
         i = int(name[3:])
-        raw = replace(raw, skus=raw.skus[:i] + (new,) + raw.skus[i + 1:])
+        raw = replace(raw, skus=(*raw.skus[:i], new, *raw.skus[i + 1:]))
     try:
         build(raw, today=dt.date(2026, 11, 22))
     except CatalogError as e:
