@@ -342,3 +342,20 @@ def test_fast_checker_agrees_on_boundary_values_at_every_leaf() -> None:
                 _agrees(kind, mutated)
                 checked += 1
     assert checked > 1000
+
+
+_YAML_BITS = st.sampled_from([
+    "a", ": ", "- ", "\n", "  ", "\t", "[", "]", "{", "}", ",", "&x ", "*x", "<<: ", "? ",
+    "!!python/object:os.system ", "!x ", "'", '"', "#", "---\n", "...\n", "|\n", ">\n",
+    "1.5", "0x1F", "~", "yes", "2026-11-20", ".inf", "%YAML 1.1\n", "\x00", "\ufeff", "é",
+])
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.lists(_YAML_BITS, max_size=40).map("".join) | st.text(max_size=60))
+def test_yaml_reader_never_crashes(text: str) -> None:
+    data, problems = parse_yaml(text, "f.yaml")
+    assert problems or data is None or isinstance(data, (YDict, YList, str, int, Decimal,
+                                                         bool))
+    for p in problems:
+        assert p.file == "f.yaml" and p.message
