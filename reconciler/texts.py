@@ -7,9 +7,12 @@ Catalog changes arrive as pull requests, so templates are untrusted code:
   :class:`TemplateProblem` instead of rendering anything;
 - ``StrictUndefined``: a misspelt variable is an error, never an empty string in a live title;
 - ``*`` and ``**`` are bounded (``'x' * 10**9`` would exhaust memory before any length check),
-  ``range()`` is capped, output is streamed and cut at :data:`MAX_OUTPUT`, and the features
-  that multiply work without bound are refused: macros, call blocks, recursive loops, loops
-  inside loops (a pull request must not be able to hang CI);
+  so are the str methods and filters whose arguments set the result's size (``center``,
+  ``ljust``, ``replace``, ``indent``, ``format`` and ``%`` widths); ``range()`` is capped;
+  ``lipsum`` and ``namespace`` are gone; output is streamed and cut at :data:`MAX_OUTPUT`;
+  a template is at most :data:`MAX_SOURCE` characters; and the features that multiply work
+  without bound are refused: ``{% set %}``, macros, call blocks, recursive loops, loops inside
+  loops (a pull request must not be able to hang CI or exhaust its memory);
 - templates are given as a dict of sources read by the loader (only files under the catalog's
   ``templates/``); ``{% include %}``/``{% import %}`` resolve in that dict only, so a name such
   as ``../../etc/passwd`` is simply not found.
@@ -23,6 +26,7 @@ Pure: no I/O (the loader read the sources).
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -33,7 +37,11 @@ from jinja2.sandbox import SandboxedEnvironment
 MAX_OUTPUT = 20_000  # characters of one rendered text
 MAX_SEQUENCE = 20_000  # the largest string/list a template may build with * or **
 MAX_RANGE = 1_000  # range() in templates (the sandbox's own limit is 100,000)
-_BINOPS: dict[str, Callable[[Any, Any], Any]] = {"*": operator.mul, "**": operator.pow}
+_BINOPS: dict[str, Callable[[Any, Any], Any]] = {
+    "*": operator.mul, "**": operator.pow, "%": operator.mod,
+}
+MAX_SOURCE = 64 * 1024  # characters of one template
+_WIDE = re.compile(r"\d{5,}")  # a format width of 10000 or more
 
 
 class TemplateProblem(ValueError):
@@ -50,7 +58,15 @@ class TemplateProblem(ValueError):
 class _Sandbox(SandboxedEnvironment):
     intercepted_binops = frozenset(_BINOPS)
 
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str):
+            _check_str_call(owner, getattr(__obj, "__name__", ""), args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "%" and isinstance(left, str):
+            _check_format(left)
         if operator == "**" and (
             not isinstance(right, int) or isinstance(right, bool) or abs(right) > 64
         ):
@@ -85,6 +101,47 @@ def _small_range(*args: int) -> range:
     return r
 
 
+def _too_big(what: str) -> jinja2.exceptions.SecurityError:
+    return jinja2.exceptions.SecurityError(f"{what} would build a text over {MAX_SEQUENCE}")
+
+
+def _check_format(fmt: str) -> None:
+    if _WIDE.search(fmt):
+        raise _too_big("a format width")
+
+
+def _check_str_call(s: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Refuse str methods whose result size the arguments can blow up."""
+    values = [*args, *kwargs.values()]
+    if method in ("center", "ljust", "rjust", "zfill", "expandtabs") and any(
+        isinstance(v, int) and v > MAX_SEQUENCE for v in values
+    ):
+        raise _too_big(f"str.{method}")
+    if method == "replace" and len(args) >= 2 and isinstance(args[0], str):
+        old, new = args[0], str(args[1])
+        hits = s.count(old) if old else len(s) + 1
+        if len(s) + hits * max(0, len(new) - len(old)) > MAX_SEQUENCE:
+            raise _too_big("str.replace")
+    if method in ("format", "format_map"):
+        _check_format(s)
+
+
+def _bounded_filter(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        values = [*args[1:], *kwargs.values()]
+        if name in ("center", "indent") and any(
+            isinstance(v, int) and not isinstance(v, bool) and v > 200 for v in values
+        ):
+            raise _too_big(f"the {name} filter")
+        if name == "replace" and len(args) >= 3:
+            _check_str_call(str(args[0]), "replace", (str(args[1]), str(args[2])), {})
+        if name == "format" and args:
+            _check_format(str(args[0]))
+        return original(*args, **kwargs)
+
+    return bounded
+
+
 def _shape_problem(tree: nodes.Node, in_loop: bool = False) -> tuple[str, int] | None:
     """Refuse the template features that multiply work without bound: macros and call blocks
     (recursion), recursive loops, loops nested in loops (directly or through an include)."""
@@ -92,6 +149,8 @@ def _shape_problem(tree: nodes.Node, in_loop: bool = False) -> tuple[str, int] |
         line = getattr(child, "lineno", 0) or 0
         if isinstance(child, (nodes.Macro, nodes.CallBlock)):
             return "macros and call blocks are not allowed in catalog templates", line
+        if isinstance(child, (nodes.Assign, nodes.AssignBlock)):
+            return "{% set %} is not allowed in catalog templates (use vars)", line
         if isinstance(child, nodes.For):
             if child.recursive:
                 return "recursive loops are not allowed in catalog templates", line
@@ -123,6 +182,10 @@ class Texts:
             lstrip_blocks=True,
         )
         self.env.globals["range"] = _small_range
+        for unbounded in ("lipsum", "namespace"):  # lipsum(10**6); namespace() + set loops
+            self.env.globals.pop(unbounded, None)
+        for name in ("center", "indent", "replace", "format"):
+            self.env.filters[name] = _bounded_filter(name, self.env.filters[name])
         self._compiled: dict[str, jinja2.Template] = {}
 
     def check_all(self) -> list[TemplateProblem]:
@@ -140,6 +203,8 @@ class Texts:
             return self._compiled[name]
         if name not in self.sources:
             raise TemplateProblem(name, "no such template under templates/")
+        if len(self.sources[name]) > MAX_SOURCE:
+            raise TemplateProblem(name, f"template is over {MAX_SOURCE // 1024} KB")
         try:
             shape = _shape_problem(self.env.parse(self.sources[name], name, _filename(name)))
             if shape is not None:

@@ -121,3 +121,40 @@ def test_runaway_recursion_is_a_problem_not_a_crash() -> None:
     t = Texts({"self.j2": "{% include 'self.j2' %}"})
     with pytest.raises(TemplateProblem):
         t.render("self.j2", {})
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ 'a'.center(1000000000) }}",
+        "{{ 'ab'.ljust(99999999) }}",
+        "{{ ('a' * 20000).replace('a', 'aaaa') }}",
+        "{{ 'a'|replace('a', 'a' * 20000)|replace('a', 'a' * 20000) }}",
+        "{{ 'x'|center(100000000) }}",
+        "{{ 'x'|indent(100000000, true) }}",
+        "{{ '%100000000s' % 'x' }}",
+        "{{ '%100000000s'|format('x') }}",
+        "{{ '{:>100000000}'.format('x') }}",
+        "{{ lipsum(100000) }}",
+    ],
+)
+def test_memory_bombs_are_refused(source: str) -> None:
+    t = Texts({"bomb.j2": source})
+    with pytest.raises(TemplateProblem):
+        t.render("bomb.j2", {})
+
+
+def test_set_and_namespace_are_refused() -> None:
+    t = Texts({"s.j2": "{% set s = 'ab' %}{% set s = s ~ s %}{{ s }}"})
+    assert "{% set %} is not allowed" in t.check_all()[0].message
+
+
+def test_huge_template_is_refused() -> None:
+    t = Texts({"big.j2": "x" * (64 * 1024 + 1)})
+    assert "over 64 KB" in t.check_all()[0].message
+
+
+def test_ordinary_formatting_still_works() -> None:
+    t = Texts({"f.j2": "{{ '%05.2f'|format(3.14159) }} {{ 'ab'|center(6) }}|"
+                       "{{ 'a-b'.replace('-', ' / ') }} {{ '{:>4}'.format(7) }}"})
+    assert t.render("f.j2", {}) == "03.14   ab  |a / b    7"
