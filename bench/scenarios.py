@@ -500,6 +500,7 @@ def scenario_local(p: Params) -> dict[str, Any]:
         raw = load(prep.catalog)
         m.stage("load")
         desired = build(raw)
+        del raw  # as in loader.load_desired: the raw catalog is garbage once built
         m.stage("desired")
         live = _read_live(items_file, desired)
         m.stage("live")
