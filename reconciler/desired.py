@@ -435,11 +435,19 @@ class _Builder:
                 attrs["product_description"] = [entry(d)]
         if "bullet_points" in block:
             bullets = []
+            first: dict[str, int] = {}
             for i, b in enumerate(block["bullet_points"]):
                 v = self.text(sku, ("texts", source_lang, "bullet_points", i), b, context, ctx,
                               MAX_BULLET)
-                if v is not None:
-                    bullets.append(entry(v))
+                if v is None:
+                    continue
+                if v in first:  # Amazon shows identical bullets once: it would never converge
+                    self.add(sku.ref("texts", source_lang, "bullet_points", i),
+                             f"bullet point {i + 1} repeats bullet point {first[v] + 1} "
+                             f"({v[:40]!r}); remove or change one", ctx)
+                    continue
+                first[v] = i
+                bullets.append(entry(v))
             attrs["bullet_point"] = bullets
         return False
 
