@@ -26,6 +26,14 @@ CORE = [
     "plan",
     "render",
     "patches",
+    "strategy",
+    "quotas",
+    "settings",
+    "fulfillment",
+    "raw",
+    "schemacheck",
+    "schemamsg",
+    "redact",
 ]
 FORBIDDEN = ("httpx", "click", "reconciler.spapi", "reconciler.cli", "reconciler.emulator",
              "reconciler.apply", "sqlite3", "socket", "subprocess", "requests", "urllib.request")
