@@ -112,13 +112,14 @@ def _surely_valid(msg: dict[str, Any]) -> bool:
     mid, sku, op = msg.get("messageId"), msg.get("sku"), msg.get("operationType")
     if type(mid) is not int or not 1 <= mid <= 2147483647:
         return False
-    if type(sku) is not str or not sku or op not in _FORBIDDEN:
+    if type(sku) is not str or not sku or type(op) is not str or op not in _FORBIDDEN:
         return False
     if any(k in msg for k in _FORBIDDEN[op]) or any(k not in msg for k in _NEEDED[op]):
         return False
     if "productType" in msg and (type(msg["productType"]) is not str or not msg["productType"]):
         return False
-    if "requirements" in msg and msg["requirements"] not in _REQUIREMENTS:
+    req = msg.get("requirements")
+    if "requirements" in msg and (type(req) is not str or req not in _REQUIREMENTS):
         return False
     if "attributes" in msg and (type(msg["attributes"]) is not dict or not msg["attributes"]):
         return False
@@ -127,7 +128,9 @@ def _surely_valid(msg: dict[str, Any]) -> bool:
         if type(patches) is not list or not patches:
             return False
         for p in patches:
-            if type(p) is not dict or p.get("op") not in _OPS or type(p.get("path")) is not str:
+            if type(p) is not dict or type(p.get("op")) is not str or p.get("op") not in _OPS:
+                return False
+            if type(p.get("path")) is not str:
                 return False
             if "value" in p and (
                 type(p["value"]) is not list or any(type(v) is not dict for v in p["value"])
