@@ -15,6 +15,7 @@ prints the number of cases::
 
     python -m bench.fuzz_emulator --examples 5000          # in-process transport
     python -m bench.fuzz_emulator --examples 500 --server  # over real HTTP (loopback)
+    python -m bench.fuzz_emulator --examples 1000 --feeds  # feed documents -> processing
 """
 
 from __future__ import annotations
@@ -328,13 +329,175 @@ def run(examples: int, *, server: bool = False, seed: int | None = None,
         return fz
 
 
+# ------------------------------------------------------------------------------ feed documents
+
+_MESSAGES = [
+    {"sku": SKU, "operationType": "DELETE"},
+    {"sku": SKU, "operationType": "PARTIAL_UPDATE", "productType": "PRODUCT",
+     "attributes": {"fulfillment_availability": [
+         {"fulfillment_channel_code": "DEFAULT", "quantity": 10}]}},
+    {"sku": "NEW-1", "operationType": "UPDATE", "productType": "PRODUCT",
+     "requirements": "LISTING", "attributes": {"item_name": [
+         {"value": "T", "language_tag": "en_US", "marketplace_id": US}]}},
+    {"sku": SKU, "operationType": "PATCH", "productType": "PRODUCT", "patches": [
+        {"op": "merge", "path": "/attributes/purchasable_offer", "value": [
+            {"marketplace_id": US, "currency": "USD", "audience": "ALL",
+             "our_price": [{"schedule": [{"value_with_tax": 9.99}]}]}]}]},
+]
+
+
+@st.composite
+def _message(draw: st.DrawFn, mid: int) -> Any:
+    m: Any = json.loads(json.dumps(draw(st.sampled_from(_MESSAGES))))
+    m["messageId"] = draw(st.one_of(st.just(mid), st.just(1), _huge_int, _text))
+    for _ in range(draw(st.integers(0, 2))):  # mutate: replace, add or drop a key, or deeper
+        k = draw(st.sampled_from([*m, "attributes", "patches", "sku", "x"]))
+        how = draw(st.integers(0, 3))
+        if how == 0:
+            m[k] = draw(_json)
+        elif how == 1:
+            m.pop(k, None)
+        elif how == 2 and isinstance(m.get("attributes"), dict):
+            m["attributes"][draw(_text) or "a"] = draw(_json)
+        else:
+            m["sku"] = draw(st.one_of(_text, st.just("x" * 500)))
+    if draw(st.integers(0, 14)) == 0:
+        m = draw(_json)  # not even an object
+    return m
+
+
+@st.composite
+def feed_documents(draw: st.DrawFn) -> bytes:
+    """JSON_LISTINGS_FEED documents: mostly well-formed envelopes with mutated messages, some
+    broken envelopes, wrong sellers, random JSON, non-JSON bytes and hostile nesting."""
+    kind = draw(st.integers(0, 15))
+    if kind == 0:
+        return draw(st.binary(max_size=300))
+    if kind == 1:
+        return draw(st.sampled_from([b"[" * 50000, b'{"header":' * 5000, b"\xef\xbb\xbf{}",
+                                     b"", b"null", b'{"header": {}, "messages": []}']))
+    header: Any = {"sellerId": draw(st.sampled_from([SELLER] * 6 + ["AOTHER", ""])),
+                   "version": draw(st.sampled_from(["2.0"] * 6 + ["1.0", 2])),
+                   "issueLocale": draw(st.sampled_from(["en_US", "xx_XX", ""]))}
+    if draw(st.integers(0, 3)) == 0:
+        header["report"] = {"includedData": draw(st.lists(st.sampled_from(
+            ["issues", "summaries", "attributes", "offers", "nope"]), max_size=3)),
+            "apiVersion": draw(st.sampled_from(["2021-08-01", "2021-08-01", "1999"]))}
+    n = draw(st.integers(0, 6)) or draw(st.integers(0, 6))
+    messages = [draw(_message(i + 1)) for i in range(n)]
+    doc: Any = {"header": header, "messages": messages}
+    if kind == 2:
+        doc[draw(_text) or "k"] = draw(_json)
+    if kind == 3:
+        doc = draw(_json)
+    return json.dumps(doc).encode()
+
+
+@dataclass(frozen=False)
+class FeedFuzzer:
+    """Uploads documents, creates feeds, lets them finish; checks nothing is a 5xx or a bug."""
+
+    client: httpx.Client
+    emu: Emulator
+    clock: Any
+    cases: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+    def send(self, document: bytes, content_type: str) -> None:
+        self.cases += 1
+        found: list[str] = []
+        c = self.client
+        c.headers["x-amz-access-token"] = auth.issue_token(self.emu, SELLER)  # clock moves
+        r = c.post("/feeds/2021-06-30/documents", json={"contentType": content_type})
+        if r.status_code != 201:
+            found.append(f"createFeedDocument {r.status_code}")
+        else:
+            url = r.json()["url"]
+            up = c.put(url, content=document, headers={"content-type": content_type,
+                                                       "x-amz-access-token": ""})
+            r = c.post("/feeds/2021-06-30/feeds", json={
+                "feedType": "JSON_LISTINGS_FEED", "marketplaceIds": [US],
+                "inputFeedDocumentId": r.json()["feedDocumentId"]})
+            if up.status_code >= 500 or r.status_code >= 500:
+                found.append(f"upload {up.status_code} / createFeed {r.status_code}")
+            elif r.status_code == 202:
+                feed_id = r.json()["feedId"]
+                self.clock.advance(60)
+                g = c.get(f"/feeds/2021-06-30/feeds/{feed_id}")
+                status = g.json().get("processingStatus") if g.status_code == 200 else None
+                self.outcomes[str(status)] += 1
+                if status not in ("DONE", "FATAL"):
+                    found.append(f"getFeed {g.status_code} {status}")
+                elif g.json().get("resultFeedDocumentId"):
+                    d = c.get(f"/feeds/2021-06-30/documents/{g.json()['resultFeedDocumentId']}")
+                    rep = c.get(d.json()["url"]) if d.status_code == 200 else d
+                    if rep.status_code != 200:
+                        found.append(f"report {rep.status_code}")
+            else:
+                self.outcomes[f"createFeed {r.status_code}"] += 1
+        bugs = [x for x in self.emu.calls() if x.error or x.status >= 500]
+        if bugs:
+            found.append(f"{bugs[-1].operation} {bugs[-1].status}: {(bugs[-1].error or '')[-300:]}")
+        self.emu.reset_calls()
+        if found:
+            self.problems.append(f"{document[:120]!r} ({content_type}): {found}")
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, s: float) -> None:
+        self.t += s
+
+
+def run_feeds(examples: int, *, report: Callable[[str], None] = print) -> FeedFuzzer:
+    clock = _Clock()
+    emu = Emulator(":memory:", EmulatorConfig(quotas=False), clock=clock, sleep=lambda s: None)
+    emu.seed({"sellers": {SELLER: {"listings": [{
+        "sku": SKU, "marketplaceId": US, "productType": "PRODUCT",
+        "attributes": {"item_name": [{"value": "Mug", "marketplace_id": US}]}}]}}})
+    token = auth.issue_token(emu, SELLER)
+    try:
+        with httpx.Client(transport=emu.transport(), base_url="http://emulator.local",
+                          headers={"x-amz-access-token": token}, timeout=10) as c:
+            ff = FeedFuzzer(c, emu, clock)
+
+            @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+                      suppress_health_check=list(HealthCheck))
+            @given(feed_documents(), st.sampled_from(["application/json; charset=UTF-8",
+                                                      "application/json", "text/plain"]))
+            def one(document: bytes, ctype: str) -> None:
+                ff.send(document, ctype)
+
+            started = time.monotonic()
+            one()
+            report(f"fuzz_emulator feeds: {ff.cases} feed documents in "
+                   f"{time.monotonic() - started:.1f}s, outcomes {dict(ff.outcomes)}, "
+                   f"{len(ff.problems)} problem(s)")
+            return ff
+    finally:
+        emu.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.fuzz_emulator", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--examples", type=int, default=5000)
     ap.add_argument("--server", action="store_true", help="over real HTTP on 127.0.0.1")
     ap.add_argument("--seed", type=int, default=None, help="random seed (default: derandomized)")
+    ap.add_argument("--feeds", action="store_true",
+                    help="fuzz JSON_LISTINGS_FEED documents through feed processing instead")
     args = ap.parse_args(argv)
+    if args.feeds:
+        ff = run_feeds(args.examples)
+        for p in ff.problems[:20]:
+            print("  -", p, file=sys.stderr)
+        return 1 if ff.problems else 0
     fz = run(args.examples, server=args.server, seed=args.seed)
     for p in fz.problems[:20]:
         print("  -", p, file=sys.stderr)
