@@ -84,6 +84,12 @@ def test_pull_route_confirm_on_the_sample_catalog(tmp_path: Path) -> None:
         assert set(counts) == {o["orderId"] for o in routed} and set(counts.values()) == {1}
         r = run("orders", "confirm", CATALOG, "--shipments", str(ship))
         assert r.exit_code == 0 and f"{len(routed)} skipped" in r.stdout
+        kpis = [json.loads(x) for x in
+                (Path(state_dir) / "orders-kpi.jsonl").read_text().splitlines()]
+        assert [k["command"] for k in kpis] == ["pull", "pull", "route", "route", "confirm",
+                                                "confirm"]
+        assert kpis[0]["pulled"] == 24 and kpis[2]["unroutable"] == len(unroutable)
+        assert kpis[4]["confirmed"] == len(routed) and kpis[5]["confirmed"] == 0
     finally:
         close_embedded_emulators()
 

@@ -30,8 +30,25 @@ from .plan import write_atomically
 COMMANDS = ("orders",)
 
 
+KPI_FILE = "orders-kpi.jsonl"
+
+
 def kpi_line(**kpi: Any) -> str:
     return "orders " + " ".join(f"{k}={v}" for k, v in kpi.items())
+
+
+def report_kpi(state_dir: str, command: str, kpi: dict[str, Any]) -> None:
+    """The KPI line on stderr, and one JSON line appended to ``<state_dir>/orders-kpi.jsonl``
+    (the history of runs: pulled, routed, unroutable, confirmed, seconds per order)."""
+    import datetime as dt
+
+    err(kpi_line(**kpi))
+    row = {"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+           "command": command, **kpi}
+    path = Path(state_dir) / KPI_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
 
 
 def _per_order(seconds: float, n: int) -> str:
@@ -91,7 +108,7 @@ def pull_cmd(catalog_dir: str, since: str | None, fmt: str, show_all: bool,
         lines.append(f"{len(res.orders)} new or updated order(s) pulled ({res.seen} seen,"
                      f" {res.pages} page(s)).")
         _emit("\n".join(lines), out_file)
-    err(kpi_line(**kpi))
+    report_kpi(state_dir, "pull", kpi)
 
 
 @orders.command("route")
@@ -135,7 +152,7 @@ def route_cmd(catalog_dir: str, fmt: str, out_file: str | None, pick_dir: str,
         _emit(route_mod.render_markdown(plan), out_file)
     else:
         _emit(route_mod.render_text(plan), out_file)
-    err(kpi_line(**kpi))
+    report_kpi(state_dir, "route", kpi)
 
 
 def plan_routes(st: OrderState, whs: tuple[wh_mod.Warehouse, ...], stock: Any
@@ -204,6 +221,6 @@ def confirm_cmd(catalog_dir: str, shipments_file: str, fmt: str, timeout_s: floa
                                                                if o.message else ""))
         out(f"{n_ok} confirmed, {res.count('rejected')} rejected, {res.count('error')} line"
             f" error(s), {res.count('skipped')} skipped, {res.count('pending')} pending.")
-    err(kpi_line(**kpi))
+    report_kpi(state_dir, "confirm", kpi)
     if res.count("error") or res.count("rejected"):
         raise click.exceptions.Exit(EXIT_ERROR)
