@@ -241,3 +241,32 @@ def test_fulfillment_feed_of_another_seller_is_fatal(emu: Emulator, clock: FakeC
     assert emu_orders.order_status(emu, a) == "UNSHIPPED"
 
 
+
+
+def test_client_wrappers_round_trip() -> None:
+    from pathlib import Path
+
+    from reconciler.errors import InvalidRequestError, NotFoundError
+    from reconciler.orders.sim import Sim
+    from reconciler.spapi import orders as api
+    from reconciler.workflow import load
+
+    accounts = load(Path(__file__).resolve().parent.parent / "catalog").accounts
+    with Sim(accounts[:1], ("MUG-1",), time_scale=1000.0) as sim:
+        (oid,) = orders_gen.generate(sim.emu, 1, ("US",), seed=4)
+        c = sim.clients[accounts[0].name]
+        assert api.get_order(c, oid)["order"]["orderId"] == oid
+        v0 = api.get_orders(c, [US], created_after=TWO_DAYS_AGO)["payload"]["Orders"]
+        assert [o["AmazonOrderId"] for o in v0] == [oid]
+        items = api.get_order_items(c, oid)["payload"]["OrderItems"]
+        body = {"marketplaceId": US, "packageDetail": {
+            "packageReferenceId": "1", "carrierCode": "USPS", "trackingNumber": "9400",
+            "shipDate": "2026-11-20T10:00:00Z",
+            "orderItems": [{"orderItemId": i["OrderItemId"], "quantity": i["QuantityOrdered"]}
+                           for i in items]}}
+        api.confirm_shipment(c, oid, body)
+        with pytest.raises(InvalidRequestError):
+            api.confirm_shipment(c, oid, body)  # already shipped
+        with pytest.raises(NotFoundError):
+            api.get_order(c, "999-0000000-0000000")
+        assert emu_orders.order_status(sim.emu, oid) == "SHIPPED"
