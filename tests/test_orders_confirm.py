@@ -173,3 +173,16 @@ def test_rejections_in_the_report_map_back_to_orders(
     assert out[b].outcome == "rejected" and "18032" in out[b].message
     assert "already shipped" in out[b].message
     assert emu_orders.shipment_counts(sim.emu)[b] == 1
+
+
+def test_a_crash_before_the_feed_id_never_leads_to_a_second_feed(
+        flow: tuple[Sim, OrderState, list[str]]) -> None:
+    sim, st, ids = flow
+    a = ids[0]
+    today = dt.date.today().isoformat()
+    st.mark_submitting([(a, "na", "UPS", "T-1")])  # then the process died
+    text = f"order_id,carrier,method,tracking_number,ship_date\n{a},UPS,Ground,T-1,{today}\n"
+    res = confirm.confirm(text, sim.accounts, sim.clients, st, poll_s=0.01, timeout_s=60,
+                          sleep=lambda s: None)
+    assert [(o.order_id, o.outcome) for o in res.outcomes] == [(a, "unknown")]
+    assert sim.emu.calls("createFeed") == []

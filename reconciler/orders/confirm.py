@@ -369,6 +369,12 @@ def confirm(text: str, accounts: Sequence[Account], clients: Mapping[str, SpApiC
     todo: dict[str, list[Shipment]] = {}
     for s in shipments:
         prev = state.confirmation(s.order_id)
+        if prev is not None and prev.state == "submitted" and prev.feed_id is None:
+            result.outcomes.append(Outcome(
+                s.order_id, s.line, "unknown",
+                "a previous run stopped before its feed id was recorded: check the order in"
+                " Seller Central; it is never re-sent automatically"))
+            continue
         if prev is not None and prev.state in ("submitted", "confirmed"):
             if not any(o.order_id == s.order_id for o in result.outcomes):
                 result.outcomes.append(Outcome(
