@@ -21,6 +21,7 @@ from reconciler.orders.sim import Sim
 from reconciler.orders.state import OrderState
 from reconciler.workflow import load
 
+US_ID = "ATVPDKIKX0DER"
 CATALOG = Path(__file__).resolve().parent.parent / "catalog"
 SEEDS = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"
 GUIDE_EXAMPLE = (
@@ -186,3 +187,23 @@ def test_a_crash_before_the_feed_id_never_leads_to_a_second_feed(
                           sleep=lambda s: None)
     assert [(o.order_id, o.outcome) for o in res.outcomes] == [(a, "unknown")]
     assert sim.emu.calls("createFeed") == []
+
+
+def test_a_feed_whose_report_was_not_read_is_followed_by_the_next_run(
+        flow: tuple[Sim, OrderState, list[str]]) -> None:
+    from reconciler.spapi.orders import submit_fulfillment_feed
+
+    sim, st, ids = flow
+    a = ids[0]
+    acc = sim.accounts[0]
+    doc = build_envelope(acc.seller_id, [Shipment(2, a, "UPS", "Ground", "T-9",
+                                                  "2026-11-20T12:00:00+00:00")])
+    st.mark_submitting([(a, acc.name, "UPS", "T-9")])
+    feed_id = submit_fulfillment_feed(sim.clients[acc.name], doc, [US_ID])
+    st.set_feed([a], feed_id)  # ... and the process died before reading the report
+    res = confirm.confirm("order_id,carrier,method,tracking_number,ship_date\n", sim.accounts,
+                          sim.clients, st, poll_s=0.01, timeout_s=60, sleep=lambda s: None)
+    assert [(o.order_id, o.outcome) for o in res.outcomes] == [(a, "confirmed")]
+    assert res.feeds == {feed_id: "DONE"} and len(sim.emu.calls("createFeed")) == 1
+    conf = st.confirmation(a)
+    assert conf is not None and conf.state == "confirmed" and conf.feed_id == feed_id

@@ -10,6 +10,7 @@ second confirm of the same file submits nothing. ``time_scale`` 1000 keeps searc
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,6 +88,12 @@ def test_five_hundred_orders_pull_route_confirm(sim: Sim, tmp_path: Path) -> Non
         assert res2.count("skipped") == 500 and res2.count("confirmed") == 0
         assert len(sim.emu.calls("createFeed")) == feeds_before
         assert set(emu_orders.shipment_counts(sim.emu).values()) == {1}
+        # Shipping updated the orders: once outside Amazon's 2-minute window (0.12 s at this
+        # scale) the next incremental pull brings each one back once, SHIPPED; then nothing.
+        time.sleep(0.2)
+        third = pull.pull(sim.accounts, sim.clients, st)
+        assert len(third.orders) == 500 and {o.status for o in third.orders} == {"SHIPPED"}
+        assert pull.pull(sim.accounts, sim.clients, st).orders == []
         assert not [c for c in sim.emu.calls() if c.error]
     finally:
         st.close()
