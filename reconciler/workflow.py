@@ -78,13 +78,25 @@ class PlanRun:
     clients: dict[str, SpApiClient]
 
 
-def load(catalog_dir: str | os.PathLike[str], *, today: date | None = None) -> DesiredState:
+def load(
+    catalog_dir: str | os.PathLike[str],
+    *,
+    today: date | None = None,
+    state_dir: str | os.PathLike[str] | None = None,
+) -> DesiredState:
+    """The catalog's desired state. With ``state_dir``, stock promised to routed, unshipped
+    orders (`reconciler orders route`) is subtracted from ``stock.csv`` before allocation, so
+    the quantity plan never offers it again."""
     root = Path(catalog_dir)
     if not root.is_dir():
         raise ReconcilerError(
             f"catalog directory {str(catalog_dir)!r} not found "
             "(pass CATALOG_DIR or set RECONCILER_CATALOG)"
         )
+    if state_dir is not None:
+        from .orders.reserve import load_desired as load_reserved
+
+        return load_reserved(root, Path(state_dir), today=today or date.today())
     desired: DesiredState = load_desired(root, today=today or date.today())
     return desired
 
@@ -253,7 +265,7 @@ def run_plan(
 
     The local live-state cache is always refreshed with what is read; ``refresh`` says whether
     it may also be used instead of reading (see :func:`read_live`)."""
-    desired = desired if desired is not None else load(catalog_dir)
+    desired = desired if desired is not None else load(catalog_dir, state_dir=state_dir)
     keys = targeted_keys(desired, skus, marketplaces)
     if marketplaces:
         _check_marketplaces(desired, marketplaces)

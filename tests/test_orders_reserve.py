@@ -52,3 +52,27 @@ def test_reservations_lower_the_next_plans_quantity(tmp_path: Path) -> None:
     d = load_desired(CATALOG, state_dir)
     assert allocated(base, "BTL-INS-750") > 42
     assert 0 < allocated(d, "BTL-INS-750") <= 42
+
+
+def test_plan_uses_reservations_in_the_state_dir(tmp_path: Path) -> None:
+    """The wiring: `reconciler plan` (workflow.run_plan) plans the reserved quantities."""
+    from reconciler.spapi.connect import close_embedded_emulators
+    from reconciler.workflow import close_clients, run_plan
+
+    state_dir = tmp_path / "state"
+    with OrderState(state_dir) as st:
+        st.reserve([Reservation("111-0000000-0000003", "newark", "newark", "BTL-GLS-500", 11),
+                    Reservation("111-0000000-0000003", "leipzig", "central", "BTL-GLS-500", 9)])
+    try:
+        run = run_plan(CATALOG, state_dir=str(state_dir), skus=["BTL-GLS-500"])
+        close_clients(run.clients)
+    finally:
+        close_embedded_emulators()
+    assert newark_qty(run.desired, "BTL-GLS-500") == 0
+    us = [c for c in run.plan.changes if c.key.marketplace_id == US]
+    planned = {
+        e["fulfillment_channel_code"]: e["quantity"]
+        for c in us for f in c.fields if f.attribute == "fulfillment_availability"
+        for e in (f.new or [])
+    }
+    assert planned.get(NEWARK, 0) == 0

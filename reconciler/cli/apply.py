@@ -202,7 +202,7 @@ def apply_command(
     env = os.environ
     state_dir = state_dir_for(catalog_dir)
     saved = _load_saved_plan(plan_file) if plan_file else None
-    desired0 = load(catalog_dir)
+    desired0 = load(catalog_dir, state_dir=state_dir)
     settings = desired0.apply
     timeout = settings.verify_timeout_seconds if verify_timeout is None else verify_timeout
     interval = settings.verify_interval_seconds
