@@ -1,11 +1,12 @@
 """Known secret values never leak (issue 8, must-show 5).
 
-With SP_API_REFRESH_TOKEN, LWA_APP_ID, LWA_CLIENT_SECRET and SP_API_REFRESH_TOKEN_EU set to
-distinctive values, the CLI talks to a real loopback emulator server (so the credentials really
-travel: the LWA call count proves it) and nothing the run leaves behind contains any of them:
-stdout, stderr, the plan file (text/json/markdown), the audit log, every file under
-$RECONCILER_STATE_DIR (live cache, locks, feed journal, crash logs) and the emulator's own
-database file (call log, history, access tokens) -- checked as raw bytes.
+With SP_API_REFRESH_TOKEN, LWA_APP_ID, LWA_CLIENT_SECRET and SP_API_REFRESH_TOKEN_EU (the token
+of a second, EU account) set to distinctive values, the CLI talks to a real loopback emulator
+server (so the credentials really travel: the LWA calls and both sellers' reads prove it), and
+nothing the run leaves behind contains any of them: stdout, stderr, the plan file
+(text/json/markdown), the audit log, every file under $RECONCILER_STATE_DIR (live cache, locks,
+feed journal, crash logs) and the emulator's own database file (call log, history, access
+tokens), checked as raw bytes.
 
 Error paths: a refresh token LWA refuses (``invalid_grant``), a persistent 403 (every access token
 expires at once), and an unexpected exception at several depths of plan/apply (monkeypatched, its
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from reconciler import redact
@@ -42,6 +44,7 @@ SECRETS = {
     "LWA_CLIENT_SECRET": "amzn1.oa2-cs.v1.SECRET-client-secret-e9d1c5b3a7",
 }
 N_SKUS = 6
+EU_SELLER = "A2EXAMPLEEU001"
 
 
 def leaks(text: str | bytes) -> list[str]:
@@ -112,6 +115,21 @@ def point_at(cat: Path, url: str) -> None:
     cfg.write_text(text, "utf-8")
 
 
+def add_eu_account(cat: Path) -> None:
+    """A second account (DE) whose refresh token is SP_API_REFRESH_TOKEN_EU."""
+    cfg = yaml.safe_load((cat / "reconciler.yaml").read_text("utf-8"))
+    na = cfg["accounts"]["na"]
+    cfg["accounts"]["eu"] = {
+        "seller_id": EU_SELLER, "region": "EU", "endpoint": na["endpoint"],
+        "credentials": {"refresh_token": "env/SP_API_REFRESH_TOKEN_EU"},
+        "marketplaces": {"DE": None},
+    }
+    (cat / "reconciler.yaml").write_text(yaml.safe_dump(cfg), "utf-8")
+    rates = yaml.safe_load((cat / "rates.yaml").read_text("utf-8"))
+    rates["rates"]["EUR"] = 0.92
+    (cat / "rates.yaml").write_text(yaml.safe_dump(rates), "utf-8")
+
+
 def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
 
@@ -130,10 +148,11 @@ def check_everything(r: Result, tmp_path: Path, state: Path, amazon: Amazon) -> 
 
 def test_plan_and_apply_leave_no_secret_anywhere(tmp_path: Path, isolated_state: Path) -> None:
     amazon, cat = setup(tmp_path, EmulatorConfig(time_scale=100.0))
+    outputs: list[Result] = []
     try:
         with running(amazon.emu) as url:
             point_at(cat, url)
-            outputs: list[Result] = []
+            add_eu_account(cat)
             for fmt in ("text", "json", "markdown"):
                 out_file = tmp_path / f"plan.{fmt}"
                 r = run("plan", str(cat), "--format", fmt, "--out", str(out_file))
@@ -149,8 +168,10 @@ def test_plan_and_apply_leave_no_secret_anywhere(tmp_path: Path, isolated_state:
             r = run("plan", str(cat), "--detailed-exitcode")
             assert r.exit_code == 0, r.output  # converged
             outputs.append(r)
-            # the credentials really travelled
-            assert len(amazon.emu.calls("lwaToken")) >= 1
+            # the credentials really travelled, for both accounts
+            assert len(amazon.emu.calls("lwaToken")) >= 2
+            assert {c.seller_id for c in amazon.emu.calls("searchListingsItems")} >= {
+                au.SELLER, EU_SELLER}
             assert amazon.emu.calls("patchListingsItem") or amazon.emu.calls("createFeed")
     finally:
         for r in outputs:
