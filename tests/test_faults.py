@@ -20,6 +20,10 @@ stored attributes differ from the listing's previous row. For every planned list
 Retries stay bounded (no listing sees more than ``max_retries + 1`` write attempts; no call
 finally failed), and the KPIs line (``Kpis.describe``) and its audit data report exactly the
 client's retry and throttle counts. The counts are printed (``-s``) for the issue note.
+
+Also: the same faults over a real loopback server, where a ``timeout`` fault outlasts the
+client's short timeout (a real ``ReadTimeout``) and ``reset`` is a real RST; and the auth flow's
+bound on refreshing a token that expires again before the retry.
 """
 
 from __future__ import annotations
