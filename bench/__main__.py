@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--naive-listings", type=int, default=d.naive_listings)
     ap.add_argument("--versus-wall-s", type=float, default=0.0,
                     help="naive: plan+apply wall of the same work (for the speedup)")
+    ap.add_argument("--versus-amazon-s", type=float, default=0.0,
+                    help="naive: plan+apply Amazon-time estimate of the same work")
     ap.add_argument("--in-process", action="store_true",
                     help="run the emulator in this process instead of a server subprocess")
     ap.add_argument("--workdir", default=str(default_workdir()))
@@ -65,6 +67,7 @@ def params_from(ns: argparse.Namespace) -> Params:
         drift=ns.drift, time_scale=ns.time_scale, latency_ms=ns.latency,
         feed_processing_s=ns.feed_processing, strategy=ns.strategy, change=ns.change,
         naive_listings=ns.naive_listings, versus_wall_s=ns.versus_wall_s,
+        versus_amazon_s=ns.versus_amazon_s,
         in_process=ns.in_process, workdir=ns.workdir,
     )
 
@@ -80,7 +83,7 @@ def _child(args: list[str]) -> dict[str, Any]:
 
 def run_all(ns: argparse.Namespace, argv: list[str]) -> None:
     base = [a for a in argv if a not in ("all",)]
-    strip = {"--strategy", "--skus", "--versus-wall-s", "--out"}
+    strip = {"--strategy", "--skus", "--versus-wall-s", "--versus-amazon-s", "--out"}
     cleaned: list[str] = []
     skip = False
     for a in base:
@@ -106,15 +109,16 @@ def run_all(ns: argparse.Namespace, argv: list[str]) -> None:
 
     plan = _child(["plan", *sku_args, *cleaned])
     emit(plan)
-    walls = {}
+    applied: dict[str, dict[str, Any]] = {}
     for strategy in ("auto", "feed", "patch"):
-        r = _child(["apply", "--strategy", strategy, *sku_args, *cleaned])
-        walls[strategy] = r["wall_s"]
+        applied[strategy] = r = _child(["apply", "--strategy", strategy, *sku_args, *cleaned])
         emit(r)
     emit(_child(["noop", *sku_args, *cleaned]))
     emit(_child(["incremental", *sku_args, *cleaned]))
-    versus = plan["wall_s"] + walls["auto"]
-    emit(_child(["naive", *sku_args, "--versus-wall-s", str(versus), *cleaned]))
+    versus = plan["wall_s"] + applied["auto"]["wall_s"]
+    versus_amazon = plan["amazon"]["wall_est_s"] + applied["auto"]["amazon"]["wall_est_s"]
+    emit(_child(["naive", *sku_args, "--versus-wall-s", f"{versus:.3f}",
+                 "--versus-amazon-s", f"{versus_amazon:.3f}", *cleaned]))
     emit(_child(["local", *cleaned]))
 
 

@@ -130,4 +130,9 @@ def scenario_naive(p: Params) -> dict[str, Any]:
     if p.versus_wall_s > 0 and rate:
         out["plan_apply_wall_s"] = p.versus_wall_s
         out["speedup"] = round(prep.listings / rate / p.versus_wall_s, 2)
+    if p.versus_amazon_s > 0 and rate:
+        # the naive loop is latency-bound: its Amazon time is its wall x time scale
+        out["amazon"]["plan_apply_wall_est_s"] = p.versus_amazon_s
+        out["amazon"]["speedup_est"] = round(
+            prep.listings / rate * p.time_scale / p.versus_amazon_s, 2)
     return out

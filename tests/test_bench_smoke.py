@@ -60,6 +60,9 @@ def test_apply_converges_every_change(params: Params, strategy: str) -> None:
     if strategy == "patch":
         assert out["calls"]["patchListingsItem"] == 24
         assert out["ratio"] > 0
+        # the Amazon-time estimate stretches only the bound: between the bound and the wall
+        est = out["amazon"]["wall_est_s"]
+        assert out["amazon"]["lower_bound_s"] < est < out["amazon"]["wall_s"]
     else:
         assert out["feeds"] == 3 and out["calls"]["createFeed"] == 3
         assert out["lower_bound_s"] > 0 and out["ratio"] > 0
@@ -84,11 +87,12 @@ def test_incremental_reads_only_the_edited_listings(params: Params) -> None:
 
 
 def test_naive_gets_every_listing_and_patches_the_changed(params: Params) -> None:
-    out = run("naive", replace(params, versus_wall_s=1.0))
+    out = run("naive", replace(params, versus_wall_s=1.0, versus_amazon_s=400.0))
     assert out["listings_run"] == 12 and out["changes"] == 12
     assert out["calls"] == {"getListingsItem": 12, "patchListingsItem": 12}
     assert out["extrapolated_wall_s"] > out["wall_s"]  # 24 listings at the rate of 12
     assert out["speedup"] > 0 and out["ratio"] > 0
+    assert out["amazon"]["speedup_est"] == pytest.approx(out["speedup"], rel=0.01)
 
 
 def test_local_plans_every_listing(params: Params) -> None:
