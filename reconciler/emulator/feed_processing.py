@@ -254,7 +254,16 @@ def _advance(emu: Emulator, now: float) -> float:
                 (start, end_at, n, seq),
             )
         if row[2] in PROGRESSIVE:
-            due = _progress(emu, seq, row, start_at, end_at, now)
+            try:
+                due = _progress(emu, seq, row, start_at, end_at, now)
+            except Exception:  # an emulator bug: this feed dies, not every later request
+                if emu.db.in_transaction:
+                    emu.db.execute("ROLLBACK")
+                with store.transaction(emu.db):
+                    _store_outcome(emu, seq, row[1],
+                                   FeedOutcome("FATAL", None, (traceback.format_exc(),)))
+                _RUNS.get(emu, {}).pop(seq, None)
+                due = None
             if due is not None:
                 next_due = min(next_due, due)
                 blocked.add(seller)
