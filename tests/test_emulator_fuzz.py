@@ -268,3 +268,29 @@ def test_a_message_with_an_object_operation_type_is_a_bad_message() -> None:
         r = c.get(f"/feeds/2021-06-30/feeds/{feed_id}")
         assert r.status_code == 200 and r.json()["processingStatus"] == "DONE", r.text
         assert not [x for x in emu.calls() if x.error or x.status >= 500]
+
+
+def test_a_bug_while_processing_a_feed_kills_that_feed_not_the_emulator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Feed processing runs inside every request's tick: an exception there used to answer 500
+    to every later request, forever (the tick retried the same feed). Now the feed is FATAL, its
+    traceback is kept for tests (feed_error), and the emulator keeps answering."""
+    from reconciler.emulator import feed_processing, listings_feed
+    from tests.emulator_support import FakeClock, client, emulator, submit_feed
+    from tests.emulator_support import listings_feed as feed_doc
+
+    def boom(*a: Any, **k: Any) -> Any:
+        raise RuntimeError("bug in message processing")
+
+    clock = FakeClock()
+    with emulator(EmulatorConfig(quotas=False), clock) as emu, client(emu) as c:
+        monkeypatch.setattr(listings_feed, "process_message", boom)
+        doc = feed_doc([{"messageId": 1, "sku": "A", "operationType": "DELETE"}])
+        feed_id = submit_feed(c, doc)
+        clock.advance(60)
+        r = c.get(f"/feeds/2021-06-30/feeds/{feed_id}")
+        assert r.status_code == 200 and r.json()["processingStatus"] == "FATAL", r.text
+        assert "bug in message processing" in (feed_processing.feed_error(emu, feed_id) or "")
+        assert c.get("/feeds/2021-06-30/feeds", params={"feedTypes": "JSON_LISTINGS_FEED"}
+                     ).status_code == 200
