@@ -21,6 +21,7 @@ import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any
 
 from reconciler.diff import diff_listing
@@ -118,7 +119,18 @@ class Plan:
 
     def data(self) -> dict[str, Any]:
         """JSON-ready canonical form (Decimals as strings), with ``format_version`` and the
-        ``checksum`` of everything else."""
+        ``checksum`` of everything else. A new dict on every call (callers may change it)."""
+        d = self._body()
+        d["checksum"] = self.checksum
+        return d
+
+    @cached_property
+    def checksum(self) -> str:
+        """sha256 of the canonical body, computed once per plan (it is immutable): renders,
+        saved files and apply all ask for it, and at 30k changes it costs seconds."""
+        return _checksum(self._body())
+
+    def _body(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "accounts": list(self.accounts),
@@ -146,12 +158,7 @@ class Plan:
                     for k, v in self.remote_issues.items()
                 ],
             }
-        d["checksum"] = _checksum(d)
         return d
-
-    @property
-    def checksum(self) -> str:
-        return _checksum(self.data())
 
     @classmethod
     def from_data(cls, d: Mapping[str, Any]) -> Plan:
