@@ -92,6 +92,12 @@ def _one_of(req: Request, name: str, allowed: tuple[str, ...], default: str) -> 
     return v
 
 
+FULL_COLUMNS = (
+    "SELECT seller_id, sku, marketplace_id, product_type, attributes, created, updated,"
+    " created_ts, updated_ts, issues"
+)
+
+
 def search_items(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
     seller = params["sellerId"]
     mps = req.q_csv("marketplaceIds") or []
@@ -126,43 +132,69 @@ def search_items(emu: Emulator, req: Request, params: dict[str, str]) -> Respons
     qhash = _query_hash(req)
     offset = _offset(req, qhash)
 
-    sql = (
-        "SELECT seller_id, sku, marketplace_id, product_type, attributes, created, updated,"
-        " created_ts, updated_ts, issues FROM listings WHERE seller_id = ?"
+    # Filter and sort on the light columns; decode attributes (JSON) only for the rows that
+    # need it: the page, or every candidate when a status/issue filter must look inside.
+    base = (
+        " FROM listings WHERE seller_id = ?"
         " AND marketplace_id IN (SELECT value FROM json_each(?))"
     )
-    args: list[Any] = [seller, json.dumps(mps)]
+    base_args: list[Any] = [seller, json.dumps(mps)]
+    where, args = base, list(base_args)
     if vps is not None or phs is not None or (id_type not in (None, "SKU", "ASIN")):
-        found: list[tuple[Any, ...]] = []
+        light: list[tuple[Any, ...]] = []
     else:
         if id_type == "SKU" and ids:
-            sql += " AND sku IN (SELECT value FROM json_each(?))"
+            where += " AND sku IN (SELECT value FROM json_each(?))"
             args.append(json.dumps(ids))
         with emu.lock:
-            found = emu.db.execute(sql, args).fetchall()
-    by_sku: dict[str, list[Row]] = {}
-    for r in found:
-        by_sku.setdefault(r[1], []).append(_row(r))
+            light = emu.db.execute(
+                "SELECT sku, created_ts, updated_ts" + where, args
+            ).fetchall()
+    spans: dict[str, tuple[float, float]] = {}
+    for sku, c_ts, u_ts in light:
+        c0, u0 = spans.get(sku, (c_ts, u_ts))
+        spans[sku] = (min(c0, c_ts), max(u0, u_ts))
+    candidates = [
+        (sku, created, updated)
+        for sku, (created, updated) in spans.items()
+        if not (id_type == "ASIN" and ids and asin(seller, sku) not in ids)
+        and _within(created, bounds["createdAfter"], bounds["createdBefore"])
+        and _within(updated, bounds["lastUpdatedAfter"], bounds["lastUpdatedBefore"])
+    ]
     order = {m: i for i, m in enumerate(mps)}
-    groups = []
-    for sku, rs in by_sku.items():
-        rs.sort(key=lambda r: order[r.marketplace_id])
-        if id_type == "ASIN" and ids and asin(seller, sku) not in ids:
-            continue
-        created = min(r.created_ts for r in rs)
-        updated = max(r.updated_ts for r in rs)
-        if not _within(created, bounds["createdAfter"], bounds["createdBefore"]):
-            continue
-        if not _within(updated, bounds["lastUpdatedAfter"], bounds["lastUpdatedBefore"]):
-            continue
-        sts = {s for r in rs for s in statuses(r)}
-        if with_status and not sts & set(with_status):
-            continue
-        if without_status and sts & set(without_status):
-            continue
-        if severities and not {i.get("severity") for r in rs for i in r.issues} & set(severities):
-            continue
-        groups.append((sku, created, updated, rs))
+
+    def full_rows(skus: list[str]) -> dict[str, list[Row]]:
+        out: dict[str, list[Row]] = {}
+        for i in range(0, len(skus), 500):
+            with emu.lock:
+                rows_ = emu.db.execute(
+                    # constant SQL text; every value is a bound parameter
+                    FULL_COLUMNS + base + " AND sku IN (SELECT value FROM json_each(?))",  # noqa: S608
+                    [*base_args, json.dumps(skus[i : i + 500])],
+                ).fetchall()
+            for r in rows_:
+                out.setdefault(r[1], []).append(_row(r))
+        for rs in out.values():
+            rs.sort(key=lambda r: order[r.marketplace_id])
+        return out
+
+    decoded: dict[str, list[Row]] = {}
+    if with_status or without_status or severities:
+        decoded = full_rows([c[0] for c in candidates])
+        kept = []
+        for sku, created, updated in candidates:
+            rs = decoded[sku]
+            sts = {st for r in rs for st in statuses(r)}
+            if with_status and not sts & set(with_status):
+                continue
+            if without_status and sts & set(without_status):
+                continue
+            issue_sev = {i.get("severity") for r in rs for i in r.issues}
+            if severities and not issue_sev & set(severities):
+                continue
+            kept.append((sku, created, updated))
+        candidates = kept
+    groups = candidates
     if sort_by == "sku":
         groups.sort(key=lambda g: g[0], reverse=sort_order == "DESC")
     else:
@@ -171,6 +203,9 @@ def search_items(emu: Emulator, req: Request, params: dict[str, str]) -> Respons
     total = len(groups)
     capped = min(total, MAX_RESULTS)
     page = groups[offset : min(offset + size, capped)] if offset < capped else []
+    missing = [g[0] for g in page if g[0] not in decoded]
+    if missing:
+        decoded.update(full_rows(missing))
     pagination: dict[str, str] = {}
     if offset + size < capped:
         pagination["nextToken"] = make_token(offset + size, qhash)
@@ -178,7 +213,7 @@ def search_items(emu: Emulator, req: Request, params: dict[str, str]) -> Respons
         pagination["previousToken"] = make_token(max(0, offset - size), qhash)
     body: dict[str, Any] = {
         "numberOfResults": total,
-        "items": [render(g[3], included) for g in page],
+        "items": [render(decoded[g[0]], included) for g in page],
     }
     if pagination:
         body["pagination"] = pagination
