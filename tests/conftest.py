@@ -58,6 +58,9 @@ def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own state dir so the embedded emulator never leaks between tests."""
     d = tmp_path / "state"
     monkeypatch.setenv("RECONCILER_STATE_DIR", str(d))
+    # the audit log defaults to a path relative to the working directory: keep tests' lines
+    # out of the checkout
+    monkeypatch.setenv("RECONCILER_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
     return d
 
 
