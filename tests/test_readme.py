@@ -49,6 +49,14 @@ def test_demo_from_a_fresh_clone(tmp_path: Path) -> None:
     }
     for var in ("SP_API_REFRESH_TOKEN", "LWA_APP_ID", "LWA_CLIENT_SECRET", "RECONCILER_CATALOG"):
         env.pop(var, None)
+    # issue 4: on a fresh machine `reconciler plan` prints the sample's plan, exit 2 with
+    # --detailed-exitcode (the embedded emulator starts drifted), no credentials needed
+    r = subprocess.run(
+        [sys.executable, "-m", "reconciler", "plan", "--detailed-exitcode"], cwd=clone,
+        env=env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 2, r.stderr
+    assert "to update" in r.stdout and "ssnm001 (US)" in r.stdout
     r = subprocess.run(
         [sys.executable, "-m", "reconciler", "demo"], cwd=clone, env=env,
         capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL,
