@@ -28,7 +28,14 @@ from .common import err, state_dir_for
 
 
 class ReconcilerGroup(click.Group):
-    """Runs commands inside the error boundary."""
+    """Runs commands inside the error boundary; lists commands in workflow order."""
+
+    ORDER = ("validate", "plan", "apply", "import", "demo", "orders", "schema", "emulator")
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {n: i for i, n in enumerate(self.ORDER)}
+        return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
