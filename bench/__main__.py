@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--change", type=float, default=d.change,
                     help="incremental: share of listings edited on Amazon")
     ap.add_argument("--naive-listings", type=int, default=d.naive_listings)
+    ap.add_argument("--local-skus", type=int, default=33_334,
+                    help="all: SKUs of the local scenario (33,334 x 3 = 100,002 listings)")
     ap.add_argument("--versus-wall-s", type=float, default=0.0,
                     help="naive: plan+apply wall of the same work (for the speedup)")
     ap.add_argument("--versus-amazon-s", type=float, default=0.0,
@@ -83,7 +85,8 @@ def _child(args: list[str]) -> dict[str, Any]:
 
 def run_all(ns: argparse.Namespace, argv: list[str]) -> None:
     base = [a for a in argv if a not in ("all",)]
-    strip = {"--strategy", "--skus", "--versus-wall-s", "--versus-amazon-s", "--out"}
+    strip = {"--strategy", "--skus", "--versus-wall-s", "--versus-amazon-s", "--out",
+             "--local-skus"}
     cleaned: list[str] = []
     skip = False
     for a in base:
@@ -119,7 +122,7 @@ def run_all(ns: argparse.Namespace, argv: list[str]) -> None:
     versus_amazon = plan["amazon"]["wall_est_s"] + applied["auto"]["amazon"]["wall_est_s"]
     emit(_child(["naive", *sku_args, "--versus-wall-s", f"{versus:.3f}",
                  "--versus-amazon-s", f"{versus_amazon:.3f}", *cleaned]))
-    emit(_child(["local", *cleaned]))
+    emit(_child(["local", "--skus", str(ns.local_skus), *cleaned]))
 
 
 def main(argv: list[str] | None = None) -> None:
