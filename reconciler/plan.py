@@ -40,6 +40,7 @@ from reconciler.model import (
     PriceDerivation,
     canonical_json,
 )
+from reconciler.raw import paused_gc
 from reconciler.strategy import StrategyEstimate, estimate
 
 FORMAT_VERSION = 1
@@ -120,7 +121,8 @@ class Plan:
     def data(self) -> dict[str, Any]:
         """JSON-ready canonical form (Decimals as strings), with ``format_version`` and the
         ``checksum`` of everything else. A new dict on every call (callers may change it)."""
-        d = self._body()
+        with paused_gc():
+            d = self._body()
         d["checksum"] = self.checksum
         return d
 
@@ -128,7 +130,8 @@ class Plan:
     def checksum(self) -> str:
         """sha256 of the canonical body, computed once per plan (it is immutable): renders,
         saved files and apply all ask for it, and at 30k changes it costs seconds."""
-        return _checksum(self._body())
+        with paused_gc():  # 30k changes allocate ~1M small objects: 3x faster without GC
+            return _checksum(self._body())
 
     def _body(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -208,6 +211,13 @@ def _checksum(d: Mapping[str, Any]) -> str:
 
 def _plain(value: Any) -> Any:
     """Decimals as strings, tuples as lists: JSON-ready and exact."""
+    t = type(value)  # exact-type fast paths first: this runs for every entry of every change
+    if t is str or t is int:
+        return value
+    if t is dict:
+        return {k if type(k) is str else str(k): _plain(v) for k, v in value.items()}
+    if t is list or t is tuple:
+        return [_plain(v) for v in value]
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dict):
