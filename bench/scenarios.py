@@ -44,6 +44,7 @@ from reconciler.desired import build
 from reconciler.loader import load
 from reconciler.model import DesiredState, ListingKey, LiveListing
 from reconciler.plan import build_plan
+from reconciler.raw import paused_gc
 from reconciler.workflow import run_plan
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -494,7 +495,7 @@ def _read_live(items_file: Path, desired: DesiredState) -> dict[ListingKey, Live
     does with a marketplace's search results (raw JSON parsed here, as httpx would)."""
     mps = {(a.name, mk.marketplace_id): mk for a in desired.accounts for mk in a.marketplaces}
     live: dict[ListingKey, LiveListing | None] = dict.fromkeys(d.key for d in desired.listings)
-    with items_file.open(encoding="utf-8") as f:
+    with items_file.open(encoding="utf-8") as f, paused_gc():
         for line in f:
             account, sku, mp, item = json.loads(line)
             k = ListingKey(account, sku, mp)

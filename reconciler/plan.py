@@ -482,38 +482,40 @@ def build_plan(
     changes: list[Change] = []
     held: list[Held] = []
     fingerprints: dict[ListingKey, str] = {}
-    for d in _targeted(desired.listings, codes, skus, marketplaces):
-        key, code = d.key, _code(codes, d.key)
-        have = live.get(key)
-        projected = managed_projection(d, have) if have is not None else None
-        fp = projection_fingerprint(projected) if projected is not None else ABSENT
-        fingerprints[key] = fp
-        if d.state == "absent":
-            if have is not None:
-                changes.append(Change(key, code, "delete", have.product_type, (), (), d.mli, fp))
-            continue
-        if d.held_texts:
-            held.append(
-                Held(key, code, d.held_reason, tuple(d.held_texts), whole_listing=have is None)
+    with paused_gc():  # 100k listings allocate millions of small acyclic objects
+        for d in _targeted(desired.listings, codes, skus, marketplaces):
+            key, code = d.key, _code(codes, d.key)
+            have = live.get(key)
+            projected = managed_projection(d, have) if have is not None else None
+            fp = projection_fingerprint(projected) if projected is not None else ABSENT
+            fingerprints[key] = fp
+            if d.state == "absent":
+                if have is not None:
+                    delete = Change(key, code, "delete", have.product_type, (), (), d.mli, fp)
+                    changes.append(delete)
+                continue
+            if d.held_texts:
+                held.append(
+                    Held(key, code, d.held_reason, tuple(d.held_texts), whole_listing=have is None)
+                )
+                if have is None:
+                    continue  # nothing is created in the wrong language
+            fields = diff_listing(d, have, projected=projected)
+            if not fields:
+                continue
+            prices = any(f.attribute in PRICE_ATTRIBUTES for f in fields)
+            changes.append(
+                Change(
+                    key,
+                    code,
+                    "create" if have is None else "update",
+                    d.product_type,
+                    fields,
+                    tuple(d.derivations) if prices else (),
+                    d.mli,
+                    fp,
+                )
             )
-            if have is None:
-                continue  # nothing is created in the wrong language
-        fields = diff_listing(d, have, projected=projected)
-        if not fields:
-            continue
-        prices = any(f.attribute in PRICE_ATTRIBUTES for f in fields)
-        changes.append(
-            Change(
-                key,
-                code,
-                "create" if have is None else "update",
-                d.product_type,
-                fields,
-                tuple(d.derivations) if prices else (),
-                d.mli,
-                fp,
-            )
-        )
     touched = {c.key for c in changes} | {h.key for h in held}
     plan = Plan(
         changes=tuple(changes),

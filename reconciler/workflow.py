@@ -35,6 +35,7 @@ from .model import (
     canonical_json,
 )
 from .plan import Plan, build_plan
+from .raw import paused_gc
 from .spapi.client import SpApiClient
 from .spapi.connect import client_for
 from .spapi.reader import SearchCapReached, read_listings, read_updated_since
@@ -213,10 +214,11 @@ def read_live(
         for mp_id, skus in sorted(by_account[account].items()):
             items = read_one(account, mp_id, skus)
             mp = mps[(account, mp_id)]
-            for sku in skus:
-                item = items.get(sku)
-                key = ListingKey(account, sku, mp_id)
-                out[key] = None if item is None else live_mod.normalize_item(item, key, mp)
+            with paused_gc():  # normalizing allocates millions of small acyclic objects
+                for sku in skus:
+                    item = items.get(sku)
+                    key = ListingKey(account, sku, mp_id)
+                    out[key] = None if item is None else live_mod.normalize_item(item, key, mp)
         return out
 
     result: dict[ListingKey, LiveListing | None] = {}
