@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 from .raw import paused_gc
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: outcomes
 CACHE_FILENAME = "live-cache.sqlite"  # inside the state dir ($RECONCILER_STATE_DIR)
 _CHUNK = 500  # SQLite host parameters per IN (...) query, well under every version's limit
 
@@ -57,6 +57,14 @@ CREATE TABLE IF NOT EXISTS digests (
     marketplace_id TEXT NOT NULL,
     sku TEXT NOT NULL,
     digest TEXT NOT NULL,
+    PRIMARY KEY (account, marketplace_id, sku)
+);
+CREATE TABLE IF NOT EXISTS outcomes (   -- the last plan found the listing unchanged
+    account TEXT NOT NULL,
+    marketplace_id TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    digest TEXT NOT NULL,   -- catalog digest it was planned against
+    fingerprint TEXT NOT NULL,
     PRIMARY KEY (account, marketplace_id, sku)
 );
 CREATE TABLE IF NOT EXISTS reads (
@@ -335,7 +343,7 @@ class LiveCache:
         def op(conn: sqlite3.Connection) -> None:
             for chunk in _chunks(wanted):
                 marks = ",".join("?" * len(chunk))
-                for table in ("items", "digests"):
+                for table in ("items", "digests", "outcomes"):
                     conn.execute(
                         f"DELETE FROM {table} WHERE account=? AND marketplace_id=? "  # noqa: S608
                         f"AND sku IN ({marks})",
@@ -349,7 +357,7 @@ class LiveCache:
         plan does a full read."""
 
         def op(conn: sqlite3.Connection) -> None:
-            for table in ("items", "digests", "reads"):
+            for table in ("items", "digests", "outcomes", "reads"):
                 if account is None:
                     conn.execute(f"DELETE FROM {table}")  # noqa: S608
                 else:
@@ -431,6 +439,59 @@ class LiveCache:
         """SKUs whose current catalog digest differs from the stored one (or has none)."""
         stored = self.catalog_digests(account, marketplace_id, digests)
         return {sku for sku, d in digests.items() if stored.get(sku) != d}
+
+    # ------------------------------------------------------------------ plan outcomes
+
+    def unchanged_outcomes(
+        self, account: str, marketplace_id: str, skus: Iterable[str]
+    ) -> dict[str, tuple[str, str]]:
+        """SKU -> (catalog digest, live fingerprint) of listings the last plan found unchanged.
+        Valid only while neither side changed since: the caller checks the digest and that
+        Amazon reported no update (``lastUpdatedAfter``)."""
+        wanted = sorted(set(skus))
+
+        def op(conn: sqlite3.Connection) -> dict[str, tuple[str, str]]:
+            found: dict[str, tuple[str, str]] = {}
+            for chunk in _chunks(wanted):
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"SELECT sku, digest, fingerprint FROM outcomes WHERE account=? "  # noqa: S608
+                    f"AND marketplace_id=? AND sku IN ({marks})",
+                    (account, marketplace_id, *chunk),
+                )
+                for sku, digest, fp in rows:
+                    found[sku] = (digest, fp)
+            return found
+
+        return self._run(op, {})
+
+    def record_outcomes(
+        self,
+        account: str,
+        marketplace_id: str,
+        unchanged: Mapping[str, tuple[str, str]],
+        changed: Iterable[str],
+    ) -> None:
+        """Remember the listings a plan found unchanged (SKU -> (digest, fingerprint)) and
+        forget any outcome of the ones it will change or hold."""
+        rows = [(account, marketplace_id, sku, d, fp) for sku, (d, fp) in unchanged.items()]
+        gone = sorted(set(changed))
+
+        def op(conn: sqlite3.Connection) -> None:
+            for chunk in _chunks(gone):
+                marks = ",".join("?" * len(chunk))
+                conn.execute(
+                    f"DELETE FROM outcomes WHERE account=? AND marketplace_id=? "  # noqa: S608
+                    f"AND sku IN ({marks})",
+                    (account, marketplace_id, *chunk),
+                )
+            conn.executemany(
+                "INSERT OR REPLACE INTO outcomes (account, marketplace_id, sku, digest, "
+                "fingerprint) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+
+        self._write(op)
 
     # ------------------------------------------------------------------ read marks
 

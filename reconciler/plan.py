@@ -473,9 +473,12 @@ def build_plan(
     skus: Collection[str] = (),
     marketplaces: Collection[str] = (),
     strategy: StrategyEstimate | None = None,
+    known: Mapping[ListingKey, str] | None = None,
 ) -> Plan:
     """Compare every targeted desired listing with its live state (missing from ``live`` =
-    not listed). ``strategy=None`` estimates it from Amazon's published quotas when the plan
+    not listed). ``known`` maps listings the caller knows to be unchanged since an earlier plan
+    (neither side moved) to that plan's fingerprint: they count as unchanged without a diff.
+    ``strategy=None`` estimates it from Amazon's published quotas when the plan
     writes anything (pass an estimate to model a time-scaled emulator). ``safety`` is filled by
     :func:`check_safety`."""
     codes = marketplace_codes(desired)
@@ -485,6 +488,9 @@ def build_plan(
     with paused_gc():  # 100k listings allocate millions of small acyclic objects
         for d in _targeted(desired.listings, codes, skus, marketplaces):
             key, code = d.key, _code(codes, d.key)
+            if known and key in known and d.state == "present" and not d.held_texts:
+                fingerprints[key] = known[key]
+                continue
             have = live.get(key)
             projected = managed_projection(d, have) if have is not None else None
             fp = projection_fingerprint(projected) if projected is not None else ABSENT

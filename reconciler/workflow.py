@@ -144,6 +144,8 @@ def read_live(
     cache: LiveCache | None = None,
     refresh: str = "full",
     stats: dict[str, Any] | None = None,
+    known: dict[ListingKey, str] | None = None,
+    digests: Mapping[ListingKey, str] | None = None,
 ) -> dict[ListingKey, LiveListing | None]:
     """Read and normalize the live state of ``keys`` (None where not listed).
 
@@ -153,11 +155,19 @@ def read_live(
     hold; the rest comes from the cache. It falls back to a full read when the cache has no
     full read younger than MAX_CACHE_AGE_SECONDS, or the change set exceeds Amazon's search cap.
     ``"auto"`` is incremental when the cache is fresh, else full.
+
+    With ``known`` (a dict to fill), an incremental read also skips listings that changed
+    neither on Amazon nor in the catalog since a plan found them unchanged: their keys go into
+    ``known`` with the fingerprint of that plan, and not into the result (``build_plan(known=)``
+    counts them unchanged without diffing). Apply never passes it: it always reads fully.
     """
     if refresh not in REFRESH_MODES:
         raise ValueError(f"refresh must be one of {REFRESH_MODES}")
     mps = _marketplace_configs(desired.accounts)
-    digests = {d.key: catalog_digest(d) for d in desired.listings} if cache is not None else {}
+    if digests is None:
+        digests = (
+            {d.key: catalog_digest(d) for d in desired.listings} if cache is not None else {}
+        )
     by_account: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for k in keys:
         by_account[k.account][k.marketplace_id].append(k.sku)
@@ -182,12 +192,19 @@ def read_live(
                 updated = None
             if updated is not None:
                 wanted = set(skus)
-                cached = cache.lookup(account, mp_id, skus)
                 sku_digests = {s: digests[ListingKey(account, s, mp_id)] for s in skus}
                 changed = cache.changed_in_catalog(account, mp_id, sku_digests)
-                stale = sorted((wanted - set(cached)) | changed)
-                fresh = read_listings(client, mp_id, stale, progress=progress) if stale else {}
                 from_amazon = {s: i for s, i in updated.items() if s in wanted}
+                memo: dict[str, str] = {}
+                if known is not None:
+                    for s, (digest, fp) in cache.unchanged_outcomes(account, mp_id, skus).items():
+                        if s not in from_amazon and s not in changed and digest == sku_digests[s]:
+                            memo[s] = fp
+                    known.update({ListingKey(account, s, mp_id): fp for s, fp in memo.items()})
+                need = [s for s in skus if s not in memo]
+                cached = cache.lookup(account, mp_id, need)
+                stale = sorted((set(need) - set(cached)) | (changed & set(need)))
+                fresh = read_listings(client, mp_id, stale, progress=progress) if stale else {}
                 items: dict[str, Item | None] = {**cached, **from_amazon, **fresh}
                 cache.put_many(account, mp_id, {**from_amazon, **fresh}, started)
                 cache.set_catalog_digests(account, mp_id, sku_digests)
@@ -216,8 +233,10 @@ def read_live(
             mp = mps[(account, mp_id)]
             with paused_gc():  # normalizing allocates millions of small acyclic objects
                 for sku in skus:
-                    item = items.get(sku)
                     key = ListingKey(account, sku, mp_id)
+                    if known is not None and key in known:
+                        continue
+                    item = items.get(sku)
                     out[key] = None if item is None else live_mod.normalize_item(item, key, mp)
         return out
 
@@ -281,16 +300,37 @@ def run_plan(
     try:
         if on_read_start is not None:
             on_read_start(len(keys))
+        known: dict[ListingKey, str] = {}
+        digests = {d.key: catalog_digest(d) for d in desired.listings}
         with open_cache(state_dir) as cache:
             live = read_live(
-                desired, clients, keys, progress, cache=cache, refresh=refresh, stats=stats
+                desired, clients, keys, progress, cache=cache, refresh=refresh, stats=stats,
+                known=known if refresh != "full" else None, digests=digests,
             )
-        plan = build_plan(desired, live, skus=skus, marketplaces=marketplaces)
+            plan = build_plan(desired, live, skus=skus, marketplaces=marketplaces, known=known)
+            _record_outcomes(cache, plan, desired, digests)
     except BaseException:
         if owned:  # the caller never sees these clients: close their connections here
             close_clients(clients)
         raise
     return PlanRun(plan, desired, live, clients)
+
+
+def _record_outcomes(
+    cache: LiveCache, plan: Plan, desired: DesiredState, digests: Mapping[ListingKey, str]
+) -> None:
+    """Remember which listings this plan found unchanged, for the next incremental plan."""
+    touched = {c.key for c in plan.changes} | {h.key for h in plan.held}
+    present = {d.key for d in desired.listings if d.state == "present" and not d.held_texts}
+    groups: dict[tuple[str, str], tuple[dict[str, tuple[str, str]], list[str]]] = {}
+    for key, fp in plan.fingerprints.items():
+        unchanged, changed = groups.setdefault((key.account, key.marketplace_id), ({}, []))
+        if key in touched or key not in present:
+            changed.append(key.sku)
+        else:
+            unchanged[key.sku] = (digests[key], fp)
+    for (account, mp_id), (unchanged, changed) in groups.items():
+        cache.record_outcomes(account, mp_id, unchanged, changed)
 
 
 def _check_marketplaces(desired: DesiredState, marketplaces: Collection[str]) -> None:

@@ -152,3 +152,65 @@ def test_two_accounts_plan_and_apply_both_sellers(isolated_state: Path) -> None:
         close_clients(clients)
     keys = {d.key for d in desired.listings}
     assert ListingKey("eu", "MUG-CER-12", "A1PA6795UKMFR9") in keys
+
+
+def test_incremental_skips_listings_unchanged_on_both_sides(
+    isolated_state: Path, tmp_path: Path
+) -> None:
+    """A listing that changed neither on Amazon nor in the catalog since a plan found it
+    unchanged is not normalized or diffed again; an edit on either side is never hidden."""
+    import shutil
+
+    from reconciler.workflow import open_cache, read_live, targeted_keys
+
+    state = str(isolated_state)
+    cat = tmp_path / "catalog"
+    shutil.copytree(CATALOG, cat)
+    _converge(state)
+    _next_second()
+    run = run_plan(cat, state_dir=state, refresh="full")  # records every outcome
+    close_clients(run.clients)
+    total = run.plan.unchanged + len(run.plan.held)
+    _next_second()
+
+    emu = embedded_emulator(state)
+    seller, sku, mp_id = NA, "MUG-CER-16", "A1AM78C64UM0Y8"  # MX
+    before = emu.listing_state(seller, sku, mp_id)
+    assert before is not None
+    attrs = before["attributes"]
+    attrs["fulfillment_availability"] = [{"fulfillment_channel_code": "DEFAULT", "quantity": 77}]
+    emu.put_listing_direct(seller, sku, mp_id, before["productType"], attrs)
+
+    desired = load(cat)
+    clients = open_clients(desired, state_dir=state)
+    known: dict[ListingKey, str] = {}
+    try:
+        with open_cache(state) as cache:
+            live = read_live(
+                desired, clients, targeted_keys(desired), cache=cache, refresh="incremental",
+                known=known,
+            )
+    finally:
+        close_clients(clients)
+    edited = ListingKey("na", sku, mp_id)
+    assert edited in live and edited not in known
+    absent = sum(1 for d in desired.listings if d.state == "absent")  # never memoized
+    assert absent == 3
+    assert len(known) == total - 1 - len(run.plan.held) - absent
+    assert not set(known) & set(live)
+
+    # the plan built from it finds exactly the Amazon-side edit, and fingerprints every listing
+    run2 = run_plan(cat, state_dir=state, refresh="incremental")
+    close_clients(run2.clients)
+    assert [(c.key.sku, c.marketplace) for c in run2.plan.changes] == [(sku, "MX")]
+    assert set(run2.plan.fingerprints) == set(run.plan.fingerprints)
+
+    # a catalog edit of a memoized listing is diffed again (its digest changed)
+    sku_file = cat / "skus" / "mugs.yaml"
+    sku_file.write_text(
+        sku_file.read_text(encoding="utf-8").replace("base_price: 14.99", "base_price: 15.49"),
+        encoding="utf-8",
+    )
+    run3 = run_plan(cat, state_dir=state, refresh="incremental")
+    close_clients(run3.clients)
+    assert {c.key.sku for c in run3.plan.changes} == {sku, "MUG-CER-12"}
