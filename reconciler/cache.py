@@ -103,6 +103,22 @@ def _parse(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
+def _by_sku(
+    conn: sqlite3.Connection, statement: str, account: str, marketplace_id: str,
+    skus: list[str],
+) -> list[tuple[Any, ...]]:
+    """Run ``statement`` (``SELECT ... FROM t`` or ``DELETE FROM t``, constant text) for one
+    account and marketplace, restricted to ``skus`` in chunks of host parameters."""
+    rows: list[tuple[Any, ...]] = []
+    for chunk in _chunks(skus):
+        marks = ",".join("?" * len(chunk))
+        rows += conn.execute(
+            f"{statement} WHERE account=? AND marketplace_id=? AND sku IN ({marks})",
+            (account, marketplace_id, *chunk),
+        ).fetchall()
+    return rows
+
+
 def _chunks(seq: list[str]) -> Iterator[list[str]]:
     for i in range(0, len(seq), _CHUNK):
         yield seq[i : i + _CHUNK]
@@ -260,19 +276,13 @@ class LiveCache:
         def op(conn: sqlite3.Connection) -> dict[str, dict[str, Any] | None]:
             found: dict[str, dict[str, Any] | None] = {}
             with paused_gc():  # the decoded JSON forms no cycles
-                for chunk in _chunks(wanted):
-                    marks = ",".join("?" * len(chunk))
-                    rows = conn.execute(
-                        f"SELECT sku, item FROM items WHERE account=? AND marketplace_id=? "  # noqa: S608
-                        f"AND sku IN ({marks})",
-                        (account, marketplace_id, *chunk),
-                    )
-                    for sku, item in rows:
-                        try:
-                            found[sku] = None if item is None else json.loads(item)
-                        except ValueError as e:
-                            msg = f"unparseable item for {sku!r}: {e}"
-                            raise sqlite3.DatabaseError(msg) from e
+                sql = "SELECT sku, item FROM items"
+                for sku, item in _by_sku(conn, sql, account, marketplace_id, wanted):
+                    try:
+                        found[sku] = None if item is None else json.loads(item)
+                    except ValueError as e:
+                        msg = f"unparseable item for {sku!r}: {e}"
+                        raise sqlite3.DatabaseError(msg) from e
             return found
 
         return self._run(op, {})
@@ -323,14 +333,8 @@ class LiveCache:
 
         def op(conn: sqlite3.Connection) -> dict[str, str]:
             found: dict[str, str] = {}
-            for chunk in _chunks(wanted):
-                marks = ",".join("?" * len(chunk))
-                rows = conn.execute(
-                    f"SELECT sku, read_at FROM items WHERE account=? AND marketplace_id=? "  # noqa: S608
-                    f"AND sku IN ({marks})",
-                    (account, marketplace_id, *chunk),
-                )
-                found.update(dict(rows))
+            sql = "SELECT sku, read_at FROM items"
+            found.update(dict(_by_sku(conn, sql, account, marketplace_id, wanted)))
             return found
 
         return self._run(op, {})
@@ -341,14 +345,8 @@ class LiveCache:
         wanted = sorted(set(skus))
 
         def op(conn: sqlite3.Connection) -> None:
-            for chunk in _chunks(wanted):
-                marks = ",".join("?" * len(chunk))
-                for table in ("items", "digests", "outcomes"):
-                    conn.execute(
-                        f"DELETE FROM {table} WHERE account=? AND marketplace_id=? "  # noqa: S608
-                        f"AND sku IN ({marks})",
-                        (account, marketplace_id, *chunk),
-                    )
+            for statement in ("DELETE FROM items", "DELETE FROM digests", "DELETE FROM outcomes"):
+                _by_sku(conn, statement, account, marketplace_id, wanted)
 
         self._write(op)
 
@@ -401,14 +399,8 @@ class LiveCache:
 
         def op(conn: sqlite3.Connection) -> dict[str, str]:
             found: dict[str, str] = {}
-            for chunk in _chunks(wanted):
-                marks = ",".join("?" * len(chunk))
-                rows = conn.execute(
-                    f"SELECT sku, digest FROM digests WHERE account=? AND marketplace_id=? "  # noqa: S608
-                    f"AND sku IN ({marks})",
-                    (account, marketplace_id, *chunk),
-                )
-                found.update(dict(rows))
+            sql = "SELECT sku, digest FROM digests"
+            found.update(dict(_by_sku(conn, sql, account, marketplace_id, wanted)))
             return found
 
         return self._run(op, {})
@@ -452,15 +444,9 @@ class LiveCache:
 
         def op(conn: sqlite3.Connection) -> dict[str, tuple[str, str]]:
             found: dict[str, tuple[str, str]] = {}
-            for chunk in _chunks(wanted):
-                marks = ",".join("?" * len(chunk))
-                rows = conn.execute(
-                    f"SELECT sku, digest, fingerprint FROM outcomes WHERE account=? "  # noqa: S608
-                    f"AND marketplace_id=? AND sku IN ({marks})",
-                    (account, marketplace_id, *chunk),
-                )
-                for sku, digest, fp in rows:
-                    found[sku] = (digest, fp)
+            sql = "SELECT sku, digest, fingerprint FROM outcomes"
+            for sku, digest, fp in _by_sku(conn, sql, account, marketplace_id, wanted):
+                found[sku] = (digest, fp)
             return found
 
         return self._run(op, {})
@@ -478,13 +464,7 @@ class LiveCache:
         gone = sorted(set(changed))
 
         def op(conn: sqlite3.Connection) -> None:
-            for chunk in _chunks(gone):
-                marks = ",".join("?" * len(chunk))
-                conn.execute(
-                    f"DELETE FROM outcomes WHERE account=? AND marketplace_id=? "  # noqa: S608
-                    f"AND sku IN ({marks})",
-                    (account, marketplace_id, *chunk),
-                )
+            _by_sku(conn, "DELETE FROM outcomes", account, marketplace_id, gone)
             conn.executemany(
                 "INSERT OR REPLACE INTO outcomes (account, marketplace_id, sku, digest, "
                 "fingerprint) VALUES (?, ?, ?, ?, ?)",
