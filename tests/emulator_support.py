@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import select
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -90,3 +96,40 @@ def download_report(c: httpx.Client, result_doc_id: str) -> dict[str, Any]:
     raw = c.get(doc["url"]).content
     report: dict[str, Any] = json.loads(gzip.decompress(raw))
     return report
+
+
+def start_server(db: Path, seed: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    """``reconciler emulator serve --port 0`` as a subprocess; returns it and its base URL once
+    it printed its readiness line (fails the test after 30 s)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "emulator", "serve", "--port", "0",
+         "--db", str(db), "--seed", str(seed), *extra],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 30
+    buf = ""
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([proc.stderr], [], [], 0.5)
+        if r:
+            line = proc.stderr.readline()
+            buf += line
+            if "listening on " in line:
+                return proc, line.strip().split("listening on ", 1)[1]
+        if proc.poll() is not None:
+            break
+    stop_server(proc)
+    raise AssertionError(f"emulator did not start: {buf}")
+
+
+def stop_server(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM (the server's clean shutdown), then SIGKILL after 10 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stderr is not None:
+        proc.stderr.close()

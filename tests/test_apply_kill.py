@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import pytest
 
 from reconciler.emulator.app import Emulator
 from tests import applyutil as au
+from tests.emulator_support import start_server, stop_server
 
 pytestmark = pytest.mark.server
 
@@ -36,58 +36,6 @@ SECRETS = {
     "LWA_CLIENT_SECRET": "amzn1.oa2-cs.v1.KILLTEST-client-secret-abcdef",
 }
 N_SKUS = 40  # x (US + CA) = 80 listings
-
-
-def _start_server(
-    db: Path, seed: Path, time_scale: float, extra: tuple[str, ...] = ()
-) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "reconciler",
-            "emulator",
-            "serve",
-            "--port",
-            "0",
-            "--db",
-            str(db),
-            "--seed",
-            str(seed),
-            "--time-scale",
-            str(time_scale),
-            *extra,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 30
-    buf = ""
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([proc.stderr], [], [], 0.5)
-        if r:
-            line = proc.stderr.readline()
-            buf += line
-            if "listening on " in line:
-                return proc, line.strip().split("listening on ", 1)[1]
-        if proc.poll() is not None:
-            break
-    proc.kill()
-    raise AssertionError(f"emulator did not start: {buf}")
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if proc.stderr is not None:
-        proc.stderr.close()
 
 
 def _history(db: Path) -> list[Any]:
@@ -132,7 +80,7 @@ def test_sigkill_mid_apply_then_rerun_converges(tmp_path: Path) -> None:
     seed = tmp_path / "seed.json"
     seed.write_text(json.dumps(au.drifted_seed(desired)))
     db = tmp_path / "emu.db"
-    server, url = _start_server(db, seed, time_scale=4.0)
+    server, url = start_server(db, seed, "--time-scale", "4.0")
     try:
         au.write_catalog(
             catalog,
@@ -203,7 +151,7 @@ def test_sigkill_mid_apply_then_rerun_converges(tmp_path: Path) -> None:
             for value in SECRETS.values():
                 assert value not in text
     finally:
-        _stop(server)
+        stop_server(server)
 
 
 @pytest.mark.slow  # ~10 s; the in-process journal test in test_apply.py covers the logic fast
@@ -219,7 +167,7 @@ def test_sigkill_with_feed_queued_then_rerun_waits_for_it(tmp_path: Path) -> Non
     seed.write_text(json.dumps(au.drifted_seed(load(catalog))))
     db = tmp_path / "emu.db"
     # 2 s of modelled processing per feed at time scale 2: the kill lands while it is queued
-    server, url = _start_server(db, seed, 2.0, ("--feed-processing", "4"))
+    server, url = start_server(db, seed, "--time-scale", "2.0", "--feed-processing", "4")
     try:
         au.write_catalog(catalog, n, endpoint=url, verify_timeout=60, verify_interval=0.1)
         env = {
@@ -267,4 +215,4 @@ def test_sigkill_with_feed_queued_then_rerun_waits_for_it(tmp_path: Path) -> Non
         assert not patches or min(patches) >= max(feed_writes)
         assert _violations(hist) == []
     finally:
-        _stop(server)
+        stop_server(server)

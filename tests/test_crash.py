@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import select
 import signal
 import subprocess
 import sys
@@ -37,7 +36,8 @@ from reconciler.emulator.app import Emulator
 from reconciler.live import normalize_item
 from reconciler.model import DesiredState, MarketplaceConfig
 from tests import applyutil as au
-from tests.test_apply_kill import SECRETS, _stop
+from tests.emulator_support import start_server, stop_server
+from tests.test_apply_kill import SECRETS
 
 pytestmark = pytest.mark.server
 
@@ -51,28 +51,6 @@ N_SKUS = 12  # x (US + CA) = 24 listings
 TIME_SCALE = 50.0
 LATENCY_MS = 6_000.0  # divided by the time scale: 0.12 s
 APPLY_SOURCES = ("patch", "put", "feed:")
-
-
-def start_server(db: Path, seed: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "emulator", "serve", "--port", "0", "--db", str(db),
-         "--seed", str(seed), "--time-scale", str(TIME_SCALE), "--latency", str(LATENCY_MS)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 30
-    buf = ""
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([proc.stderr], [], [], 0.5)
-        if r:
-            line = proc.stderr.readline()
-            buf += line
-            if "listening on " in line:
-                return proc, line.strip().split("listening on ", 1)[1]
-        if proc.poll() is not None:
-            break
-    _stop(proc)
-    raise AssertionError(f"emulator did not start: {buf}")
 
 
 def write_cycle_catalog(root: Path, url: str, cycle: int) -> None:
@@ -176,7 +154,9 @@ def test_twenty_kills_each_rerun_converges(tmp_path: Path) -> None:
             p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
         ),
     }
-    server, url = start_server(db, seed)
+    server, url = start_server(
+        db, seed, "--time-scale", str(TIME_SCALE), "--latency", str(LATENCY_MS)
+    )
     landed: list[tuple[float, int]] = []
     stale_recovered = 0
     finished_first = 0
@@ -237,7 +217,7 @@ def test_twenty_kills_each_rerun_converges(tmp_path: Path) -> None:
             for c in run.clients.values():
                 c.close()
     finally:
-        _stop(server)
+        stop_server(server)
     mid_write = sum(1 for _, w in landed if w > 0)
     print(
         f"\n[crash] kills={len(landed)} survived, mid-write={mid_write}, "
