@@ -41,13 +41,13 @@ def demo(ctx: click.Context, catalog_dir: str, strategy: str, keep: bool) -> Non
     has drifted from CATALOG_DIR (default ./catalog), shows the plan, applies it with
     --auto-approve, and plans again, which must show no changes.
     """
-    desired = load(catalog_dir)
+    state_dir = state_dir_for(catalog_dir)
+    desired = load(catalog_dir, state_dir=state_dir)  # as plan/apply: reservations count
     if any(a.endpoint != "emulator" for a in desired.accounts):
         raise click.UsageError(
             "demo only runs against the embedded emulator; every account in reconciler.yaml "
             "must have `endpoint: emulator`"
         )
-    state_dir = state_dir_for(catalog_dir)
     if not keep:
         reset_embedded_state(state_dir)
     err("== 1/3 plan (live state has drifted from the catalog)")
