@@ -12,9 +12,11 @@ strategy. Across runs (an apply killed while its feeds were queued), the journal
 ``<state_dir>/feeds/<account>.json`` remembers every feed submitted and not yet seen finished;
 the next apply of that account first waits for those feeds (:func:`settle_journal`) and does not
 write any SKU that is still in an unfinished feed. The journal entry is written *before*
-createFeed (with the document id) and completed with the feed id after, so a kill between the
-two leaves a marker; such a marker with no feed id makes the next run wait for every unfinished
-JSON_LISTINGS_FEED of the account (getFeeds) before writing.
+createFeed (with the document id and the time) and completed with the feed id after. A kill
+between the two leaves a marker with no feed id; the feed it may have created cannot be named
+(Amazon's Feed object does not carry its input document), so the next run asks getFeeds for
+every unfinished JSON_LISTINGS_FEED of that marketplace created since the marker (less the
+clock margin) and waits for all of them.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from reconciler import patches
+from reconciler.clockskew import clock_margin, iso_utc
 from reconciler.errors import ApiError, NotFoundError
 from reconciler.model import Issue, ListingKey
 from reconciler.plan import Change
@@ -86,6 +90,7 @@ class Journal:
                 "feed_id": "",
                 "marketplace_id": marketplace_id,
                 "skus": list(skus),
+                "submitted_at": iso_utc(datetime.now(timezone.utc)),
             }
         )
         self._save()
@@ -96,13 +101,12 @@ class Journal:
                 e["feed_id"] = feed_id
         self._save()
 
-    def drop(self, feed_ids: set[str], document_ids: set[str] | None = None) -> None:
-        document_ids = document_ids or set()
-        self.entries = [
-            e
-            for e in self.entries
-            if e["feed_id"] not in feed_ids and e["document_id"] not in document_ids
-        ]
+    def drop(self, feed_ids: set[str]) -> None:
+        self.entries = [e for e in self.entries if e["feed_id"] not in feed_ids]
+        self._save()
+
+    def replace(self, entries: list[dict[str, Any]]) -> None:
+        self.entries = entries
         self._save()
 
 
@@ -121,15 +125,11 @@ def settle_journal(
     rounds = 0
     while journal.entries:
         rounds += 1
+        _resolve_markers(client, journal)
         done: set[str] = set()
-        orphans: set[str] = set()
         for e in journal.entries:
             if not e["feed_id"]:
-                # Killed between createFeed and recording its id: if no JSON feed of this
-                # account is unfinished any more, the marker is moot.
-                if not _any_unfinished(client):
-                    orphans.add(e["document_id"])
-                continue
+                continue  # getFeeds failed this round; ask again next round
             try:
                 status = client.get_feed(e["feed_id"]).get("processingStatus", "")
             except NotFoundError:  # Amazon no longer knows it (retention): nothing in flight
@@ -138,7 +138,7 @@ def settle_journal(
                 continue  # ask again next round
             if status in TERMINAL:
                 done.add(e["feed_id"])
-        journal.drop(done, orphans)
+        journal.drop(done)
         if not journal.entries or clock() >= deadline:
             break
         sleep(max(0.0, min(poll_delay(rounds - 1, poll_s), deadline - clock())))
@@ -148,15 +148,58 @@ def settle_journal(
     return blocked
 
 
-def _any_unfinished(client: SpApiClient) -> bool:
-    get_feeds = getattr(client, "get_feeds", None)
-    if get_feeds is None:
-        return False
+UNFINISHED = ("IN_QUEUE", "IN_PROGRESS")
+
+
+def _resolve_markers(client: SpApiClient, journal: Journal) -> None:
+    """Replace each marker (no feed id: killed between createFeed and recording its answer) by
+    the unfinished JSON_LISTINGS_FEEDs of its marketplace created since it was written, carrying
+    the marker's SKUs. None unfinished: whatever createFeed did has finished (or never
+    happened), so the marker is dropped. getFeeds failing leaves the marker for the next round
+    (getFeeds has a small quota, so this is one call per marker and round at most)."""
+    markers = [e for e in journal.entries if not e["feed_id"]]
+    if not markers:
+        return
+    resolved: dict[str, list[str]] = {}  # marker document id -> unfinished feed ids
+    for m in markers:
+        since = _marker_since(m.get("submitted_at", ""))
+        try:
+            feeds = client.get_feeds(
+                [FEED_TYPE],
+                processing_statuses=UNFINISHED,
+                marketplace_ids=[m["marketplace_id"]],
+                created_since=since,
+            )
+        except ApiError:
+            continue
+        resolved[m["document_id"]] = [str(f["feedId"]) for f in feeds if f.get("feedId")]
+    if not resolved:
+        return
+    entries: list[dict[str, Any]] = []
+    by_feed: dict[str, dict[str, Any]] = {e["feed_id"]: e for e in journal.entries if e["feed_id"]}
+    for e in journal.entries:
+        if e["feed_id"] or e["document_id"] not in resolved:
+            entries.append(e)
+            continue
+        for fid in resolved[e["document_id"]]:
+            known = by_feed.get(fid)
+            if known is not None:
+                known["skus"] = sorted(set(known["skus"]) | set(e["skus"]))
+                continue
+            adopted = {**e, "feed_id": fid, "skus": list(e["skus"])}
+            by_feed[fid] = adopted
+            entries.append(adopted)
+    journal.replace(entries)
+
+
+def _marker_since(submitted_at: str) -> str | None:
+    """createdSince for a marker: its time less the clock margin. Markers written before the
+    journal kept a time fall back to Amazon's default window (90 days)."""
     try:
-        res = get_feeds(feed_types=[FEED_TYPE], processing_statuses=["IN_QUEUE", "IN_PROGRESS"])
-    except ApiError:
-        return True
-    return bool(res.get("feeds"))
+        at = datetime.strptime(submitted_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return iso_utc(at - clock_margin())
 
 
 # --------------------------------------------------------------------------- lifecycle

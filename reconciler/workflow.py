@@ -17,12 +17,13 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from . import live as live_mod
 from .cache import CACHE_FILENAME, LiveCache
+from .clockskew import clock_margin, iso_utc
 from .errors import CatalogError, Problem, ReconcilerError
 from .loader import load_desired
 from .model import (
@@ -46,19 +47,7 @@ Item = dict[str, Any]
 REFRESH_MODES = ("auto", "full", "incremental")
 # `auto` and `incremental` read fully when the last full read is older than this.
 MAX_CACHE_AGE_SECONDS = 6 * 3600
-# Marks are set this far before a read started, so clock skew between us and Amazon (whose
-# lastUpdatedDate the incremental search filters on) can only make us re-read more, never less.
-# RECONCILER_CLOCK_MARGIN_SECONDS lowers it for hosts with a trusted (NTP) clock.
-DEFAULT_CLOCK_MARGIN_SECONDS = 120.0
-
-
-def clock_margin() -> timedelta:
-    raw = os.environ.get("RECONCILER_CLOCK_MARGIN_SECONDS", "")
-    try:
-        seconds = float(raw) if raw else DEFAULT_CLOCK_MARGIN_SECONDS
-    except ValueError:
-        seconds = DEFAULT_CLOCK_MARGIN_SECONDS
-    return timedelta(seconds=max(0.0, seconds))
+# Marks are set clock_margin() before a read started (see clockskew).
 
 
 @dataclass(frozen=True)
@@ -132,7 +121,7 @@ def catalog_digest(d: DesiredListing) -> str:
 
 
 def _now_iso() -> str:
-    return (datetime.now(timezone.utc) - clock_margin()).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(datetime.now(timezone.utc) - clock_margin())
 
 
 def read_live(

@@ -271,3 +271,62 @@ def test_patches_wait_for_a_feed_left_in_flight(tmp_path: Path) -> None:
         assert feed_writes, "the feed was processed"
         assert not patch_calls or min(patch_calls) >= max(feed_writes)
         assert feedrun.Journal(tmp_path, "na").entries == []
+
+
+def test_a_feed_whose_create_answer_was_lost_is_found_and_waited_for(tmp_path: Path) -> None:
+    """Killed between createFeed and recording its id: the journal holds only a marker. The next
+    run finds the unfinished feed through getFeeds and waits for it before patching."""
+    from reconciler import feedrun
+
+    desired = au.desired_state(5, marketplaces=(au.CA,))
+    cfg = EmulatorConfig(time_scale=10.0, feed_processing_s=3.0)  # 0.3 s of processing
+    with au.emulator(cfg, au.drifted_seed(desired)) as emu, au.client(emu) as cl:
+        plan, _ = au.make_plan(desired, cl)
+
+        class LostAnswer(feedrun.Journal):
+            def set_feed(self, document_id: str, feed_id: str) -> None:
+                raise KeyboardInterrupt  # the process dies before the id is written
+
+        journal = LostAnswer(tmp_path, "na")
+        with pytest.raises(KeyboardInterrupt):
+            feedrun.submit(cl, au.SELLER, au.CA.marketplace_id, list(plan.changes), journal)
+        (marker,) = feedrun.Journal(tmp_path, "na").entries
+        assert marker["feed_id"] == "" and marker["submitted_at"]
+        (feed,) = cl.get_feeds(["JSON_LISTINGS_FEED"], processing_statuses=["IN_QUEUE"])
+        feed_id = feed["feedId"]
+        report = apply_plan(
+            plan,
+            desired,
+            {"na": cl},
+            strategy="patch",
+            verify_timeout_s=10,
+            verify_interval_s=0.02,
+            feed_poll_interval_s=0.02,
+            state_dir=str(tmp_path),
+        )
+        assert report.converged
+        feed_writes = [h.time for h in emu.history() if h.source == f"feed:{feed_id}"]
+        patch_calls = [c.time for c in emu.calls("patchListingsItem")]
+        assert feed_writes, "the feed was processed"
+        assert not patch_calls or min(patch_calls) >= max(feed_writes)
+        assert feedrun.Journal(tmp_path, "na").entries == []
+
+
+def test_a_marker_with_no_unfinished_feed_is_dropped_at_once(tmp_path: Path) -> None:
+    """A marker whose createFeed never reached Amazon (or whose feed already finished) costs one
+    getFeeds call and no waiting."""
+    from reconciler import feedrun
+
+    desired = au.desired_state(2, marketplaces=(au.CA,))
+    with au.emulator(EmulatorConfig(time_scale=100.0), au.drifted_seed(desired)) as emu, au.client(
+        emu
+    ) as cl:
+        journal = feedrun.Journal(tmp_path, "na")
+        journal.add("doc-never-sent", au.CA.marketplace_id, ["SKU-00000"])
+        slept: list[float] = []
+        blocked = feedrun.settle_journal(
+            cl, journal, timeout_s=30, poll_s=1.0, sleep=slept.append
+        )
+        assert blocked == {} and slept == []
+        assert len(emu.calls("getFeeds")) == 1
+        assert feedrun.Journal(tmp_path, "na").entries == []

@@ -369,3 +369,35 @@ def test_user_agent_is_sent() -> None:
         client.get_listings_item("S", [US])
     assert fake.requests[0].headers["user-agent"].startswith("reconciler/")
     assert "Language=Python/3." in fake.requests[0].headers["user-agent"]
+
+
+def test_get_feeds_follows_next_token_alone() -> None:
+    """Every page is fetched; the follow-up request carries nextToken as its only parameter,
+    as the getFeeds model requires."""
+    pages = {
+        None: {"feeds": [{"feedId": "F1"}, {"feedId": "F2"}], "nextToken": "t2"},
+        "t2": {"feeds": [{"feedId": "F3"}]},
+    }
+
+    def api(request: httpx.Request) -> httpx.Response:
+        return json_response(200, pages[request.url.params.get("nextToken")])
+
+    fake = FakeAmazon(api)
+    client, _ = make_client(fake)
+    with client:
+        feeds = client.get_feeds(
+            ["JSON_LISTINGS_FEED"],
+            processing_statuses=["IN_QUEUE", "IN_PROGRESS"],
+            marketplace_ids=[US],
+            created_since="2026-11-22T10:00:00Z",
+        )
+    assert [f["feedId"] for f in feeds] == ["F1", "F2", "F3"]
+    first, second = (dict(r.url.params) for r in fake.requests)
+    assert first == {
+        "feedTypes": "JSON_LISTINGS_FEED",
+        "pageSize": "100",
+        "processingStatuses": "IN_QUEUE,IN_PROGRESS",
+        "marketplaceIds": US,
+        "createdSince": "2026-11-22T10:00:00Z",
+    }
+    assert second == {"nextToken": "t2"}

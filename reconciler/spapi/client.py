@@ -371,6 +371,35 @@ class SpApiClient:
         path = f"{FEEDS_PATH}/feeds/{quote(feed_id, safe='')}"
         return self._json(op, self._request(op, "GET", path))
 
+    def get_feeds(
+        self,
+        feed_types: Sequence[str],
+        *,
+        processing_statuses: Sequence[str] | None = None,
+        marketplace_ids: Sequence[str] | None = None,
+        created_since: str | None = None,
+        page_size: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Every feed of this seller matching the filters, all pages (``nextToken`` is sent
+        alone, as the model requires). ``created_since`` is ISO 8601; Amazon's default is
+        90 days back."""
+        op = "getFeeds"
+        params: dict[str, str] = {"feedTypes": csv(feed_types), "pageSize": str(page_size)}
+        if processing_statuses:
+            params["processingStatuses"] = csv(processing_statuses)
+        if marketplace_ids:
+            params["marketplaceIds"] = csv(marketplace_ids)
+        if created_since:
+            params["createdSince"] = created_since
+        feeds: list[dict[str, Any]] = []
+        while True:
+            data = self._json(op, self._request(op, "GET", f"{FEEDS_PATH}/feeds", params=params))
+            feeds.extend(data.get("feeds") or [])
+            token = data.get("nextToken")
+            if not token:
+                return feeds
+            params = {"nextToken": str(token)}
+
     def cancel_feed(self, feed_id: str) -> None:
         self._request("cancelFeed", "DELETE", f"{FEEDS_PATH}/feeds/{quote(feed_id, safe='')}")
 

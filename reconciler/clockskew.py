@@ -1,0 +1,29 @@
+"""How far we distrust our own clock against Amazon's.
+
+Two places compare a time we took with one Amazon stamps: the incremental read's
+``lastUpdatedAfter`` mark (``workflow``) and the feed journal's search for a feed whose
+``createFeed`` answer was lost (``feedrun``). Both move their bound back by this margin, so clock
+skew can only make us look at more, never at less. ``RECONCILER_CLOCK_MARGIN_SECONDS`` lowers it
+for hosts with a trusted (NTP) clock.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+DEFAULT_CLOCK_MARGIN_SECONDS = 120.0
+
+
+def clock_margin() -> timedelta:
+    raw = os.environ.get("RECONCILER_CLOCK_MARGIN_SECONDS", "")
+    try:
+        seconds = float(raw) if raw else DEFAULT_CLOCK_MARGIN_SECONDS
+    except ValueError:
+        seconds = DEFAULT_CLOCK_MARGIN_SECONDS
+    return timedelta(seconds=max(0.0, seconds))
+
+
+def iso_utc(moment: datetime) -> str:
+    """Whole-second ISO 8601 in UTC, as the SP-API date filters take it."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
