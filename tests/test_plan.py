@@ -185,6 +185,25 @@ def test_checksum_is_stable_and_changes_with_any_change() -> None:
     assert a.checksum not in sums and len(sums) == len(variants)
 
 
+def test_checksum_hashes_the_published_body_less_the_derived_requests() -> None:
+    """The fast checksum path (no ``_plain`` copy, Decimals written by the encoder) hashes the
+    very bytes of ``data()`` without its ``request`` members; a saved plan whose request was
+    edited still loads (apply rebuilds every request from the fields), one whose fields were
+    edited does not."""
+    import hashlib
+
+    plan = build_plan(*sample())  # type: ignore[arg-type]
+    data = plan.data()
+    body = {k: v for k, v in data.items() if k != "checksum"}
+    body["changes"] = [{k: v for k, v in c.items() if k != "request"} for c in body["changes"]]
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    assert hashlib.sha256(text.encode()).hexdigest() == plan.checksum
+    assert any("request" in c for c in data["changes"])
+    edited = copy.deepcopy(data)
+    edited["changes"][0]["request"] = {"method": "DELETE"}
+    assert Plan.from_data(edited) == plan
+
+
 def test_from_data_round_trips() -> None:
     plan = build_plan(*sample())  # type: ignore[arg-type]
     data = json.loads(json.dumps(plan.data()))  # through real JSON text
