@@ -9,7 +9,11 @@
    location quantities. Accounts run in parallel, one thread each (separate quotas); inside an
    account, patch workers share the client's per-operation token buckets, which pace them.
 3. **Verify.** ACCEPTED is not applied: read back in bulk until converged / rejected / the bound
-   (``verify``).
+   (``verify``). Pipelined with the feeds: as soon as one feed is terminal and its processing
+   report is mapped, its accepted listings are verified (in the background, each feed's
+   listings with the full verify bound from that moment) while the later feeds are still
+   processing, so only the last feed's listings are read after the last write. Patches are
+   verified once every patch was sent.
 4. **Report.** Per-listing outcome, strategy and why, feeds, KPIs.
 
 No printing: progress goes to the ``progress(phase, done, total)`` callback.
@@ -21,7 +25,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -260,35 +264,41 @@ def _run_account(
         else:
             todo.append(c)
 
-    if chosen == "feed":
-        _write_feeds(
-            acc, todo, journal, counter, feed_timeout_s, feed_poll_interval_s, clock, sleep
-        )
-    else:
-        _write_patches(acc, todo, counter, workers)
-
-    targets = [
-        verify.Target(
-            key=c.key,
-            action=c.action,
-            desired=desired_by_key.get(c.key),
-            attributes=frozenset(f.attribute for f in c.fields),
-        )
-        for c in acc.changes
-        if acc.written.get(c.key, ("",))[0] == "submitted"
-    ]
-    decided = len(acc.changes) - len(targets)  # rejected or not written: nothing to wait for
-    results, last = verify.verify(
-        acc.client,
-        targets,
+    verifier = _Verifier(
+        acc,
+        desired_by_key,
         mps,
+        baseline,
+        counter,
         timeout_s=verify_timeout_s,
         interval_s=verify_interval_s,
-        baseline=baseline,
         clock=clock,
         sleep=sleep,
-        progress=lambda n: counter.set("verify", acc.name, decided + n),
     )
+    try:
+        if chosen == "feed":
+            _write_feeds(
+                acc,
+                todo,
+                journal,
+                counter,
+                feed_timeout_s,
+                feed_poll_interval_s,
+                clock,
+                sleep,
+                on_done=verifier.start,
+            )
+        else:
+            _write_patches(acc, todo, counter, workers)
+            verifier.start([c.key for c in todo])
+        # rejected or not written: nothing to wait for
+        verifier.set_decided(len(acc.changes) - verifier.targets)
+        results, last = verifier.finish()
+    except BaseException:
+        verifier.cancel()
+        raise
+    finally:
+        verifier.close()
     # Listings verify did not read (rejected, not written) still count in the stock deviation.
     unread = [c.key for c in acc.changes if c.key not in last]
     if unread:
@@ -298,6 +308,137 @@ def _run_account(
     for key, (status, issues) in results.items():
         via = acc.written[key][2]
         acc.written[key] = (status, issues, via)
+
+
+_Verified = tuple[
+    dict[ListingKey, tuple[str, tuple[Issue, ...]]], dict[ListingKey, LiveListing | None]
+]
+VERIFY_BATCHES = 4  # batches (feeds) of one account verified at once; each reads with 8 workers
+
+
+class _Cancelled(Exception):
+    """The account failed while verifications were running: they stop at their next poll."""
+
+
+class _Verifier:
+    """Verifies batches of written listings on background threads, each batch as soon as it
+    is written (a feed's accepted listings once that feed is DONE), while the account thread
+    goes on polling the later feeds. Each batch is one ``verify.verify`` with the full bound
+    from its start: a listing gets the same rules and the same time after its write as when
+    everything was verified at the end. Reads and getFeed polls use separate token buckets of
+    the same client. ``start`` and ``set_decided`` are called by the account thread only."""
+
+    def __init__(
+        self,
+        acc: _Account,
+        desired_by_key: Mapping[ListingKey, DesiredListing],
+        mps: Mapping[tuple[str, str], Any],
+        baseline: Mapping[ListingKey, Collection[tuple[str, str]]],
+        counter: _Counter,
+        *,
+        timeout_s: float,
+        interval_s: float,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.acc = acc
+        self.changes = {c.key: c for c in acc.changes}
+        self.desired_by_key = desired_by_key
+        self.mps = mps
+        self.baseline = baseline
+        self.counter = counter
+        self.timeout_s = timeout_s
+        self.interval_s = interval_s
+        self.clock = clock
+        self.base_sleep = sleep
+        self.targets = 0
+        self.decided = 0
+        self.done: dict[int, int] = {}
+        self.lock = threading.Lock()
+        self.cancelled = threading.Event()
+        self.futures: list[Future[_Verified]] = []
+        self.pool: ThreadPoolExecutor | None = None
+
+    def start(self, keys: Collection[ListingKey]) -> None:
+        """Verify the listings among ``keys`` that were written (status ``submitted``)."""
+        targets = [
+            verify.Target(
+                key=k,
+                action=self.changes[k].action,
+                desired=self.desired_by_key.get(k),
+                attributes=frozenset(f.attribute for f in self.changes[k].fields),
+            )
+            for k in keys
+            if self.acc.written.get(k, ("",))[0] == "submitted"
+        ]
+        if not targets:
+            return
+        self.targets += len(targets)
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(
+                max_workers=VERIFY_BATCHES, thread_name_prefix=f"verify-{self.acc.name}"
+            )
+        self.futures.append(self.pool.submit(self._run, len(self.futures), targets))
+
+    def set_decided(self, n: int) -> None:
+        with self.lock:
+            self.decided = n
+            self._progress_locked()
+
+    def _progress_locked(self) -> None:  # under self.lock, so the count never goes back
+        self.counter.set("verify", self.acc.name, self.decided + sum(self.done.values()))
+
+    def _progress(self, batch: int, n: int) -> None:
+        with self.lock:
+            self.done[batch] = n
+            self._progress_locked()
+
+    def _sleep(self, s: float) -> None:
+        if self.cancelled.is_set():
+            raise _Cancelled
+        self.base_sleep(s)
+        if self.cancelled.is_set():
+            raise _Cancelled
+
+    def _run(self, batch: int, targets: list[verify.Target]) -> _Verified:
+        return verify.verify(
+            self.acc.client,
+            targets,
+            self.mps,
+            timeout_s=self.timeout_s,
+            interval_s=self.interval_s,
+            baseline=self.baseline,
+            clock=self.clock,
+            sleep=self._sleep,
+            progress=lambda n: self._progress(batch, n),
+        )
+
+    def finish(self) -> _Verified:
+        """Wait for every batch: merged (status, issues) and last live state per listing.
+        A batch's exception (an account-level failure) stops the others and is raised."""
+        results: dict[ListingKey, tuple[str, tuple[Issue, ...]]] = {}
+        last: dict[ListingKey, LiveListing | None] = {}
+        error: BaseException | None = None
+        for f in self.futures:
+            try:
+                r, seen = f.result()
+            except BaseException as e:  # re-raised below, once every batch has ended
+                if error is None:
+                    error = e
+                    self.cancelled.set()
+                continue
+            results.update(r)
+            last.update(seen)
+        if error is not None:
+            raise error
+        return results, last
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
 
 
 def _write_patches(acc: _Account, todo: list[Change], counter: _Counter, workers: int) -> None:
@@ -326,7 +467,11 @@ def _write_feeds(
     poll_s: float,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
+    on_done: Callable[[Collection[ListingKey]], None],
 ) -> None:
+    """Submit one feed per marketplace (and 25,000 messages), then poll them; as soon as one
+    is terminal, its report decides its listings and ``on_done`` gets them (to verify the
+    accepted ones while the other feeds are still processing)."""
     submitted: dict[str, tuple[str, dict[int, ListingKey]]] = {}
     sent = 0
     for mp, batch in feedrun.batches(todo):
@@ -342,16 +487,8 @@ def _write_feeds(
             acc.feed_of[c.key] = fid
         sent += len(batch)
         counter.set("write", acc.name, sent)
-    results = feedrun.wait_all(
-        acc.client,
-        submitted,
-        journal,
-        timeout_s=timeout_s,
-        poll_s=poll_s,
-        clock=clock,
-        sleep=sleep,
-    )
-    for r in results:
+
+    def decided(r: feedrun.FeedResult) -> None:
         for key in r.keys:
             if key in r.rejected:
                 acc.written[key] = (REJECTED, r.rejected[key], "feed")
@@ -366,7 +503,20 @@ def _write_feeds(
                 acc.name, r.feed_id, r.marketplace_id, len(r.keys), r.status, len(r.rejected)
             )
         )
+        if r.status == "DONE":
+            on_done(r.keys)
 
+    feedrun.wait_all(
+        acc.client,
+        submitted,
+        journal,
+        timeout_s=timeout_s,
+        poll_s=poll_s,
+        clock=clock,
+        sleep=sleep,
+        on_result=decided,
+    )
+    acc.feeds.sort(key=lambda f: f.feed_id)  # by feed id, as before, whichever ended first
 
 def _report(
     plan: Plan,

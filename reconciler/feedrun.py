@@ -290,12 +290,19 @@ def wait_all(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[int], None] | None = None,
+    on_result: Callable[[FeedResult], None] | None = None,
 ) -> list[FeedResult]:
-    """Poll every feed until terminal (or the bound), then read and map the reports.
-    ``feeds``: feed id -> (marketplace id, messageId -> listing)."""
+    """Poll every feed until terminal (or the bound), reading and mapping each feed's report as
+    soon as that feed is terminal; returns the results by feed id.
+    ``feeds``: feed id -> (marketplace id, messageId -> listing).
+
+    ``on_result`` is called (on this thread) with each feed's result as soon as it is known,
+    while the other feeds are still being polled: a terminal feed right after its report is
+    mapped (and it has left the journal), an unfinished one at the bound. The caller can start
+    verifying a DONE feed's listings while later feeds are still processing."""
     deadline = clock() + timeout_s
     status: dict[str, str] = {}
-    result_doc: dict[str, str] = {}
+    results: dict[str, FeedResult] = {}
     open_ = set(feeds)
     rounds = 0
     while open_:
@@ -307,24 +314,41 @@ def wait_all(
                 continue
             status[fid] = str(f.get("processingStatus", ""))
             if status[fid] in TERMINAL:
-                result_doc[fid] = str(f.get("resultFeedDocumentId") or "")
                 open_.discard(fid)
+                mp, by_id = feeds[fid]
+                doc = str(f.get("resultFeedDocumentId") or "")
+                results[fid] = _result(client, fid, mp, by_id, status[fid], doc)
+                journal.drop({fid})
+                if on_result is not None:
+                    on_result(results[fid])
         if progress is not None:
             progress(len(feeds) - len(open_))
         if not open_ or clock() >= deadline:
             break
         sleep(max(0.0, min(poll_delay(rounds - 1, poll_s), deadline - clock())))
-    out: list[FeedResult] = []
-    for fid, (mp, by_id) in sorted(feeds.items()):
-        rejected: dict[ListingKey, tuple[Issue, ...]] = {}
-        feed_issues: tuple[Issue, ...] = ()
-        st = status.get(fid, "IN_QUEUE")
-        if result_doc.get(fid):
-            with contextlib.suppress(ApiError, ValueError):
-                rejected, feed_issues = map_report(download_report(client, result_doc[fid]), by_id)
-        if st == "FATAL":
-            why = feed_issues or (Issue("FEED_FATAL", f"feed {fid} was aborted (FATAL)"),)
-            rejected = {k: rejected.get(k, why) for k in by_id.values()}
-        out.append(FeedResult(fid, mp, st, tuple(by_id.values()), rejected, feed_issues))
-    journal.drop({r.feed_id for r in out if r.status in TERMINAL})
-    return out
+    for fid in sorted(open_):  # the bound ran out: still in flight, stays in the journal
+        mp, by_id = feeds[fid]
+        results[fid] = _result(client, fid, mp, by_id, status.get(fid, "IN_QUEUE"), "")
+        if on_result is not None:
+            on_result(results[fid])
+    return [results[fid] for fid in sorted(feeds)]
+
+
+def _result(
+    client: SpApiClient,
+    fid: str,
+    mp: str,
+    by_id: Mapping[int, ListingKey],
+    st: str,
+    result_doc: str,
+) -> FeedResult:
+    """One feed's result: its processing report mapped to listings (FATAL: every listing)."""
+    rejected: dict[ListingKey, tuple[Issue, ...]] = {}
+    feed_issues: tuple[Issue, ...] = ()
+    if result_doc:
+        with contextlib.suppress(ApiError, ValueError):
+            rejected, feed_issues = map_report(download_report(client, result_doc), by_id)
+    if st == "FATAL":
+        why = feed_issues or (Issue("FEED_FATAL", f"feed {fid} was aborted (FATAL)"),)
+        rejected = {k: rejected.get(k, why) for k in by_id.values()}
+    return FeedResult(fid, mp, st, tuple(by_id.values()), rejected, feed_issues)

@@ -330,3 +330,89 @@ def test_a_marker_with_no_unfinished_feed_is_dropped_at_once(tmp_path: Path) -> 
         assert blocked == {} and slept == []
         assert len(emu.calls("getFeeds")) == 1
         assert feedrun.Journal(tmp_path, "na").entries == []
+
+
+def test_feed_listings_are_verified_while_later_feeds_still_process() -> None:
+    """Pipelined verify: the first feed's listings (CA, submitted first) are read back as soon
+    as that feed is DONE, while the US feed is still being processed (the emulator runs a
+    seller's feeds one at a time), not after the last feed."""
+    desired = au.desired_state(15)
+    # 20 Amazon-s of processing at time scale 10: each feed ~1.5 s IN_PROGRESS, one after another
+    cfg = EmulatorConfig(time_scale=10.0, feed_processing_s=20.0)
+    with au.emulator(cfg, au.drifted_seed(desired)) as emu, au.client(emu) as cl:
+        plan, live = au.make_plan(desired, cl)
+        emu.reset_calls()
+        report = apply_plan(
+            plan,
+            desired,
+            {"na": cl},
+            strategy="feed",
+            verify_timeout_s=30,
+            verify_interval_s=0.05,
+            feed_poll_interval_s=0.05,
+            live_before=live,
+        )
+        assert report.converged, report.table()
+        assert [f.marketplace_id for f in report.feeds] == [
+            au.CA.marketplace_id,
+            au.US.marketplace_id,
+        ]
+        first, second = report.feeds
+        assert int(first.feed_id) < int(second.feed_id)
+        second_writes = [h.time for h in emu.history() if h.source == f"feed:{second.feed_id}"]
+        assert len(second_writes) == 15
+        ca_reads = [
+            c.time
+            for c in emu.calls("searchListingsItems")
+            if c.query.get("marketplaceIds") == [au.CA.marketplace_id]
+        ]
+        us_reads = [
+            c.time
+            for c in emu.calls("searchListingsItems")
+            if c.query.get("marketplaceIds") == [au.US.marketplace_id]
+        ]
+        assert ca_reads and us_reads
+        # the CA listings were read back (and converged) before the US feed's last message was
+        # applied; the US listings only after it
+        assert max(ca_reads) < max(second_writes), (ca_reads, second_writes)
+        assert min(us_reads) >= max(second_writes)
+        assert {
+            o.feed_id for o in report.outcomes if o.key.marketplace_id == au.CA.marketplace_id
+        } == {first.feed_id}
+        assert report.kpis.sync_success_pct == 100.0
+        assert report.kpis.stock_deviation_pct == 0.0
+
+
+def test_an_account_failure_while_verifying_a_feed_is_reported_not_hung(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A verify read failing with an account-level error (here while the second feed is still
+    processing) ends the account with that error once the feeds are settled; every written
+    listing is pending with ACCOUNT_ERROR, as when verify ran after the last feed."""
+    from reconciler import verify
+    from reconciler.errors import ReconcilerError
+
+    desired = au.desired_state(4)
+    cfg = EmulatorConfig(time_scale=10.0, feed_processing_s=10.0)
+    with au.emulator(cfg, au.drifted_seed(desired)) as emu, au.client(emu) as cl:
+        plan, live = au.make_plan(desired, cl)
+
+        def boom(*a: object, **k: object) -> None:
+            raise ReconcilerError("read-back refused")
+
+        monkeypatch.setattr(verify, "read_back", boom)
+        report = apply_plan(
+            plan,
+            desired,
+            {"na": cl},
+            strategy="feed",
+            verify_timeout_s=30,
+            verify_interval_s=0.05,
+            feed_poll_interval_s=0.05,
+            live_before=live,
+        )
+        assert report.errors == ("account na: read-back refused",)
+        assert [f.status for f in report.feeds] == ["DONE", "DONE"]
+        assert {o.status for o in report.outcomes} == {"pending"}
+        assert {o.issues[0].code for o in report.outcomes} == {"ACCOUNT_ERROR"}
+        assert len(emu.calls("createFeed")) == 2

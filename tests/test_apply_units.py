@@ -182,3 +182,43 @@ def test_report_summary_and_table() -> None:
     assert "MUG-001" not in table
     d = r.data()
     assert d["outcomes"][1]["issues"][0]["code"] == "90244"
+
+
+def test_wait_all_hands_each_feed_over_as_soon_as_it_is_terminal(tmp_path: Path) -> None:
+    """on_result gets F1 (mapped, out of the journal) while F2 is still being polled; a feed
+    still in flight at the bound comes last and stays in the journal."""
+    k = [ListingKey("na", s, US) for s in ("A", "B", "C", "D")]
+    j = feedrun.Journal(tmp_path, "na")
+    for fid in ("F1", "F2", "F3"):
+        j.add(f"d{fid}", US, [])
+        j.set_feed(f"d{fid}", fid)
+    report = {"issues": [{"messageId": 2, "code": "90244", "severity": "ERROR", "message": "x"}]}
+    client = FakeFeeds(
+        {"F1": ["IN_PROGRESS", "DONE"], "F2": ["IN_QUEUE"] * 4 + ["DONE"], "F3": ["IN_QUEUE"]},
+        {"F1": report, "F2": {"issues": []}},
+    )
+    clock = Clock()
+    seen: list[tuple[str, str, int, list[str]]] = []
+
+    def on_result(r: feedrun.FeedResult) -> None:
+        journal_now = [e["feed_id"] for e in feedrun.Journal(tmp_path, "na").entries]
+        seen.append((r.feed_id, r.status, len(client.calls), journal_now))
+        if r.feed_id == "F1":
+            assert list(r.rejected) == [k[1]]
+
+    res = feedrun.wait_all(
+        client,
+        {"F1": (US, {1: k[0], 2: k[1]}), "F2": (US, {1: k[2]}), "F3": (US, {1: k[3]})},
+        j,
+        timeout_s=20,
+        poll_s=1,
+        clock=clock,
+        sleep=clock.sleep,
+        on_result=on_result,
+    )  # type: ignore[arg-type]
+    assert [(s[0], s[1]) for s in seen] == [("F1", "DONE"), ("F2", "DONE"), ("F3", "IN_QUEUE")]
+    # F1 was handed over in round 2, long before F2 was DONE (round 5)
+    assert seen[0][2] <= 6 and seen[1][2] > seen[0][2] + 3
+    assert seen[0][3] == ["F2", "F3"] and seen[1][3] == ["F3"] and seen[2][3] == ["F3"]
+    assert [r.feed_id for r in res] == ["F1", "F2", "F3"]
+    assert [r.status for r in res] == ["DONE", "DONE", "IN_QUEUE"]
