@@ -11,7 +11,8 @@ The formula (written down in bench/README.md):
   ``IN_QUEUE`` for ``P/4`` after creation and ``IN_PROGRESS`` for ``3P/4 + messages × m``
   (``P`` = ``--feed-processing``, ``m`` = per-message time);
 - plus the phases that must be sequential: an apply writes, then verifies by reading back
-  (a full read of the written listings), so the two add up;
+  (a full read of the written listings), so the two add up; a feed apply only partly: the
+  listings of feed i can be read while feed i+1 is processing (``pipelined``);
 - sellers (accounts) have separate quotas and run in parallel: the bound is the max over them.
 
 All figures are in Amazon seconds; divide by the emulator's time scale for the bench's wall.
@@ -90,9 +91,11 @@ def apply_bound(
     per_message_s: float,
 ) -> dict[str, float]:
     """Apply (write then verify). Returns ``{"write", "verify", "total", "pipelined"}``:
-    ``total`` = write + verify (the phases this tool runs in sequence); ``pipelined`` is the
-    tighter bound of a writer that verifies each part as soon as it is written (only the
-    last feed's listings, or the last 20 patched listings, must be read after the writes)."""
+    ``total`` = write + verify (all writes, then all reads: how this tool runs a patch
+    apply); ``pipelined`` is the tighter bound of a writer that verifies each part as soon as
+    it is written (only the last feed's listings, or the last 20 patched listings, must be
+    read after the writes): how this tool runs a feed apply, verifying each feed's listings
+    once that feed is DONE, so it is the headline bound of a feed apply."""
     worst: dict[str, float] = {"write": 0.0, "verify": 0.0, "total": 0.0, "pipelined": 0.0}
     for mps in per_seller.values():
         n = sum(mps.values())
