@@ -15,7 +15,7 @@ import hashlib
 import os
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -35,7 +35,7 @@ from .model import (
     MarketplaceConfig,
     canonical_json,
 )
-from .plan import Plan, build_plan
+from .plan import Plan, PlanBuilder
 from .raw import paused_gc
 from .spapi.client import SpApiClient
 from .spapi.connect import client_for
@@ -135,6 +135,7 @@ def read_live(
     stats: dict[str, Any] | None = None,
     known: dict[ListingKey, str] | None = None,
     digests: Mapping[ListingKey, str] | None = None,
+    builder: PlanBuilder | None = None,
 ) -> dict[ListingKey, LiveListing | None]:
     """Read and normalize the live state of ``keys`` (None where not listed).
 
@@ -149,6 +150,10 @@ def read_live(
     neither on Amazon nor in the catalog since a plan found them unchanged: their keys go into
     ``known`` with the fingerprint of that plan, and not into the result (``build_plan(known=)``
     counts them unchanged without diffing). Apply never passes it: it always reads fully.
+
+    Listings are normalized (and, with ``builder``, diffed into the plan) on one worker thread
+    as their search pages arrive, so that CPU work overlaps the quota-bound reading; only the
+    last pages' listings are left to process once the read ends.
     """
     if refresh not in REFRESH_MODES:
         raise ValueError(f"refresh must be one of {REFRESH_MODES}")
@@ -162,6 +167,25 @@ def read_live(
         by_account[k.account][k.marketplace_id].append(k.sku)
     modes: dict[tuple[str, str], str] = {}
     counts = {"fresh": 0, "cached": 0}
+
+    live: dict[ListingKey, LiveListing | None] = {}
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="normalize")
+    pending: list[Future[None]] = []
+
+    def process(account: str, mp_id: str, items: dict[str, Item | None]) -> None:
+        mp = mps[(account, mp_id)]
+        with paused_gc():  # normalizing allocates millions of small acyclic objects
+            for sku, item in items.items():
+                key = ListingKey(account, sku, mp_id)
+                if known is not None and key in known:
+                    continue
+                have = None if item is None else live_mod.normalize_item(item, key, mp)
+                live[key] = have
+                if builder is not None:
+                    builder.add(key, have)
+
+    def hand_over(account: str, mp_id: str, items: dict[str, Item | None]) -> None:
+        pending.append(worker.submit(process, account, mp_id, items))
 
     def read_one(account: str, mp_id: str, skus: list[str]) -> dict[str, Item | None]:
         client = clients[account]
@@ -203,8 +227,15 @@ def read_live(
                 counts["cached"] += len(wanted) - len(set(fresh) | set(from_amazon))
                 if progress is not None:
                     progress(len(skus) - len(stale))
+                hand_over(account, mp_id, {s: items.get(s) for s in skus})
                 return items
-        items = read_listings(client, mp_id, skus, progress=progress)
+        items = read_listings(
+            client,
+            mp_id,
+            skus,
+            progress=progress,
+            on_found=lambda found: hand_over(account, mp_id, found),
+        )
         modes[(account, mp_id)] = "full"
         counts["fresh"] += len(items)
         if cache is not None:
@@ -215,25 +246,29 @@ def read_live(
             cache.mark_full_read(account, mp_id, started)
         return items
 
-    def read_account(account: str) -> dict[ListingKey, LiveListing | None]:
-        out: dict[ListingKey, LiveListing | None] = {}
+    def read_account(account: str) -> None:
         for mp_id, skus in sorted(by_account[account].items()):
-            items = read_one(account, mp_id, skus)
-            mp = mps[(account, mp_id)]
-            with paused_gc():  # normalizing allocates millions of small acyclic objects
-                for sku in skus:
-                    key = ListingKey(account, sku, mp_id)
-                    if known is not None and key in known:
-                        continue
-                    item = items.get(sku)
-                    out[key] = None if item is None else live_mod.normalize_item(item, key, mp)
-        return out
+            read_one(account, mp_id, skus)
 
-    result: dict[ListingKey, LiveListing | None] = {}
-    if by_account:
-        with ThreadPoolExecutor(max_workers=len(by_account), thread_name_prefix="account") as pool:
-            for part in pool.map(read_account, sorted(by_account)):
-                result.update(part)
+    try:
+        if by_account:
+            with ThreadPoolExecutor(
+                max_workers=len(by_account), thread_name_prefix="account"
+            ) as pool:
+                for _ in pool.map(read_account, sorted(by_account)):
+                    pass
+    finally:
+        worker.shutdown(wait=True)  # every hand-over done (or failed) before we return
+    for f in pending:
+        f.result()  # a normalize/diff error surfaces here, as it would have inline
+    # Requested order, as before (callers and tests iterate it).
+    result = {
+        k: live[k]
+        for account in sorted(by_account)
+        for mp_id, skus in sorted(by_account[account].items())
+        for k in (ListingKey(account, s, mp_id) for s in skus)
+        if k in live
+    }
     if stats is not None:
         stats["read"] = ReadStats(dict(modes), counts["fresh"], counts["cached"])
     return result
@@ -292,11 +327,12 @@ def run_plan(
         known: dict[ListingKey, str] = {}
         digests = {d.key: catalog_digest(d) for d in desired.listings}
         with open_cache(state_dir) as cache:
+            builder = PlanBuilder(desired, skus=skus, marketplaces=marketplaces, known=known)
             live = read_live(
                 desired, clients, keys, progress, cache=cache, refresh=refresh, stats=stats,
-                known=known if refresh != "full" else None, digests=digests,
+                known=known if refresh != "full" else None, digests=digests, builder=builder,
             )
-            plan = build_plan(desired, live, skus=skus, marketplaces=marketplaces, known=known)
+            plan = builder.finish(live)
             _record_outcomes(cache, plan, desired, digests)
     except BaseException:
         if owned:  # the caller never sees these clients: close their connections here

@@ -395,3 +395,21 @@ def test_emulator_read_all_over_the_cap_and_updated_since() -> None:
         assert all(c.status == 200 for c in emu.calls("searchListingsItems"))
     assert sorted(everything) == [f"S{i:04d}" for i in range(1100)]
     assert sorted(recent) == [f"S{i:04d}" for i in range(30)]
+
+
+def test_on_found_hands_over_every_sku_once_as_answers_arrive() -> None:
+    """Search batches, the missing SKUs among them (None) and the getListingsItem fallback
+    (comma SKUs) all reach ``on_found`` exactly once, each batch before the read returns."""
+    live = {f"SKU-{i:03d}": item(f"SKU-{i:03d}") for i in range(45) if i % 7 != 3}
+    live["a,b"] = item("a,b")
+    fake = FakeAmazon(FakeCatalog(live))
+    client, _ = make_client(fake)
+    wanted = [f"SKU-{i:03d}" for i in range(45)] + ["a,b", "gone,too"]
+    handed: list[dict[str, Any]] = []
+    with client:
+        got = read_listings(client, US, wanted, on_found=handed.append)
+    seen = [sku for batch in handed for sku in batch]
+    assert sorted(seen) == sorted(wanted)  # each once
+    assert {s: v for batch in handed for s, v in batch.items()} == got
+    assert len(handed) == 3 + 2  # three searches of <= 20, two gets
+    assert got["SKU-003"] is None and got["gone,too"] is None

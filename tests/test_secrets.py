@@ -223,7 +223,8 @@ def _boom(*args: Any, **kwargs: Any) -> Any:
 
 DEPTHS = {
     "normalize_item (plan: reading live state)": ("reconciler.live", "normalize_item"),
-    "build_plan (plan)": ("reconciler.workflow", "build_plan"),
+    "PlanBuilder.add (plan: diff, on the read pipeline's worker)": (
+        "reconciler.plan.PlanBuilder", "add"),
     "listing_request (apply: building a write)": ("reconciler.apply", "listing_request"),
     "patch_listings_item (apply: the client)": (
         "reconciler.spapi.client.SpApiClient", "patch_listings_item"),

@@ -71,8 +71,13 @@ def read_listings(
     included_data: Sequence[str] = DEFAULT_INCLUDED,
     concurrency: int | None = None,
     progress: Callable[[int], None] | None = None,
+    on_found: Callable[[dict[str, Item | None]], None] | None = None,
 ) -> dict[str, Item | None]:
-    """Raw ``Item`` per requested SKU; None where the listing does not exist live."""
+    """Raw ``Item`` per requested SKU; None where the listing does not exist live.
+
+    ``on_found`` gets every SKU's final answer once, a search batch or a single get at a
+    time, as each arrives (on the reader's worker threads, possibly concurrently: it must be
+    thread-safe and quick), so a caller can process listings while the rest are being read."""
     wanted = list(dict.fromkeys(skus))  # de-duplicate, keep order
     out: dict[str, Item | None] = dict.fromkeys(wanted)
     searchable = [s for s in wanted if "," not in s]
@@ -85,6 +90,8 @@ def read_listings(
             found = _search_identifiers(client, marketplace_id, batch, included_data)
         except (InvalidRequestError, NotFoundError):
             return batch, None
+        if on_found is not None:
+            on_found({sku: found.get(sku) for sku in batch})
         if progress is not None:
             progress(len(batch))
         return batch, found
@@ -103,6 +110,8 @@ def read_listings(
             item: Item | None = client.get_listings_item(sku, [marketplace_id], included_data)
         except NotFoundError:
             item = None
+        if on_found is not None:
+            on_found({sku: item})
         if progress is not None:
             progress(1)
         return sku, item
