@@ -5,7 +5,9 @@ per listing, so a listing is never half-updated; one marketplace per feed, becau
 messages apply to every marketplace named in createFeed). Each feed runs the full lifecycle
 (CONTRACT.md §5.2): createFeedDocument (``application/json; charset=UTF-8``) -> PUT the UTF-8
 bytes -> createFeed -> poll getFeed -> getFeedDocument -> download (gunzip) -> map the processing
-report's issues (``messageId``) back to listings.
+report's issues (``messageId``) back to listings. :func:`wait_all` maps each feed's report as
+soon as that feed is terminal and hands the result over (``on_result``) while it goes on polling
+the others, so apply verifies a feed's listings while the seller's later feeds still process.
 
 **Never a PATCH and a queued feed for the same SKU.** Within one run every listing goes by one
 strategy. Across runs (an apply killed while its feeds were queued), the journal
