@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -418,7 +419,10 @@ class _Builder:
         }
 
         def entry(value: str) -> Entry:
-            return {"value": value, "language_tag": lang, "marketplace_id": m.marketplace_id}
+            # interned: the live side interns what it reads, so an unchanged live text and
+            # this one are one string (100k listings hold several texts each, twice)
+            return {"value": sys.intern(value), "language_tag": lang,
+                    "marketplace_id": m.marketplace_id}
 
         name = self.text(sku, ("texts", source_lang, "item_name"), block["item_name"],
                          context, ctx, MAX_ITEM_NAME)

@@ -8,8 +8,14 @@ order. :func:`normalize_item` applies exactly the canonicalisation the desired s
 (``model.py``): Decimal money quantized to the currency's minor units, int quantities, entries
 sorted by selector values (bullet points keep their order within a selector).
 
-Unmanaged data (other attributes, sibling fields, other selectors) is kept as read; the differ
-and :func:`fingerprint` look only at what the desired listing manages (:func:`managed_projection`).
+Only attributes the catalog can manage (:data:`~reconciler.model.SELECTORS`) are kept: no desired
+listing has any other attribute, so nothing reads them (``brand``, ``condition_type``, ...), and a
+100k-listing plan holds every live listing in memory. Within those attributes, sibling fields and
+other selectors are kept as read; the differ and :func:`fingerprint` look only at what the desired
+listing manages (:func:`managed_projection`). Keys and the top-level string values of entries are
+interned (``sys.intern``): JSON decoding makes a new string for every key of every Item, and the
+same marketplace ids, language tags, currencies and texts repeat across listings (the desired
+side interns its texts too, so an unchanged live text is the desired listing's string).
 
 Pure: no I/O, no clock.
 """
@@ -17,6 +23,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -96,9 +103,18 @@ def _money_schedules(field_value: Any, currency: str) -> Any:
     return out
 
 
+def _interned(entry: Mapping[str, Any]) -> Entry:
+    """A copy of ``entry`` with interned keys and interned top-level string values."""
+    intern = sys.intern
+    return {
+        intern(k): intern(v) if type(v) is str else v
+        for k, v in entry.items()
+    }
+
+
 def canonical_entry(attribute: str, entry: Entry, mp: MarketplaceConfig) -> Entry:
     """One live entry in the desired side's canonical form."""
-    e = dict(entry)
+    e = _interned(entry)
     if attribute in _MARKETPLACE_SELECTED and "marketplace_id" not in e:
         e["marketplace_id"] = mp.marketplace_id
     if attribute == "purchasable_offer":
@@ -134,9 +150,12 @@ def sort_entries(attribute: str, entries: Iterable[Entry]) -> list[Entry]:
 
 
 def canonical_attributes(attributes: Mapping[str, Any], mp: MarketplaceConfig) -> Attributes:
-    """Restrict to entries of ``mp`` (or without marketplace_id) and canonicalise."""
+    """Restrict to the attributes a catalog can manage (:data:`SELECTORS`) and to entries of
+    ``mp`` (or without marketplace_id), and canonicalise."""
     out: Attributes = {}
     for name in sorted(attributes):
+        if name not in SELECTORS:
+            continue  # no desired listing manages it: not kept (memory at 100k listings)
         value = attributes[name]
         if not isinstance(value, list):
             continue  # attributes are arrays (CONTRACT.md §7); anything else is not ours
@@ -148,7 +167,7 @@ def canonical_attributes(attributes: Mapping[str, Any], mp: MarketplaceConfig) -
         ]
         if not entries:
             continue
-        out[name] = sort_entries(name, entries) if name in SELECTORS else entries
+        out[sys.intern(name)] = sort_entries(name, entries)
     return out
 
 
@@ -214,6 +233,17 @@ def _derived_offers(item: Mapping[str, Any], mp: MarketplaceConfig) -> list[Entr
     return out
 
 
+_STATUSES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _status(value: Any) -> tuple[str, ...]:
+    """The summary's status as a tuple, one shared tuple per distinct status."""
+    status = tuple(str(s) for s in value or ())
+    if len(_STATUSES) < 64:  # a handful of values in practice; bounded all the same
+        return _STATUSES.setdefault(status, status)
+    return _STATUSES.get(status, status)
+
+
 def normalize_item(item: Mapping[str, Any], key: ListingKey, mp: MarketplaceConfig) -> LiveListing:
     """One SP-API ``Item`` (getListingsItem / searchListingsItems) as the live listing of ``key``
     in marketplace ``mp``."""
@@ -234,11 +264,11 @@ def normalize_item(item: Mapping[str, Any], key: ListingKey, mp: MarketplaceConf
 
     return LiveListing(
         key=key,
-        product_type=product_type,
+        product_type=sys.intern(product_type),
         attributes=canonical_attributes(raw, mp),
-        status=tuple(str(s) for s in summary.get("status") or ()),
+        status=_status(summary.get("status")),
         issues=_issues(item, mp),
-        last_updated=str(summary.get("lastUpdatedDate", "")),
+        last_updated=sys.intern(str(summary.get("lastUpdatedDate", ""))),
     )
 
 

@@ -47,7 +47,7 @@ class ListingKey(NamedTuple):
     marketplace_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourceRef:
     """Where in the catalog something was declared (1-based line/column)."""
 
@@ -115,7 +115,7 @@ class ApplySettings:
 # --------------------------------------------------------------------------- listings
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Issue:
     """An issue Amazon reports for a listing (API ``Issue`` or feed report issue)."""
 
@@ -125,7 +125,7 @@ class Issue:
     attribute_names: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PriceDerivation:
     """How one target price was computed, so a plan can show why."""
 
@@ -156,7 +156,7 @@ class PriceDerivation:
         return s
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: 100k+ of each in a plan
 class Listing:
     """A listing's managed state (desired) or read state (live), SP-API attribute shapes."""
 
@@ -166,7 +166,7 @@ class Listing:
     state: str = "present"  # "absent" only in desired: the one way to delete
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: 100k+ of each in a plan
 class DesiredListing(Listing):
     mli: bool = False
     derivations: tuple[PriceDerivation, ...] = ()
@@ -181,7 +181,7 @@ class DesiredListing(Listing):
     source: SourceRef | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: 100k+ of each in a plan
 class LiveListing(Listing):
     status: tuple[str, ...] = ()  # BUYABLE / DISCOVERABLE
     issues: tuple[Issue, ...] = ()

@@ -10,14 +10,17 @@ in a jinja2 ``SandboxedEnvironment`` with autoescape off: values arrive already 
 
 from __future__ import annotations
 
+import io
 import json as _json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from json.encoder import encode_basestring as _encode_string
+from typing import Any, NamedTuple, Protocol
 
 from jinja2.sandbox import SandboxedEnvironment
 
+from reconciler import plan as plan_mod
 from reconciler.marketplaces import lookup
 from reconciler.model import Entry, FieldChange, Issue, ListingKey, canonical_json
 from reconciler.plan import Change, Held, Plan
@@ -380,8 +383,106 @@ def markdown(plan: Plan) -> str:
 
 
 def json(plan: Plan) -> str:
-    """``plan.data()`` as indented JSON (the same data the checksum is made from)."""
-    return _json.dumps(plan.data(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """``plan.data()`` as indented JSON (the same data the checksum is made from). The same
+    text :func:`write_json` streams; prefer that for large plans."""
+    buf = io.StringIO()
+    write_json(plan, buf)
+    return buf.getvalue()
+
+
+class TextSink(Protocol):
+    """Where :func:`write_json` writes: a text file, ``io.StringIO``, or any ``write(str)``."""
+
+    def write(self, s: str, /) -> object: ...
+
+
+class _Lazy:
+    """A JSON array made one element at a time while it is written."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self.items = items
+
+
+def _lazy_data(plan: Plan) -> dict[str, Any]:
+    """:meth:`Plan.data` with its three per-listing arrays (changes, held, fingerprints) as
+    :class:`_Lazy` generators: at 100k listings the whole dict and the JSON string are hundreds
+    of MB, one element is a few hundred bytes. tests/test_render.py checks that the written
+    text equals ``json.dumps(plan.data(), indent=2, sort_keys=True, ensure_ascii=False)``."""
+    d: dict[str, Any] = {
+        "format_version": plan_mod.FORMAT_VERSION,
+        "accounts": list(plan.accounts),
+        "summary": {
+            "create": plan.count("create"),
+            "update": plan.count("update"),
+            "delete": plan.count("delete"),
+            "held": len(plan.held),
+            "unchanged": plan.unchanged,
+        },
+        "changes": _Lazy(plan_mod._change_data(c) for c in plan.changes),
+        "held": _Lazy(plan_mod._held_data(h) for h in plan.held),
+        "unchanged": plan.unchanged,
+        "fingerprints": _Lazy(_Fingerprint(k, fp) for k, fp in plan.fingerprints.items()),
+        "strategy": plan_mod._strategy_data(plan.strategy),
+        "safety": list(plan.safety),
+        "checksum": plan.checksum,
+    }
+    if plan.validated:
+        d[plan_mod.REMOTE_KEY] = {
+            "validated": plan.validated,
+            "issues": [
+                {**plan_mod._key_data(k), "issues": [plan_mod._issue_data(i) for i in v]}
+                for k, v in plan.remote_issues.items()
+            ],
+        }
+    return d
+
+
+class _Fingerprint(NamedTuple):
+    key: ListingKey
+    fingerprint: str
+
+
+_ENCODER = _json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False)
+_END = object()
+
+
+def _encode(value: Any, indent: str) -> str:
+    """``value`` as the indented JSON ``json.dumps(indent=2, sort_keys=True)`` writes at a
+    nesting of ``indent``. JSON strings never hold a raw newline, so every newline of the
+    text is indentation."""
+    if type(value) is _Fingerprint:  # 100k of them: formatted directly, keys sorted
+        k, q, i = value.key, _encode_string, indent + "  "
+        return (
+            f'{{\n{i}"account": {q(k.account)},\n{i}"fingerprint": {q(value.fingerprint)},'
+            f'\n{i}"marketplace_id": {q(k.marketplace_id)},\n{i}"sku": {q(k.sku)}\n{indent}}}'
+        )
+    return _ENCODER.encode(value).replace("\n", "\n" + indent)
+
+
+def write_json(plan: Plan, fp: TextSink) -> None:
+    """Write :func:`json`'s text to ``fp`` piece by piece (``reconciler plan --format json``):
+    the plan's data is never held whole, as a dict nor as one string."""
+    d = _lazy_data(plan)
+    sep = "{"
+    for name in sorted(d):
+        fp.write(f"{sep}\n  {_encode_string(name)}: ")
+        sep = ","
+        value = d[name]
+        if not isinstance(value, _Lazy):
+            fp.write(_encode(value, "  "))
+            continue
+        items = iter(value.items)
+        first = next(items, _END)
+        if first is _END:
+            fp.write("[]")
+            continue
+        fp.write("[\n    " + _encode(first, "    "))
+        for item in items:
+            fp.write(",\n    " + _encode(item, "    "))
+        fp.write("\n  ]")
+    fp.write("\n}\n")
 
 
 RENDERERS: dict[str, Callable[[Plan], str]] = {"text": text, "markdown": markdown, "json": json}

@@ -8,6 +8,7 @@ unmanaged edits and changes with managed ones.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -51,7 +52,7 @@ def test_applied_listing_diffs_empty_despite_every_quirk() -> None:
     assert [e["fulfillment_channel_code"] for e in fa][:3] == ["DEFAULT", LOC_B, LOC_A]
     live = normalize_item(item, d.key, US)
     assert diff_listing(d, live) == ()
-    # and the canonical form kept unmanaged siblings, attributes and selectors
+    # and the canonical form kept unmanaged siblings and selectors of managed attributes
     fa_live = {
         e["fulfillment_channel_code"]: e for e in live.attributes["fulfillment_availability"]
     }
@@ -61,8 +62,20 @@ def test_applied_listing_diffs_empty_despite_every_quirk() -> None:
     assert [
         e["fulfillment_channel_code"] for e in live.attributes["fulfillment_availability"]
     ] == sorted(fa_live)
-    assert live.attributes["brand"] == [{"value": "Acme", "marketplace_id": US.marketplace_id}]
     assert "discounted_price" in live.attributes["purchasable_offer"][0]
+    # attributes no catalog can manage are not kept (memory at 100k listings)
+    assert item["attributes"]["brand"] and "brand" not in live.attributes
+
+
+def test_keys_and_string_values_are_shared_across_listings() -> None:
+    d = desired("MUG-001", US, bullets=("Holds 12 oz",))
+    a = normalize_item(json.loads(json.dumps(amazon_item(d, US))), d.key, US)
+    b = normalize_item(json.loads(json.dumps(amazon_item(d, US))), d.key, US)
+    ea, eb = a.attributes["item_name"][0], b.attributes["item_name"][0]
+    assert ea == eb and ea is not eb
+    for (ka, va), (kb, vb) in zip(ea.items(), eb.items(), strict=True):
+        assert ka is kb and va is vb  # one string object, not one per decoded Item
+    assert a.status is b.status and a.last_updated is b.last_updated
 
 
 def test_other_marketplaces_are_dropped_and_missing_marketplace_id_filled() -> None:

@@ -9,14 +9,16 @@ colour only on request, the hidden marker, JSON = plan.data().
 
 from __future__ import annotations
 
+import io
 import json
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from reconciler import render
-from reconciler.model import ListingKey, LiveListing, Safety
+from reconciler.model import Issue, ListingKey, LiveListing, Safety
 from reconciler.plan import Plan, build_plan
 from tests.core_builders import CA, LOC_A, LOC_B, MX, US, desired, key, live_of, state
 
@@ -215,3 +217,44 @@ def test_only_held_listings_is_no_changes() -> None:
     expected = "No changes. Live state matches the catalog, except 1 listing held for review"
     assert expected in render.text(plan)
     assert expected in render.markdown(plan)
+
+
+def _dumps(plan: Plan) -> str:
+    return json.dumps(plan.data(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@pytest.mark.parametrize("validated", [False, True])
+def test_streamed_json_is_byte_for_byte_json_dumps_of_plan_data(validated: bool) -> None:
+    plan = golden_plan()
+    if validated:  # the remote_validation block, and texts JSON must escape
+        k = plan.changes[0].key
+        issue = Issue("90220", 'bad "quote" \\ \u2028 é\n<x>', "ERROR", ("brand",))
+        plan = replace(plan, remote_issues={k: (issue,)}, validated=3)
+    sink = io.StringIO()
+    render.write_json(plan, sink)
+    assert sink.getvalue() == _dumps(plan) == render.json(plan)
+
+
+def test_streamed_json_of_empty_and_unchanged_plans() -> None:
+    d = desired("MUG-001", CA)
+    for plan in (Plan(changes=()), build_plan(state(d), {d.key: live_of(d, CA)})):
+        sink = io.StringIO()
+        render.write_json(plan, sink)
+        assert sink.getvalue() == _dumps(plan)
+
+
+def test_streamed_json_writes_in_pieces() -> None:
+    plan = golden_plan()
+    many = {ListingKey("main", f"SKU-{i:04d}", CA.marketplace_id): "f" * 64 for i in range(300)}
+    plan = replace(plan, fingerprints={**plan.fingerprints, **many})
+    writes: list[str] = []
+
+    class Sink:
+        def write(self, s: str) -> int:
+            writes.append(s)
+            return len(s)
+
+    render.write_json(plan, Sink())
+    assert len(writes) > len(plan.changes) + len(plan.fingerprints)
+    assert max(map(len, writes)) < len("".join(writes)) / 10  # no piece is the whole plan
+    assert "".join(writes) == _dumps(plan)

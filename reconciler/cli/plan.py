@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 
@@ -34,16 +34,70 @@ def render_plan(plan: Plan, fmt: str, *, color: bool = False) -> str:
 
 def write_atomically(path: str, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file and rename: never half-written."""
+    write_atomically_with(path, lambda f: f.write(text if text.endswith("\n") else text + "\n"))
+
+
+def write_atomically_with(path: str, write: Callable[[IO[str]], object]) -> None:
+    """Let ``write`` fill a temporary file next to ``path``, then rename it: never half-written
+    (``write`` must end the text with a newline)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text if text.endswith("\n") else text + "\n")
+            write(f)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class RedactedStdout:
+    """A text sink for streamed output (``render.write_json``): whole lines go to stdout through
+    :func:`~reconciler.cli.common.out` (so redacted, like every other output) in blocks of about
+    64 KB; a secret never spans a line, so cutting at newlines never splits one."""
+
+    BLOCK = 1 << 16
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+
+    def write(self, s: str) -> int:
+        self.parts.append(s)
+        self.size += len(s)
+        if self.size >= self.BLOCK:
+            self.flush(final=False)
+        return len(s)
+
+    def flush(self, *, final: bool = True) -> None:
+        text = "".join(self.parts)
+        rest = ""
+        if not final:
+            cut = text.rfind("\n") + 1
+            text, rest = text[:cut], text[cut:]
+        self.parts = [rest] if rest else []
+        self.size = len(rest)
+        if text:
+            out(text, nl=False)
+
+
+def emit_plan(plan: Plan, fmt: str, out_file: str | None, *, color: bool) -> None:
+    """Print the plan (or write it to ``out_file``). JSON is streamed: a 100k-listing plan is
+    tens of MB of text that is never held as one string."""
+    if fmt == "json":
+        if out_file:
+            write_atomically_with(out_file, lambda f: render.write_json(plan, f))
+        else:
+            sink = RedactedStdout()
+            render.write_json(plan, sink)
+            sink.flush()
+        return
+    text = render_plan(plan, fmt, color=color)
+    if out_file:
+        write_atomically(out_file, text)
+    else:
+        out(text.rstrip("\n"))
 
 
 @contextmanager
@@ -165,12 +219,9 @@ def plan(
             from reconciler.remote_validation import validate_remote as _validate
 
             p = _validate(p, run.clients)
-        text = render_plan(p, fmt, color=use_color(sys.stdout, color) and not out_file)
+        emit_plan(p, fmt, out_file, color=use_color(sys.stdout, color) and not out_file)
         if out_file:
-            write_atomically(out_file, text)
             err(f"plan written to {out_file} (checksum {p.checksum})")
-        else:
-            out(text.rstrip("\n"))
         if p.safety and not force:
             raise UnsafePlanError(list(p.safety))
     finally:
