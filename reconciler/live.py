@@ -8,14 +8,17 @@ order. :func:`normalize_item` applies exactly the canonicalisation the desired s
 (``model.py``): Decimal money quantized to the currency's minor units, int quantities, entries
 sorted by selector values (bullet points keep their order within a selector).
 
-Only attributes the catalog can manage (:data:`~reconciler.model.SELECTORS`) are kept: no desired
-listing has any other attribute, so nothing reads them (``brand``, ``condition_type``, ...), and a
-100k-listing plan holds every live listing in memory. Within those attributes, sibling fields and
-other selectors are kept as read; the differ and :func:`fingerprint` look only at what the desired
-listing manages (:func:`managed_projection`). Keys and the top-level string values of entries are
-interned (``sys.intern``): JSON decoding makes a new string for every key of every Item, and the
-same marketplace ids, language tags, currencies and texts repeat across listings (the desired
-side interns its texts too, so an unchanged live text is the desired listing's string).
+Only what a catalog can manage is kept: the attributes of :data:`~reconciler.model.SELECTORS`, and
+in their entries the fields of :data:`MANAGED_FIELDS` (what ``reconciler.desired`` writes; other
+selectors are kept). No desired listing has any other attribute or field, so nothing reads them
+(``brand``, ``discounted_price``, ``lead_time_to_ship_max_days``: apply's merge patches leave them
+alone on Amazon), and a 100k-listing plan holds every live listing in memory. The differ and
+:func:`fingerprint` look only at what the desired listing manages (:func:`managed_projection`),
+which is unchanged by leaving out fields no desired entry declares. Keys and the top-level
+string values of entries are interned (``sys.intern``): JSON decoding makes a new string for
+every key of every Item, and the same marketplace ids, language tags, currencies and texts
+repeat across listings (the desired side interns its texts too, so an unchanged live text is
+the desired listing's string).
 
 Pure: no I/O, no clock.
 """
@@ -46,6 +49,16 @@ ABSENT = "absent"
 _MARKETPLACE_SELECTED = frozenset(a for a, sel in SELECTORS.items() if "marketplace_id" in sel)
 _DEFAULT_SELECTOR = ("marketplace_id",)
 _INT_FIELDS = frozenset({"quantity", "lead_time_to_ship_max_days"})
+# The entry fields a desired listing can declare, per attribute (reconciler.desired; its tests
+# check every desired entry against this). Nested values (``our_price``) are kept whole.
+MANAGED_FIELDS: dict[str, frozenset[str]] = {
+    "item_name": frozenset({"value", "language_tag", "marketplace_id"}),
+    "product_description": frozenset({"value", "language_tag", "marketplace_id"}),
+    "bullet_point": frozenset({"value", "language_tag", "marketplace_id"}),
+    "purchasable_offer": frozenset({"marketplace_id", "currency", "audience", "our_price"}),
+    "list_price": frozenset({"marketplace_id", "currency", "value"}),
+    "fulfillment_availability": frozenset({"fulfillment_channel_code", "quantity"}),
+}
 
 
 # --------------------------------------------------------------------------- scalars
@@ -103,18 +116,21 @@ def _money_schedules(field_value: Any, currency: str) -> Any:
     return out
 
 
-def _interned(entry: Mapping[str, Any]) -> Entry:
-    """A copy of ``entry`` with interned keys and interned top-level string values."""
+def _managed_fields(attribute: str, entry: Mapping[str, Any]) -> Entry:
+    """The fields of ``entry`` a catalog can manage, with interned keys and interned top-level
+    string values (a decoded Item has its own copy of every key and value)."""
+    keep = MANAGED_FIELDS.get(attribute)
     intern = sys.intern
     return {
         intern(k): intern(v) if type(v) is str else v
         for k, v in entry.items()
+        if keep is None or k in keep
     }
 
 
 def canonical_entry(attribute: str, entry: Entry, mp: MarketplaceConfig) -> Entry:
-    """One live entry in the desired side's canonical form."""
-    e = _interned(entry)
+    """One live entry in the desired side's canonical form, cut to :data:`MANAGED_FIELDS`."""
+    e = _managed_fields(attribute, entry)
     if attribute in _MARKETPLACE_SELECTED and "marketplace_id" not in e:
         e["marketplace_id"] = mp.marketplace_id
     if attribute == "purchasable_offer":

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from reconciler.desired import build, summary
 from reconciler.errors import CatalogError
+from reconciler.live import MANAGED_FIELDS
 from reconciler.loader import load, load_desired
 from reconciler.marketplaces import by_code
 from reconciler.model import DesiredListing, DesiredState
@@ -59,6 +60,19 @@ def test_seed_mli_ssnm001(state: DesiredState) -> None:
 def test_seed_mli_ssnm002(state: DesiredState) -> None:
     x = get(state, "na", "ssnm002", US)
     assert fa(x) == sorted([(NEWARK, 10), (RENO, 7), ("DEFAULT", 0)])
+
+
+def test_every_desired_field_is_one_the_live_side_keeps(state: DesiredState) -> None:
+    # live.normalize_item keeps only MANAGED_FIELDS: a field desired declares beyond them would
+    # read back as absent and never converge
+    seen: set[tuple[str, str]] = set()
+    for x in state.listings:
+        for name, entries in x.attributes.items():
+            assert name in MANAGED_FIELDS
+            for e in entries:
+                assert set(e) <= MANAGED_FIELDS[name], (name, e)
+                seen.update((name, k) for k in e)
+    assert {(a, f) for a, fields in MANAGED_FIELDS.items() for f in fields} == seen
 
 
 def test_non_mli_marketplace_gets_default_quantity(state: DesiredState) -> None:

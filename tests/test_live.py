@@ -52,17 +52,19 @@ def test_applied_listing_diffs_empty_despite_every_quirk() -> None:
     assert [e["fulfillment_channel_code"] for e in fa][:3] == ["DEFAULT", LOC_B, LOC_A]
     live = normalize_item(item, d.key, US)
     assert diff_listing(d, live) == ()
-    # and the canonical form kept unmanaged siblings and selectors of managed attributes
+    # the canonical form keeps other selectors of managed attributes, but no unmanaged field
     fa_live = {
         e["fulfillment_channel_code"]: e for e in live.attributes["fulfillment_availability"]
     }
     assert "marketplace_id" not in fa_live["DEFAULT"]
-    assert fa_live["DEFAULT"]["lead_time_to_ship_max_days"] == 2
+    assert fa[0]["lead_time_to_ship_max_days"] == 2  # read from Amazon (fa[0] is DEFAULT)
+    assert "lead_time_to_ship_max_days" not in fa_live["DEFAULT"]
     assert fa_live["AMAZON_NA"]["quantity"] == 4
     assert [
         e["fulfillment_channel_code"] for e in live.attributes["fulfillment_availability"]
     ] == sorted(fa_live)
-    assert "discounted_price" in live.attributes["purchasable_offer"][0]
+    assert "discounted_price" in item["attributes"]["purchasable_offer"][0]
+    assert "discounted_price" not in live.attributes["purchasable_offer"][0]
     # attributes no catalog can manage are not kept (memory at 100k listings)
     assert item["attributes"]["brand"] and "brand" not in live.attributes
 
