@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,28 +26,104 @@ from .model import SourceRef
 
 Mark = tuple[int, int]  # 1-based (line, column)
 
+# Marks are stored packed, line << 24 | column, in arrays of 64-bit ints: a 100,000-listing
+# catalog has millions of keys and items, and two (line, column) tuples plus two dict slots per
+# key took more memory than the values themselves. Columns are below 2**24 (files are <= 5 MB).
+_COL_BITS = 24
+_COL_MASK = (1 << _COL_BITS) - 1
+
+
+def _pack(mark: Mark) -> int:
+    return (mark[0] << _COL_BITS) | min(mark[1], _COL_MASK)
+
+
+def _unpack(packed: int) -> Mark:
+    return (packed >> _COL_BITS, packed & _COL_MASK)
+
 
 class YDict(dict[str, Any]):
-    """A YAML mapping that remembers where it, its keys and its values were written."""
+    """A YAML mapping that remembers where it, its keys and its values were written.
 
-    __slots__ = ("key_marks", "mark", "value_marks")
+    Keys added with :meth:`put` carry their marks (the YAML reader adds every key that way);
+    :meth:`key_mark` / :meth:`value_mark` give them back (None for a key without marks)."""
+
+    __slots__ = ("_index", "_mark", "_marks")
 
     def __init__(self, mark: Mark = (0, 0)) -> None:
         super().__init__()
-        self.mark = mark
-        self.key_marks: dict[str, Mark] = {}
-        self.value_marks: dict[str, Mark] = {}
+        self._mark = _pack(mark)
+        self._marks = array("q")  # key mark, value mark per key, in insertion order
+        self._index: dict[str, int] | None = None
+
+    @property
+    def mark(self) -> Mark:
+        return _unpack(self._mark)
+
+    def put(self, key: str, value: Any, key_mark: Mark, value_mark: Mark) -> None:
+        """Add a new ``key`` with the marks of the key and of its value."""
+        if key in self:
+            raise KeyError(f"{key!r} is already set")  # the reader reports duplicates first
+        self[key] = value
+        self._marks.append(_pack(key_mark))
+        self._marks.append(_pack(value_mark))
+        self._index = None
+
+    def _position(self, key: str) -> int | None:
+        if len(self._marks) != 2 * len(self):  # keys set without put(): positions unknown
+            return None
+        if self._index is None:
+            self._index = {k: i for i, k in enumerate(self)}
+        return self._index.get(key)
+
+    def key_mark(self, key: str) -> Mark | None:
+        i = self._position(key)
+        return None if i is None else _unpack(self._marks[2 * i])
+
+    def value_mark(self, key: str) -> Mark | None:
+        i = self._position(key)
+        return None if i is None else _unpack(self._marks[2 * i + 1])
+
+    @property
+    def key_marks(self) -> dict[str, Mark]:
+        """Every key's mark (a new dict)."""
+        return {k: m for k in self if (m := self.key_mark(k)) is not None}
+
+    @property
+    def value_marks(self) -> dict[str, Mark]:
+        """Every value's mark (a new dict)."""
+        return {k: m for k in self if (m := self.value_mark(k)) is not None}
 
 
 class YList(list[Any]):
-    """A YAML sequence that remembers where it and each item were written."""
+    """A YAML sequence that remembers where it and each item were written (items added with
+    :meth:`append_marked`)."""
 
-    __slots__ = ("item_marks", "mark")
+    __slots__ = ("_mark", "_marks")
 
     def __init__(self, mark: Mark = (0, 0)) -> None:
         super().__init__()
-        self.mark = mark
-        self.item_marks: list[Mark] = []
+        self._mark = _pack(mark)
+        self._marks = array("q")
+
+    @property
+    def mark(self) -> Mark:
+        return _unpack(self._mark)
+
+    def append_marked(self, value: Any, mark: Mark) -> None:
+        self.append(value)
+        self._marks.append(_pack(mark))
+
+    def item_mark(self, i: int) -> Mark | None:
+        if len(self._marks) != len(self) or not 0 <= i < len(self):
+            return None
+        return _unpack(self._marks[i])
+
+    @property
+    def item_marks(self) -> list[Mark]:
+        """Every item's mark (a new list; empty when items were added without marks)."""
+        if len(self._marks) != len(self):
+            return []
+        return [_unpack(m) for m in self._marks]
 
 
 def locate(data: Any, path: Iterable[Any], *, key: bool = False) -> Mark:
@@ -59,12 +136,11 @@ def locate(data: Any, path: Iterable[Any], *, key: bool = False) -> Mark:
     for i, step in enumerate(steps):
         last = i == len(steps) - 1
         if isinstance(node, YDict) and isinstance(step, str) and step in node:
-            marks = node.key_marks if (key and last) else node.value_marks
-            best = marks.get(step, best)
+            found = node.key_mark(step) if (key and last) else node.value_mark(step)
+            best = found or best
             node = node[step]
         elif isinstance(node, YList) and isinstance(step, int) and 0 <= step < len(node):
-            if step < len(node.item_marks):
-                best = node.item_marks[step]
+            best = node.item_mark(step) or best
             node = node[step]
         else:
             break

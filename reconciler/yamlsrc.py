@@ -20,6 +20,7 @@ The text is parsed, never a file: size caps and path checks live in :mod:`reconc
 from __future__ import annotations
 
 import re
+import sys
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -233,9 +234,7 @@ class _Composer:
         for src, mark in sources:
             for k, v in src.items():
                 if k not in c:
-                    c[k] = v
-                    c.key_marks[k] = src.key_marks.get(k, mark)
-                    c.value_marks[k] = src.value_marks.get(k, mark)
+                    c.put(k, v, src.key_mark(k) or mark, src.value_mark(k) or mark)
 
     def add(self, value: Any, mark: Mark, size: int, ev: Any) -> None:
         if ev is not None and getattr(ev, "anchor", None):
@@ -247,8 +246,7 @@ class _Composer:
         frame.size += size
         c = frame.container
         if isinstance(c, YList):
-            c.append(value)
-            c.item_marks.append(mark)
+            c.append_marked(value, mark)
             return
         if frame.key is None:  # this is a key
             if value is _MergeKey:
@@ -257,8 +255,9 @@ class _Composer:
                 self.problem(mark, "a mapping key must be a plain value, not a list or mapping")
                 frame.key = _BAD
             else:
-                # keys keep their literal text: `NO:` stays "NO", `1:` stays "1"
-                frame.key = ev.value if isinstance(ev, yaml.ScalarEvent) else str(value)
+                # keys keep their literal text: `NO:` stays "NO", `1:` stays "1"; interned:
+                # every SKU repeats the same keys
+                frame.key = sys.intern(ev.value if isinstance(ev, yaml.ScalarEvent) else str(value))
             frame.key_mark = mark
             return
         key, frame.key = frame.key, None
@@ -267,16 +266,14 @@ class _Composer:
         elif key == _BAD:
             return
         elif key in c:
-            first = c.key_marks[key]
+            first = c.key_mark(key) or (0, 0)
             self.problem(
                 frame.key_mark,
                 f"duplicate key {key!r} (first defined at line {first[0]}); "
                 "remove one of them",
             )
         else:
-            c[key] = value
-            c.key_marks[key] = frame.key_mark
-            c.value_marks[key] = mark
+            c.put(key, value, frame.key_mark, mark)
 
 
 class _MergeKeyType:

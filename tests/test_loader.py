@@ -42,7 +42,7 @@ def messages(text: str) -> list[str]:
 def test_marks_are_one_based_lines_and_columns() -> None:
     data = ok("a: 1\nb:\n  c: [x, y]\n")
     assert isinstance(data, YDict)
-    assert data.key_marks["b"] == (2, 1)
+    assert data.key_mark("b") == (2, 1) and data.key_marks["b"] == (2, 1)
     assert locate(data, ["b", "c"]) == (3, 6)
     assert locate(data, ["b", "c", 1]) == (3, 10)
     assert locate(data, ["b", "c"], key=True) == (3, 3)
