@@ -228,7 +228,11 @@ class _Loader:
                 )
                 return None
             with path.open("rb") as fh:
-                data = fh.read(limit + 1)
+                # read(n) allocates n bytes up front: ask for the size, not the limit (50 MB
+                # for stock.csv); a file that grew since stat() is read on up to the limit
+                data = fh.read(size + 1)
+                if len(data) > size:
+                    data += fh.read(limit + 1 - len(data))
         except OSError as e:
             self.problem(rel, f"cannot read: {e.strerror or e}")
             return None
