@@ -20,7 +20,9 @@ import pytest
 
 from reconciler.apply import apply_plan
 from reconciler.emulator.app import Emulator, EmulatorConfig
-from reconciler.plan import build_plan
+from reconciler.model import DesiredState
+from reconciler.plan import Plan, build_plan
+from reconciler.spapi.client import SpApiClient
 from tests import applyutil as au
 
 
@@ -241,6 +243,36 @@ def test_rejected_listing_counts_in_stock_deviation() -> None:
         assert report.kpis.sync_success_pct == 50.0
 
 
+def _patch_after_the_feed(
+    emu: Emulator,
+    cl: SpApiClient,
+    plan: Plan,
+    desired: DesiredState,
+    tmp_path: Path,
+    feed_id: str,
+) -> None:
+    """Apply ``plan`` by PATCH with the journal in ``tmp_path``: it converges, every PATCH
+    goes out after the last write of feed ``feed_id``, and the journal ends empty."""
+    from reconciler import feedrun
+
+    report = apply_plan(
+        plan,
+        desired,
+        {"na": cl},
+        strategy="patch",
+        verify_timeout_s=10,
+        verify_interval_s=0.02,
+        feed_poll_interval_s=0.02,
+        state_dir=str(tmp_path),
+    )
+    assert report.converged
+    feed_writes = [h.time for h in emu.history() if h.source == f"feed:{feed_id}"]
+    patch_calls = [c.time for c in emu.calls("patchListingsItem")]
+    assert feed_writes, "the feed was processed"
+    assert not patch_calls or min(patch_calls) >= max(feed_writes)
+    assert feedrun.Journal(tmp_path, "na").entries == []
+
+
 def test_patches_wait_for_a_feed_left_in_flight(tmp_path: Path) -> None:
     """A killed feed run leaves its feed queued; the next run (patch) waits for it first, so a
     PATCH and a queued feed are never in flight for the same SKU."""
@@ -255,22 +287,7 @@ def test_patches_wait_for_a_feed_left_in_flight(tmp_path: Path) -> None:
             cl, au.SELLER, au.CA.marketplace_id, list(plan.changes), journal
         )  # ... and the process "dies" here
         assert feedrun.Journal(tmp_path, "na").entries[0]["feed_id"] == feed_id
-        report = apply_plan(
-            plan,
-            desired,
-            {"na": cl},
-            strategy="patch",
-            verify_timeout_s=10,
-            verify_interval_s=0.02,
-            feed_poll_interval_s=0.02,
-            state_dir=str(tmp_path),
-        )
-        assert report.converged
-        feed_writes = [h.time for h in emu.history() if h.source == f"feed:{feed_id}"]
-        patch_calls = [c.time for c in emu.calls("patchListingsItem")]
-        assert feed_writes, "the feed was processed"
-        assert not patch_calls or min(patch_calls) >= max(feed_writes)
-        assert feedrun.Journal(tmp_path, "na").entries == []
+        _patch_after_the_feed(emu, cl, plan, desired, tmp_path, feed_id)
 
 
 def test_a_feed_whose_create_answer_was_lost_is_found_and_waited_for(tmp_path: Path) -> None:
@@ -294,22 +311,7 @@ def test_a_feed_whose_create_answer_was_lost_is_found_and_waited_for(tmp_path: P
         assert marker["feed_id"] == "" and marker["submitted_at"]
         (feed,) = cl.get_feeds(["JSON_LISTINGS_FEED"], processing_statuses=["IN_QUEUE"])
         feed_id = feed["feedId"]
-        report = apply_plan(
-            plan,
-            desired,
-            {"na": cl},
-            strategy="patch",
-            verify_timeout_s=10,
-            verify_interval_s=0.02,
-            feed_poll_interval_s=0.02,
-            state_dir=str(tmp_path),
-        )
-        assert report.converged
-        feed_writes = [h.time for h in emu.history() if h.source == f"feed:{feed_id}"]
-        patch_calls = [c.time for c in emu.calls("patchListingsItem")]
-        assert feed_writes, "the feed was processed"
-        assert not patch_calls or min(patch_calls) >= max(feed_writes)
-        assert feedrun.Journal(tmp_path, "na").entries == []
+        _patch_after_the_feed(emu, cl, plan, desired, tmp_path, feed_id)
 
 
 def test_a_marker_with_no_unfinished_feed_is_dropped_at_once(tmp_path: Path) -> None:
