@@ -503,7 +503,9 @@ def _read_live(items_file: Path, desired: DesiredState) -> dict[ListingKey, Live
     with items_file.open(encoding="utf-8") as f, paused_gc():
         for line in f:
             account, sku, mp, item = json.loads(line)
-            k = ListingKey(account, sku, mp)
+            # the key's strings are the catalog's (interned by the YAML reader), as in
+            # workflow.read_live, whose keys are made from the desired listings' SKUs
+            k = ListingKey(sys.intern(account), sys.intern(sku), sys.intern(mp))
             if k in live:
                 live[k] = live_mod.normalize_item(item, k, mps[(account, mp)])
     return live
