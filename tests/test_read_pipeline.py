@@ -56,7 +56,7 @@ def test_diff_starts_before_the_read_ends_and_gives_the_same_plan() -> None:
             assert threading.current_thread().name.startswith("normalize")
             super().add(k, have)
 
-    client, _ = make_client(_fake(items, searched, latency=0.03))
+    client, _ = make_client(_fake(items, searched, latency=0.05))
     builder = Recording(ds)
     with client:
         live = read_live(ds, {"main": client}, [d.key for d in ds.listings], builder=builder)
