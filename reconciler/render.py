@@ -20,7 +20,6 @@ from typing import Any, NamedTuple, Protocol
 
 from jinja2.sandbox import SandboxedEnvironment
 
-from reconciler import plan as plan_mod
 from reconciler.marketplaces import lookup
 from reconciler.model import Entry, FieldChange, Issue, ListingKey, canonical_json
 from reconciler.plan import Change, Held, Plan
@@ -410,33 +409,7 @@ def _lazy_data(plan: Plan) -> dict[str, Any]:
     :class:`_Lazy` generators: at 100k listings the whole dict and the JSON string are hundreds
     of MB, one element is a few hundred bytes. tests/test_render.py checks that the written
     text equals ``json.dumps(plan.data(), indent=2, sort_keys=True, ensure_ascii=False)``."""
-    d: dict[str, Any] = {
-        "format_version": plan_mod.FORMAT_VERSION,
-        "accounts": list(plan.accounts),
-        "summary": {
-            "create": plan.count("create"),
-            "update": plan.count("update"),
-            "delete": plan.count("delete"),
-            "held": len(plan.held),
-            "unchanged": plan.unchanged,
-        },
-        "changes": _Lazy(plan_mod._change_data(c) for c in plan.changes),
-        "held": _Lazy(plan_mod._held_data(h) for h in plan.held),
-        "unchanged": plan.unchanged,
-        "fingerprints": _Lazy(_Fingerprint(k, fp) for k, fp in plan.fingerprints.items()),
-        "strategy": plan_mod._strategy_data(plan.strategy),
-        "safety": list(plan.safety),
-        "checksum": plan.checksum,
-    }
-    if plan.validated:
-        d[plan_mod.REMOTE_KEY] = {
-            "validated": plan.validated,
-            "issues": [
-                {**plan_mod._key_data(k), "issues": [plan_mod._issue_data(i) for i in v]}
-                for k, v in plan.remote_issues.items()
-            ],
-        }
-    return d
+    return plan.lazy_data(_Lazy, _Fingerprint)
 
 
 class _Fingerprint(NamedTuple):

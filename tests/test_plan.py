@@ -202,6 +202,11 @@ def test_checksum_hashes_the_published_body_less_the_derived_requests() -> None:
     edited = copy.deepcopy(data)
     edited["changes"][0]["request"] = {"method": "DELETE"}
     assert Plan.from_data(edited) == plan
+    # streamed into the hash element by element: empty arrays and an empty plan too
+    empty = Plan(changes=())
+    body = {k: v for k, v in empty.data().items() if k != "checksum"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    assert hashlib.sha256(text.encode()).hexdigest() == empty.checksum
 
 
 def test_from_data_round_trips() -> None:
