@@ -3,7 +3,8 @@ around the functions of ``listings.py``; search is in ``listing_search.py``."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .app import ApiError, json_body
 from .http import Request, Response, Route, api_error, invalid_input, json_response
@@ -68,37 +69,27 @@ def _submission_args(req: Request, max_mps: int | None) -> tuple[list[str], bool
 
 
 def put_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
-    mps, preview, included = _submission_args(req, 1)
-    body = json_body(req)
-    return json_response(
-        200,
-        submit_put(
-            emu,
-            params["sellerId"],
-            params["sku"],
-            mps,
-            body,
-            preview=preview,
-            included_data=included,
-        ),
-    )
+    return _submit(emu, req, params, submit_put, max_marketplaces=1)
 
 
 def patch_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
-    mps, preview, included = _submission_args(req, None)
+    return _submit(emu, req, params, submit_patch, max_marketplaces=None)
+
+
+def _submit(
+    emu: Emulator,
+    req: Request,
+    params: dict[str, str],
+    submit: Callable[..., dict[str, Any]],
+    *,
+    max_marketplaces: int | None,
+) -> Response:
+    mps, preview, included = _submission_args(req, max_marketplaces)
     body = json_body(req)
-    return json_response(
-        200,
-        submit_patch(
-            emu,
-            params["sellerId"],
-            params["sku"],
-            mps,
-            body,
-            preview=preview,
-            included_data=included,
-        ),
+    resp = submit(
+        emu, params["sellerId"], params["sku"], mps, body, preview=preview, included_data=included
     )
+    return json_response(200, resp)
 
 
 def delete_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:

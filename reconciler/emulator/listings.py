@@ -343,23 +343,10 @@ def submit_patch(
                     )
                 )
                 break
-        status = "INVALID" if issues else ("VALID" if preview else "ACCEPTED")
-        resp = _response(
-            emu, seller_id, sku, marketplace_ids, status, issues, included_data, preview
+        return _answer(
+            emu, "patch", seller_id, sku, marketplace_ids, pt, patches, issues,
+            preview=preview, source=source, included_data=included_data,
         )
-        if status == "ACCEPTED":
-            _schedule(
-                emu,
-                "patch",
-                seller_id,
-                sku,
-                marketplace_ids,
-                pt,
-                patches,
-                source,
-                resp["submissionId"],
-            )
-    return resp
 
 
 def submit_put(
@@ -388,22 +375,35 @@ def submit_put(
         issues = rules.validate_attributes(
             attributes, marketplace_ids, _channel_check(emu, seller_id), requirements
         )
-        status = "INVALID" if issues else ("VALID" if preview else "ACCEPTED")
-        resp = _response(
-            emu, seller_id, sku, marketplace_ids, status, issues, included_data, preview
+        return _answer(
+            emu, "put", seller_id, sku, marketplace_ids, pt, attributes, issues,
+            preview=preview, source=source, included_data=included_data,
         )
-        if status == "ACCEPTED":
-            _schedule(
-                emu,
-                "put",
-                seller_id,
-                sku,
-                marketplace_ids,
-                pt,
-                attributes,
-                source,
-                resp["submissionId"],
-            )
+
+
+def _answer(
+    emu: Emulator,
+    kind: str,
+    seller_id: str,
+    sku: str,
+    marketplace_ids: list[str],
+    product_type: str,
+    payload: Any,
+    issues: list[dict[str, Any]],
+    *,
+    preview: bool,
+    source: str,
+    included_data: tuple[str, ...] | list[str],
+) -> dict[str, Any]:
+    """The submission response for validated ``issues`` (INVALID / VALID in a preview /
+    ACCEPTED), scheduling the write when accepted. Called under ``emu.lock``."""
+    status = "INVALID" if issues else ("VALID" if preview else "ACCEPTED")
+    resp = _response(emu, seller_id, sku, marketplace_ids, status, issues, included_data, preview)
+    if status == "ACCEPTED":
+        _schedule(
+            emu, kind, seller_id, sku, marketplace_ids, product_type, payload, source,
+            resp["submissionId"],
+        )
     return resp
 
 
