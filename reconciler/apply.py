@@ -31,6 +31,7 @@ from typing import Any
 
 from reconciler import feedrun, kpi, verify
 from reconciler.errors import ApiError, InvalidRequestError, NotFoundError, ReconcilerError
+from reconciler.live import amazon_issues
 from reconciler.model import DesiredListing, DesiredState, Issue, ListingKey, LiveListing
 from reconciler.outcome import (
     PENDING,
@@ -176,21 +177,6 @@ class _Counter:
             self.progress(phase, done, self.total)
 
 
-def _issues(raw: Any) -> tuple[Issue, ...]:
-    out = []
-    for i in raw or []:
-        if isinstance(i, Mapping):
-            out.append(
-                Issue(
-                    code=str(i.get("code", "")),
-                    message=str(i.get("message", "")),
-                    severity=str(i.get("severity", "ERROR")),
-                    attribute_names=tuple(str(a) for a in i.get("attributeNames", []) or []),
-                )
-            )
-    return tuple(out)
-
-
 def _api_issue(e: ApiError) -> tuple[Issue, ...]:
     if e.errors:
         return tuple(Issue(x.code, redact(x.message)) for x in e.errors)
@@ -216,7 +202,7 @@ def _write_one(client: SpApiClient, change: Change) -> tuple[str, tuple[Issue, .
         return REJECTED, _api_issue(e)
     except ApiError as e:  # throttled/5xx after bounded retries: not written, run again
         return PENDING, _api_issue(e)
-    issues = _issues(res.get("issues"))
+    issues = amazon_issues(res.get("issues"))
     if res.get("status") == "INVALID":
         return REJECTED, tuple(i for i in issues if i.severity == "ERROR") or issues
     return "submitted", ()

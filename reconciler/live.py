@@ -196,13 +196,16 @@ def _for_marketplace(items: Any, mp: MarketplaceConfig) -> list[dict[str, Any]]:
     return [i for i in items if isinstance(i, dict) and i.get("marketplaceId") == mp.marketplace_id]
 
 
-def _issues(item: Mapping[str, Any], mp: MarketplaceConfig) -> tuple[Issue, ...]:
+def amazon_issues(raw: Any, marketplace_id: str | None = None) -> tuple[Issue, ...]:
+    """Amazon's ``Issue`` objects (a listing's, or a submission response's ``issues``) as
+    :class:`Issue`; with ``marketplace_id``, only those that apply to it (an issue naming no
+    marketplace applies to all)."""
     out = []
-    for i in item.get("issues") or ():
-        if not isinstance(i, dict):
+    for i in raw or ():
+        if not isinstance(i, Mapping):
             continue
         mps = i.get("marketplaceIds")
-        if mps and mp.marketplace_id not in mps:
+        if marketplace_id is not None and mps and marketplace_id not in mps:
             continue
         out.append(
             Issue(
@@ -283,7 +286,7 @@ def normalize_item(item: Mapping[str, Any], key: ListingKey, mp: MarketplaceConf
         product_type=sys.intern(product_type),
         attributes=canonical_attributes(raw, mp),
         status=_status(summary.get("status")),
-        issues=_issues(item, mp),
+        issues=amazon_issues(item.get("issues"), mp.marketplace_id),
         last_updated=sys.intern(str(summary.get("lastUpdatedDate", ""))),
     )
 

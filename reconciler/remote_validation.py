@@ -11,28 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any
 
+from .live import amazon_issues
 from .model import Issue, ListingKey
 from .patches import listing_request
 from .plan import Change, Plan
 from .spapi.client import SpApiClient
 
 PREVIEW = "VALIDATION_PREVIEW"
-
-
-def _issues(resp: Mapping[str, Any]) -> tuple[Issue, ...]:
-    out = []
-    for i in resp.get("issues") or ():
-        out.append(
-            Issue(
-                code=str(i.get("code", "")),
-                message=str(i.get("message", "")),
-                severity=str(i.get("severity", "ERROR")),
-                attribute_names=tuple(str(a) for a in i.get("attributeNames") or ()),
-            )
-        )
-    return tuple(out)
 
 
 def preview(client: SpApiClient, change: Change) -> tuple[Issue, ...]:
@@ -43,7 +29,7 @@ def preview(client: SpApiClient, change: Change) -> tuple[Issue, ...]:
         resp = client.put_listings_item(req.sku, [req.marketplace_id], req.body, mode=PREVIEW)
     else:
         resp = client.patch_listings_item(req.sku, [req.marketplace_id], req.body, mode=PREVIEW)
-    return _issues(resp)
+    return amazon_issues(resp.get("issues"))
 
 
 def validate_remote(plan: Plan, clients: Mapping[str, SpApiClient], workers: int = 4) -> Plan:
