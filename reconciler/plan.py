@@ -151,7 +151,7 @@ class Plan:
         gives less the requests, fed to the hash element by element (never one string), with
         Decimals written by the encoder as the strings ``_plain`` would make."""
         with paused_gc():  # 30k changes allocate ~1M small objects: 3x faster without GC
-            return _checksum(self._body(plain=False, requests=False, many=_Many))
+            return _checksum(self._body(plain=False, requests=False, many=Many))
 
     def _body(
         self,
@@ -230,8 +230,9 @@ def listing_name(key: ListingKey, marketplace: str) -> str:
 # --------------------------------------------------------------------------- (de)serialisation
 
 
-class _Many:
-    """A JSON array whose elements are made one at a time (see :func:`_checksum`)."""
+class Many:
+    """A JSON array whose elements are made one at a time: what :meth:`Plan.lazy_data` hands
+    the checksum and ``render.write_json`` for the per-listing arrays."""
 
     __slots__ = ("items",)
 
@@ -247,7 +248,7 @@ _CHECKSUM_ENCODER = json.JSONEncoder(
 def _checksum(d: Mapping[str, Any]) -> str:
     """sha256 of the canonical JSON of a plan body (sorted keys, compact, ASCII), Decimals as
     their exact strings: the same bytes whether the body went through ``_plain`` or not, and
-    whether its arrays are lists or :class:`_Many` (streamed into the hash one element at a
+    whether its arrays are lists or :class:`Many` (streamed into the hash one element at a
     time, so a 100k-listing body is never one string)."""
     h = hashlib.sha256()
     enc = _CHECKSUM_ENCODER.encode
@@ -256,7 +257,7 @@ def _checksum(d: Mapping[str, Any]) -> str:
         h.update(sep + enc(name).encode("utf-8") + b":")
         sep = b","
         value = d[name]
-        if type(value) is not _Many:
+        if type(value) is not Many:
             h.update(enc(value).encode("utf-8"))
             continue
         h.update(b"[")

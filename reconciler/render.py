@@ -22,7 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from reconciler.marketplaces import lookup
 from reconciler.model import Entry, FieldChange, Issue, ListingKey, canonical_json
-from reconciler.plan import Change, Held, Plan
+from reconciler.plan import Change, Held, Many, Plan
 
 MARKER = "<!-- reconciler-plan -->"
 TEMPLATE = "plan.md.j2"
@@ -395,23 +395,6 @@ class TextSink(Protocol):
     def write(self, s: str, /) -> object: ...
 
 
-class _Lazy:
-    """A JSON array made one element at a time while it is written."""
-
-    __slots__ = ("items",)
-
-    def __init__(self, items: Iterable[Any]) -> None:
-        self.items = items
-
-
-def _lazy_data(plan: Plan) -> dict[str, Any]:
-    """:meth:`Plan.data` with its three per-listing arrays (changes, held, fingerprints) as
-    :class:`_Lazy` generators: at 100k listings the whole dict and the JSON string are hundreds
-    of MB, one element is a few hundred bytes. tests/test_render.py checks that the written
-    text equals ``json.dumps(plan.data(), indent=2, sort_keys=True, ensure_ascii=False)``."""
-    return plan.lazy_data(_Lazy, _Fingerprint)
-
-
 class _Fingerprint(NamedTuple):
     key: ListingKey
     fingerprint: str
@@ -436,14 +419,17 @@ def _encode(value: Any, indent: str) -> str:
 
 def write_json(plan: Plan, fp: TextSink) -> None:
     """Write :func:`json`'s text to ``fp`` piece by piece (``reconciler plan --format json``):
-    the plan's data is never held whole, as a dict nor as one string."""
-    d = _lazy_data(plan)
+    the plan's data is never held whole, as a dict nor as one string: the per-listing arrays
+    come as :class:`~reconciler.plan.Many` generators (at 100k listings the whole dict and the
+    string are hundreds of MB, one element a few hundred bytes). tests/test_render.py checks the
+    text equals ``json.dumps(plan.data(), indent=2, sort_keys=True, ensure_ascii=False)``."""
+    d = plan.lazy_data(Many, _Fingerprint)
     sep = "{"
     for name in sorted(d):
         fp.write(f"{sep}\n  {_encode_string(name)}: ")
         sep = ","
         value = d[name]
-        if not isinstance(value, _Lazy):
+        if not isinstance(value, Many):
             fp.write(_encode(value, "  "))
             continue
         items = iter(value.items)
