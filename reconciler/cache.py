@@ -36,6 +36,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from .clockskew import iso_utc, parse_iso_utc
 from .raw import paused_gc
 
 SCHEMA_VERSION = 2  # 2: outcomes
@@ -90,17 +91,13 @@ def normalize_time(value: str) -> str:
     dt = datetime.fromisoformat(text)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(dt)
 
 
 def default_path(state_dir: str | os.PathLike[str]) -> Path:
     """Where the CLI keeps the cache: ``<state_dir>/live-cache.sqlite``. The drift workflow
     caches the whole state dir between runs (without ``locks/``), so the name may change."""
     return Path(state_dir) / CACHE_FILENAME
-
-
-def _parse(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
 def _by_sku(
@@ -527,5 +524,5 @@ class LiveCache:
         last = self.last_full_read(account, marketplace_id)
         if last is None:
             return True
-        age = _parse(normalize_time(now_iso)) - _parse(last)
+        age = parse_iso_utc(normalize_time(now_iso)) - parse_iso_utc(last)
         return age < timedelta(0) or age > timedelta(seconds=max_age_seconds)

@@ -1,4 +1,5 @@
-"""How far we distrust our own clock against Amazon's.
+"""How far we distrust our own clock against Amazon's, and the one time format we exchange
+with it (whole-second ISO 8601 in UTC, ``2026-11-22T10:00:00Z``).
 
 Two places compare a time we took with one Amazon stamps: the incremental read's
 ``lastUpdatedAfter`` mark (``workflow``) and the feed journal's search for a feed whose
@@ -24,6 +25,19 @@ def clock_margin() -> timedelta:
     return timedelta(seconds=max(0.0, seconds))
 
 
-def iso_utc(moment: datetime) -> str:
-    """Whole-second ISO 8601 in UTC, as the SP-API date filters take it."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def iso_utc(moment: datetime | float) -> str:
+    """Whole-second ISO 8601 in UTC, as the SP-API date filters take it. A naive datetime is
+    taken as UTC; a float is epoch seconds."""
+    if isinstance(moment, (int, float)):
+        moment = datetime.fromtimestamp(moment, timezone.utc)
+    elif moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime(ISO_UTC)
+
+
+def parse_iso_utc(text: str) -> datetime:
+    """Read :func:`iso_utc`'s format back (aware, UTC). ValueError for anything else."""
+    return datetime.strptime(text, ISO_UTC).replace(tzinfo=timezone.utc)

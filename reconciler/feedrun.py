@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import patches
-from reconciler.clockskew import clock_margin, iso_utc
+from reconciler.clockskew import clock_margin, iso_utc, parse_iso_utc
 from reconciler.errors import ApiError, NotFoundError
 from reconciler.model import Issue, ListingKey
 from reconciler.plan import Change
@@ -198,7 +198,7 @@ def _marker_since(submitted_at: str) -> str | None:
     """createdSince for a marker: its time less the clock margin. Markers written before the
     journal kept a time fall back to Amazon's default window (90 days)."""
     try:
-        at = datetime.strptime(submitted_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        at = parse_iso_utc(submitted_at)
     except ValueError:
         return None
     return iso_utc(at - clock_margin())

@@ -16,13 +16,13 @@ orders whose status and ``lastUpdatedTime`` are already stored).
 
 from __future__ import annotations
 
-import datetime as _dt
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.clockskew import iso_utc
 from reconciler.model import Account
 from reconciler.spapi.client import SpApiClient
 from reconciler.spapi.orders import search_orders_pages
@@ -43,8 +43,7 @@ class PullResult:
 
 
 def iso(ts: float) -> str:
-    d = _dt.datetime.fromtimestamp(ts, _dt.timezone.utc)
-    return d.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(ts)
 
 
 def _fetch(client: SpApiClient, acc: Account, after: str) -> list[dict[str, Any]]:

@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ..clockskew import iso_utc
 from ..errors import InvalidRequestError, NotFoundError, ReconcilerError
 from ..quotas import SEARCH_MAX_IDENTIFIERS
 from .client import DEFAULT_INCLUDED, SpApiClient
@@ -217,10 +218,6 @@ def read_updated_since(
     )
 
 
-def _iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def read_all(
     client: SpApiClient,
     marketplace_id: str,
@@ -239,7 +236,7 @@ def read_all(
     stack = [(_EPOCH, end)]
     while stack:
         lo, hi = stack.pop()
-        what = f"createdAfter={_iso(lo)} createdBefore={_iso(hi)}"
+        what = f"createdAfter={iso_utc(lo)} createdBefore={iso_utc(hi)}"
         try:
             part = _page_all(
                 client,
@@ -247,8 +244,8 @@ def read_all(
                 included_data,
                 what,
                 progress,
-                created_after=_iso(lo),
-                created_before=_iso(hi),
+                created_after=iso_utc(lo),
+                created_before=iso_utc(hi),
             )
         except SearchCapReached:
             if hi - lo <= timedelta(seconds=1):
