@@ -20,13 +20,13 @@ import httpx
 import pytest
 
 from reconciler.errors import ServerError
-from reconciler.spapi.client import SpApiClient
 from reconciler.spapi.reader import (
     SearchCapReached,
     read_all,
     read_listings,
     read_updated_since,
 )
+from tests import applyutil as au
 from tests.spapi_fakes import (
     US,
     FakeAmazon,
@@ -295,21 +295,11 @@ def test_emulator_call_log_shows_ceil_n_over_20_searches(n: int) -> None:
     from tests.spapi_fakes import FakeClock as Clock
 
     clock = Clock(1_000_000.0)
-    seller = "A1PP0FEH11RW77"
+    seller = au.SELLER
     live = [f"SKU {i:03d}/ü" for i in range(n) if i % 5 != 0 or n == 1]
     with Emulator(":memory:", clock=clock, sleep=clock.sleep) as emu:
         emu.seed({"sellers": {seller: {"listings": [emulator_listing(s) for s in live]}}})
-        client = SpApiClient(
-            seller_id=seller,
-            base_url="https://sellingpartnerapi-na.amazon.com",
-            token_url="https://api.amazon.com/auth/o2/token",
-            refresh_token="Atzr|reader-emulator-test",
-            client_id="amzn1.application-oa2-client.reader",
-            client_secret="reader-emulator-secret",
-            transport=emu.transport(),
-            clock=clock,
-            sleep=clock.sleep,
-        )
+        client = au.client(emu, clock=clock, sleep=clock.sleep)
         wanted = [f"SKU {i:03d}/ü" for i in range(n)]
         with client:
             # One worker: threads sleeping on a shared *fake* clock move time for each other,
@@ -334,20 +324,11 @@ def test_reader_saturates_the_search_quota_with_latency() -> None:
 
     scale, skus = 10.0, 600  # 30 searches; quota 50/s, latency 30 ms
     config = EmulatorConfig(latency_ms=300, time_scale=scale)
-    seller = "A1PP0FEH11RW77"
+    seller = au.SELLER
     names = [f"S{i:04d}" for i in range(skus)]
     with Emulator(":memory:", config) as emu:
         emu.seed({"sellers": {seller: {"listings": [emulator_listing(s) for s in names]}}})
-        with SpApiClient(
-            seller_id=seller,
-            base_url="https://sellingpartnerapi-na.amazon.com",
-            token_url="https://api.amazon.com/auth/o2/token",
-            refresh_token="Atzr|reader-saturation-test",
-            client_id="amzn1.application-oa2-client.reader",
-            client_secret="reader-saturation-secret",
-            transport=emu.transport(),
-            rate_scale=scale,
-        ) as client:
+        with au.client(emu) as client:  # rate_scale = the emulator's time scale
             client.tokens.token()
             t0 = time.monotonic()
             got = read_listings(client, US, names)
@@ -368,7 +349,7 @@ def test_emulator_read_all_over_the_cap_and_updated_since() -> None:
     from tests.spapi_fakes import FakeClock as Clock
 
     clock = Clock(1_000_000.0)
-    seller = "A1PP0FEH11RW77"
+    seller = au.SELLER
     rows = []
     for i in range(1100):
         row = emulator_listing(f"S{i:04d}")
@@ -377,17 +358,7 @@ def test_emulator_read_all_over_the_cap_and_updated_since() -> None:
         rows.append(row)
     with Emulator(":memory:", clock=clock, sleep=clock.sleep) as emu:
         emu.seed({"sellers": {seller: {"listings": rows}}})
-        with SpApiClient(
-            seller_id=seller,
-            base_url="https://sellingpartnerapi-na.amazon.com",
-            token_url="https://api.amazon.com/auth/o2/token",
-            refresh_token="Atzr|reader-read-all-test",
-            client_id="amzn1.application-oa2-client.reader",
-            client_secret="reader-read-all-secret",
-            transport=emu.transport(),
-            clock=clock,
-            sleep=clock.sleep,
-        ) as client:
+        with au.client(emu, clock=clock, sleep=clock.sleep) as client:
             everything = read_all(client, US)
             recent = read_updated_since(client, US, "2026-01-01T00:00:00Z")
             with pytest.raises(SearchCapReached):
