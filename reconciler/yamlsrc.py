@@ -107,6 +107,13 @@ class _Composer:
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+            # The parser may refuse deep nesting itself (libyaml has its own limit, and its
+            # scanner looks ahead of the events through a run of '[' / '{'), with its own
+            # wording. Whichever limit fires first, the user sees this project's message.
+            deep = _flow_too_deep(text, line, col)
+            if deep is not None:
+                self.problem(deep, _too_deep_message())
+                return None, self.problems
             msg = (e.problem or str(e)).strip()
             lines = text.splitlines()
             if "\t" in msg or (0 < line <= len(lines) and "\t" in lines[line - 1][: col + 1]):
@@ -208,7 +215,7 @@ class _Composer:
         if tag not in (None, "!", ok):
             self.refuse_tag(tag, _mark(ev))
         if len(self.stack) >= MAX_DEPTH:
-            self.problem(_mark(ev), f"YAML is nested deeper than {MAX_DEPTH} levels: refused")
+            self.problem(_mark(ev), _too_deep_message())
             raise _Abort
         container: YDict | YList = YDict(_mark(ev)) if is_map else YList(_mark(ev))
         self.stack.append(_Frame(container, ev.anchor))
@@ -274,6 +281,49 @@ class _Composer:
             )
         else:
             c.put(key, value, frame.key_mark, mark)
+
+
+def _too_deep_message() -> str:
+    return (
+        f"YAML is nested deeper than {MAX_DEPTH} levels: refused; "
+        "flatten the structure (catalog values never need that depth)"
+    )
+
+
+def _flow_too_deep(text: str, line: int, col: int) -> Mark | None:
+    """Where the flow collections (``[`` / ``{``) opened before ``line:col`` first go deeper
+    than :data:`MAX_DEPTH`, or None. Quoted scalars and comments are skipped. Only called on
+    a parser error, and only the text before the error is read, so it costs nothing on the
+    happy path and little on a hostile one."""
+    depth, quote, comment, prev = 0, "", False, "\n"
+    cur_line, cur_col = 1, 0
+    for i, ch in enumerate(text):
+        if ch == "\n":
+            cur_line, cur_col, comment = cur_line + 1, 0, False
+            if cur_line > line:
+                return None
+            prev = ch
+            continue
+        cur_col += 1
+        if cur_line == line and cur_col > col:
+            return None
+        if comment:
+            pass
+        elif quote:
+            if ch == quote and not (quote == '"' and text[i - 1] == "\\"):
+                quote = ""
+        elif ch in "'\"" and prev in " \t[{,:\n":
+            quote = ch
+        elif ch == "#" and prev in " \t\n":
+            comment = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return (cur_line, cur_col)
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+        prev = ch
+    return None
 
 
 class _MergeKeyType:

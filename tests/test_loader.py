@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from reconciler import loader
 from reconciler.errors import CatalogError
 from reconciler.raw import YDict, YList, locate
-from reconciler.yamlsrc import MAX_ALIAS_NODES, parse_yaml
+from reconciler.yamlsrc import MAX_ALIAS_NODES, MAX_DEPTH, parse_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = Path(__file__).resolve().parent / "catalogs" / "base"
@@ -111,6 +111,38 @@ def test_deep_flow_nesting_is_refused_fast() -> None:
     found = messages("x: " + "[" * 1_000_000 + "]" * 1_000_000)
     assert time.perf_counter() - started < 0.5
     assert "nested deeper" in found[0]
+
+
+DEEP = {
+    # libyaml's scanner looks ahead through a run of '[' and refuses it with its own words
+    # before any event reaches the composer; the project's message must still be the one shown
+    "flow": ("x: " + "[" * 2000 + "]" * 2000, 1),
+    "flow-quoted": ('x: ["[[[", ' + "[" * 2000 + "]" * 2001, 1),
+    "flow-map": ("x: " + "{a: " * 2000 + "}" * 2000, 1),
+    "dashes": ("x:\n  " + "- " * 2000 + "1\n", 2),
+    "indent": ("".join(" " * i + "k:\n" for i in range(2000)) + " " * 2000 + "v\n", MAX_DEPTH + 1),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(DEEP))
+@pytest.mark.parametrize("parser", ["libyaml", "python"])
+def test_deep_nesting_gives_the_projects_message_whichever_parser_refuses_first(
+    shape: str, parser: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    from reconciler import yamlsrc
+
+    if parser == "python":
+        monkeypatch.setattr(yamlsrc, "_Parser", yaml.SafeLoader)
+    elif not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("PyYAML built without libyaml")
+    text, line = DEEP[shape]
+    _, problems = parse_yaml(text, "f.yaml")
+    assert len(problems) == 1, problems
+    assert f"nested deeper than {yamlsrc.MAX_DEPTH} levels" in problems[0].message
+    assert (problems[0].file, problems[0].line) == ("f.yaml", line)
+    assert problems[0].column <= len(text.splitlines()[line - 1])
 
 
 def copy_base(tmp_path: Path) -> Path:
