@@ -16,8 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench.registry import SCENARIOS
 from bench.scenarios import (
-    SCENARIOS,
     Params,
     capture_items,
     default_workdir,

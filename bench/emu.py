@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.emulator.app import Emulator, EmulatorConfig
-from reconciler.model import DesiredState
+from reconciler.kernel.model import DesiredState
 from reconciler.spapi.client import SpApiClient
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 
-from reconciler.marketplaces import by_code
-from reconciler.model import DesiredState, to_json_value
+from reconciler.kernel.marketplaces import by_code
+from reconciler.kernel.model import DesiredState, to_json_value
 
 SELLERS = {"NA": "A1PP0FEH11RW77", "EU": "A2EXAMPLEEU001", "FE": "A3EXAMPLEFE001"}
 ACCOUNT_NAMES = {"NA": "na", "EU": "eu", "FE": "fe"}

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from reconciler.quotas import JSON_LISTINGS_FEED_MAX_MESSAGES, QUOTAS, SEARCH_MAX_IDENTIFIERS
+from reconciler.kernel.quotas import JSON_LISTINGS_FEED_MAX_MESSAGES, QUOTAS, SEARCH_MAX_IDENTIFIERS
 
 # The emulator's feed model (reconciler/emulator/app.py EmulatorConfig, feeds.py).
 QUEUE_SHARE = 0.25

@@ -25,13 +25,13 @@ from bench.scenarios import (
     emulator,
     ensure_prepared,
 )
-from reconciler import live as live_mod
-from reconciler.desired import build
-from reconciler.diff import diff_listing
-from reconciler.loader import load
-from reconciler.model import LiveListing
-from reconciler.patches import listing_request
-from reconciler.plan import Change
+from reconciler.catalog.desired import build
+from reconciler.catalog.loader import load
+from reconciler.kernel.model import LiveListing
+from reconciler.live import normalize as live_mod
+from reconciler.plan.diff import diff_listing
+from reconciler.plan.patches import listing_request
+from reconciler.plan.value import Change
 from reconciler.spapi.client import DEFAULT_INCLUDED
 
 

@@ -24,14 +24,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.orders_sim import Sim, stock_rows
+from reconciler.catalog.loader import load as load_raw
 from reconciler.cli.orders import plan_routes
 from reconciler.emulator import orders_gen
-from reconciler.loader import load as load_raw
+from reconciler.kernel.quotas import QUOTAS
 from reconciler.orders import pull, warehouses
-from reconciler.orders.sim import Sim, stock_rows
 from reconciler.orders.state import OrderState
-from reconciler.quotas import QUOTAS
-from reconciler.workflow import load
+from reconciler.pipeline import load
 
 CATALOG = Path(__file__).resolve().parent.parent / "catalog"
 SKUS = ("BTL-INS-750", "BTL-GLS-500", "MUG-CER-12", "CB-BAM-M", "TEA-CI-1L")

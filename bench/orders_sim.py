@@ -13,13 +13,12 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+from reconciler.catalog.raw import StockRow
 from reconciler.emulator import auth as emu_auth
 from reconciler.emulator.app import Emulator, EmulatorConfig
-from reconciler.model import Account
-from reconciler.raw import StockRow
+from reconciler.kernel.model import Account
+from reconciler.orders.route import RoutingPlan
 from reconciler.spapi.client import SpApiClient
-
-from .route import RoutingPlan
 
 BASE_URL = "https://sellingpartnerapi-na.amazon.com"
 
@@ -60,7 +59,7 @@ class Sim:
             self.clients[acc.name] = SpApiClient(
                 seller_id=acc.seller_id, base_url=BASE_URL,
                 token_url=BASE_URL + "/auth/o2/token", refresh_token=token,
-                client_id="sim-client", client_secret="sim-secret",  # noqa: S106
+                client_id="sim-client", client_secret="sim-secret",
                 transport=self.emu.transport(), rate_scale=self.emu.config.time_scale)
 
     def close(self) -> None:

@@ -28,9 +28,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a plain checkout
 
 from reconciler.emulator.app import Emulator, EmulatorConfig
-from reconciler.quotas import QUOTAS
+from reconciler.kernel.quotas import QUOTAS
+from reconciler.live.reader import read_listings
 from reconciler.spapi.client import SpApiClient
-from reconciler.spapi.reader import read_listings
 
 SELLER = "A1PP0FEH11RW77"
 US = "ATVPDKIKX0DER"

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -37,15 +37,15 @@ from bench.emu import (
     close_clients,
 )
 from bench.generate import drifted_indexes, seed_for, write_catalog, write_seed
-from reconciler import live as live_mod
-from reconciler import render
-from reconciler.apply import apply_plan
-from reconciler.desired import build
-from reconciler.loader import load
-from reconciler.model import DesiredState, ListingKey, LiveListing
-from reconciler.plan import build_plan
-from reconciler.raw import paused_gc
-from reconciler.workflow import run_plan
+from reconciler.apply.run import apply_plan
+from reconciler.catalog.desired import build
+from reconciler.catalog.loader import load
+from reconciler.kernel.gcpause import paused_gc
+from reconciler.kernel.model import DesiredState, ListingKey, LiveListing
+from reconciler.live import normalize as live_mod
+from reconciler.pipeline import run_plan
+from reconciler.plan import render
+from reconciler.plan.value import build_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 # The emulator's per-message feed time (EmulatorConfig default; not a serve option).
@@ -468,7 +468,7 @@ def capture_items(p: Params) -> Path:
     prep = prepare(p)
     seed = json.loads(prep.seed.read_text(encoding="utf-8"))
     desired = build(load(prep.catalog))
-    from reconciler.spapi.reader import read_listings
+    from reconciler.live.reader import read_listings
 
     # Quotas off, and a huge time scale: the client's buckets follow the emulator's
     # x-amzn-RateLimit-Limit header, which must not pace the capture either.
@@ -560,22 +560,6 @@ def scenario_local(p: Params) -> dict[str, Any]:
             "peak_rss_after_stage_mib": m.peaks,
             "listings": len(desired.listings), "changes": len(plan.changes),
             "render_chars": sizes, "calls": {}, "lower_bound_s": 0.0, "ratio": None}
-
-
-def scenario_naive(p: Params) -> dict[str, Any]:
-    from bench.naive import scenario_naive as run
-
-    return run(p)
-
-
-SCENARIOS: dict[str, Callable[[Params], dict[str, Any]]] = {
-    "plan": scenario_plan,
-    "apply": scenario_apply,
-    "noop": scenario_noop,
-    "incremental": scenario_incremental,
-    "naive": scenario_naive,
-    "local": scenario_local,
-}
 
 
 def with_defaults(name: str, p: Params) -> Params:

@@ -21,12 +21,11 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import live as live_mod
-from .cache import CACHE_FILENAME, LiveCache
-from .clockskew import clock_margin, iso_utc
-from .errors import CatalogError, Problem, ReconcilerError
-from .loader import load_desired
-from .model import (
+from reconciler.catalog.loader import load_desired
+from reconciler.kernel.clock import clock_margin, iso_utc
+from reconciler.kernel.errors import CatalogError, Problem, ReconcilerError
+from reconciler.kernel.gcpause import paused_gc
+from reconciler.kernel.model import (
     Account,
     DesiredListing,
     DesiredState,
@@ -35,11 +34,12 @@ from .model import (
     MarketplaceConfig,
     canonical_json,
 )
-from .plan import Plan, PlanBuilder
-from .raw import paused_gc
-from .spapi.client import SpApiClient
-from .spapi.connect import client_for
-from .spapi.reader import SearchCapReached, read_listings, read_updated_since
+from reconciler.live import normalize as live_mod
+from reconciler.live.cache import CACHE_FILENAME, LiveCache
+from reconciler.live.reader import SearchCapReached, read_listings, read_updated_since
+from reconciler.plan.value import Plan, PlanBuilder
+from reconciler.spapi.client import SpApiClient
+from reconciler.spapi.connect import client_for
 
 Progress = Callable[[int], None]
 Item = dict[str, Any]
@@ -84,7 +84,7 @@ def load(
             "(pass CATALOG_DIR or set RECONCILER_CATALOG)"
         )
     if state_dir is not None:
-        from .orders.reserve import load_desired as load_reserved
+        from reconciler.orders.reserve import load_desired as load_reserved
 
         return load_reserved(root, Path(state_dir), today=today or date.today())
     desired: DesiredState = load_desired(root, today=today or date.today())

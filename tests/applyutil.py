@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from reconciler import verify
+from reconciler.apply import verify
 from reconciler.emulator.app import Emulator, EmulatorConfig
-from reconciler.model import (
+from reconciler.kernel.model import (
     Account,
     DesiredListing,
     DesiredState,
@@ -19,7 +19,7 @@ from reconciler.model import (
     MarketplaceConfig,
     to_json_value,
 )
-from reconciler.plan import Plan, build_plan
+from reconciler.plan.value import Plan, build_plan
 from reconciler.spapi.client import SpApiClient
 
 SELLER = "A1PP0FEH11RW77"

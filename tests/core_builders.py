@@ -10,8 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from reconciler.live import normalize_item
-from reconciler.model import (
+from reconciler.kernel.model import (
     Account,
     DesiredListing,
     DesiredState,
@@ -22,6 +21,7 @@ from reconciler.model import (
     PriceDerivation,
     Safety,
 )
+from reconciler.live.normalize import normalize_item
 
 LOC_A = "353e4e48-6301-4d50-990e-43a86e8787a3"
 LOC_B = "8e07a0c9-ab0a-4108-9f16-83dc3496bee0"

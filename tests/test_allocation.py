@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.allocation import Policy, allocate
+from reconciler.catalog.allocation import Policy, allocate
 
 
 def test_refill_below_threshold_by_min_central_max_minus_local() -> None:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apply import apply_plan
+from reconciler.apply.run import apply_plan
 from reconciler.emulator.app import Emulator, EmulatorConfig
-from reconciler.model import DesiredState
-from reconciler.plan import Plan, build_plan
+from reconciler.kernel.model import DesiredState
+from reconciler.plan.value import Plan, build_plan
 from reconciler.spapi.client import SpApiClient
 from tests import applyutil as au
 
@@ -170,7 +170,7 @@ def test_feeds_at_volume_one_rejected_message() -> None:
 
 
 def test_stale_plan_names_the_listing() -> None:
-    from reconciler.apply import check_stale
+    from reconciler.apply.run import check_stale
 
     desired = au.desired_state(4, marketplaces=(au.CA,))
     with (
@@ -253,7 +253,7 @@ def _patch_after_the_feed(
 ) -> None:
     """Apply ``plan`` by PATCH with the journal in ``tmp_path``: it converges, every PATCH
     goes out after the last write of feed ``feed_id``, and the journal ends empty."""
-    from reconciler import feedrun
+    from reconciler.apply import feeds as feedrun
 
     report = apply_plan(
         plan,
@@ -276,7 +276,7 @@ def _patch_after_the_feed(
 def test_patches_wait_for_a_feed_left_in_flight(tmp_path: Path) -> None:
     """A killed feed run leaves its feed queued; the next run (patch) waits for it first, so a
     PATCH and a queued feed are never in flight for the same SKU."""
-    from reconciler import feedrun
+    from reconciler.apply import feeds as feedrun
 
     desired = au.desired_state(5, marketplaces=(au.CA,))
     cfg = EmulatorConfig(time_scale=10.0, feed_processing_s=3.0)  # 0.3 s of processing
@@ -293,7 +293,7 @@ def test_patches_wait_for_a_feed_left_in_flight(tmp_path: Path) -> None:
 def test_a_feed_whose_create_answer_was_lost_is_found_and_waited_for(tmp_path: Path) -> None:
     """Killed between createFeed and recording its id: the journal holds only a marker. The next
     run finds the unfinished feed through getFeeds and waits for it before patching."""
-    from reconciler import feedrun
+    from reconciler.apply import feeds as feedrun
 
     desired = au.desired_state(5, marketplaces=(au.CA,))
     cfg = EmulatorConfig(time_scale=10.0, feed_processing_s=3.0)  # 0.3 s of processing
@@ -317,7 +317,7 @@ def test_a_feed_whose_create_answer_was_lost_is_found_and_waited_for(tmp_path: P
 def test_a_marker_with_no_unfinished_feed_is_dropped_at_once(tmp_path: Path) -> None:
     """A marker whose createFeed never reached Amazon (or whose feed already finished) costs one
     getFeeds call and no waiting."""
-    from reconciler import feedrun
+    from reconciler.apply import feeds as feedrun
 
     desired = au.desired_state(2, marketplaces=(au.CA,))
     with au.emulator(EmulatorConfig(time_scale=100.0), au.drifted_seed(desired)) as emu, au.client(
@@ -391,8 +391,8 @@ def test_an_account_failure_while_verifying_a_feed_is_reported_not_hung(
     """A verify read failing with an account-level error (here while the second feed is still
     processing) ends the account with that error once the feeds are settled; every written
     listing is pending with ACCOUNT_ERROR, as when verify ran after the last feed."""
-    from reconciler import verify
-    from reconciler.errors import ReconcilerError
+    from reconciler.apply import verify
+    from reconciler.kernel.errors import ReconcilerError
 
     desired = au.desired_state(4)
     cfg = EmulatorConfig(time_scale=10.0, feed_processing_s=10.0)

@@ -22,9 +22,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from reconciler import lock, redact
+from reconciler.apply import lock
 from reconciler.cli import main
 from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.kernel import redact
 from reconciler.spapi import connect
 from reconciler.spapi.connect import close_embedded_emulators, embedded_emulator
 from tests import applyutil as au
@@ -38,7 +39,7 @@ SECRETS = {
 
 @pytest.fixture()
 def setup(tmp_path: Path, isolated_state: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    from reconciler.workflow import load
+    from reconciler.pipeline import load
 
     catalog = tmp_path / "catalog"
     audit_log = tmp_path / "audit.jsonl"
@@ -62,7 +63,7 @@ def _run(*args: str) -> Any:
 
 
 def _fresh_plan_changes(catalog: Path, state: Path) -> list[str]:
-    from reconciler.workflow import run_plan
+    from reconciler.pipeline import run_plan
 
     run = run_plan(catalog, state_dir=str(state))
     try:
@@ -193,7 +194,7 @@ def test_sample_catalog_against_drifted_emulator(
 ) -> None:
     """Issue 5 must-show 1: the sample catalog vs the demo's drifted live state."""
     from reconciler.emulator.demo import build_seed
-    from reconciler.workflow import load
+    from reconciler.pipeline import load
     from tests.conftest import SAMPLE_CATALOG
 
     desired = load(SAMPLE_CATALOG)

@@ -66,7 +66,7 @@ def _violations(history: list[Any]) -> list[str]:
 
 
 def test_sigkill_mid_apply_then_rerun_converges(tmp_path: Path) -> None:
-    from reconciler.workflow import load
+    from reconciler.pipeline import load
 
     catalog = tmp_path / "catalog"
     au.write_catalog(
@@ -134,7 +134,7 @@ def test_sigkill_mid_apply_then_rerun_converges(tmp_path: Path) -> None:
         assert _violations(_history(db)) == []
 
         # a fresh plan is empty
-        from reconciler.workflow import run_plan
+        from reconciler.pipeline import run_plan
 
         run = run_plan(catalog, state_dir=str(tmp_path / "state2"), env=env)
         try:
@@ -158,7 +158,7 @@ def test_sigkill_mid_apply_then_rerun_converges(tmp_path: Path) -> None:
 def test_sigkill_with_feed_queued_then_rerun_waits_for_it(tmp_path: Path) -> None:
     """Killed right after createFeed: the next apply waits for that feed (journal) before it
     plans and writes, so no PATCH goes out while the feed is queued."""
-    from reconciler.workflow import load
+    from reconciler.pipeline import load
 
     n = 10
     catalog = tmp_path / "catalog"

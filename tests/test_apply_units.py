@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from reconciler import feedrun
-from reconciler.apply import choose_strategy
-from reconciler.errors import ReconcilerError
-from reconciler.kpi import Kpis
-from reconciler.model import FieldChange, Issue, ListingKey
-from reconciler.outcome import ApplyReport, ListingOutcome
-from reconciler.plan import Change, Plan
-from reconciler.strategy import StrategyEstimate
+from reconciler.apply import feeds as feedrun
+from reconciler.apply.kpi import Kpis
+from reconciler.apply.outcome import ApplyReport, ListingOutcome
+from reconciler.apply.run import choose_strategy
+from reconciler.kernel.errors import ReconcilerError
+from reconciler.kernel.model import FieldChange, Issue, ListingKey
+from reconciler.plan.strategy import StrategyEstimate
+from reconciler.plan.value import Change, Plan
 
 US = "ATVPDKIKX0DER"
 CA = "A2EUQ1WTGCTBG2"

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import audit, redact
-from reconciler.model import ApplySettings
+from reconciler.apply import audit
+from reconciler.kernel import redact
+from reconciler.kernel.model import ApplySettings
 
 
 @pytest.fixture(autouse=True)

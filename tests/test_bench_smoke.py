@@ -20,7 +20,8 @@ import pytest
 
 from bench import lowerbound
 from bench.__main__ import main as bench_main
-from bench.scenarios import SCENARIOS, Params, prepare
+from bench.registry import SCENARIOS
+from bench.scenarios import Params, prepare
 
 COMMON = ("scenario", "params", "wall_s", "cpu_s", "peak_rss_mib", "calls", "lower_bound_s",
           "ratio")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.cache import SCHEMA_VERSION, LiveCache, normalize_time
+from reconciler.live.cache import SCHEMA_VERSION, LiveCache, normalize_time
 
 US = "ATVPDKIKX0DER"
 CA = "A2EUQ1WTGCTBG2"
@@ -271,7 +271,7 @@ def test_use_after_close_is_an_error(path: Path) -> None:
 
 
 def test_default_path_is_inside_the_state_dir(tmp_path: Path) -> None:
-    from reconciler.cache import default_path
+    from reconciler.live.cache import default_path
 
     p = default_path(tmp_path / "state")
     assert p.parent == tmp_path / "state"

@@ -31,10 +31,10 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.diff import diff_listing
 from reconciler.emulator.app import Emulator
-from reconciler.live import normalize_item
-from reconciler.model import DesiredState, MarketplaceConfig
+from reconciler.kernel.model import DesiredState, MarketplaceConfig
+from reconciler.live.normalize import normalize_item
+from reconciler.plan.diff import diff_listing
 from tests import applyutil as au
 from tests.emulator_support import start_server, stop_server
 from tests.test_apply_kill import SECRETS
@@ -135,7 +135,7 @@ def _latest(history: list[Any]) -> dict[tuple[str, str], Any]:
 
 @pytest.mark.slow  # ~70 s: 40 `reconciler apply` processes (their start-up dominates)
 def test_twenty_kills_each_rerun_converges(tmp_path: Path) -> None:
-    from reconciler.workflow import load, run_plan
+    from reconciler.pipeline import load, run_plan
 
     rng = random.Random(SEED)
     catalog = tmp_path / "catalog"
@@ -235,7 +235,7 @@ def test_the_checker_sees_a_half_update_and_an_oversold_mli_listing() -> None:
     DEFAULT kept beside location quantities oversells."""
     from types import SimpleNamespace
 
-    from reconciler.model import to_json_value
+    from reconciler.kernel.model import to_json_value
 
     desired = au.desired_state(2, marketplaces=(au.US,))
     d = desired.listings[0]

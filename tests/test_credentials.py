@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconciler import redact
-from reconciler.credentials import resolve, resolve_ref, variable_of
-from reconciler.errors import CredentialsError
-from reconciler.model import Account, Credentials
+from reconciler.kernel import redact
+from reconciler.kernel.credentials import resolve, resolve_ref, variable_of
+from reconciler.kernel.errors import CredentialsError
+from reconciler.kernel.model import Account, Credentials
 
 
 @pytest.fixture(autouse=True)

@@ -17,14 +17,14 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from reconciler.desired import build, summary
-from reconciler.errors import CatalogError
-from reconciler.live import MANAGED_FIELDS
-from reconciler.loader import load, load_desired
-from reconciler.marketplaces import by_code
-from reconciler.model import DesiredListing, DesiredState
-from reconciler.raw import Doc, RawCatalog
-from reconciler.yamlsrc import parse_yaml
+from reconciler.catalog.desired import build, summary
+from reconciler.catalog.loader import load, load_desired
+from reconciler.catalog.raw import Doc, RawCatalog
+from reconciler.catalog.yamlsrc import parse_yaml
+from reconciler.kernel.errors import CatalogError
+from reconciler.kernel.marketplaces import by_code
+from reconciler.kernel.model import DesiredListing, DesiredState
+from reconciler.live.normalize import MANAGED_FIELDS
 
 SAMPLE = Path(__file__).resolve().parent.parent / "catalog"
 NEWARK = "353e4e48-6301-4d50-990e-43a86e8787a3"
@@ -309,7 +309,7 @@ def test_any_schema_valid_catalog_builds_or_raises_catalog_error(data: st.DataOb
     import copy
     from dataclasses import replace
 
-    from reconciler.loader import validate_data
+    from reconciler.catalog.loader import validate_data
 
     raw = _base_raw()
     slots = {"config": "reconciler", "rates": "rates", "pricing": "pricing",

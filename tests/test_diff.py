@@ -13,9 +13,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.diff import diff_listing
-from reconciler.live import normalize_item
-from reconciler.model import DesiredListing, LiveListing
+from reconciler.kernel.model import DesiredListing, LiveListing
+from reconciler.live.normalize import normalize_item
+from reconciler.plan.diff import diff_listing
 from tests.core_builders import CA, JP, LOC_A, LOC_B, MX, US, amazon_item, desired, live_of
 
 MARKETPLACES = [US, CA, MX, JP]

@@ -12,7 +12,7 @@ import pytest
 
 from reconciler.emulator import auth, quota
 from reconciler.emulator.app import Emulator, EmulatorConfig
-from reconciler.quotas import JSON_LISTINGS_FEED_WINDOW, QUOTAS
+from reconciler.kernel.quotas import JSON_LISTINGS_FEED_WINDOW, QUOTAS
 
 SELLER = "A1PP0FEH11RW77"
 OTHER = "A2OTHERSELLER9"

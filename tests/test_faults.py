@@ -38,11 +38,11 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.apply import apply_plan
+from reconciler.apply.run import apply_plan
 from reconciler.emulator.app import Emulator, EmulatorConfig
 from reconciler.emulator.faults import FaultSpec
-from reconciler.model import DesiredState, ListingKey, LiveListing
-from reconciler.plan import Plan
+from reconciler.kernel.model import DesiredState, ListingKey, LiveListing
+from reconciler.plan.value import Plan
 from reconciler.spapi.client import SpApiClient
 from tests import applyutil as au
 
@@ -306,7 +306,7 @@ def test_token_expiring_again_before_the_retry_is_refreshed_again() -> None:
         assert client.get_listings_item("X", [US]) == {"sku": "X"}
     assert len(fake.requests) == 3 and len(fake.token_calls) == 3
 
-    from reconciler.errors import AuthError
+    from reconciler.kernel.errors import AuthError
 
     fake = FakeAmazon(_expired_n_times(100))
     client, _ = make_client(fake)

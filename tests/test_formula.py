@@ -11,7 +11,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from reconciler.formula import MAX_EXPONENT, FormulaError, parse
+from reconciler.catalog.formula import MAX_EXPONENT, FormulaError, parse
 
 ENV = {"base": D("19.99"), "rate": D("1.3654"), "tax": D("0.50")}
 

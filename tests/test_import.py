@@ -14,15 +14,15 @@ from click.testing import CliRunner
 
 from reconciler.cli import main
 from reconciler.emulator.app import Emulator
-from reconciler.importer import build_files
-from reconciler.model import ListingKey, LiveListing
+from reconciler.kernel.model import ListingKey, LiveListing
+from reconciler.live.importer import build_files
 from reconciler.spapi.connect import close_embedded_emulators
 from tests import applyutil as au
 
 
 @pytest.fixture()
 def live_account(tmp_path: Path, isolated_state: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from reconciler.workflow import load
+    from reconciler.pipeline import load
 
     src = tmp_path / "original"
     au.write_catalog(src, 6)
@@ -43,7 +43,7 @@ def live_account(tmp_path: Path, isolated_state: Path, monkeypatch: pytest.Monke
 def test_import_validate_plan_empty(
     live_account: Path, tmp_path: Path, isolated_state: Path
 ) -> None:
-    from reconciler.workflow import run_plan
+    from reconciler.pipeline import run_plan
 
     out = tmp_path / "imported"
     r = CliRunner().invoke(

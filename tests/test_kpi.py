@@ -3,8 +3,8 @@ fulfillment entries (missing live listing, deletes ignored, zero desired)."""
 
 from __future__ import annotations
 
-from reconciler import kpi
-from reconciler.model import DesiredListing, ListingKey, LiveListing
+from reconciler.apply import kpi
+from reconciler.kernel.model import DesiredListing, ListingKey, LiveListing
 
 K1 = ListingKey("na", "MUG-001", "ATVPDKIKX0DER")
 K2 = ListingKey("na", "MUG-002", "ATVPDKIKX0DER")

@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler import loader
-from reconciler.errors import CatalogError
-from reconciler.raw import YDict, YList, locate
-from reconciler.yamlsrc import MAX_ALIAS_NODES, MAX_DEPTH, parse_yaml
+from reconciler.catalog import loader
+from reconciler.catalog.raw import YDict, YList, locate
+from reconciler.catalog.yamlsrc import MAX_ALIAS_NODES, MAX_DEPTH, parse_yaml
+from reconciler.kernel.errors import CatalogError
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = Path(__file__).resolve().parent / "catalogs" / "base"
@@ -131,7 +131,7 @@ def test_deep_nesting_gives_the_projects_message_whichever_parser_refuses_first(
 ) -> None:
     import yaml
 
-    from reconciler import yamlsrc
+    from reconciler.catalog import yamlsrc
 
     if parser == "python":
         monkeypatch.setattr(yamlsrc, "_Parser", yaml.SafeLoader)
@@ -290,7 +290,7 @@ DOCS = _documents()
 def _checkers(kind: str) -> tuple[Any, Any]:
     import jsonschema
 
-    from reconciler.schemacheck import compile_schema
+    from reconciler.catalog.schemacheck import compile_schema
 
     s = loader.schema(kind)
     return jsonschema.validators.validator_for(s)(s), compile_schema(s)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import lock
-from reconciler.errors import LockHeldError
+from reconciler.apply import lock
+from reconciler.kernel.errors import LockHeldError
 
 
 def _dead_pid() -> int:
@@ -130,8 +130,8 @@ def test_hold_partial_failure_releases_taken_locks(tmp_path: Path) -> None:
 def test_two_processes_race_exactly_one_wins(tmp_path: Path) -> None:
     code = (
         "import sys, time\n"
-        "from reconciler import lock\n"
-        "from reconciler.errors import LockHeldError\n"
+        "from reconciler.apply import lock\n"
+        "from reconciler.kernel.errors import LockHeldError\n"
         "try:\n"
         "    lk = lock.acquire(sys.argv[1], 'na')\n"
         "except LockHeldError:\n"

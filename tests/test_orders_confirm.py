@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from bench.orders_sim import Sim
 from reconciler.emulator import orders as emu_orders
 from reconciler.emulator import orders_gen
 from reconciler.orders import confirm, pull
 from reconciler.orders.confirm import Shipment, build_envelope, carrier_code, validate_envelope
-from reconciler.orders.sim import Sim
 from reconciler.orders.state import OrderState
-from reconciler.workflow import load
+from reconciler.pipeline import load
 
 US_ID = "ATVPDKIKX0DER"
 CATALOG = Path(__file__).resolve().parent.parent / "catalog"

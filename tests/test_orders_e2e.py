@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from bench.orders_sim import Sim, shipments_csv, stock_rows
+from reconciler.catalog.loader import load as load_raw
 from reconciler.emulator import orders as emu_orders
 from reconciler.emulator import orders_gen
-from reconciler.loader import load as load_raw
 from reconciler.orders import confirm, pull, route, warehouses
-from reconciler.orders.sim import Sim, shipments_csv, stock_rows
 from reconciler.orders.state import OrderState, apply_reservations, reserved_stock
-from reconciler.workflow import load
+from reconciler.pipeline import load
 
 CATALOG = Path(__file__).resolve().parent.parent / "catalog"
 SKUS = ("BTL-INS-750", "BTL-GLS-500", "MUG-CER-12", "CB-BAM-M", "TEA-CI-1L")

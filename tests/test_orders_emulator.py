@@ -20,7 +20,7 @@ from reconciler.emulator import orders as emu_orders
 from reconciler.emulator import orders_gen
 from reconciler.emulator.app import Emulator, EmulatorConfig
 from reconciler.emulator.feeds import feed_error
-from reconciler.quotas import QUOTAS
+from reconciler.kernel.quotas import QUOTAS
 
 from . import spapi_models
 from .emulator_support import CA, SELLER, US, FakeClock, client, emulator, upload_document
@@ -246,10 +246,10 @@ def test_fulfillment_feed_of_another_seller_is_fatal(emu: Emulator, clock: FakeC
 def test_client_wrappers_round_trip() -> None:
     from pathlib import Path
 
-    from reconciler.errors import InvalidRequestError, NotFoundError
-    from reconciler.orders.sim import Sim
+    from bench.orders_sim import Sim
+    from reconciler.kernel.errors import InvalidRequestError, NotFoundError
+    from reconciler.pipeline import load
     from reconciler.spapi import orders as api
-    from reconciler.workflow import load
 
     accounts = load(Path(__file__).resolve().parent.parent / "catalog").accounts
     with Sim(accounts[:1], ("MUG-1",), time_scale=1000.0) as sim:

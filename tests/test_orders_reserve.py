@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.model import DesiredState
+from reconciler.kernel.model import DesiredState
 from reconciler.orders.reserve import load_desired
 from reconciler.orders.state import OrderState, Reservation
-from reconciler.workflow import load
+from reconciler.pipeline import load
 
 CATALOG = Path(__file__).resolve().parent.parent / "catalog"
 NEWARK = "353e4e48-6301-4d50-990e-43a86e8787a3"  # locations.yaml newark
@@ -56,8 +56,8 @@ def test_reservations_lower_the_next_plans_quantity(tmp_path: Path) -> None:
 
 def test_plan_uses_reservations_in_the_state_dir(tmp_path: Path) -> None:
     """The wiring: `reconciler plan` (workflow.run_plan) plans the reserved quantities."""
+    from reconciler.pipeline import close_clients, run_plan
     from reconciler.spapi.connect import close_embedded_emulators
-    from reconciler.workflow import close_clients, run_plan
 
     state_dir = tmp_path / "state"
     with OrderState(state_dir) as st:

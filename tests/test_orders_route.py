@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.loader import load as load_raw
+from reconciler.catalog.loader import load as load_raw
 from reconciler.orders import geo, route, warehouses
 from reconciler.orders.model import Order, OrderLine, ShipTo
 

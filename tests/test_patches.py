@@ -13,10 +13,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from reconciler.diff import diff_listing
-from reconciler.model import FieldChange
-from reconciler.patches import feed_document, feed_message, listing_request
-from reconciler.plan import Change, build_plan
+from reconciler.kernel.model import FieldChange
+from reconciler.plan.diff import diff_listing
+from reconciler.plan.patches import feed_document, feed_message, listing_request
+from reconciler.plan.value import Change, build_plan
 from tests.core_builders import CA, LOC_A, LOC_B, US, desired, live_of, state
 
 FEED_SCHEMA = (
@@ -176,7 +176,7 @@ def test_field_changes_of_a_listing_never_split() -> None:
 
 
 def test_json_plan_carries_the_request_apply_sends() -> None:
-    from reconciler.plan import Plan
+    from reconciler.plan.value import Plan
 
     change = seed_change()
     d = desired("ssnm001", US, qty={LOC_A: 10, LOC_B: 5}, title=None)

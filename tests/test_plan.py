@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import PlanError
-from reconciler.live import ABSENT, normalize_item
-from reconciler.model import ListingKey, LiveListing, Safety
-from reconciler.plan import FORMAT_VERSION, Plan, build_plan, check_safety
-from reconciler.strategy import StrategyEstimate
+from reconciler.kernel.errors import PlanError
+from reconciler.kernel.model import ListingKey, LiveListing, Safety
+from reconciler.live.normalize import ABSENT, normalize_item
+from reconciler.plan.strategy import StrategyEstimate
+from reconciler.plan.value import FORMAT_VERSION, Plan, build_plan, check_safety
 from tests.core_builders import (
     CA,
     LOC_A,
@@ -343,7 +343,7 @@ def test_checksum_is_stable_across_processes_and_hash_seeds() -> None:
     import sys
 
     code = (
-        "from tests.test_plan import sample; from reconciler.plan import build_plan; "
+        "from tests.test_plan import sample; from reconciler.plan.value import build_plan; "
         "print(build_plan(*sample()).checksum)"
     )
     root = Path(__file__).resolve().parent.parent
@@ -373,7 +373,7 @@ def test_round_trip_keeps_a_non_numeric_live_price() -> None:
 
 
 def test_remote_issues_round_trip_outside_the_checksum() -> None:
-    from reconciler.model import Issue
+    from reconciler.kernel.model import Issue
 
     plan = build_plan(*sample())  # type: ignore[arg-type]
     k = plan.changes[0].key

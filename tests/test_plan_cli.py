@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from reconciler.catalog.loader import load_desired
 from reconciler.cli import main
 from reconciler.emulator import demo as demo_mod
-from reconciler.loader import load_desired
-from reconciler.patches import listing_request
-from reconciler.plan import Plan
+from reconciler.plan.patches import listing_request
+from reconciler.plan.value import Plan
 from reconciler.spapi.connect import close_embedded_emulators, embedded_emulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,7 +176,7 @@ def test_sample_plan_goldens(fmt: str, name: str, update_goldens: bool) -> None:
 def test_shipped_demo_seed_matches_the_sample_catalog() -> None:
     desired = load_desired(CATALOG, today=date(2026, 11, 22))
     assert demo_mod.demo_seed() == json.loads(demo_mod.seed_json(desired)), (
-        "regenerate: python -m reconciler.emulator.demo catalog > "
+        "regenerate: python -m tests.demo_seed catalog > "
         "reconciler/emulator/data/demo_seed.json"
     )
 

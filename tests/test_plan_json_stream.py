@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import redact, render
 from reconciler.cli.plan import RedactedStdout, emit_plan
+from reconciler.kernel import redact
+from reconciler.plan import render
 from tests.test_render import golden_plan
 
 SECRET = "Atzr|IwEBIsecretvalue0123456789"

@@ -17,11 +17,18 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from reconciler.formula import parse
-from reconciler.loader import load_desired
-from reconciler.marketplaces import by_code
-from reconciler.model import DesiredState
-from reconciler.pricing import DEFAULT_FORMULA, PriceError, Rates, Rule, compute, round_price
+from reconciler.catalog.formula import parse
+from reconciler.catalog.loader import load_desired
+from reconciler.catalog.pricing import (
+    DEFAULT_FORMULA,
+    PriceError,
+    Rates,
+    Rule,
+    compute,
+    round_price,
+)
+from reconciler.kernel.marketplaces import by_code
+from reconciler.kernel.model import DesiredState
 
 SAMPLE = Path(__file__).resolve().parent.parent / "catalog"
 RATES = Rates("2026-11-20", "USD", {"CAD": D("1.3654"), "JPY": D("151.37"),

@@ -38,13 +38,13 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from reconciler import live as live_mod
-from reconciler.apply import apply_plan
+from reconciler.apply.run import apply_plan
 from reconciler.emulator.app import EmulatorConfig
-from reconciler.errors import CatalogError
-from reconciler.model import DesiredState, ListingKey, LiveListing, to_json_value
-from reconciler.plan import build_plan
-from reconciler.workflow import load
+from reconciler.kernel.errors import CatalogError
+from reconciler.kernel.model import DesiredState, ListingKey, LiveListing, to_json_value
+from reconciler.live import normalize as live_mod
+from reconciler.pipeline import load
+from reconciler.plan.value import build_plan
 from tests import applyutil as au
 
 PROPERTY_EXAMPLES: Counter[str] = Counter()

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from reconciler.quotas import QUOTAS
-from reconciler.ratelimit import DEFAULT_QUOTA, RateLimiter, TokenBucket
+from reconciler.kernel.quotas import QUOTAS
+from reconciler.spapi.ratelimit import DEFAULT_QUOTA, RateLimiter, TokenBucket
 from tests.spapi_fakes import FakeClock
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from reconciler.plan import PlanBuilder, build_plan
-from reconciler.workflow import read_live
+from reconciler.pipeline import read_live
+from reconciler.plan.value import PlanBuilder, build_plan
 from tests.core_builders import US, amazon_item, desired, key, state
 from tests.spapi_fakes import FakeAmazon, json_response, make_client, query
 
@@ -73,7 +73,7 @@ def test_diff_starts_before_the_read_ends_and_gives_the_same_plan() -> None:
 def test_a_failing_read_stops_cleanly_and_raises() -> None:
     """An error on Amazon's side ends the read with that error; the worker is shut down (no
     thread left behind) and nothing half-built is returned."""
-    from reconciler.errors import AuthError
+    from reconciler.kernel.errors import AuthError
 
     ds = _desired(60)
 

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.errors import ServerError
-from reconciler.spapi.reader import (
+from reconciler.kernel.errors import ServerError
+from reconciler.live.reader import (
     SearchCapReached,
     read_all,
     read_listings,

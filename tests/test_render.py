@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import render
-from reconciler.model import Issue, ListingKey, LiveListing, Safety
-from reconciler.plan import Plan, build_plan
+from reconciler.kernel.model import Issue, ListingKey, LiveListing, Safety
+from reconciler.plan import render
+from reconciler.plan.value import Plan, build_plan
 from tests.core_builders import CA, LOC_A, LOC_B, MX, US, desired, key, live_of, state
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -193,7 +193,7 @@ def test_markdown_caps_details_for_huge_plans() -> None:
 def test_remote_issues_are_rendered_and_escaped() -> None:
     from dataclasses import replace
 
-    from reconciler.model import Issue
+    from reconciler.kernel.model import Issue
 
     plan = golden_plan()
     k = next(c.key for c in plan.changes if c.action == "create")

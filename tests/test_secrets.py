@@ -29,11 +29,11 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from reconciler import redact
 from reconciler.cli import main
 from reconciler.emulator.app import Emulator, EmulatorConfig
 from reconciler.emulator.faults import FaultSpec
 from reconciler.emulator.server import running
+from reconciler.kernel import redact
 from reconciler.spapi.connect import close_embedded_emulators
 from tests import applyutil as au
 
@@ -103,7 +103,7 @@ def setup(tmp_path: Path, config: EmulatorConfig) -> tuple[Amazon, Path]:
     cat = tmp_path / "catalog"
     au.write_catalog(cat, N_SKUS, audit_log=str(tmp_path / "audit.jsonl"), verify_timeout=20,
                      verify_interval=0.05)
-    from reconciler.workflow import load
+    from reconciler.pipeline import load
 
     amazon.emu.seed(au.drifted_seed(load(cat)))
     return amazon, cat
@@ -222,13 +222,13 @@ def _boom(*args: Any, **kwargs: Any) -> Any:
 
 
 DEPTHS = {
-    "normalize_item (plan: reading live state)": ("reconciler.live", "normalize_item"),
+    "normalize_item (plan: reading live state)": ("reconciler.live.normalize", "normalize_item"),
     "PlanBuilder.add (plan: diff, on the read pipeline's worker)": (
-        "reconciler.plan.PlanBuilder", "add"),
-    "listing_request (apply: building a write)": ("reconciler.apply", "listing_request"),
+        "reconciler.plan.value.PlanBuilder", "add"),
+    "listing_request (apply: building a write)": ("reconciler.apply.run", "listing_request"),
     "patch_listings_item (apply: the client)": (
         "reconciler.spapi.client.SpApiClient", "patch_listings_item"),
-    "read_back (apply: verify)": ("reconciler.verify", "read_back"),
+    "read_back (apply: verify)": ("reconciler.apply.verify", "read_back"),
 }
 
 

@@ -16,8 +16,8 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from reconciler import redact
-from reconciler.errors import AuthError, ServerError
+from reconciler.kernel import redact
+from reconciler.kernel.errors import AuthError, ServerError
 from tests.spapi_fakes import (
     CLIENT_ID,
     REFRESH,

@@ -18,7 +18,7 @@ import json
 import httpx
 import pytest
 
-from reconciler.errors import (
+from reconciler.kernel.errors import (
     ApiError,
     AuthError,
     InvalidRequestError,
@@ -26,7 +26,7 @@ from reconciler.errors import (
     ServerError,
     ThrottledError,
 )
-from reconciler.quotas import QUOTAS
+from reconciler.kernel.quotas import QUOTAS
 from tests.spapi_fakes import (
     REFRESH,
     SECRET,

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from reconciler import redact
-from reconciler.errors import CredentialsError, ReconcilerError
-from reconciler.marketplaces import LWA_TOKEN_URL
-from reconciler.model import Account, Credentials
+from reconciler.kernel import redact
+from reconciler.kernel.errors import CredentialsError, ReconcilerError
+from reconciler.kernel.marketplaces import LWA_TOKEN_URL
+from reconciler.kernel.model import Account, Credentials
 from reconciler.spapi import connect
 from reconciler.spapi.connect import client_for, embedded_emulator
 

@@ -21,7 +21,7 @@ import pytest
 from reconciler.emulator import auth as emu_auth
 from reconciler.emulator.app import Emulator, EmulatorConfig
 from reconciler.emulator.faults import FaultSpec
-from reconciler.errors import InvalidRequestError, NotFoundError
+from reconciler.kernel.errors import InvalidRequestError, NotFoundError
 from reconciler.spapi.client import SpApiClient
 from tests.spapi_fakes import FakeClock
 
@@ -236,9 +236,9 @@ def test_client_for_a_loopback_server_over_real_http(tmp_path: Any) -> None:
     """``endpoint: http://127.0.0.1:PORT`` (a local ``reconciler emulator serve``): real
     sockets, httpx's own transport, the token from the server's /auth/o2/token."""
     from reconciler.emulator.server import running
-    from reconciler.model import Account
+    from reconciler.kernel.model import Account
+    from reconciler.live.reader import read_listings
     from reconciler.spapi.connect import client_for
-    from reconciler.spapi.reader import read_listings
 
     env = {
         "SP_API_REFRESH_TOKEN": "Atzr|loopback-refresh-secret",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.strategy import StrategyEstimate, estimate, feed_seconds, patch_seconds
+from reconciler.plan.strategy import StrategyEstimate, estimate, feed_seconds, patch_seconds
 
 
 def test_ten_listings_patch() -> None:

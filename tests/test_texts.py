@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.texts import TemplateProblem, Texts
+from reconciler.catalog.texts import TemplateProblem, Texts
 
 
 def test_renders_with_variables_and_trims() -> None:

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.cache import LiveCache
-from reconciler.model import ListingKey
+from reconciler.kernel.model import ListingKey
+from reconciler.live.cache import LiveCache
+from reconciler.pipeline import close_clients, load, open_clients, run_plan
 from reconciler.spapi.connect import close_embedded_emulators, embedded_emulator
-from reconciler.workflow import close_clients, load, open_clients, run_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "catalog"
@@ -41,7 +41,7 @@ def _next_second() -> None:
 
 
 def _converge(state_dir: str) -> None:
-    from reconciler.apply import apply_plan
+    from reconciler.apply.run import apply_plan
 
     run = run_plan(CATALOG, state_dir=state_dir, refresh="full")
     try:
@@ -161,7 +161,7 @@ def test_incremental_skips_listings_unchanged_on_both_sides(
     unchanged is not normalized or diffed again; an edit on either side is never hidden."""
     import shutil
 
-    from reconciler.workflow import open_cache, read_live, targeted_keys
+    from reconciler.pipeline import open_cache, read_live, targeted_keys
 
     state = str(isolated_state)
     cat = tmp_path / "catalog"

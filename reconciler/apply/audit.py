@@ -3,7 +3,7 @@ per-listing outcome, KPIs).
 
 The path is ``ApplySettings.audit_log`` (relative paths resolve against the current directory),
 overridden by ``$RECONCILER_AUDIT_LOG``. Every string in the record passes through
-:func:`reconciler.redact.redact` before it is written, and the line is written with a single
+:func:`reconciler.kernel.redact.redact` before it is written, and the line is written with a single
 ``write`` on an ``O_APPEND`` descriptor followed by ``fsync``, so concurrent appliers (or a kill)
 never interleave or truncate lines.
 """
@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from reconciler.model import ApplySettings
-from reconciler.redact import redact
+from reconciler.kernel.model import ApplySettings
+from reconciler.kernel.redact import redact
 
 ENV_AUDIT_LOG = "RECONCILER_AUDIT_LOG"
 

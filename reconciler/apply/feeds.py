@@ -34,14 +34,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reconciler import patches
-from reconciler.clockskew import clock_margin, iso_utc, parse_iso_utc
-from reconciler.errors import ApiError, NotFoundError
-from reconciler.model import Issue, ListingKey
-from reconciler.plan import Change
-from reconciler.quotas import JSON_LISTINGS_FEED_MAX_MESSAGES
+from reconciler.apply.verify import poll_delay
+from reconciler.kernel.clock import clock_margin, iso_utc, parse_iso_utc
+from reconciler.kernel.errors import ApiError, NotFoundError
+from reconciler.kernel.model import Issue, ListingKey
+from reconciler.kernel.quotas import JSON_LISTINGS_FEED_MAX_MESSAGES
+from reconciler.plan import patches
+from reconciler.plan.value import Change
 from reconciler.spapi.client import SpApiClient
-from reconciler.verify import poll_delay
 
 FEED_TYPE = "JSON_LISTINGS_FEED"
 CONTENT_TYPE = "application/json; charset=UTF-8"

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.model import DesiredListing, ListingKey, LiveListing
+from reconciler.kernel.model import DesiredListing, ListingKey, LiveListing
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 A lock is the file ``<state_dir>/locks/<account>.lock``, created atomically with
 ``O_CREAT | O_EXCL`` and holding ``{"pid", "host", "started_at", "command"}`` as JSON. A second
-apply finds the file and raises :class:`~reconciler.errors.LockHeldError` naming the holder.
+apply finds the file and raises :class:`~reconciler.kernel.errors.LockHeldError` naming the holder.
 
 A lock is *stale* when its holder cannot be running any more:
 
@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.errors import LockHeldError
+from reconciler.kernel.errors import LockHeldError
 
 DEFAULT_TTL_S = 6 * 3600.0  # a lock from another host older than this is stale
 _UNREADABLE_GRACE_S = 5.0  # an empty/corrupt lock younger than this may still be being written

@@ -16,9 +16,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.kpi import Kpis
-from reconciler.marketplaces import BY_ID
-from reconciler.model import Issue, ListingKey
+from reconciler.apply.kpi import Kpis
+from reconciler.kernel.marketplaces import BY_ID
+from reconciler.kernel.model import Issue, ListingKey
 
 CONVERGED = "converged"
 PENDING = "pending"

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from .live import amazon_issues
-from .model import Issue, ListingKey
-from .patches import listing_request
-from .plan import Change, Plan
-from .spapi.client import SpApiClient
+from reconciler.kernel.model import Issue, ListingKey
+from reconciler.live.normalize import amazon_issues
+from reconciler.plan.patches import listing_request
+from reconciler.plan.value import Change, Plan
+from reconciler.spapi.client import SpApiClient
 
 PREVIEW = "VALIDATION_PREVIEW"
 

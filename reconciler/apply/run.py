@@ -29,20 +29,21 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler import feedrun, kpi, verify
-from reconciler.errors import ApiError, InvalidRequestError, NotFoundError, ReconcilerError
-from reconciler.live import amazon_issues
-from reconciler.model import DesiredListing, DesiredState, Issue, ListingKey, LiveListing
-from reconciler.outcome import (
+from reconciler.apply import feeds as feedrun
+from reconciler.apply import kpi, verify
+from reconciler.apply.outcome import (
     PENDING,
     REJECTED,
     ApplyReport,
     FeedRecord,
     ListingOutcome,
 )
-from reconciler.patches import listing_request
-from reconciler.plan import Change, Plan
-from reconciler.redact import redact
+from reconciler.kernel.errors import ApiError, InvalidRequestError, NotFoundError, ReconcilerError
+from reconciler.kernel.model import DesiredListing, DesiredState, Issue, ListingKey, LiveListing
+from reconciler.kernel.redact import redact
+from reconciler.live.normalize import amazon_issues
+from reconciler.plan.patches import listing_request
+from reconciler.plan.value import Change, Plan
 from reconciler.spapi.client import SpApiClient
 
 STRATEGIES = ("auto", "patch", "feed")

@@ -18,10 +18,9 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
-from reconciler import live as live_mod
-from reconciler.diff import diff_listing
-from reconciler.errors import ApiError
-from reconciler.model import (
+from reconciler.apply.outcome import CONVERGED, PENDING, REJECTED, listing_name
+from reconciler.kernel.errors import ApiError
+from reconciler.kernel.model import (
     DesiredListing,
     DesiredState,
     Issue,
@@ -29,10 +28,11 @@ from reconciler.model import (
     LiveListing,
     MarketplaceConfig,
 )
-from reconciler.outcome import CONVERGED, PENDING, REJECTED, listing_name
-from reconciler.plan import Plan
+from reconciler.live import normalize as live_mod
+from reconciler.live.reader import read_listings
+from reconciler.plan.diff import diff_listing
+from reconciler.plan.value import Plan
 from reconciler.spapi.client import SpApiClient
-from reconciler.spapi.reader import read_listings
 
 
 def poll_delay(round_: int, interval_s: float) -> float:

@@ -1,16 +1,17 @@
-"""Catalog -> desired listings: one frozen :class:`~reconciler.model.DesiredListing` per
+"""Catalog -> desired listings: one frozen :class:`~reconciler.kernel.model.DesiredListing` per
 (account, SKU, marketplace), in exactly the SP-API attribute shapes of CONTRACT.md §7.
 
-:func:`build` is pure: it takes the :class:`~reconciler.raw.RawCatalog` the loader read and
-either returns a :class:`~reconciler.model.DesiredState` or raises one
-:class:`~reconciler.errors.CatalogError` carrying every semantic problem with file:line
+:func:`build` is pure: it takes the :class:`~reconciler.catalog.raw.RawCatalog` the loader read and
+either returns a :class:`~reconciler.kernel.model.DesiredState` or raises one
+:class:`~reconciler.kernel.errors.CatalogError` carrying every semantic problem with file:line
 (unknown marketplace/location/currency/product type, formula errors, guard trips, template
-errors, ...). ``reconciler.loader.load_desired(root)`` is the I/O convenience wrapper.
+errors, ...). ``reconciler.catalog.loader.load_desired(root)`` is the I/O convenience wrapper.
 
 Per listing (see the sample catalog for the YAML):
 
 - price: ``purchasable_offer`` (and ``list_price`` when the SKU has one) from
-  :mod:`reconciler.pricing`, with a :class:`~reconciler.model.PriceDerivation` for each price
+  :mod:`reconciler.catalog.pricing`, with a :class:`~reconciler.kernel.model.PriceDerivation` for
+  each price
   (our price first) and ``price_min``/``price_max`` = the guards;
 - texts: ``item_name``, ``product_description``, ``bullet_point`` in the marketplace's
   language_tag (or one of its ``fallback_languages``); none -> the texts are *held for review*
@@ -19,7 +20,7 @@ Per listing (see the sample catalog for the YAML):
   it (a location without a quantity for the SKU is managed at 0) plus ``DEFAULT`` = 0; elsewhere
   ``DEFAULT`` = the quantity (a literal, or the sum of its locations' quantities). Quantities
   come from the SKU (``quantity:``) or from an allocation policy over stock.csv
-  (:mod:`reconciler.allocation`). No quantity given -> the attribute is not managed.
+  (:mod:`reconciler.catalog.allocation`). No quantity given -> the attribute is not managed.
 - ``state: absent`` -> ``DesiredListing(state="absent", attributes={})``.
 
 Pure: no I/O, no clock (``today`` is a parameter).
@@ -33,22 +34,10 @@ import sys
 from decimal import Decimal
 from typing import Any
 
-from . import marketplaces as mkt
-from .errors import CatalogError, Problem
-from .fulfillment import Fulfillment
-from .model import (
-    Account,
-    DesiredListing,
-    DesiredState,
-    Entry,
-    ListingKey,
-    MarketplaceConfig,
-    PriceDerivation,
-    SourceRef,
-)
-from .pricing import PriceError, Rule, compute
-from .raw import Doc, RawCatalog, SkuDecl, paused_gc
-from .settings import (
+from reconciler.catalog.fulfillment import Fulfillment
+from reconciler.catalog.pricing import PriceError, Rule, compute
+from reconciler.catalog.raw import Doc, RawCatalog, SkuDecl
+from reconciler.catalog.settings import (
     RulePart,
     Settings,
     check_rule_part,
@@ -59,7 +48,20 @@ from .settings import (
     read_pricing,
     read_rates,
 )
-from .texts import TemplateProblem, Texts
+from reconciler.catalog.texts import TemplateProblem, Texts
+from reconciler.kernel import marketplaces as mkt
+from reconciler.kernel.errors import CatalogError, Problem
+from reconciler.kernel.gcpause import paused_gc
+from reconciler.kernel.model import (
+    Account,
+    DesiredListing,
+    DesiredState,
+    Entry,
+    ListingKey,
+    MarketplaceConfig,
+    PriceDerivation,
+    SourceRef,
+)
 
 # Amazon product types the catalog may use (a subset of the Product Type Definitions API's
 # list; extend it when a seller needs another one).
@@ -363,7 +365,7 @@ class _Builder:
                 return None
         rates = st.rates
         if rates is None:
-            from .pricing import Rates
+            from reconciler.catalog.pricing import Rates
 
             rates = Rates(as_of="", base=m.currency, rates={})
         try:

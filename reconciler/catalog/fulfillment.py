@@ -6,7 +6,7 @@
 - Other marketplaces: ``DEFAULT`` = the literal integer, or the sum of the quantities of the
   locations serving it.
 - ``allocation: POLICY`` on a SKU: every marketplace without a literal quantity gets its
-  locations' quantities from stock.csv through :func:`reconciler.allocation.allocate`; the
+  locations' quantities from stock.csv through :func:`reconciler.catalog.allocation.allocate`; the
   central stock of the SKU is shared by all those locations and never handed out twice.
 
 Entries are sorted by ``fulfillment_channel_code`` (the model's canonical order). Problems are
@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from .allocation import allocate
-from .model import DEFAULT_CHANNEL, Account, Entry, MarketplaceConfig, SourceRef
-from .raw import SkuDecl, StockRow
-from .settings import Location, Settings
+from reconciler.catalog.allocation import allocate
+from reconciler.catalog.raw import SkuDecl, StockRow
+from reconciler.catalog.settings import Location, Settings
+from reconciler.kernel.model import DEFAULT_CHANNEL, Account, Entry, MarketplaceConfig, SourceRef
 
 Report = Callable[[SourceRef, str, str], None]
 

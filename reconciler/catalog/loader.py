@@ -1,8 +1,8 @@
 """Read a catalog directory: YAML with provenance, schema validation, stock CSV, templates.
 
 This is the catalog's only I/O. It reads, validates every file against its JSON Schema and
-collects *all* problems before raising one :class:`~reconciler.errors.CatalogError`; then
-:func:`reconciler.desired.build` (pure) turns the result into desired listings.
+collects *all* problems before raising one :class:`~reconciler.kernel.errors.CatalogError`; then
+:func:`reconciler.catalog.desired.build` (pure) turns the result into desired listings.
 
 Layout (``ROOT`` = the catalog directory)::
 
@@ -12,14 +12,15 @@ Layout (``ROOT`` = the catalog directory)::
     locations.yaml    optional   supply sources, allocation policies        schemas/locations
     stock.csv         optional   sku,location,on_hand                       schemas/stock
     skus/**/*.yaml    SKUs (one per file or a family per file)              schemas/sku
-    templates/**/*.j2 jinja2 text templates (rendered sandboxed by reconciler.texts)
+    templates/**/*.j2 jinja2 text templates (rendered sandboxed by reconciler.catalog.texts)
 
 Safety (catalogs arrive in pull requests):
 
 - nothing outside ROOT is read: every path is resolved and a file (or a symlink) that lands
   outside ROOT is a problem, never opened;
 - a file over :data:`MAX_FILE_BYTES` is refused from its size alone, before reading;
-- YAML is parsed by :mod:`reconciler.yamlsrc` (safe types only, duplicate keys and alias bombs
+- YAML is parsed by :mod:`reconciler.catalog.yamlsrc` (safe types only, duplicate keys and alias
+bombs
   refused, bounded depth).
 
 Schemas: the canonical copies are ``schemas/*.schema.json`` at the repository root (where the
@@ -42,17 +43,18 @@ from typing import Any
 
 import jsonschema
 
-from .desired import build
-from .errors import CatalogError, Problem
-from .model import DesiredState
-from .raw import Doc, RawCatalog, StockRow, YDict, paused_gc
-from .schemacheck import Check, UnsupportedSchema, compile_schema
-from .schemamsg import explain
-from .yamlsrc import parse_yaml
+from reconciler.catalog.desired import build
+from reconciler.catalog.raw import Doc, RawCatalog, StockRow, YDict
+from reconciler.catalog.schemacheck import Check, UnsupportedSchema, compile_schema
+from reconciler.catalog.schemamsg import explain
+from reconciler.catalog.yamlsrc import parse_yaml
+from reconciler.kernel.errors import CatalogError, Problem
+from reconciler.kernel.gcpause import paused_gc
+from reconciler.kernel.model import DesiredState
 
 MAX_FILE_BYTES = 5 * 1024 * 1024  # per catalog file
 MAX_STOCK_BYTES = 50 * 1024 * 1024  # stock.csv may legitimately be larger than YAML files
-SCHEMA_DIR = Path(__file__).resolve().parent / "data" / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "data" / "schemas"
 SCHEMA_KINDS = ("reconciler", "rates", "pricing", "locations", "sku", "stock")
 STOCK_COLUMNS = ("sku", "location", "on_hand")
 # Quantities above this are typos, not stock (schemas/sku.schema.json uses the same bound).

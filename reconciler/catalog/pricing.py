@@ -1,6 +1,7 @@
 """Target prices: ``P_target = round_rule(clamp(P_base × R_currency + Δ_tax))``, in Decimal.
 
-The formula of a rule (default ``base * rate + tax``) is evaluated by :mod:`reconciler.formula`
+The formula of a rule (default ``base * rate + tax``) is evaluated by
+:mod:`reconciler.catalog.formula`
 with the variables ``base`` (the SKU's base price, in pricing.yaml's ``base_currency``), ``rate``
 (units of the marketplace currency per unit of the base currency, from rates.yaml), ``tax``
 (the rule's tax delta, in the marketplace currency) and every name in the rule's ``vars``.
@@ -34,9 +35,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-from .formula import Formula, FormulaError
-from .marketplaces import CURRENCY_MINOR_UNITS
-from .model import PriceDerivation
+from reconciler.catalog.formula import Formula, FormulaError
+from reconciler.kernel.marketplaces import CURRENCY_MINOR_UNITS
+from reconciler.kernel.model import PriceDerivation
 
 DEFAULT_FORMULA = "base * rate + tax"
 ENDINGS = (".99", ".95", "whole", "none")

@@ -1,6 +1,7 @@
-"""The raw catalog: what :mod:`reconciler.loader` read, with the provenance of every node.
+"""The raw catalog: what :mod:`reconciler.catalog.loader` read, with the provenance of every node.
 
-The loader does all file I/O and hands :func:`reconciler.desired.build` a :class:`RawCatalog`.
+The loader does all file I/O and hands :func:`reconciler.catalog.desired.build` a
+:class:`RawCatalog`.
 YAML mappings and sequences arrive as :class:`YDict` / :class:`YList`, plain ``dict``/``list``
 subclasses that also remember the 1-based line and column of each key and value, so every
 later stage (schema validation, pricing, templates, allocation) can point at ``file:line``.
@@ -14,15 +15,13 @@ This module is pure: no I/O.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import SourceRef
+from reconciler.kernel.model import SourceRef
 
 Mark = tuple[int, int]  # 1-based (line, column)
 
@@ -206,15 +205,3 @@ class RawCatalog:
     stock_file: str = "stock.csv"
     templates: dict[str, str] = field(default_factory=dict)
 
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building large acyclic value graphs (100,000
-    listings allocate millions of small objects; each full collection rescans them all)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()

@@ -16,8 +16,8 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError, best_match
 
-from .errors import Problem
-from .raw import locate
+from reconciler.catalog.raw import locate
+from reconciler.kernel.errors import Problem
 
 _SCHEMA_TYPES = {"object": "mapping", "array": "list"}
 

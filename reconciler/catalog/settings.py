@@ -1,7 +1,7 @@
 """The catalog's settings files as typed values: accounts, rates, price rules, locations.
 
-Turns the schema-valid :class:`~reconciler.raw.Doc` of ``reconciler.yaml``, ``rates.yaml``,
-``pricing.yaml`` and ``locations.yaml`` into values :mod:`reconciler.desired` uses, checking
+Turns the schema-valid :class:`~reconciler.catalog.raw.Doc` of ``reconciler.yaml``, ``rates.yaml``,
+``pricing.yaml`` and ``locations.yaml`` into values :mod:`reconciler.catalog.desired` uses, checking
 what a schema cannot: known marketplaces and currencies, marketplaces in their account's
 region, formulas that parse and use known variables, guard pairs, locations that serve a
 configured marketplace. Problems are appended to a list, with file:line, never raised here.
@@ -15,13 +15,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from . import marketplaces as mkt
-from .allocation import Policy
-from .errors import Problem
-from .formula import Formula, FormulaError, parse
-from .model import Account, ApplySettings, Credentials, MarketplaceConfig, Safety, SourceRef
-from .pricing import DEFAULT_FORMULA, PriceError, Rates, check_guards
-from .raw import Doc, YDict
+from reconciler.catalog.allocation import Policy
+from reconciler.catalog.formula import Formula, FormulaError, parse
+from reconciler.catalog.pricing import DEFAULT_FORMULA, PriceError, Rates, check_guards
+from reconciler.catalog.raw import Doc, YDict
+from reconciler.kernel import marketplaces as mkt
+from reconciler.kernel.errors import Problem
+from reconciler.kernel.model import (
+    Account,
+    ApplySettings,
+    Credentials,
+    MarketplaceConfig,
+    Safety,
+    SourceRef,
+)
 
 DEFAULT_MAX_RATE_AGE_DAYS = 14
 RULE_FIELDS = ("formula", "tax", "ending", "min", "max", "vars")

@@ -1,4 +1,4 @@
-"""Safe YAML with provenance: text -> :class:`~reconciler.raw.YDict` / ``YList`` values.
+"""Safe YAML with provenance: text -> :class:`~reconciler.catalog.raw.YDict` / ``YList`` values.
 
 Catalogs come from pull requests, so YAML is treated as hostile input:
 
@@ -14,7 +14,8 @@ Catalogs come from pull requests, so YAML is treated as hostile input:
   on very deep documents, which is why this module composes from the *event* stream itself.
 
 Parsing uses libyaml (``CSafeLoader``'s parser) when available, else the pure-Python parser.
-The text is parsed, never a file: size caps and path checks live in :mod:`reconciler.loader`.
+The text is parsed, never a file: size caps and path checks live in
+:mod:`reconciler.catalog.loader`.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from typing import Any
 
 import yaml
 
-from .errors import Problem
-from .raw import Mark, YDict, YList
+from reconciler.catalog.raw import Mark, YDict, YList
+from reconciler.kernel.errors import Problem
 
 MAX_DEPTH = 64
 MAX_ALIAS_NODES = 100_000  # nodes reachable through aliases, per file

@@ -3,10 +3,10 @@
 Each command lives in its own module of this package (``validate``, ``plan``, ``apply``,
 ``emulator`` ...); this module builds the group and the error boundary:
 
-- a :class:`~reconciler.errors.ReconcilerError` prints its lines on stderr and exits 1;
+- a :class:`~reconciler.kernel.errors.ReconcilerError` prints its lines on stderr and exits 1;
 - any other exception is a bug: one line on stderr naming a log file with the traceback, exit 3.
 
-Everything written to stdout/stderr passes through :func:`reconciler.redact.redact`.
+Everything written to stdout/stderr passes through :func:`reconciler.kernel.redact.redact`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 import click
 
 from reconciler import __version__
-from reconciler.errors import EXIT_BUG, EXIT_ERROR, ReconcilerError
-from reconciler.redact import redact
+from reconciler.kernel.errors import EXIT_BUG, EXIT_ERROR, ReconcilerError
+from reconciler.kernel.redact import redact
 
 from .common import err, state_dir_for
 

@@ -24,18 +24,19 @@ from typing import Any
 
 import click
 
-from reconciler import audit, feedrun, lock
-from reconciler.apply import STRATEGIES, apply_plan
-from reconciler.errors import (
+from reconciler.apply import audit, lock
+from reconciler.apply import feeds as feedrun
+from reconciler.apply.outcome import ApplyReport, listing_name
+from reconciler.apply.run import STRATEGIES, apply_plan
+from reconciler.apply.verify import check_stale
+from reconciler.kernel.errors import (
     ApprovalRequiredError,
     NotConvergedError,
     PlanError,
     StalePlanError,
     UnsafePlanError,
 )
-from reconciler.outcome import ApplyReport, listing_name
-from reconciler.plan import Plan
-from reconciler.verify import check_stale
+from reconciler.plan.value import Plan
 
 from .common import catalog_argument, err, out, state_dir_for
 
@@ -195,7 +196,7 @@ def apply_command(
 
     Exit 0 only when every listing converged (read back equal to the catalog).
     """
-    from reconciler.workflow import load, run_plan
+    from reconciler.pipeline import load, run_plan
 
     if plan_file and checksum:
         raise click.UsageError("give --plan or --checksum, not both")
@@ -270,7 +271,7 @@ def _apply_run(
                 "apply needs approval: run it on a terminal, or pass --auto-approve "
                 "(with --plan or --checksum in CI)"
             )
-        from reconciler import render
+        from reconciler.plan import render
 
         out(render.text(plan, color=True))
         if not click.confirm(f"apply {len(plan.changes)} change(s)?", err=True):

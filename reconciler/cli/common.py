@@ -8,7 +8,7 @@ from typing import IO, Any
 
 import click
 
-from reconciler.redact import redact
+from reconciler.kernel.redact import redact
 
 DEFAULT_CATALOG = "catalog"
 DEFAULT_STATE_DIR = ".reconciler"

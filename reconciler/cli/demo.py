@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from reconciler.cache import CACHE_FILENAME
-from reconciler.errors import NotConvergedError, UnsafePlanError
+from reconciler.kernel.errors import NotConvergedError, UnsafePlanError
+from reconciler.live.cache import CACHE_FILENAME
+from reconciler.pipeline import close_clients, load, run_plan
 from reconciler.spapi.connect import EMULATOR_DB, close_embedded_emulators
-from reconciler.workflow import close_clients, load, run_plan
 
 from .apply import apply_command
 from .common import catalog_argument, err, out, state_dir_for

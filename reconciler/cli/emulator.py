@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from reconciler.errors import ReconcilerError
+from reconciler.kernel.errors import ReconcilerError
 
 from .common import err
 

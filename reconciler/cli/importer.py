@@ -10,9 +10,9 @@ from typing import Any
 import click
 import yaml
 
-from reconciler.errors import CatalogError, Problem, ReconcilerError
-from reconciler.marketplaces import lookup
-from reconciler.model import Account, Credentials, MarketplaceConfig
+from reconciler.kernel.errors import CatalogError, Problem, ReconcilerError
+from reconciler.kernel.marketplaces import lookup
+from reconciler.kernel.model import Account, Credentials, MarketplaceConfig
 
 from .common import catalog_argument, err, out, state_dir_for
 
@@ -22,7 +22,7 @@ COMMANDS = ("import_command",)
 def _account_from_settings(catalog_dir: str, name: str) -> Account | None:
     """The account ``name`` from CATALOG_DIR/reconciler.yaml (schema-checked), or None when
     there is no such file."""
-    from reconciler.loader import validate_data
+    from reconciler.catalog.loader import validate_data
 
     path = Path(catalog_dir) / "reconciler.yaml"
     if not path.is_file():
@@ -126,9 +126,9 @@ def import_command(
 
     Prices become fixed per-SKU overrides, quantities literal per location, texts per language.
     """
-    from reconciler.importer import build_files, read_account, write_files
+    from reconciler.live.importer import build_files, read_account, write_files
+    from reconciler.pipeline import load
     from reconciler.spapi.connect import client_for
-    from reconciler.workflow import load
 
     account = None if seller_id else _account_from_settings(catalog_dir, account_name)
     if account is None:

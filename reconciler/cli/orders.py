@@ -14,15 +14,15 @@ from typing import Any
 
 import click
 
-from reconciler import loader
-from reconciler.errors import EXIT_ERROR
+from reconciler.catalog import loader
+from reconciler.kernel.errors import EXIT_ERROR
 from reconciler.orders import confirm as confirm_mod
 from reconciler.orders import route as route_mod
 from reconciler.orders import warehouses as wh_mod
 from reconciler.orders.model import CSV_FIELDS, csv_rows
 from reconciler.orders.pull import pull as pull_orders
 from reconciler.orders.state import OrderState, Reservation
-from reconciler.workflow import close_clients, load, open_clients
+from reconciler.pipeline import close_clients, load, open_clients
 
 from .common import catalog_argument, err, out, state_dir_for
 from .plan import write_atomically

@@ -12,10 +12,10 @@ from typing import IO, Any
 
 import click
 
-from reconciler import render
-from reconciler.errors import EXIT_CHANGES, UnsafePlanError
-from reconciler.plan import Plan
-from reconciler.workflow import close_clients, run_plan
+from reconciler.kernel.errors import EXIT_CHANGES, UnsafePlanError
+from reconciler.pipeline import close_clients, run_plan
+from reconciler.plan import render
+from reconciler.plan.value import Plan
 
 from .common import catalog_argument, err, out, state_dir_for, use_color
 
@@ -216,7 +216,7 @@ def plan(
             err(f"warning: {w}")
         p = run.plan
         if validate_remote and p.changes:
-            from reconciler.remote_validation import validate_remote as _validate
+            from reconciler.apply.preview import validate_remote as _validate
 
             p = _validate(p, run.clients)
         emit_plan(p, fmt, out_file, color=use_color(sys.stdout, color) and not out_file)

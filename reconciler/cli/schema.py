@@ -10,7 +10,7 @@ import json
 
 import click
 
-from reconciler.loader import SCHEMA_KINDS, schema
+from reconciler.catalog.loader import SCHEMA_KINDS, schema
 
 from .common import out
 

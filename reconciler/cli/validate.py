@@ -11,8 +11,8 @@ import datetime as _dt
 
 import click
 
-from reconciler.desired import build, summary
-from reconciler.loader import load
+from reconciler.catalog.desired import build, summary
+from reconciler.catalog.loader import load
 
 from .common import catalog_argument, err, out
 

@@ -15,7 +15,7 @@ drift (design.md §1, issue 4):
 Listings marked ``state: absent`` are not seeded (their deletion would trip the sample's safe
 default ``safety.allow_deletes: false``, and a fresh clone's first plan must exit 0/2).
 
-The seed is generated from the sample catalog by ``python -m reconciler.emulator.demo CATALOG``
+The seed is generated from the sample catalog by ``python -m tests.demo_seed CATALOG``
 and shipped as package data (``data/demo_seed.json``) so an installed package needs no catalog
 to seed itself; a test regenerates it and compares, so it cannot drift from ``catalog/``.
 """
@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
 from typing import Any
 
-from ..model import DEFAULT_CHANNEL, DesiredListing, DesiredState, to_json_value
+from reconciler.kernel.model import DEFAULT_CHANNEL, DesiredListing, DesiredState, to_json_value
 
 SEED_FILE = "demo_seed.json"
 BRAND = "Hearth & Hollow"
@@ -154,17 +153,3 @@ def demo_seed() -> dict[str, Any]:
 
 def seed_json(desired: DesiredState) -> str:
     return json.dumps(build_seed(desired), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def main(argv: list[str]) -> int:  # pragma: no cover - a maintainer's script
-    from datetime import date
-
-    from ..loader import load_desired
-
-    catalog = argv[0] if argv else "catalog"
-    sys.stdout.write(seed_json(load_desired(catalog, today=date.today())))
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main(sys.argv[1:]))

@@ -9,7 +9,8 @@ Error choices (Amazon-shaped ``ErrorList`` bodies): malformed ids -> 400 ``Inval
 well-formed ids of nothing this seller owns -> 404 ``NotFound``; cancelling a feed that is not
 ``IN_QUEUE`` -> 400 ``InvalidInput``; a ``JSON_LISTINGS_FEED`` beyond 5 per 5 minutes per
 (seller, region) -> 429 ``QuotaExceeded``. That limit is the token bucket
-``reconciler.quotas.JSON_LISTINGS_FEED_WINDOW`` (burst 5, one back per minute, scaled), the same
+``reconciler.kernel.quotas.JSON_LISTINGS_FEED_WINDOW`` (burst 5, one back per minute, scaled), the
+same
 figure the client paces itself with, rather than a strict sliding window. It is taken only after
 the specification validated, so a rejected createFeed does not use up a submission.
 """
@@ -21,8 +22,8 @@ import json
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from reconciler.marketplaces import BY_ID
-from reconciler.quotas import JSON_LISTINGS_FEED_WINDOW
+from reconciler.kernel.marketplaces import BY_ID
+from reconciler.kernel.quotas import JSON_LISTINGS_FEED_WINDOW
 
 from . import feed_documents, feed_processing, quota
 from .feed_processing import (  # re-exported: the public face of the Feeds module

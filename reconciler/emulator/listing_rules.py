@@ -36,8 +36,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from reconciler.marketplaces import BY_ID
-from reconciler.model import SELECTORS
+from reconciler.kernel.marketplaces import BY_ID
+from reconciler.kernel.model import SELECTORS
 
 Entry = dict[str, Any]
 Attrs = dict[str, list[Entry]]

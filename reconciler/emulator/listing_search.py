@@ -19,7 +19,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from reconciler.quotas import SEARCH_MAX_IDENTIFIERS
+from reconciler.kernel.quotas import SEARCH_MAX_IDENTIFIERS
 
 from .app import ApiError, parse_iso
 from .http import Request, Response, invalid_input, json_response

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from reconciler.marketplaces import BY_ID, MARKETPLACES
+from reconciler.kernel.marketplaces import BY_ID, MARKETPLACES
 
 from .listing_rules import Attrs, Entry, key
 

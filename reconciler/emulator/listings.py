@@ -22,7 +22,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from reconciler.marketplaces import BY_ID
+from reconciler.kernel.marketplaces import BY_ID
 
 from . import listing_rules as rules
 from . import store

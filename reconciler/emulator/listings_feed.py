@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema  # type: ignore[import-untyped, unused-ignore]
 
-from reconciler.quotas import JSON_LISTINGS_FEED_MAX_MESSAGES
+from reconciler.kernel.quotas import JSON_LISTINGS_FEED_MAX_MESSAGES
 
 from .app import ApiError
 

@@ -30,7 +30,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from reconciler.marketplaces import BY_ID
+from reconciler.kernel.marketplaces import BY_ID
 
 from . import feeds, fulfillment_feed
 from .feed_processing import wall_time

@@ -25,7 +25,7 @@ import random
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from reconciler.marketplaces import BY_ID, MARKETPLACES
+from reconciler.kernel.marketplaces import BY_ID, MARKETPLACES
 
 from . import listings, store
 from .orders import insert_order, now_wall

@@ -1,4 +1,4 @@
-"""Token buckets per (seller, operation) with Amazon's usage plans (``reconciler.quotas``).
+"""Token buckets per (seller, operation) with Amazon's usage plans (``reconciler.kernel.quotas``).
 
 Rates are multiplied by ``EmulatorConfig.time_scale`` (bursts are not: a bucket holds the same
 number of requests, it refills faster). Time comes from ``emu.now()`` so tests drive buckets with
@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from reconciler.quotas import QUOTAS, SANDBOX_QUOTA, Quota
+from reconciler.kernel.quotas import QUOTAS, SANDBOX_QUOTA, Quota
 
 if TYPE_CHECKING:
     from .app import Emulator

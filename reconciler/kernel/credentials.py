@@ -2,7 +2,7 @@
 
 The catalog never holds secrets, only references (``refresh_token: env/SP_API_REFRESH_TOKEN``).
 ``reconciler validate`` never calls this module; commands that talk to Amazon do, right
-before they connect. Every resolved value is registered with :mod:`reconciler.redact` so it
+before they connect. Every resolved value is registered with :mod:`reconciler.kernel.redact` so it
 is masked in anything printed or logged, and errors name the *variable*, never a value.
 """
 
@@ -13,9 +13,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .errors import CredentialsError
-from .model import Account, Credentials
-from .redact import register
+from reconciler.kernel.errors import CredentialsError
+from reconciler.kernel.model import Account, Credentials
+from reconciler.kernel.redact import register
 
 _REF = re.compile(r"^env/([A-Za-z_][A-Za-z0-9_]*)$")
 

@@ -36,8 +36,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .clockskew import iso_utc, parse_iso_utc
-from .raw import paused_gc
+from reconciler.kernel.clock import iso_utc, parse_iso_utc
+from reconciler.kernel.gcpause import paused_gc
 
 SCHEMA_VERSION = 2  # 2: outcomes
 CACHE_FILENAME = "live-cache.sqlite"  # inside the state dir ($RECONCILER_STATE_DIR)

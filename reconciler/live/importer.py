@@ -32,10 +32,16 @@ from typing import Any
 
 import yaml
 
-from reconciler import live as live_mod
-from reconciler.model import DEFAULT_CHANNEL, Account, ListingKey, LiveListing, MarketplaceConfig
+from reconciler.kernel.model import (
+    DEFAULT_CHANNEL,
+    Account,
+    ListingKey,
+    LiveListing,
+    MarketplaceConfig,
+)
+from reconciler.live import normalize as live_mod
+from reconciler.live.reader import read_all
 from reconciler.spapi.client import SpApiClient
-from reconciler.spapi.reader import read_all
 
 SKU_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 _LOCATION_NAME = re.compile(r"[^a-z0-9_-]+")
@@ -216,7 +222,7 @@ def _settings(account: Account, marketplaces: Sequence[MarketplaceConfig]) -> di
         entry: dict[str, Any] = {}
         if m.mli:
             entry["mli"] = True
-        from reconciler.marketplaces import MARKETPLACES
+        from reconciler.kernel.marketplaces import MARKETPLACES
 
         if m.code in MARKETPLACES and MARKETPLACES[m.code].language_tag != m.language_tag:
             entry["language_tag"] = m.language_tag

@@ -8,8 +8,10 @@ order. :func:`normalize_item` applies exactly the canonicalisation the desired s
 (``model.py``): Decimal money quantized to the currency's minor units, int quantities, entries
 sorted by selector values (bullet points keep their order within a selector).
 
-Only what a catalog can manage is kept: the attributes of :data:`~reconciler.model.SELECTORS`, and
-in their entries the fields of :data:`MANAGED_FIELDS` (what ``reconciler.desired`` writes; other
+Only what a catalog can manage is kept: the attributes of
+:data:`~reconciler.kernel.model.SELECTORS`, and
+in their entries the fields of :data:`MANAGED_FIELDS` (what ``reconciler.catalog.desired`` writes;
+other
 selectors are kept). No desired listing has any other attribute or field, so nothing reads them
 (``brand``, ``discounted_price``, ``lead_time_to_ship_max_days``: apply's merge patches leave them
 alone on Amazon), and a 100k-listing plan holds every live listing in memory. The differ and
@@ -31,8 +33,8 @@ from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from reconciler.marketplaces import CURRENCY_MINOR_UNITS
-from reconciler.model import (
+from reconciler.kernel.marketplaces import CURRENCY_MINOR_UNITS
+from reconciler.kernel.model import (
     SELECTORS,
     Attributes,
     DesiredListing,
@@ -49,7 +51,8 @@ ABSENT = "absent"
 _MARKETPLACE_SELECTED = frozenset(a for a, sel in SELECTORS.items() if "marketplace_id" in sel)
 _DEFAULT_SELECTOR = ("marketplace_id",)
 _INT_FIELDS = frozenset({"quantity", "lead_time_to_ship_max_days"})
-# The entry fields a desired listing can declare, per attribute (reconciler.desired; its tests
+# The entry fields a desired listing can declare, per attribute (reconciler.catalog.desired; its
+# tests
 # check every desired entry against this). Nested values (``our_price``) are kept whole.
 MANAGED_FIELDS: dict[str, frozenset[str]] = {
     "item_name": frozenset({"value", "language_tag", "marketplace_id"}),

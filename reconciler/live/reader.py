@@ -35,11 +35,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..clockskew import iso_utc
-from ..errors import InvalidRequestError, NotFoundError, ReconcilerError
-from ..quotas import SEARCH_MAX_IDENTIFIERS
-from .client import DEFAULT_INCLUDED, SpApiClient
-from .scheduler import DEFAULT_WORKERS, map_concurrent
+from reconciler.kernel.clock import iso_utc
+from reconciler.kernel.errors import InvalidRequestError, NotFoundError, ReconcilerError
+from reconciler.kernel.quotas import SEARCH_MAX_IDENTIFIERS
+from reconciler.spapi.client import DEFAULT_INCLUDED, SpApiClient
+from reconciler.spapi.scheduler import DEFAULT_WORKERS, map_concurrent
 
 SEARCH_CAP = 1000  # "The maximum number of items (SKUs) that can be returned and paged through"
 PAGE_SIZE = 20

@@ -27,8 +27,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from reconciler.errors import ApiError, InvalidRequestError, ReconcilerError
-from reconciler.model import Account
+from reconciler.kernel.errors import ApiError, InvalidRequestError, ReconcilerError
+from reconciler.kernel.model import Account
 from reconciler.spapi.client import SpApiClient
 from reconciler.spapi.orders import submit_fulfillment_feed
 

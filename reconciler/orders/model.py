@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.marketplaces import BY_ID
+from reconciler.kernel.marketplaces import BY_ID
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.clockskew import iso_utc
-from reconciler.model import Account
+from reconciler.kernel.clock import iso_utc
+from reconciler.kernel.model import Account
 from reconciler.spapi.client import SpApiClient
 from reconciler.spapi.orders import search_orders_pages
 

@@ -18,9 +18,9 @@ import dataclasses
 import datetime as _dt
 from pathlib import Path
 
-from reconciler import loader
-from reconciler.desired import build
-from reconciler.model import DesiredState
+from reconciler.catalog import loader
+from reconciler.catalog.desired import build
+from reconciler.kernel.model import DesiredState
 
 from .state import apply_reservations, reserved_stock
 

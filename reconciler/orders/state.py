@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
-from reconciler.raw import StockRow
+from reconciler.catalog.raw import StockRow
 
 from .model import Order
 

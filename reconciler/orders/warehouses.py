@@ -1,8 +1,10 @@
 """``warehouses.yaml``: where orders ship from.
 
-Read like the rest of the catalog: safe YAML with provenance (``reconciler.yamlsrc``), validated
+Read like the rest of the catalog: safe YAML with provenance (``reconciler.catalog.yamlsrc``),
+validated
 against ``schemas/warehouses.schema.json``, every problem reported with its file, line and
-column (:class:`~reconciler.errors.CatalogError`). Cross-checks: a warehouse's ``location`` is a
+column (:class:`~reconciler.kernel.errors.CatalogError`). Cross-checks: a warehouse's ``location``
+is a
 location of ``locations.yaml`` or ``central`` (the stock.csv rows it holds), and the
 marketplaces it serves are configured in ``reconciler.yaml``.
 """
@@ -18,10 +20,10 @@ from typing import Any
 
 import jsonschema
 
-from reconciler.errors import CatalogError, Problem
-from reconciler.raw import RawCatalog, locate
-from reconciler.schemamsg import explain
-from reconciler.yamlsrc import parse_yaml
+from reconciler.catalog.raw import RawCatalog, locate
+from reconciler.catalog.schemamsg import explain
+from reconciler.catalog.yamlsrc import parse_yaml
+from reconciler.kernel.errors import CatalogError, Problem
 
 from .geo import COUNTRY_ALIASES, Point
 

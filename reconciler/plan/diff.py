@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from deepdiff import DeepDiff
 
-from reconciler.live import group_by_selector, managed_projection
-from reconciler.model import (
+from reconciler.kernel.model import (
     MULTI_ENTRY,
     Attributes,
     DesiredListing,
@@ -27,6 +26,7 @@ from reconciler.model import (
     LiveListing,
     canonical_json,
 )
+from reconciler.live.normalize import group_by_selector, managed_projection
 
 
 def _differs(attribute: str, old: list[Entry], new: list[Entry]) -> bool:

@@ -20,9 +20,9 @@ from typing import Any, NamedTuple, Protocol
 
 from jinja2.sandbox import SandboxedEnvironment
 
-from reconciler.marketplaces import lookup
-from reconciler.model import Entry, FieldChange, Issue, ListingKey, canonical_json
-from reconciler.plan import Change, Held, Many, Plan
+from reconciler.kernel.marketplaces import lookup
+from reconciler.kernel.model import Entry, FieldChange, Issue, ListingKey, canonical_json
+from reconciler.plan.value import Change, Held, Many, Plan
 
 MARKER = "<!-- reconciler-plan -->"
 TEMPLATE = "plan.md.j2"
@@ -420,7 +420,7 @@ def _encode(value: Any, indent: str) -> str:
 def write_json(plan: Plan, fp: TextSink) -> None:
     """Write :func:`json`'s text to ``fp`` piece by piece (``reconciler plan --format json``):
     the plan's data is never held whole, as a dict nor as one string: the per-listing arrays
-    come as :class:`~reconciler.plan.Many` generators (at 100k listings the whole dict and the
+    come as :class:`~reconciler.plan.value.Many` generators (at 100k listings the whole dict and the
     string are hundreds of MB, one element a few hundred bytes). tests/test_render.py checks the
     text equals ``json.dumps(plan.data(), indent=2, sort_keys=True, ensure_ascii=False)``."""
     d = plan.lazy_data(Many, _Fingerprint)

@@ -24,7 +24,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from reconciler.quotas import JSON_LISTINGS_FEED_MAX_MESSAGES, JSON_LISTINGS_FEED_WINDOW, QUOTAS
+from reconciler.kernel.quotas import (
+    JSON_LISTINGS_FEED_MAX_MESSAGES,
+    JSON_LISTINGS_FEED_WINDOW,
+    QUOTAS,
+)
 
 PATCH_OPERATION = "patchListingsItem"
 

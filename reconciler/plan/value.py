@@ -25,11 +25,10 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cached_property
 from typing import Any
 
-from reconciler.diff import diff_listing
-from reconciler.errors import PlanError
-from reconciler.live import ABSENT, managed_projection, projection_fingerprint
-from reconciler.marketplaces import lookup
-from reconciler.model import (
+from reconciler.kernel.errors import PlanError
+from reconciler.kernel.gcpause import paused_gc
+from reconciler.kernel.marketplaces import lookup
+from reconciler.kernel.model import (
     DEFAULT_CHANNEL,
     DesiredListing,
     DesiredState,
@@ -40,8 +39,9 @@ from reconciler.model import (
     LiveListing,
     PriceDerivation,
 )
-from reconciler.raw import paused_gc
-from reconciler.strategy import StrategyEstimate, estimate
+from reconciler.live.normalize import ABSENT, managed_projection, projection_fingerprint
+from reconciler.plan.diff import diff_listing
+from reconciler.plan.strategy import StrategyEstimate, estimate
 
 FORMAT_VERSION = 1
 REMOTE_KEY = "remote_validation"  # in data(), outside the checksum
@@ -419,7 +419,7 @@ def _change_data(c: Change, plain: bool = True, request: bool = True) -> dict[st
 def _request_data(c: Change) -> dict[str, Any]:
     """The exact SP-API request apply sends for this change (derived, so reviewers and the
     JSON plan see what will be written; ignored by from_data)."""
-    from reconciler.patches import listing_request  # patches builds on Change: import late
+    from reconciler.plan.patches import listing_request  # patches builds on Change: import late
 
     req = listing_request(c)
     out: dict[str, Any] = {"method": req.method}

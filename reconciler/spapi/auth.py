@@ -22,8 +22,9 @@ from collections.abc import Callable, Generator
 
 import httpx
 
-from .. import redact
-from ..errors import ApiErrorDetail, AuthError, ServerError
+from reconciler.kernel import redact
+from reconciler.kernel.errors import ApiErrorDetail, AuthError, ServerError
+
 from .errors import RETRYABLE_STATUSES, error_from_transport, is_token_problem, parse_errors
 from .scheduler import RetryPolicy, run_with_retries
 from .stats import ClientStats

@@ -1,9 +1,9 @@
 """A small synchronous SP-API client: Listings Items 2021-08-01 and Feeds 2021-06-30.
 
 Methods return Amazon's JSON shapes (CONTRACT.md §3, §5) as parsed dicts; mapping them to our
-value types is ``reconciler.live``'s job. Every call goes through the same path:
+value types is ``reconciler.live.normalize``'s job. Every call goes through the same path:
 
-1. take a token from the operation's bucket (``reconciler.ratelimit``), waiting if needed;
+1. take a token from the operation's bucket (``reconciler.spapi.ratelimit``), waiting if needed;
 2. send with the LWA access token (``auth.LwaAuth``; one refresh + retry on a token 403);
 3. follow ``x-amzn-RateLimit-Limit``; on a 429 empty the bucket;
 4. on 429/5xx/connection errors back off with full jitter and retry, at most ``max_retries``
@@ -34,11 +34,12 @@ from urllib.parse import quote
 
 import httpx
 
+from reconciler.kernel.errors import ApiError, ApiErrorDetail, ServerError, ThrottledError
+from reconciler.kernel.model import to_json_value
+from reconciler.kernel.quotas import QUOTAS, SEARCH_MAX_IDENTIFIERS, Quota
+from reconciler.spapi.ratelimit import RateLimiter
+
 from .. import __version__
-from ..errors import ApiError, ApiErrorDetail, ServerError, ThrottledError
-from ..model import to_json_value
-from ..quotas import QUOTAS, SEARCH_MAX_IDENTIFIERS, Quota
-from ..ratelimit import RateLimiter
 from .auth import LwaAuth, LwaTokenSource
 from .errors import (
     RATE_LIMIT_HEADER,
@@ -99,7 +100,7 @@ class SpApiClient:
         quotas: Mapping[str, Quota] | None = None,
     ) -> None:
         """``quotas`` replaces the seed table of the token buckets (default: Amazon's
-        production usage plans, ``reconciler.quotas.QUOTAS``; the sandbox has its own)."""
+        production usage plans, ``reconciler.kernel.quotas.QUOTAS``; the sandbox has its own)."""
         self.seller_id = seller_id
         self.base_url = base_url.rstrip("/")
         self.rate_scale = rate_scale

@@ -15,7 +15,7 @@ The token URL is Amazon's LWA endpoint unless ``account.token_url`` says otherwi
 embedded emulator and loopback base URLs it defaults to the emulator's ``/auth/o2/token`` (so a
 local test setup never sends credentials to Amazon).
 
-Credentials are ``env/NAME`` references resolved at use time by ``reconciler.credentials``: a
+Credentials are ``env/NAME`` references resolved at use time by ``reconciler.kernel.credentials``: a
 missing variable raises ``CredentialsError`` naming the VARIABLE, never a value, and every
 resolved value is registered with ``redact``. The embedded emulator accepts any refresh
 token, so unset variables fall back to dummy values there and a fresh clone plans without
@@ -36,11 +36,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..credentials import resolve_ref
-from ..errors import CredentialsError, ReconcilerError
-from ..marketplaces import LWA_TOKEN_URL, REGION_HOSTS, SANDBOX_HOSTS
-from ..model import Account
-from ..quotas import QUOTAS, SANDBOX_QUOTA
+from reconciler.kernel.credentials import resolve_ref
+from reconciler.kernel.errors import CredentialsError, ReconcilerError
+from reconciler.kernel.marketplaces import LWA_TOKEN_URL, REGION_HOSTS, SANDBOX_HOSTS
+from reconciler.kernel.model import Account
+from reconciler.kernel.quotas import QUOTAS, SANDBOX_QUOTA
+
 from .client import SpApiClient
 
 EMULATOR_BASE_URL = "http://emulator.local"

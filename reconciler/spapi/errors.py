@@ -1,4 +1,4 @@
-"""HTTP status -> the typed errors of ``reconciler.errors``, parsing Amazon's error bodies.
+"""HTTP status -> the typed errors of ``reconciler.kernel.errors``, parsing Amazon's error bodies.
 
 SP-API errors carry ``{"errors": [{"code", "message", "details"}]}`` (CONTRACT.md §2); LWA
 errors carry ``{"error", "error_description"}`` (§1.1). Every message passes through
@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from .. import redact
-from ..errors import (
+from reconciler.kernel import redact
+from reconciler.kernel.errors import (
     ApiError,
     ApiErrorDetail,
     AuthError,

@@ -1,6 +1,6 @@
 """Orders API calls on an :class:`~reconciler.spapi.client.SpApiClient`.
 
-Every call goes through the client's request path (token bucket from ``reconciler.quotas``,
+Every call goes through the client's request path (token bucket from ``reconciler.kernel.quotas``,
 LWA token, retries with backoff on 429/5xx, typed errors), so these are thin functions rather
 than a second client. Shapes are Amazon's (``orders_2026-01-01.json``, ``ordersV0.json``).
 

@@ -4,7 +4,7 @@ Amazon meters every operation with a token bucket (``rate`` tokens/s refill, ``b
 CONTRACT.md §4). Mirroring it on our side means we almost never see a 429: a caller takes a
 token before each request and waits when the bucket is empty.
 
-The buckets start from ``reconciler.quotas`` (times ``rate_scale``, so a client talking to an
+The buckets start from ``reconciler.kernel.quotas`` (times ``rate_scale``, so a client talking to an
 emulator that runs N× faster keeps Amazon's ratios) and then follow the ``x-amzn-RateLimit-Limit``
 header Amazon sends on successful responses (:meth:`TokenBucket.set_rate`).
 
@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .quotas import QUOTAS, Quota
+from reconciler.kernel.quotas import QUOTAS, Quota
 
 DEFAULT_QUOTA = Quota(1.0, 5)  # operations missing from the table: conservative
 
