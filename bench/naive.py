@@ -29,9 +29,9 @@ from reconciler.catalog.desired import build
 from reconciler.catalog.loader import load
 from reconciler.kernel.model import LiveListing
 from reconciler.live import normalize as live_mod
+from reconciler.plan.change import Change
 from reconciler.plan.diff import diff_listing
 from reconciler.plan.patches import listing_request
-from reconciler.plan.value import Change
 from reconciler.spapi.client import DEFAULT_INCLUDED
 
 

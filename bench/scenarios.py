@@ -45,7 +45,7 @@ from reconciler.kernel.model import DesiredState, ListingKey, LiveListing
 from reconciler.live import normalize as live_mod
 from reconciler.pipeline import run_plan
 from reconciler.plan import render
-from reconciler.plan.value import build_plan
+from reconciler.plan.builder import build_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 # The emulator's per-message feed time (EmulatorConfig default; not a serve option).

@@ -37,7 +37,8 @@ from reconciler.kernel.model import (
 from reconciler.live import normalize as live_mod
 from reconciler.live.cache import CACHE_FILENAME, LiveCache
 from reconciler.live.reader import SearchCapReached, read_listings, read_updated_since
-from reconciler.plan.value import Plan, PlanBuilder
+from reconciler.plan.builder import PlanBuilder
+from reconciler.plan.value import Plan
 from reconciler.spapi.client import SpApiClient
 from reconciler.spapi.connect import client_for
 

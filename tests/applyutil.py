@@ -19,7 +19,8 @@ from reconciler.kernel.model import (
     MarketplaceConfig,
     to_json_value,
 )
-from reconciler.plan.value import Plan, build_plan
+from reconciler.plan.builder import build_plan
+from reconciler.plan.value import Plan
 from reconciler.spapi.client import SpApiClient
 
 SELLER = "A1PP0FEH11RW77"

@@ -21,7 +21,8 @@ import pytest
 from reconciler.apply.run import apply_plan
 from reconciler.emulator.app import Emulator, EmulatorConfig
 from reconciler.kernel.model import DesiredState
-from reconciler.plan.value import Plan, build_plan
+from reconciler.plan.builder import build_plan
+from reconciler.plan.value import Plan
 from reconciler.spapi.client import SpApiClient
 from tests import applyutil as au
 

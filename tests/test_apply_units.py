@@ -18,8 +18,9 @@ from reconciler.apply.outcome import ApplyReport, ListingOutcome
 from reconciler.apply.run import choose_strategy
 from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.model import FieldChange, Issue, ListingKey
+from reconciler.plan.change import Change
 from reconciler.plan.strategy import StrategyEstimate
-from reconciler.plan.value import Change, Plan
+from reconciler.plan.value import Plan
 
 US = "ATVPDKIKX0DER"
 CA = "A2EUQ1WTGCTBG2"

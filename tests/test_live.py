@@ -13,8 +13,9 @@ from decimal import Decimal
 
 import pytest
 
-from reconciler.live.normalize import ABSENT, fingerprint, normalize_item, to_decimal, to_int
+from reconciler.live.normalize import normalize_item, to_decimal, to_int
 from reconciler.plan.diff import diff_listing
+from reconciler.plan.projection import ABSENT, fingerprint
 from tests.core_builders import CA, JP, LOC_A, LOC_B, US, amazon_item, desired, key, live_of
 
 

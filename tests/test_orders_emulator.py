@@ -19,7 +19,7 @@ import pytest
 from reconciler.emulator import orders as emu_orders
 from reconciler.emulator import orders_gen
 from reconciler.emulator.app import Emulator, EmulatorConfig
-from reconciler.emulator.feeds import feed_error
+from reconciler.emulator.feed_processing import feed_error
 from reconciler.kernel.quotas import QUOTAS
 
 from . import spapi_models

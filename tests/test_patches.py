@@ -14,9 +14,10 @@ import jsonschema
 import pytest
 
 from reconciler.kernel.model import FieldChange
+from reconciler.plan.builder import build_plan
+from reconciler.plan.change import Change
 from reconciler.plan.diff import diff_listing
 from reconciler.plan.patches import feed_document, feed_message, listing_request
-from reconciler.plan.value import Change, build_plan
 from tests.core_builders import CA, LOC_A, LOC_B, US, desired, live_of, state
 
 FEED_SCHEMA = (

@@ -18,9 +18,12 @@ import pytest
 
 from reconciler.kernel.errors import PlanError
 from reconciler.kernel.model import ListingKey, LiveListing, Safety
-from reconciler.live.normalize import ABSENT, normalize_item
+from reconciler.live.normalize import normalize_item
+from reconciler.plan.builder import build_plan
+from reconciler.plan.projection import ABSENT
+from reconciler.plan.safety import check_safety
 from reconciler.plan.strategy import StrategyEstimate
-from reconciler.plan.value import FORMAT_VERSION, Plan, build_plan, check_safety
+from reconciler.plan.value import FORMAT_VERSION, Plan
 from tests.core_builders import (
     CA,
     LOC_A,
@@ -343,7 +346,7 @@ def test_checksum_is_stable_across_processes_and_hash_seeds() -> None:
     import sys
 
     code = (
-        "from tests.test_plan import sample; from reconciler.plan.value import build_plan; "
+        "from tests.test_plan import sample; from reconciler.plan.builder import build_plan; "
         "print(build_plan(*sample()).checksum)"
     )
     root = Path(__file__).resolve().parent.parent

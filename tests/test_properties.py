@@ -44,7 +44,7 @@ from reconciler.kernel.errors import CatalogError
 from reconciler.kernel.model import DesiredState, ListingKey, LiveListing, to_json_value
 from reconciler.live import normalize as live_mod
 from reconciler.pipeline import load
-from reconciler.plan.value import build_plan
+from reconciler.plan.builder import build_plan
 from tests import applyutil as au
 
 PROPERTY_EXAMPLES: Counter[str] = Counter()

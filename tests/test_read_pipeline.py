@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from reconciler.pipeline import read_live
-from reconciler.plan.value import PlanBuilder, build_plan
+from reconciler.plan.builder import PlanBuilder, build_plan
 from tests.core_builders import US, amazon_item, desired, key, state
 from tests.spapi_fakes import FakeAmazon, json_response, make_client, query
 

@@ -19,7 +19,8 @@ import pytest
 
 from reconciler.kernel.model import Issue, ListingKey, LiveListing, Safety
 from reconciler.plan import render
-from reconciler.plan.value import Plan, build_plan
+from reconciler.plan.builder import build_plan
+from reconciler.plan.value import Plan
 from tests.core_builders import CA, LOC_A, LOC_B, MX, US, desired, key, live_of, state
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

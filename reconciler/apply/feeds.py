@@ -40,7 +40,7 @@ from reconciler.kernel.errors import ApiError, NotFoundError
 from reconciler.kernel.model import Issue, ListingKey
 from reconciler.kernel.quotas import JSON_LISTINGS_FEED_MAX_MESSAGES
 from reconciler.plan import patches
-from reconciler.plan.value import Change
+from reconciler.plan.change import Change
 from reconciler.spapi.client import SpApiClient
 
 FEED_TYPE = "JSON_LISTINGS_FEED"

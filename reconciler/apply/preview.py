@@ -14,8 +14,9 @@ from dataclasses import replace
 
 from reconciler.kernel.model import Issue, ListingKey
 from reconciler.live.normalize import amazon_issues
+from reconciler.plan.change import Change
 from reconciler.plan.patches import listing_request
-from reconciler.plan.value import Change, Plan
+from reconciler.plan.value import Plan
 from reconciler.spapi.client import SpApiClient
 
 PREVIEW = "VALIDATION_PREVIEW"

@@ -42,8 +42,9 @@ from reconciler.kernel.errors import ApiError, InvalidRequestError, NotFoundErro
 from reconciler.kernel.model import DesiredListing, DesiredState, Issue, ListingKey, LiveListing
 from reconciler.kernel.redact import redact
 from reconciler.live.normalize import amazon_issues
+from reconciler.plan.change import Change
 from reconciler.plan.patches import listing_request
-from reconciler.plan.value import Change, Plan
+from reconciler.plan.value import Plan
 from reconciler.spapi.client import SpApiClient
 
 STRATEGIES = ("auto", "patch", "feed")

@@ -31,6 +31,7 @@ from reconciler.kernel.model import (
 from reconciler.live import normalize as live_mod
 from reconciler.live.reader import read_listings
 from reconciler.plan.diff import diff_listing
+from reconciler.plan.projection import fingerprint
 from reconciler.plan.value import Plan
 from reconciler.spapi.client import SpApiClient
 
@@ -62,7 +63,7 @@ def check_stale(
             continue
         if key not in live_now:
             continue  # not re-read (outside the targeting of this run)
-        if live_mod.fingerprint(d, live_now[key]) != plan.fingerprints[key]:
+        if fingerprint(d, live_now[key]) != plan.fingerprints[key]:
             stale.append(listing_name(key))
     return stale
 

@@ -9,14 +9,14 @@ order. :func:`normalize_item` applies exactly the canonicalisation the desired s
 sorted by selector values (bullet points keep their order within a selector).
 
 Only what a catalog can manage is kept: the attributes of
-:data:`~reconciler.kernel.model.SELECTORS`, and
-in their entries the fields of :data:`MANAGED_FIELDS` (what ``reconciler.catalog.desired`` writes;
-other
-selectors are kept). No desired listing has any other attribute or field, so nothing reads them
-(``brand``, ``discounted_price``, ``lead_time_to_ship_max_days``: apply's merge patches leave them
-alone on Amazon), and a 100k-listing plan holds every live listing in memory. The differ and
-:func:`fingerprint` look only at what the desired listing manages (:func:`managed_projection`),
-which is unchanged by leaving out fields no desired entry declares. Keys and the top-level
+:data:`~reconciler.kernel.model.SELECTORS`, and in their entries the fields of
+:data:`MANAGED_FIELDS` (what ``reconciler.catalog.desired`` writes; other selectors are kept).
+No desired listing has any other attribute or field, so nothing reads them (``brand``,
+``discounted_price``, ``lead_time_to_ship_max_days``: apply's merge patches leave them alone on
+Amazon), and a 100k-listing plan holds every live listing in memory. The differ and the
+fingerprint look only at what the desired listing manages (the managed projection, in
+:mod:`reconciler.plan.projection`), which is unchanged by leaving out fields no desired entry
+declares. Keys and the top-level
 string values of entries are interned (``sys.intern``): JSON decoding makes a new string for
 every key of every Item, and the same marketplace ids, language tags, currencies and texts
 repeat across listings (the desired side interns its texts too, so an unchanged live text is
@@ -27,7 +27,6 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -37,23 +36,19 @@ from reconciler.kernel.marketplaces import CURRENCY_MINOR_UNITS
 from reconciler.kernel.model import (
     SELECTORS,
     Attributes,
-    DesiredListing,
     Entry,
     Issue,
     ListingKey,
     LiveListing,
     MarketplaceConfig,
-    canonical_json,
 )
 
-ABSENT = "absent"
 # Attributes whose entries carry a marketplace_id selector (filled in when Amazon leaves it out).
 _MARKETPLACE_SELECTED = frozenset(a for a, sel in SELECTORS.items() if "marketplace_id" in sel)
 _DEFAULT_SELECTOR = ("marketplace_id",)
 _INT_FIELDS = frozenset({"quantity", "lead_time_to_ship_max_days"})
-# The entry fields a desired listing can declare, per attribute (reconciler.catalog.desired; its
-# tests
-# check every desired entry against this). Nested values (``our_price``) are kept whole.
+# The entry fields a desired listing can declare, per attribute (reconciler.catalog.desired;
+# its tests check every desired entry against this). Nested values (``our_price``) are kept whole.
 MANAGED_FIELDS: dict[str, frozenset[str]] = {
     "item_name": frozenset({"value", "language_tag", "marketplace_id"}),
     "product_description": frozenset({"value", "language_tag", "marketplace_id"}),
@@ -297,53 +292,3 @@ def normalize_item(item: Mapping[str, Any], key: ListingKey, mp: MarketplaceConf
 # --------------------------------------------------------------------------- managed projection
 
 
-def _project(template: Any, value: Any) -> Any:
-    """``value`` restricted to the dict keys ``template`` declares, recursively."""
-    if isinstance(template, dict) and isinstance(value, dict):
-        return {k: _project(template[k], value[k]) for k in template if k in value}
-    if isinstance(template, list) and isinstance(value, list) and template:
-        return [_project(template[min(i, len(template) - 1)], v) for i, v in enumerate(value)]
-    return value
-
-
-def group_by_selector(
-    attribute: str, entries: Iterable[Entry]
-) -> dict[tuple[tuple[str, str], ...], list[Entry]]:
-    groups: dict[tuple[tuple[str, str], ...], list[Entry]] = {}
-    for e in entries:
-        groups.setdefault(selector_of(attribute, e), []).append(e)
-    return groups
-
-
-def managed_projection(desired: DesiredListing, live: LiveListing) -> Attributes:
-    """The part of ``live`` that ``desired`` manages: for each desired attribute, the live
-    entries with a selector the desired listing declares, cut down to the fields the desired
-    entries of that selector declare. Laid out in the desired listing's order, so a live listing
-    that matches projects to exactly ``desired.attributes``."""
-    out: Attributes = {}
-    for name, wanted in desired.attributes.items():
-        have = group_by_selector(name, live.attributes.get(name, ()))
-        entries: list[Entry] = []
-        for selector, want in group_by_selector(name, wanted).items():
-            template: dict[str, Any] = {}
-            for w in want:
-                for k, v in w.items():
-                    template.setdefault(k, v)
-            entries.extend(_project(template, e) for e in have.get(selector, ()))
-        if entries:
-            out[name] = entries
-    return out
-
-
-def projection_fingerprint(projected: Attributes) -> str:
-    """sha256 of a managed projection (see :func:`fingerprint`)."""
-    data = {"exists": True, "attributes": projected}
-    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
-
-
-def fingerprint(desired: DesiredListing, live: LiveListing | None) -> str:
-    """sha256 of the live managed projection: unmanaged edits never make a plan stale, managed
-    ones always do. ``"absent"`` when the listing does not exist live."""
-    if live is None:
-        return ABSENT
-    return projection_fingerprint(managed_projection(desired, live))

@@ -26,7 +26,7 @@ from reconciler.kernel.model import (
     LiveListing,
     canonical_json,
 )
-from reconciler.live.normalize import group_by_selector, managed_projection
+from reconciler.plan.projection import group_by_selector, managed_projection
 
 
 def _differs(attribute: str, old: list[Entry], new: list[Entry]) -> bool:

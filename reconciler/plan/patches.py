@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from reconciler.kernel.model import DEFAULT_CHANNEL, Entry, to_json_value
 
 if TYPE_CHECKING:  # plan.py imports this module to put each request into Plan.data()
-    from reconciler.plan.value import Change
+    from reconciler.plan.change import Change
 
 MERGE_ATTRIBUTES = frozenset({"purchasable_offer", "fulfillment_availability", "list_price"})
 FEED_VERSION = "2.0"

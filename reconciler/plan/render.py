@@ -22,7 +22,9 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from reconciler.kernel.marketplaces import lookup
 from reconciler.kernel.model import Entry, FieldChange, Issue, ListingKey, canonical_json
-from reconciler.plan.value import Change, Held, Many, Plan
+from reconciler.plan.change import Change, Held
+from reconciler.plan.checksum import Many
+from reconciler.plan.value import Plan
 
 MARKER = "<!-- reconciler-plan -->"
 TEMPLATE = "plan.md.j2"
