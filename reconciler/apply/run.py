@@ -25,8 +25,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from reconciler.apply import feeds as feedrun
@@ -38,6 +37,8 @@ from reconciler.apply.outcome import (
     FeedRecord,
     ListingOutcome,
 )
+from reconciler.apply.state import AccountRun, Progress, ProgressCounter
+from reconciler.apply.verifier import Verifier
 from reconciler.kernel.errors import ApiError, InvalidRequestError, NotFoundError, ReconcilerError
 from reconciler.kernel.model import DesiredListing, DesiredState, Issue, ListingKey, LiveListing
 from reconciler.kernel.redact import redact
@@ -50,7 +51,6 @@ from reconciler.spapi.client import SpApiClient
 STRATEGIES = ("auto", "patch", "feed")
 DEFAULT_WORKERS = 8  # ~ rate x latency + burst for patchListingsItem (5 rps, 300 ms, burst 5)
 
-Progress = Callable[[str, int, int], None]
 
 __all__ = ["STRATEGIES", "ApplyReport", "apply_plan", "check_stale", "choose_strategy"]
 
@@ -67,22 +67,6 @@ def choose_strategy(plan: Plan, requested: str) -> tuple[str, str]:
     if est is None:
         return "patch", "auto: the plan carries no estimate; patch is the safe default"
     return est.chosen, f"auto: {est.describe()}"
-
-
-@dataclass(frozen=False)
-class _Account:
-    """Mutable per-account state of one run (owned by that account's thread)."""
-
-    name: str
-    client: SpApiClient
-    seller_id: str
-    changes: list[Change]
-    written: dict[ListingKey, tuple[str, tuple[Issue, ...], str]] = field(default_factory=dict)
-    live_after: dict[ListingKey, LiveListing | None] = field(default_factory=dict)
-    feeds: list[FeedRecord] = field(default_factory=list)
-    feed_of: dict[ListingKey, str] = field(default_factory=dict)
-    error: str = ""
-    bug: BaseException | None = None  # an unexpected exception behind ``error``
 
 
 def apply_plan(
@@ -110,12 +94,12 @@ def apply_plan(
     desired_by_key = {d.key: d for d in desired.listings}
     sellers = {a.name: a.seller_id for a in desired.accounts}
     mps = verify.marketplace_configs(desired)
-    accounts: list[_Account] = []
+    accounts: list[AccountRun] = []
     for name in sorted({c.key.account for c in plan.changes}):
         if name not in clients:
             raise ReconcilerError(f"no SP-API client for account {name!r}")
         accounts.append(
-            _Account(
+            AccountRun(
                 name,
                 clients[name],
                 sellers.get(name, clients[name].seller_id),
@@ -123,13 +107,13 @@ def apply_plan(
             )
         )
     total = len(plan.changes)
-    counter = _Counter(progress, total)
+    counter = ProgressCounter(progress, total)
     baseline = {
         k: {(i.code, i.message) for i in (v.issues if v else ()) if i.severity == "ERROR"}
         for k, v in (live_before or {}).items()
     }
 
-    def run(acc: _Account) -> None:
+    def run(acc: AccountRun) -> None:
         try:
             _run_account(
                 acc,
@@ -159,24 +143,6 @@ def apply_plan(
     for t in threads:
         t.join()
     return _report(plan, chosen, why, accounts, desired_by_key, clients)
-
-
-class _Counter:
-    """Thread-safe progress across accounts."""
-
-    def __init__(self, progress: Progress | None, total: int) -> None:
-        self.progress = progress
-        self.total = total
-        self.done: dict[str, int] = {}
-        self.lock = threading.Lock()
-
-    def set(self, phase: str, account: str, n: int) -> None:
-        if self.progress is None:
-            return
-        with self.lock:
-            self.done[f"{phase}:{account}"] = n
-            done = sum(v for k, v in self.done.items() if k.startswith(phase + ":"))
-            self.progress(phase, done, self.total)
 
 
 def _api_issue(e: ApiError) -> tuple[Issue, ...]:
@@ -211,12 +177,12 @@ def _write_one(client: SpApiClient, change: Change) -> tuple[str, tuple[Issue, .
 
 
 def _run_account(
-    acc: _Account,
+    acc: AccountRun,
     chosen: str,
     desired_by_key: Mapping[ListingKey, DesiredListing],
     mps: Mapping[tuple[str, str], Any],
     baseline: Mapping[ListingKey, Collection[tuple[str, str]]],
-    counter: _Counter,
+    counter: ProgressCounter,
     *,
     verify_timeout_s: float,
     verify_interval_s: float,
@@ -252,7 +218,7 @@ def _run_account(
         else:
             todo.append(c)
 
-    verifier = _Verifier(
+    verifier = Verifier(
         acc,
         desired_by_key,
         mps,
@@ -298,138 +264,9 @@ def _run_account(
         acc.written[key] = (status, issues, via)
 
 
-_Verified = tuple[
-    dict[ListingKey, tuple[str, tuple[Issue, ...]]], dict[ListingKey, LiveListing | None]
-]
-VERIFY_BATCHES = 4  # batches (feeds) of one account verified at once; each reads with 8 workers
-
-
-class _Cancelled(Exception):
-    """The account failed while verifications were running: they stop at their next poll."""
-
-
-class _Verifier:
-    """Verifies batches of written listings on background threads, each batch as soon as it
-    is written (a feed's accepted listings once that feed is DONE), while the account thread
-    goes on polling the later feeds. Each batch is one ``verify.verify`` with the full bound
-    from its start: a listing gets the same rules and the same time after its write as when
-    everything was verified at the end. Reads and getFeed polls use separate token buckets of
-    the same client. ``start`` and ``set_decided`` are called by the account thread only."""
-
-    def __init__(
-        self,
-        acc: _Account,
-        desired_by_key: Mapping[ListingKey, DesiredListing],
-        mps: Mapping[tuple[str, str], Any],
-        baseline: Mapping[ListingKey, Collection[tuple[str, str]]],
-        counter: _Counter,
-        *,
-        timeout_s: float,
-        interval_s: float,
-        clock: Callable[[], float],
-        sleep: Callable[[float], None],
-    ) -> None:
-        self.acc = acc
-        self.changes = {c.key: c for c in acc.changes}
-        self.desired_by_key = desired_by_key
-        self.mps = mps
-        self.baseline = baseline
-        self.counter = counter
-        self.timeout_s = timeout_s
-        self.interval_s = interval_s
-        self.clock = clock
-        self.base_sleep = sleep
-        self.targets = 0
-        self.decided = 0
-        self.done: dict[int, int] = {}
-        self.lock = threading.Lock()
-        self.cancelled = threading.Event()
-        self.futures: list[Future[_Verified]] = []
-        self.pool: ThreadPoolExecutor | None = None
-
-    def start(self, keys: Collection[ListingKey]) -> None:
-        """Verify the listings among ``keys`` that were written (status ``submitted``)."""
-        targets = [
-            verify.Target(
-                key=k,
-                action=self.changes[k].action,
-                desired=self.desired_by_key.get(k),
-                attributes=frozenset(f.attribute for f in self.changes[k].fields),
-            )
-            for k in keys
-            if self.acc.written.get(k, ("",))[0] == "submitted"
-        ]
-        if not targets:
-            return
-        self.targets += len(targets)
-        if self.pool is None:
-            self.pool = ThreadPoolExecutor(
-                max_workers=VERIFY_BATCHES, thread_name_prefix=f"verify-{self.acc.name}"
-            )
-        self.futures.append(self.pool.submit(self._run, len(self.futures), targets))
-
-    def set_decided(self, n: int) -> None:
-        with self.lock:
-            self.decided = n
-            self._progress_locked()
-
-    def _progress_locked(self) -> None:  # under self.lock, so the count never goes back
-        self.counter.set("verify", self.acc.name, self.decided + sum(self.done.values()))
-
-    def _progress(self, batch: int, n: int) -> None:
-        with self.lock:
-            self.done[batch] = n
-            self._progress_locked()
-
-    def _sleep(self, s: float) -> None:
-        if self.cancelled.is_set():
-            raise _Cancelled
-        self.base_sleep(s)
-        if self.cancelled.is_set():
-            raise _Cancelled
-
-    def _run(self, batch: int, targets: list[verify.Target]) -> _Verified:
-        return verify.verify(
-            self.acc.client,
-            targets,
-            self.mps,
-            timeout_s=self.timeout_s,
-            interval_s=self.interval_s,
-            baseline=self.baseline,
-            clock=self.clock,
-            sleep=self._sleep,
-            progress=lambda n: self._progress(batch, n),
-        )
-
-    def finish(self) -> _Verified:
-        """Wait for every batch: merged (status, issues) and last live state per listing.
-        A batch's exception (an account-level failure) stops the others and is raised."""
-        results: dict[ListingKey, tuple[str, tuple[Issue, ...]]] = {}
-        last: dict[ListingKey, LiveListing | None] = {}
-        error: BaseException | None = None
-        for f in self.futures:
-            try:
-                r, seen = f.result()
-            except BaseException as e:  # re-raised below, once every batch has ended
-                if error is None:
-                    error = e
-                    self.cancelled.set()
-                continue
-            results.update(r)
-            last.update(seen)
-        if error is not None:
-            raise error
-        return results, last
-
-    def cancel(self) -> None:
-        self.cancelled.set()
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True)
-
-
-def _write_patches(acc: _Account, todo: list[Change], counter: _Counter, workers: int) -> None:
+def _write_patches(
+    acc: AccountRun, todo: list[Change], counter: ProgressCounter, workers: int
+) -> None:
     done = 0
     lock = threading.Lock()
 
@@ -447,10 +284,10 @@ def _write_patches(acc: _Account, todo: list[Change], counter: _Counter, workers
 
 
 def _write_feeds(
-    acc: _Account,
+    acc: AccountRun,
     todo: list[Change],
     journal: feedrun.Journal,
-    counter: _Counter,
+    counter: ProgressCounter,
     timeout_s: float,
     poll_s: float,
     clock: Callable[[], float],
@@ -510,7 +347,7 @@ def _report(
     plan: Plan,
     chosen: str,
     why: str,
-    accounts: list[_Account],
+    accounts: list[AccountRun],
     desired_by_key: Mapping[ListingKey, DesiredListing],
     clients: Mapping[str, SpApiClient],
 ) -> ApplyReport:

@@ -14,10 +14,11 @@ it used, and apply re-reads the planned listings and refuses (or re-reads fully)
 the caller then calls :meth:`LiveCache.invalidate` for those listings. The caller also falls back
 to a full read when :meth:`LiveCache.needs_full_read` says the last one is missing or too old.
 
-Robustness: the cache is disposable. A file that is not a database, a corrupt database or one
-written by another schema version is treated as missing: it is deleted and recreated empty
-(``reset_reason`` says why), and a database error in the middle of an operation does the same
-(reads then return nothing cached). Nothing here raises for a broken cache file.
+Robustness: the cache is disposable (:class:`~reconciler.live.cachedb.DisposableDB`). A file
+that is not a database, a corrupt database or one written by another schema version is treated
+as missing: it is deleted and recreated empty (``reset_reason`` says why), and a database error
+in the middle of an operation does the same (reads then return nothing cached). Nothing here
+raises for a broken cache file.
 
 Times are ISO 8601 strings given by the caller (no clock in this module); they are stored
 normalised to UTC, whole seconds, rounded down (an earlier watermark only reads more).
@@ -25,19 +26,17 @@ normalised to UTC, whole seconds, rounded down (an earlier watermark only reads 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sqlite3
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 from reconciler.kernel.clock import iso_utc, parse_iso_utc
 from reconciler.kernel.gcpause import paused_gc
+from reconciler.live.cachedb import DisposableDB
 
 SCHEMA_VERSION = 2  # 2: outcomes
 CACHE_FILENAME = "live-cache.sqlite"  # inside the state dir ($RECONCILER_STATE_DIR)
@@ -77,7 +76,6 @@ CREATE TABLE IF NOT EXISTS reads (
 );
 """
 
-T = TypeVar("T")
 
 
 def normalize_time(value: str) -> str:
@@ -121,145 +119,14 @@ def _chunks(seq: list[str]) -> Iterator[list[str]]:
         yield seq[i : i + _CHUNK]
 
 
-class LiveCache:
+class LiveCache(DisposableDB):
     """SQLite file of raw live ``Item`` JSON per ``(account, marketplace_id, sku)``.
 
     Use as a context manager (or call :meth:`close`). Safe to share between threads.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.reset_reason: str | None = None
-        self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = None
-        self._open()
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        existed = self.path.exists()
-        try:
-            conn = self._connect()
-        except sqlite3.DatabaseError as e:
-            self._reset(f"unreadable cache file ({e})")
-            return
-        try:
-            version = self._read_version(conn) if existed else None
-        except sqlite3.DatabaseError as e:
-            conn.close()
-            self._reset(f"unreadable cache file ({e})")
-            return
-        if existed and version != SCHEMA_VERSION:
-            conn.close()
-            self._reset(f"cache schema version {version} is not {SCHEMA_VERSION}")
-            return
-        try:
-            self._init_schema(conn)
-        except sqlite3.DatabaseError as e:
-            conn.close()
-            self._reset(f"unreadable cache file ({e})")
-            return
-        self._conn = conn
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False
-        )
-        try:
-            conn.execute("PRAGMA synchronous=NORMAL")
-        except sqlite3.DatabaseError:
-            conn.close()
-            raise
-        return conn
-
-    @staticmethod
-    def _read_version(conn: sqlite3.Connection) -> int | None:
-        has_meta = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
-        ).fetchone()
-        if not has_meta:
-            # An empty file (e.g. created by a crash before the schema) has no tables at all.
-            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            return SCHEMA_VERSION if tables == 0 else None
-        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
-            return None
-        try:
-            return int(row[0])
-        except (TypeError, ValueError):
-            return None
-
-    @staticmethod
-    def _init_schema(conn: sqlite3.Connection) -> None:
-        conn.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
-        conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
-            (str(SCHEMA_VERSION),),
-        )
-
-    def _reset(self, reason: str) -> None:
-        """Delete the cache file (and SQLite side files) and start empty."""
-        if self._conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.close()
-            self._conn = None
-        self.reset_reason = reason
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                Path(str(self.path) + suffix).unlink()
-        conn = self._connect()
-        try:
-            self._init_schema(conn)
-        except BaseException:
-            conn.close()
-            raise
-        self._conn = conn
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    def __enter__(self) -> LiveCache:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _run(self, op: Callable[[sqlite3.Connection], T], on_reset: T) -> T:
-        """Run ``op``; a database error (other than a lock time-out) resets the cache to empty
-        and returns ``on_reset`` (reads: nothing cached; writes: see :meth:`_write`)."""
-        with self._lock:
-            if self._conn is None:
-                raise ValueError("the live cache is closed")
-            try:
-                return op(self._conn)
-            except sqlite3.DatabaseError as e:
-                if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
-                    raise  # another process holds the lock past the timeout: not corruption
-                self._reset(f"cache database error ({e})")
-                return on_reset
-
-    def _write(self, op: Callable[[sqlite3.Connection], None]) -> None:
-        def tx(conn: sqlite3.Connection) -> bool:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                op(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return True
-
-        if not self._run(tx, False):
-            self._run(tx, False)  # once more on the recreated database
+    SCHEMA = _SCHEMA
+    SCHEMA_VERSION = SCHEMA_VERSION
 
     # ------------------------------------------------------------------ items
 
