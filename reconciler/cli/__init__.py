@@ -90,9 +90,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import apply, demo, emulator, importer, orders, plan, schema, validate
+    from . import accounts, apply, demo, emulator, importer, orders, plan, schema, validate
 
-    for mod in (validate, plan, apply, demo, importer, schema, emulator, orders):
+    for mod in (validate, plan, apply, demo, importer, schema, emulator, orders, accounts):
         for name in getattr(mod, "COMMANDS", ()):
             main.add_command(getattr(mod, name))
 
