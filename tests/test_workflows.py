@@ -777,6 +777,64 @@ def sample_accounts(doc: dict[str, Any]) -> dict[str, list[str]]:
     return result
 
 
+# --------------------------------------------------------------------------- kubernetes
+
+K8S = ROOT / "docs" / "k8s" / "cronjob.yaml"
+
+
+def render_cronjob(entry: dict[str, str]) -> dict[str, Any]:
+    """The template as `envsubst '${ACCOUNT} ${MARKETPLACES}'` renders it for one matrix entry."""
+    text = K8S.read_text(encoding="utf-8")
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    body = body.replace("${ACCOUNT}", entry["account"]).replace("${MARKETPLACES}",
+                                                               entry["marketplaces"])
+    assert "${" not in body  # nothing left for envsubst to miss
+    doc = yaml.safe_load(body)
+    assert isinstance(doc, dict)
+    return doc
+
+
+def test_kubernetes_cronjob_runs_one_account_per_job(tmp_path: Path, runner: Runner) -> None:
+    (tmp_path / "accounts").mkdir()
+    entries = json.loads(real_accounts_step(tmp_path / "accounts", ROOT / "catalog"))["include"]
+    names = set()
+    for entry in entries:
+        cj = render_cronjob(entry)
+        assert cj["kind"] == "CronJob" and cj["apiVersion"] == "batch/v1"
+        names.add(cj["metadata"]["name"])
+        spec = cj["spec"]
+        assert spec["concurrencyPolicy"] == "Forbid"
+        pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["MARKETPLACE_CODES"] == entry["marketplaces"]
+        # this account's credentials and state only
+        assert container["envFrom"] == [
+            {"secretRef": {"name": f"reconciler-credentials-{entry['account']}"}}]
+        (volume,) = pod["volumes"]
+        claim = volume["persistentVolumeClaim"]["claimName"]
+        assert claim == f"reconciler-state-{entry['account']}"
+        assert env["RECONCILER_STATE_DIR"] == container["volumeMounts"][0]["mountPath"]
+        # the container's script, with a fake reconciler: the account's marketplaces only;
+        # drift (exit 2) is a successful run, an error (exit 1) fails the Job
+        script = runner.tmp / "job.sh"
+        script.write_text(container["args"][0], encoding="utf-8")
+        for rc, job_rc in (("0", 0), ("2", 0), ("1", 1)):
+            runner.log.unlink(missing_ok=True)
+            result = subprocess.run(
+                [*container["command"][:1], str(script)], cwd=runner.work,
+                env={**runner.env, **env, "RECONCILER_STATE_DIR": str(runner.work),
+                     "FAKE_RC_PLAN": rc}, capture_output=True, text=True, timeout=60,
+                check=False)
+            assert result.returncode == job_rc, result.stderr
+            codes = entry["marketplaces"].split(",")
+            assert runner.calls() == [[
+                "plan", "--refresh", "incremental", "--detailed-exitcode", "--format", "json",
+                "--out", f"{runner.work}/plan.json",
+                *[x for c in codes for x in ("--marketplace", c)]]]
+    assert len(names) == len(entries) == 2  # one CronJob per account
+
+
 # --------------------------------------------------------------------------- pre-commit
 
 
