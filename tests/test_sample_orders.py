@@ -106,3 +106,27 @@ def test_emulator_orders_refuses_what_no_command_would_read(tmp_path: Path) -> N
     assert r.exit_code == 1
     assert "no account of the catalog uses endpoint: emulator" in r.stderr
     assert "Traceback" not in r.output + r.stderr
+
+
+def readme_block(after: str) -> list[str]:
+    text = (CATALOG.parent / "README.md").read_text(encoding="utf-8")
+    block = text.split(after, 1)[1].split("```", 1)[0]
+    return block.splitlines()
+
+
+def test_readme_orders_walkthrough_is_what_the_commands_print() -> None:
+    """The README's `emulator orders` / `orders route` example, run for real."""
+    lines = readme_block("$ reconciler emulator orders --count 24 --seed 11\n")
+    try:
+        r = run("emulator", "orders", str(CATALOG), "--count", "24", "--seed", "11")
+        assert r.exit_code == 0
+        assert r.stdout.splitlines()[0] == lines[0]
+        assert lines[2].startswith("created 24 order(s) over US, CA, MX, UK, DE, FR")
+        assert run("orders", "pull", str(CATALOG)).exit_code == 0
+        r = run("orders", "route", str(CATALOG), "--dry-run")
+        assert r.exit_code == 0
+    finally:
+        close_embedded_emulators()
+    start = lines.index("$ reconciler orders route") + 1
+    end = lines.index("", start)
+    assert r.stdout.splitlines() == lines[start:end]

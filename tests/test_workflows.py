@@ -850,6 +850,73 @@ def test_pre_commit_hook_validates_the_catalog() -> None:
     assert not re.search(hook["files"], "src/catalog/x.yaml")
 
 
+# --------------------------------------------------------------------------- packaging, README
+
+README = ROOT / "README.md"
+
+
+def test_distribution_name_is_not_the_unrelated_reconciler_package() -> None:
+    """`reconciler` on PyPI is someone else's DataFrame tool: the distribution has its own name,
+    the command stays `reconciler`, and no doc tells users to install the wrong package."""
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")  # (no tomllib on 3.10)
+    project = pyproject.split("\n[project]\n", 1)[1].split("\n[", 1)[0]
+    (name,) = re.findall(r'^name = "([^"]+)"$', project, re.M)
+    assert name == "spapi-reconciler"
+    scripts = pyproject.split("\n[project.scripts]\n", 1)[1].split("\n[", 1)[0]
+    assert scripts.strip() == 'reconciler = "reconciler.cli:main"'
+    docs = [README, *WORKFLOWS.glob("*.yml"), ROOT / ".pre-commit-hooks.yaml",
+            ROOT / "docs" / "k8s" / "cronjob.yaml"]
+    for doc in docs:
+        text = doc.read_text(encoding="utf-8")
+        assert not re.search(r"pip install (-\S+ )*[\"']?reconciler\b(?!-)", text), doc
+    assert f"pip install {name}==<version>" in README.read_text(encoding="utf-8")
+
+
+def yaml_blocks(text: str) -> list[Any]:
+    return [yaml.safe_load(b.split("```", 1)[0])
+            for b in re.split(r"```yaml\n", text)[1:]]
+
+
+def test_readme_pre_commit_snippets_pin_what_exists() -> None:
+    configs = [b for b in yaml_blocks(README.read_text(encoding="utf-8"))
+               if isinstance(b, dict) and "repos" in b]
+    assert len(configs) == 2
+    remote, local = (c["repos"][0] for c in configs)
+    tags = subprocess.run(["git", "tag", "--list"], cwd=ROOT, capture_output=True, text=True,
+                          check=True, timeout=60).stdout.split()
+    # no tag is invented: a full commit SHA (here a placeholder naming one) or an existing tag
+    rev = str(remote["rev"])
+    assert rev in tags or re.fullmatch(r"[0-9a-f]{40}|<full commit SHA[^>]*>", rev), rev
+    assert remote["hooks"] == [{"id": "reconciler-validate"}]
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    (hook,) = hooks
+    hook_comment = (ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8")
+    assert "v0.1.0" not in hook_comment or "v0.1.0" in tags
+    # the local form runs what the published hook runs
+    assert local["repo"] == "local"
+    (lh,) = local["hooks"]
+    for key in ("id", "entry", "files", "pass_filenames", "require_serial"):
+        assert lh[key] == hook[key], key
+    assert lh["language"] == "system"
+
+
+def test_readme_documents_the_real_matrix_and_emulator_defaults(tmp_path: Path) -> None:
+    from reconciler.cli.emulator import serve
+
+    text = README.read_text(encoding="utf-8")
+    block = text.split("$ reconciler accounts catalog --json\n", 1)[1].split("```", 1)[0]
+    assert json.loads(block) == json.loads(real_accounts_step(tmp_path, ROOT / "catalog"))
+    defaults = {p.name: p.default for p in serve.params}
+    assert f"| `127.0.0.1`, `{defaults['port']}` |" in text
+    assert f"emulator listening on http://{defaults['host']}:{defaults['port']}" in text
+    assert (ROOT / "docs" / "k8s" / "cronjob.yaml").is_file()
+    assert "envsubst '${ACCOUNT} ${MARKETPLACES}' < docs/k8s/cronjob.yaml" in text
+    # the locks section names both locks and the group the workflows really use
+    locks = text.split("### Locks: what protects what", 1)[1].split("\n### ", 1)[0]
+    group = ACCOUNT_GROUP["group"].replace("${{ matrix.account }}", "<account>")
+    assert f"`{group}`" in locks and "locks/<account>.lock" in locks
+
+
 # --------------------------------------------------------------------------- end to end
 # The workflow steps' scripts against the REAL CLI and the sample catalog on the embedded
 # emulator (one state dir shared by all steps, as one machine would): PR plan -> reviewed
