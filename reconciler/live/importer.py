@@ -90,8 +90,19 @@ def _location_name(code: str, used: dict[str, str]) -> str:
     return name
 
 
+# The catalog carries the schemas its files name (``schemas/`` inside it, written by
+# :func:`write_files`), so each file's modeline resolves wherever the catalog is put. A relative
+# $schema is resolved against the YAML file's own directory, as in the sample catalog
+# (https://github.com/redhat-developer/yaml-language-server/pull/499).
+SCHEMAS_DIR = "schemas"
+_MODELINE = re.compile(
+    r"^# yaml-language-server: \$schema=(?:\./|\.\./)schemas/(\w+)\.schema\.json$"
+)
+
+
 def _header(kind: str) -> str:
-    return f"# yaml-language-server: $schema=../schemas/{kind}.schema.json\n"
+    up = "../" if kind == "sku" else "./"  # skus/*.yaml are one directory down
+    return f"# yaml-language-server: $schema={up}{SCHEMAS_DIR}/{kind}.schema.json\n"
 
 
 def _dump(kind: str, data: Any, note: str = "") -> str:
@@ -315,9 +326,21 @@ def _prices(s: dict[str, Any], lst: LiveListing, mp: MarketplaceConfig) -> None:
         s.setdefault("overrides", {})[mp.code] = ov
 
 
+def schema_files(files: Mapping[str, str]) -> dict[str, str]:
+    """The packaged JSON Schema of every kind a file's modeline names, as ``schemas/KIND...``."""
+    from reconciler.loader import SCHEMA_DIR
+
+    kinds = sorted({m.group(1) for text in files.values()
+                    if (m := _MODELINE.match(text.split("\n", 1)[0]))})
+    return {f"{SCHEMAS_DIR}/{k}.schema.json":
+            (SCHEMA_DIR / f"{k}.schema.json").read_text(encoding="utf-8") for k in kinds}
+
+
 def write_files(out_dir: str | Path, files: Mapping[str, str]) -> list[Path]:
+    """Write the catalog's files, and the schemas their modelines name."""
     root = Path(out_dir)
     written = []
+    files = {**files, **schema_files(files)}
     for rel, text in sorted(files.items()):
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)

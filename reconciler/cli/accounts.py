@@ -1,0 +1,116 @@
+"""`reconciler accounts [CATALOG_DIR] [--json]`: the catalog's accounts, one job each.
+
+Sharding past one machine is done by an existing scheduler, one job per account (Amazon meters
+quotas per seller account): `--json` prints the accounts as a GitHub Actions matrix,
+``{"include": [{"account": "na", "region": "NA", "endpoint": "production",
+"marketplaces": "US,CA,MX", "refresh_token": "SP_API_REFRESH_TOKEN", ...}, ...]}`` on one line,
+for ``strategy.matrix: ${{ fromJSON(needs.accounts.outputs.matrix) }}`` (apply.yml, drift.yml)
+or a Kubernetes CronJob per account. ``refresh_token``, ``client_id`` and ``client_secret`` are the
+NAMES of the environment variables the account's credentials are read from (its ``env/NAME``
+references), never values: this command reads no credential.
+
+The catalog is validated as by `reconciler validate`; a bad catalog exits 1 with its problems.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from typing import Any
+
+import click
+
+from reconciler.credentials import variable_of
+from reconciler.desired import build
+from reconciler.errors import CatalogError, Problem
+from reconciler.loader import load
+from reconciler.model import Account
+from reconciler.raw import Doc
+
+from .common import catalog_argument, err, out
+
+COMMANDS = ("accounts",)
+
+# "A matrix can generate a maximum of 256 jobs per workflow run."
+# https://docs.github.com/en/actions/how-tos/write-workflows/choose-what-workflows-do/run-job-variations
+MAX_MATRIX_JOBS = 256
+
+
+def matrix_entry(account: Account) -> dict[str, str]:
+    """One account as a matrix entry: what a per-account job needs to select its listings
+    (``--marketplace`` codes) and to map its credentials (the variables' names); ``endpoint``
+    tells whether it needs any (``emulator`` needs none)."""
+    creds = account.credentials
+    return {
+        "account": account.name,
+        "region": account.region,
+        "endpoint": account.endpoint,
+        "marketplaces": ",".join(m.code for m in account.marketplaces),
+        "refresh_token": variable_of(creds.refresh_token),
+        "client_id": variable_of(creds.client_id),
+        "client_secret": variable_of(creds.client_secret),
+    }
+
+
+def shared_marketplaces(accounts: tuple[Account, ...], config: Doc) -> list[Problem]:
+    """A marketplace configured in two accounts: a per-account job selects its listings with
+    ``--marketplace CODE``, which would then also select the other account's listings."""
+    owner: dict[str, str] = {}
+    problems: list[Problem] = []
+    for a in accounts:
+        for m in a.marketplaces:
+            first = owner.setdefault(m.code, a.name)
+            if first != a.name:
+                ref = config.ref("accounts", a.name, "marketplaces", m.code, key=True)
+                problems.append(Problem(
+                    ref.file, ref.line, ref.column,
+                    f"marketplace {m.code} is in accounts {first!r} and {a.name!r}: one job per "
+                    "account selects its listings by marketplace (--marketplace), so these two "
+                    "accounts cannot run as separate jobs; run them in one job "
+                    "(reconciler plan/apply without --marketplace)",
+                ))
+    return problems
+
+
+def github_matrix(accounts: tuple[Account, ...]) -> dict[str, Any]:
+    return {"include": [matrix_entry(a) for a in accounts]}
+
+
+@click.command("accounts")
+@catalog_argument
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a GitHub Actions matrix on one line: "
+    '{"include": [{"account": ..., "region": ..., "marketplaces": "US,CA", ...}]}.',
+)
+def accounts(catalog_dir: str, as_json: bool) -> None:
+    """List the accounts of CATALOG_DIR: one job per account (quotas are per account).
+
+    \b
+    In a workflow:
+      matrix=$(reconciler accounts --json)  ->  strategy.matrix: ${{ fromJSON(...) }}
+    Each entry names the account's marketplaces (for --marketplace) and the environment
+    variables its credentials are read from (refresh_token, client_id, client_secret).
+    """
+    raw = load(catalog_dir)
+    state = build(raw, today=_dt.datetime.now(_dt.timezone.utc).date())
+    problems = shared_marketplaces(state.accounts, raw.config)
+    if problems:
+        raise CatalogError(problems, summary="accounts share a marketplace: they cannot run "
+                           "as one job per account")
+    if as_json:
+        if len(state.accounts) > MAX_MATRIX_JOBS:
+            raise CatalogError(
+                [Problem("reconciler.yaml", message=f"{len(state.accounts)} accounts")],
+                summary=f"{len(state.accounts)} accounts, but a GitHub Actions matrix runs at "
+                f"most {MAX_MATRIX_JOBS} jobs per workflow run: split the catalog",
+            )
+        out(json.dumps(github_matrix(state.accounts), separators=(",", ":")))
+        return
+    for a in state.accounts:
+        e = matrix_entry(a)
+        out(f"{a.name}  {a.region}  {e['marketplaces']}  (credentials from "
+            f"{e['refresh_token']}, {e['client_id']}, {e['client_secret']})")
+    err(f"{len(state.accounts)} account(s)")
