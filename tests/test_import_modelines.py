@@ -13,10 +13,10 @@ from pathlib import Path
 import jsonschema
 from click.testing import CliRunner
 
+from reconciler.catalog.loader import SCHEMA_DIR
+from reconciler.catalog.yamlsrc import parse_yaml
 from reconciler.cli import main
-from reconciler.loader import SCHEMA_DIR
 from reconciler.spapi.connect import close_embedded_emulators
-from reconciler.yamlsrc import parse_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")

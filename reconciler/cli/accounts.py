@@ -20,12 +20,12 @@ from typing import Any
 
 import click
 
-from reconciler.credentials import variable_of
-from reconciler.desired import build
-from reconciler.errors import CatalogError, Problem
-from reconciler.loader import load
-from reconciler.model import Account
-from reconciler.raw import Doc
+from reconciler.catalog.desired import build
+from reconciler.catalog.loader import load
+from reconciler.catalog.raw import Doc
+from reconciler.kernel.credentials import variable_of
+from reconciler.kernel.errors import CatalogError, Problem
+from reconciler.kernel.model import Account
 
 from .common import catalog_argument, err, out
 

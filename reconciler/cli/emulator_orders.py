@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import click
 
-from reconciler.errors import ReconcilerError
-from reconciler.marketplaces import lookup
-from reconciler.workflow import load
+from reconciler.kernel.errors import ReconcilerError
+from reconciler.kernel.marketplaces import lookup
+from reconciler.pipeline import load
 
 from .common import catalog_argument, err, out, state_dir_for
 from .emulator import emulator_group

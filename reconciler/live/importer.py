@@ -328,7 +328,7 @@ def _prices(s: dict[str, Any], lst: LiveListing, mp: MarketplaceConfig) -> None:
 
 def schema_files(files: Mapping[str, str]) -> dict[str, str]:
     """The packaged JSON Schema of every kind a file's modeline names, as ``schemas/KIND...``."""
-    from reconciler.loader import SCHEMA_DIR
+    from reconciler.catalog.loader import SCHEMA_DIR
 
     kinds = sorted({m.group(1) for text in files.values()
                     if (m := _MODELINE.match(text.split("\n", 1)[0]))})
