@@ -51,6 +51,12 @@ class ReconcilerGroup(click.Group):
         except KeyboardInterrupt:
             err("reconciler: interrupted")
             ctx.exit(130)
+        except BrokenPipeError:
+            # the reader of stdout went away (`reconciler plan | head`): not a bug. Stop
+            # quietly as a process killed by SIGPIPE would, and keep the interpreter's final
+            # flush from raising again (Python docs, "Note on SIGPIPE").
+            _discard_stdout()
+            ctx.exit(EXIT_SIGPIPE)
         except Exception as e:  # a bug: keep the traceback out of the user's face
             log = _write_crash_log(e)
             err(
@@ -58,6 +64,17 @@ class ReconcilerGroup(click.Group):
                 f"reconciler: the traceback is in {log}; please report it"
             )
             ctx.exit(EXIT_BUG)
+
+
+EXIT_SIGPIPE = 128 + 13
+
+
+def _discard_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _write_crash_log(e: BaseException) -> str:
