@@ -22,7 +22,8 @@ def test_a_reader_that_goes_away_is_not_a_bug(tmp_path: Path) -> None:
     assert proc.stdout is not None and proc.stderr is not None
     assert proc.stdout.read(1)
     proc.stdout.close()
-    stderr = proc.stderr.read().decode()
+    with proc.stderr:
+        stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 128 + 13, stderr
     assert "bug" not in stderr and "Traceback" not in stderr
     assert not (tmp_path / "state" / "logs").exists()
