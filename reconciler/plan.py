@@ -99,6 +99,9 @@ class Plan:
     # what apply writes, so they are in data() but outside the checksum.
     remote_issues: Mapping[ListingKey, tuple[Issue, ...]] = field(default_factory=dict)
     validated: int = 0
+    # Supply source id -> the catalog's location name, for the ids the changes write (so
+    # renders, also of a saved plan, can say "newark (353e4e48…)").
+    locations: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Sorted at construction (octoDNS): every render and data() is deterministic.
@@ -108,6 +111,7 @@ class Plan:
         object.__setattr__(self, "fingerprints", fps)
         remote = {ListingKey(*k): tuple(v) for k, v in sorted(self.remote_issues.items())}
         object.__setattr__(self, "remote_issues", remote)
+        object.__setattr__(self, "locations", dict(sorted(self.locations.items())))
 
     @property
     def has_changes(self) -> bool:
@@ -179,6 +183,8 @@ class Plan:
             "strategy": _strategy_data(self.strategy),
             "safety": list(self.safety),
         }
+        if self.locations:
+            d["locations"] = dict(self.locations)
         if self.validated:
             d[REMOTE_KEY] = {
                 "validated": self.validated,
@@ -212,6 +218,7 @@ class Plan:
                     for r in (d.get(REMOTE_KEY) or {}).get("issues", ())
                 },
                 validated=int((d.get(REMOTE_KEY) or {}).get("validated", 0)),
+                locations={str(k): str(v) for k, v in (d.get("locations") or {}).items()},
             )
         except (KeyError, TypeError, ValueError, InvalidOperation) as e:
             raise PlanError(f"malformed plan: {type(e).__name__}: {e}") from e
@@ -629,12 +636,24 @@ class PlanBuilder:
             fingerprints=self.fingerprints,
             strategy=strategy,
             accounts=tuple(a.name for a in self.desired.accounts),
+            locations=_locations_written(self.changes, self.desired.location_names),
         )
         if plan.strategy is None and plan.changes:
             per_mp = write_counts_per_marketplace(plan, self.desired)
             counts = {k: sum(v) for k, v in per_mp.items()}
             plan = replace(plan, strategy=estimate(counts, per_marketplace=per_mp))
         return replace(plan, safety=check_safety(plan, self.desired))
+
+
+def _locations_written(changes: Iterable[Change], names: Mapping[str, str]) -> dict[str, str]:
+    """The catalog's names of the supply sources the changes write quantities to."""
+    out: dict[str, str] = {}
+    for c in changes:
+        for f in c.fields:
+            for name, code in f.selector:
+                if name == "fulfillment_channel_code" and code in names:
+                    out[code] = names[code]
+    return out
 
 
 def build_plan(

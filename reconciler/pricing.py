@@ -22,6 +22,11 @@ A per-SKU **fixed price** (``overrides: {CA: {price: 29.99}}``) skips the formul
 it must lie within the guards (else a "guard trip" error: fix the price or the guard) and be
 expressible in the currency (no cents for JPY). Guards with ``min > max`` are an error.
 
+Every computed price carries its derivation (:class:`~reconciler.model.PriceDerivation`): the
+rule's own formula with each variable's value substituted (:func:`reconciler.formula.substituted`,
+which evaluates to exactly the raw value shown), the guards and rounding steps, the result. A
+fixed price's derivation says so and shows no rate and no formula.
+
 Cross rates (neither currency is the rates file's base) are computed to
 :data:`CROSS_RATE_PLACES` decimal places so the derivation shown in a plan stays readable.
 
@@ -34,7 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-from .formula import Formula, FormulaError
+from .formula import Formula, FormulaError, substituted
 from .marketplaces import CURRENCY_MINOR_UNITS
 from .model import PriceDerivation
 
@@ -42,6 +47,7 @@ DEFAULT_FORMULA = "base * rate + tax"
 ENDINGS = (".99", ".95", "whole", "none")
 CROSS_RATE_PLACES = 6
 BUILTIN_VARIABLES = ("base", "rate", "tax")
+EXACT_PLACES = 12  # a formula result with more decimal places is shown cut to 6, with ≈
 
 
 class PriceError(ValueError):
@@ -174,8 +180,8 @@ def compute(
             raise PriceError("price", f"price must be positive, got {fixed} {currency}")
         return PriceDerivation(
             marketplace=marketplace, currency=currency, formula="fixed", base=fixed,
-            base_currency=currency, rate=Decimal(1), rate_as_of=rates.as_of,
-            rate_source=rates.source, tax_delta=Decimal(0), raw=fixed, rounding="fixed",
+            base_currency=currency, rate=Decimal(1), rate_as_of="",
+            rate_source="", tax_delta=Decimal(0), raw=fixed, rounding="fixed",
             result=fixed.quantize(q), guard_min=rule.min, guard_max=rule.max,
             override=note or "price fixed per SKU",
         )
@@ -202,15 +208,36 @@ def compute(
         )
     steps.append({"none": "minor units", "whole": "whole"}.get(rule.ending,
                                                                f"ending {rule.ending}"))
+    shown = _tidy(raw)
     return PriceDerivation(
         marketplace=marketplace, currency=currency, formula=rule.formula.text,
         base=Decimal(base), base_currency=base_currency, rate=rate, rate_as_of=rates.as_of,
-        rate_source=rates.source, tax_delta=rule.tax, raw=_tidy(raw),
+        rate_source=rates.source, tax_delta=rule.tax, raw=shown,
         rounding=", ".join(steps), result=result, guard_min=rule.min, guard_max=rule.max,
         override=note,
+        expression=substituted(
+            rule.formula, env, {"base": base_currency, "rate": rate_note(rates, base_currency,
+                                                                         currency)}
+        ),
+        raw_exact=shown == raw,
     )
 
 
+def rate_note(rates: Rates, src: str, dst: str) -> str:
+    """What a derivation says after the rate it used: where it comes from (always with a word
+    in it, so it never reads as arithmetic)."""
+    if src == dst:
+        return "(same currency)"
+    source = f", {rates.source}" if rates.source else ""
+    return f"(rate of {rates.as_of or 'rates.yaml'}{source})"
+
+
 def _tidy(d: Decimal) -> Decimal:
-    """A formula result for display: at most 6 decimal places, no trailing zeros."""
+    """A formula result for display, no trailing zeros: exact when it has at most
+    :data:`EXACT_PLACES` decimal places (products of prices and rates do), else cut to 6 (the
+    derivation then says ≈)."""
+    exact = Decimal(format(d.normalize(), "f"))
+    exponent = exact.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent <= EXACT_PLACES:
+        return exact
     return Decimal(format(d.quantize(Decimal("0.000001")).normalize(), "f"))
