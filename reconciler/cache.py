@@ -36,6 +36,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from . import statedir
 from .clockskew import iso_utc, parse_iso_utc
 from .raw import paused_gc
 
@@ -137,7 +138,7 @@ class LiveCache:
     # ------------------------------------------------------------------ lifecycle
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        statedir.ensure(self.path.parent)
         existed = self.path.exists()
         try:
             conn = self._connect()

@@ -24,7 +24,7 @@ from reconciler import __version__
 from reconciler.errors import EXIT_BUG, EXIT_ERROR, ReconcilerError
 from reconciler.redact import redact
 
-from .common import err, state_dir_for
+from .common import add_color_option, err, state_dir_path
 
 
 class ReconcilerGroup(click.Group):
@@ -61,7 +61,7 @@ class ReconcilerGroup(click.Group):
 
 
 def _write_crash_log(e: BaseException) -> str:
-    d = Path(state_dir_for(None)) / "logs"
+    d = Path(state_dir_path()) / "logs"
     try:
         d.mkdir(parents=True, exist_ok=True)
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
@@ -95,6 +95,7 @@ def _register() -> None:
     for mod in (validate, plan, apply, demo, importer, schema, emulator, orders):
         for name in getattr(mod, "COMMANDS", ()):
             main.add_command(getattr(mod, name))
+    add_color_option(main)  # every command takes --color/--no-color (and honours NO_COLOR)
 
 
 _register()
