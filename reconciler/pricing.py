@@ -23,9 +23,10 @@ it must lie within the guards (else a "guard trip" error: fix the price or the g
 expressible in the currency (no cents for JPY). Guards with ``min > max`` are an error.
 
 Every computed price carries its derivation (:class:`~reconciler.model.PriceDerivation`): the
-rule's own formula with each variable's value substituted (:func:`reconciler.formula.substituted`,
-which evaluates to exactly the raw value shown), the guards and rounding steps, the result. A
-fixed price's derivation says so and shows no rate and no formula.
+values that went into the formula (base, rate, tax and the rule's ``vars``), the raw value, the
+guard and rounding steps and the result. Shown, it is the rule's own formula with each value
+substituted (:func:`reconciler.formula.substituted`), which evaluates to exactly the raw value
+shown. A fixed price's derivation says so and shows no rate and no formula.
 
 Cross rates (neither currency is the rates file's base) are computed to
 :data:`CROSS_RATE_PLACES` decimal places so the derivation shown in a plan stays readable.
@@ -39,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-from .formula import Formula, FormulaError, substituted
+from .formula import Formula, FormulaError
 from .marketplaces import CURRENCY_MINOR_UNITS
 from .model import PriceDerivation
 
@@ -215,21 +216,9 @@ def compute(
         rate_source=rates.source, tax_delta=rule.tax, raw=shown,
         rounding=", ".join(steps), result=result, guard_min=rule.min, guard_max=rule.max,
         override=note,
-        expression=substituted(
-            rule.formula, env, {"base": base_currency, "rate": rate_note(rates, base_currency,
-                                                                         currency)}
-        ),
+        vars=tuple(sorted(rule.vars.items())) if rule.vars else (),
         raw_exact=shown == raw,
     )
-
-
-def rate_note(rates: Rates, src: str, dst: str) -> str:
-    """What a derivation says after the rate it used: where it comes from (always with a word
-    in it, so it never reads as arithmetic)."""
-    if src == dst:
-        return "(same currency)"
-    source = f", {rates.source}" if rates.source else ""
-    return f"(rate of {rates.as_of or 'rates.yaml'}{source})"
 
 
 def _tidy(d: Decimal) -> Decimal:
@@ -237,7 +226,9 @@ def _tidy(d: Decimal) -> Decimal:
     :data:`EXACT_PLACES` decimal places (products of prices and rates do), else cut to 6 (the
     derivation then says ≈)."""
     exact = Decimal(format(d.normalize(), "f"))
-    exponent = exact.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent <= EXACT_PLACES:
+    if exact.as_tuple().exponent >= -EXACT_PLACES:  # type: ignore[operator]  # finite here
         return exact
-    return Decimal(format(d.quantize(Decimal("0.000001")).normalize(), "f"))
+    return Decimal(format(d.quantize(_SIX_PLACES).normalize(), "f"))
+
+
+_SIX_PLACES = Decimal("0.000001")
