@@ -20,8 +20,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from reconciler import changetext, render
-from reconciler.formula import FormulaError, parse, substituted
+from reconciler import render
+from reconciler.formula import FormulaError, parse
 from reconciler.model import FieldChange
 from reconciler.pricing import PriceError, Rates, Rule, compute
 from tests.core_builders import CA, LOC_A, LOC_B, US, desired, key, live_of, state
@@ -73,6 +73,8 @@ def test_substituted_expression_evaluates_to_the_same_value(text: str, vals: lis
     except FormulaError:
         assume(False)
         return
+    from reconciler.formula import substituted
+
     shown = substituted(f, _env(vals))
     assert not re.search(r"[a-z]", shown.replace("min(", "").replace("max(", ""))
     assert parse(shown.replace("×", "*")).evaluate({}) == want
@@ -175,6 +177,8 @@ def test_price_moves_in_percent() -> None:
     plan = build_plan(state(d), {d.key: have})
     assert "purchasable_offer (CAD ALL): 19.99 CAD -> 26.99 CAD (+35.0%)" in render.text(plan)
     assert "| 19.99 CAD | 26.99 CAD (+35.0%) |" in render.markdown(plan)
+    from reconciler import changetext
+
     assert changetext.percent_move(D("100"), D("92.51")) == "-7.5%"
     assert changetext.percent_move(D("1000.00"), D("1000.01")) == "+<0.1%"
     assert changetext.percent_move(None, D("5")) == ""
@@ -197,6 +201,8 @@ def test_long_text_change_shows_the_words_that_changed() -> None:
 
 
 def test_short_text_changes_have_no_word_diff() -> None:
+    from reconciler import changetext
+
     f = FieldChange("item_name", (), [{"value": "Mug"}], [{"value": "Cup"}])
     assert changetext.text_change(f) is None
 
@@ -229,6 +235,8 @@ def test_locations_show_their_catalog_name() -> None:
     assert "| newark (353e4e48…) | — | 10 |" in render.markdown(plan)
     again = Plan.from_data(plan.data())  # a saved plan keeps the names
     assert again.locations == plan.locations and render.text(again) == txt
+    from reconciler import changetext
+
     assert changetext.location_label("ca-yyz-dc1", {"ca-yyz-dc1": "toronto"}) == (
         "toronto (ca-yyz-dc1)"
     )
