@@ -23,7 +23,7 @@ from reconciler.model import (
     PriceDerivation,
     Safety,
 )
-from reconciler.pricing import Rates, Rule, compute
+from reconciler.pricing import PriceError, Rates, Rule, compute
 
 LOC_A = "353e4e48-6301-4d50-990e-43a86e8787a3"
 LOC_B = "8e07a0c9-ab0a-4108-9f16-83dc3496bee0"
@@ -87,17 +87,29 @@ def derivation(mp: MarketplaceConfig, result: str) -> PriceDerivation:
     rate and a 25 % margin, rounded to .99 (or a whole unit), else a fixed per-SKU price."""
     target = Decimal(result)
     ending = ".99" if result.endswith(".99") else "whole" if target % 1 == 0 else ""
-    if ending:
+    if ending and target > 1:
         factor = RATES.rate("USD", mp.currency) * Decimal("1.25")
         base = ((target - Decimal("0.5")) / factor).quantize(Decimal("0.01"))
         rule = Rule(parse(MARGIN_RULE), ending=ending, vars={"margin": Decimal("0.25")})
-        d = compute(marketplace=mp.code, currency=mp.currency, base=base, base_currency="USD",
-                    rule=rule, rates=RATES)
-        if d.result == target:
-            return d
-    return compute(marketplace=mp.code, currency=mp.currency, base=Decimal(0),
-                   base_currency="USD", rule=Rule(parse(MARGIN_RULE)), rates=RATES,
-                   fixed=target, note="price fixed per SKU")
+        try:
+            d = compute(marketplace=mp.code, currency=mp.currency, base=base,
+                        base_currency="USD", rule=rule, rates=RATES)
+        except PriceError:
+            pass
+        else:
+            if d.result == target:
+                return d
+    try:
+        return compute(marketplace=mp.code, currency=mp.currency, base=Decimal(0),
+                       base_currency="USD", rule=Rule(parse(MARGIN_RULE)), rates=RATES,
+                       fixed=target, note="price fixed per SKU")
+    except PriceError:  # not a price pricing would accept (tests of odd values): fixed as is
+        return PriceDerivation(
+            marketplace=mp.code, currency=mp.currency, formula="fixed", base=target,
+            base_currency=mp.currency, rate=Decimal(1), rate_as_of="", rate_source="",
+            tax_delta=Decimal(0), raw=target, rounding="fixed", result=target,
+            override="price fixed per SKU",
+        )
 
 
 def desired(
