@@ -11,6 +11,7 @@ account the reader runs its own concurrent batches under the client's token buck
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 from collections import defaultdict
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.catalog.loader import load_desired
+from reconciler.kernel import statedir
 from reconciler.kernel.clock import clock_margin, iso_utc
 from reconciler.kernel.errors import CatalogError, Problem, ReconcilerError
 from reconciler.kernel.gcpause import paused_gc
@@ -276,7 +278,7 @@ def read_live(
 
 
 def open_cache(state_dir: str) -> LiveCache:
-    Path(state_dir).mkdir(parents=True, exist_ok=True)
+    statedir.ensure(state_dir)
     return LiveCache(Path(state_dir) / CACHE_FILENAME)
 
 
@@ -284,7 +286,7 @@ def targeted_keys(
     desired: DesiredState, skus: Collection[str] = (), marketplaces: Collection[str] = ()
 ) -> list[ListingKey]:
     codes = {(a.name, m.marketplace_id): m.code for a in desired.accounts for m in a.marketplaces}
-    wanted_mps = {m.upper() for m in marketplaces}
+    wanted_mps = _codes(marketplaces)
     return [
         d.key
         for d in desired.listings
@@ -312,9 +314,8 @@ def run_plan(
     The local live-state cache is always refreshed with what is read; ``refresh`` says whether
     it may also be used instead of reading (see :func:`read_live`)."""
     desired = desired if desired is not None else load(catalog_dir, state_dir=state_dir)
+    check_targets(desired, skus, marketplaces)
     keys = targeted_keys(desired, skus, marketplaces)
-    if marketplaces:
-        _check_marketplaces(desired, marketplaces)
     needed = {k.account for k in keys}
     owned = clients is None
     clients = (
@@ -359,9 +360,38 @@ def _record_outcomes(
         cache.record_outcomes(account, mp_id, unchanged, changed)
 
 
+def _codes(marketplaces: Collection[str]) -> set[str]:
+    """Marketplace codes as given on the command line, upper-cased; GB is UK."""
+    return {"UK" if m.upper() == "GB" else m.upper() for m in marketplaces}
+
+
+def check_targets(
+    desired: DesiredState, skus: Collection[str] = (), marketplaces: Collection[str] = ()
+) -> None:
+    """Refuse ``--sku`` / ``--marketplace`` values the catalog does not have (a typo must not
+    read as "No changes"), naming them, with the closest SKU as a hint."""
+    if marketplaces:
+        _check_marketplaces(desired, marketplaces)
+    if not skus:
+        return
+    known = {d.key.sku for d in desired.listings}
+    unknown = [s for s in dict.fromkeys(skus) if s not in known]
+    if unknown:
+        close = [m for s in unknown for m in difflib.get_close_matches(s, known, n=1)]
+        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+        raise ReconcilerError(
+            f"--sku {', '.join(repr(s) for s in unknown)}: no such SKU in the catalog{hint}"
+        )
+    if marketplaces and not targeted_keys(desired, skus, marketplaces):
+        raise ReconcilerError(
+            f"--sku {', '.join(repr(s) for s in dict.fromkeys(skus))} is not listed in "
+            f"marketplace(s) {', '.join(sorted(_codes(marketplaces)))}: nothing to plan"
+        )
+
+
 def _check_marketplaces(desired: DesiredState, marketplaces: Collection[str]) -> None:
     known = {m.code for a in desired.accounts for m in a.marketplaces}
-    unknown = sorted({m.upper() for m in marketplaces} - known)
+    unknown = sorted(_codes(marketplaces) - known)
     if unknown:
         problems = [
             Problem("reconciler.yaml", message=f"--marketplace {u} is not configured")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from reconciler.catalog.formula import parse
+from reconciler.catalog.pricing import PriceError, Rates, Rule, compute
 from reconciler.kernel.model import (
     Account,
     DesiredListing,
@@ -71,25 +73,43 @@ def quantities(mp: MarketplaceConfig, qty: int | dict[str, int]) -> list[Entry]:
     return [{"fulfillment_channel_code": c, "quantity": q} for c, q in sorted(locs.items())]
 
 
-def derivation(
-    mp: MarketplaceConfig, result: str, base: str = "19.99", rate: str = "1"
-) -> PriceDerivation:
-    return PriceDerivation(
-        marketplace=mp.code,
-        currency=mp.currency,
-        formula="base * rate + tax",
-        base=Decimal(base),
-        base_currency="USD",
-        rate=Decimal(rate),
-        rate_as_of="2026-11-01",
-        rate_source="ECB",
-        tax_delta=Decimal("0"),
-        raw=Decimal(result) - Decimal("0.0042"),
-        rounding="ending .99",
-        result=Decimal(result),
-        guard_min=Decimal("5.00"),
-        guard_max=Decimal("500.00"),
-    )
+RATES = Rates(
+    as_of="2026-11-01",
+    base="USD",
+    rates={"CAD": Decimal("1.3654"), "MXN": Decimal("17.2140"), "JPY": Decimal("150.25")},
+    source="ECB",
+)
+MARGIN_RULE = "base * rate * (1 + margin) + tax"
+
+
+def derivation(mp: MarketplaceConfig, result: str) -> PriceDerivation:
+    """A real derivation (pricing.compute) of ``result``: from a USD base price through the
+    rate and a 25 % margin, rounded to .99 (or a whole unit), else a fixed per-SKU price."""
+    target = Decimal(result)
+    ending = ".99" if result.endswith(".99") else "whole" if target % 1 == 0 else ""
+    if ending and target > 1:
+        factor = RATES.rate("USD", mp.currency) * Decimal("1.25")
+        base = ((target - Decimal("0.5")) / factor).quantize(Decimal("0.01"))
+        rule = Rule(parse(MARGIN_RULE), ending=ending, vars={"margin": Decimal("0.25")})
+        try:
+            d = compute(marketplace=mp.code, currency=mp.currency, base=base,
+                        base_currency="USD", rule=rule, rates=RATES)
+        except PriceError:
+            pass
+        else:
+            if d.result == target:
+                return d
+    try:
+        return compute(marketplace=mp.code, currency=mp.currency, base=Decimal(0),
+                       base_currency="USD", rule=Rule(parse(MARGIN_RULE)), rates=RATES,
+                       fixed=target, note="price fixed per SKU")
+    except PriceError:  # not a price pricing would accept (tests of odd values): fixed as is
+        return PriceDerivation(
+            marketplace=mp.code, currency=mp.currency, formula="fixed", base=target,
+            base_currency=mp.currency, rate=Decimal(1), rate_as_of="", rate_source="",
+            tax_delta=Decimal(0), raw=target, rounding="fixed", result=target,
+            override="price fixed per SKU",
+        )
 
 
 def desired(

@@ -49,7 +49,7 @@ def test_usd_to_cad_with_99_ending() -> None:
     assert d.result == D("27.99")
     assert d.rate == D("1.3654") and d.rate_as_of == "2026-11-20" and d.rate_source == "ECB"
     assert d.describe() == (
-        "19.99 USD × 1.3654 (2026-11-20, ECB) + tax Δ 0 = 27.294346 → ending .99 → 27.99 CAD"
+        "19.99 USD × 1.3654 (rate of 2026-11-20, ECB) + 0 = 27.294346 → ending .99 → 27.99 CAD"
     )
 
 

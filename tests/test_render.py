@@ -24,20 +24,23 @@ from reconciler.plan.value import Plan
 from tests.core_builders import CA, LOC_A, LOC_B, MX, US, desired, key, live_of, state
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
+LONG_TITLE = "Travel mug | 12 oz, double-walled stainless steel with a leak-proof lid"
+LONG_TITLE_LIVE = (
+    "Travel mug (SALE!) 12 oz, double-walled stainless steel with a leak-proof lid NEW!!"
+)
 
 
 def golden_plan() -> Plan:
     listings = [
         # MLI quantity change: stale DEFAULT 3 -> 0, locations get 10 and 5
         desired("ssnm001", US, qty={LOC_A: 10, LOC_B: 5}, title="Stainless mug 12 oz"),
-        # price drift with derivation (+ safety: a move over 30 %), title edited in Seller Central
-        desired(
-            "MUG-001", CA, price="26.99", title="Travel mug | 12 oz", bullets=("Keeps hot", "Lid")
-        ),
+        # price drift with derivation (+ safety: a move over 30 %), a long title edited in
+        # Seller Central (a word diff)
+        desired("MUG-001", CA, price="26.99", title=LONG_TITLE, bullets=("Keeps hot", "Lid")),
         # texts held for review, price still planned
         desired("MUG-001", MX, held=True, price="399.00", qty=4),
-        # new listing
-        desired("CUP-010", CA, price="12.99", qty=20, title="Espresso cup", bullets=("Porcelain",)),
+        # new listing, its price fixed per SKU
+        desired("CUP-010", CA, price="12.50", qty=20, title="Espresso cup", bullets=("Porcelain",)),
         # new listing with no texts in the marketplace's language: held whole
         desired("CUP-010", MX, held=True, price="199.00", qty=2),
         # deleted
@@ -54,7 +57,7 @@ def golden_plan() -> Plan:
                 "MUG-001",
                 CA,
                 price="19.99",
-                title="Travel mug (SALE!)",
+                title=LONG_TITLE_LIVE,
                 bullets=("Keeps hot", "Lid"),
             ),
             CA,
@@ -70,7 +73,8 @@ def golden_plan() -> Plan:
     us.attributes["fulfillment_availability"] = [
         {"fulfillment_channel_code": "DEFAULT", "quantity": 3}
     ]
-    return build_plan(state(*listings, safety=Safety(max_price_change_pct=Decimal("30"))), live)
+    st = state(*listings, safety=Safety(max_price_change_pct=Decimal("30")))
+    return build_plan(replace(st, location_names={LOC_A: "newark", LOC_B: "reno"}), live)
 
 
 def check_golden(name: str, actual: str, update: bool) -> None:
@@ -131,7 +135,10 @@ def test_markdown_marker_summary_and_derivation() -> None:
     assert "| CA | 1 | 1 | 1 | 0 | 1 |" in md
     assert "| MX | 0 | 1 | 0 | 2 | 0 |" in md
     assert "> [!CAUTION]" in md and md.index("CAUTION") < md.index("| marketplace |")
-    assert "19.99 USD × 1 (2026-11-01, ECB) + tax Δ 0 = 26.9858 → ending .99 → 26.99 CAD" in md
+    assert (
+        "15.52 USD × 1.3654 (rate of 2026-11-01, ECB) × (1 + 0.25) + 0 = 26.48876 → ending .99 → "
+        "26.99 CAD" in md
+    )
     assert md.count("<details>") == md.count("</details>") == 4  # one per SKU
 
 

@@ -1,5 +1,8 @@
-"""The audit log: one JSON line per apply (who, when, git commit, plan checksum, strategy,
-per-listing outcome, KPIs).
+"""The audit log: one JSON line per apply (who, when, git commit and whether the tree was
+dirty, plan checksum, strategy, per-listing outcome, KPIs).
+
+Who (``actor``): the CI's actor (``GITHUB_ACTOR`` and its peers), else the git user, else the
+OS user; ``actor_source`` says which.
 
 The path is ``ApplySettings.audit_log`` (relative paths resolve against the current directory),
 overridden by ``$RECONCILER_AUDIT_LOG``. Every string in the record passes through
@@ -37,9 +40,71 @@ def audit_path(
     return p
 
 
-def actor(env: Mapping[str, str] | None = None) -> str:
+# Who started a CI run, per CI system (the first one set wins):
+# https://docs.github.com/en/actions/reference/workflows-and-actions/variables
+# https://docs.gitlab.com/ci/variables/predefined_variables/
+# https://circleci.com/docs/reference/variables/
+# https://learn.microsoft.com/en-us/azure/devops/pipelines/build/variables (Build.RequestedFor)
+# https://buildkite.com/docs/pipelines/configure/environment-variables
+CI_ACTOR_VARIABLES = (
+    "GITHUB_ACTOR",
+    "GITLAB_USER_LOGIN",
+    "CIRCLE_USERNAME",
+    "BUILD_REQUESTEDFOR",
+    "BUILDKITE_BUILD_CREATOR",
+)
+OS_USER_VARIABLES = ("LOGNAME", "USER", "LNAME", "USERNAME")  # as getpass.getuser() reads them
+
+
+def _git(args: list[str], cwd: str | Path | None) -> str | None:
+    """``git ARGS`` stdout (stripped) or None when git is missing or fails."""
+    try:
+        r = subprocess.run(
+            ["git", *args],
+            cwd=str(cwd) if cwd else None,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def actor_of(
+    env: Mapping[str, str] | None = None, cwd: str | Path | None = None
+) -> tuple[str, str]:
+    """(who, where it comes from): the CI's actor (``GITHUB_ACTOR``, ...), else the git user
+    (``git config user.name``/``user.email``), else the OS user, else ``unknown``."""
     env = os.environ if env is None else env
-    return env.get("GITHUB_ACTOR") or env.get("USER") or env.get("USERNAME") or "unknown"
+    for var in CI_ACTOR_VARIABLES:
+        if env.get(var):
+            return env[var], var
+    name = _git(["config", "user.name"], cwd) or ""
+    email = _git(["config", "user.email"], cwd) or ""
+    if name or email:
+        return (f"{name} <{email}>" if name and email else name or email), "git config"
+    for var in OS_USER_VARIABLES:
+        if env.get(var):
+            return env[var], "os user"
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name, "os user"
+    except (ImportError, KeyError, OSError):
+        return "unknown", "unknown"
+
+
+def actor(env: Mapping[str, str] | None = None, cwd: str | Path | None = None) -> str:
+    return actor_of(env, cwd)[0]
+
+
+def git_dirty(cwd: str | Path | None = None, paths: tuple[str, ...] = ()) -> bool | None:
+    """Whether the work tree (limited to ``paths``, e.g. the catalog) has uncommitted changes,
+    untracked files included; None outside a git work tree."""
+    status = _git(["status", "--porcelain", "--", *paths], cwd)
+    return None if status is None else bool(status)
 
 
 def git_commit(env: Mapping[str, str] | None = None, cwd: str | Path | None = None) -> str | None:
@@ -78,11 +143,17 @@ def build_record(
     env: Mapping[str, str] | None = None,
     cwd: str | Path | None = None,
     now: Callable[[], _dt.datetime] | None = None,
+    catalog_dir: str | Path | None = None,
 ) -> dict[str, Any]:
+    """One audit record. ``git_dirty`` says whether the catalog directory (else the tree at
+    ``cwd``) had uncommitted changes when it was applied (None outside git)."""
+    who, source = actor_of(env, cwd if cwd is not None else catalog_dir)
     rec: dict[str, Any] = {
         "time": utc_now_iso(now),
-        "actor": actor(env),
+        "actor": who,
+        "actor_source": source,
         "git_commit": git_commit(env, cwd),
+        "git_dirty": git_dirty(catalog_dir, (".",)) if catalog_dir else git_dirty(cwd),
         "command": command,
         "plan_checksum": plan_checksum,
         "strategy": strategy,

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.kernel import statedir
 from reconciler.kernel.errors import LockHeldError
 
 DEFAULT_TTL_S = 6 * 3600.0  # a lock from another host older than this is stale
@@ -84,7 +85,7 @@ def acquire(
 ) -> AccountLock:
     """Take the account's lock or raise LockHeldError naming the holder."""
     path = lock_path(state_dir, account)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    statedir.ensure(path.parent)
     holder = LockHolder(
         pid=os.getpid(),
         host=socket.gethostname(),

@@ -153,6 +153,7 @@ class _Builder:
             apply=config.apply,
             rates_as_of=st.rates.as_of if st.rates else "",
             warnings=tuple(self.warnings),
+            location_names={loc.channel: name for name, loc in sorted(st.locations.items())},
         )
 
     def check_rate_age(self, doc: Doc, max_days: int) -> None:

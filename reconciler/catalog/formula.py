@@ -264,3 +264,61 @@ def _eval(node: Node, env: Mapping[str, Decimal]) -> Decimal:
         return _check(a / b, col)
     except (decimal.Overflow, decimal.InvalidOperation) as e:
         raise FormulaError(f"arithmetic error ({type(e).__name__})", col) from None
+
+
+# --------------------------------------------------------------------------- display
+
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
+_SHOWN_OP = {"*": "×"}
+
+
+def substituted(
+    formula: Formula,
+    env: Mapping[str, Decimal],
+    notes: Mapping[str, str] | None = None,
+) -> str:
+    """``formula`` written out with every variable replaced by its value from ``env``, for a
+    plan's derivation: ``base * rate * (1 + vat) + tax`` -> ``16.50 × 0.7912 × (1 + 0.20) + 0``.
+
+    The tree is written back with exactly the parentheses it needs (left-associative ``+ -`` and
+    ``* /``; a negative value in parentheses), so parsing the text (``×`` read as ``*``) gives
+    the same tree and so, evaluated, exactly the same value. ``notes[name]`` is appended to the
+    first occurrence of that variable (e.g. ``USD``), after a space; the caller strips nothing
+    back out of it, so notes must not look like arithmetic."""
+    pending = dict(notes or {})
+
+    def value(d: Decimal) -> str:
+        s = format(Decimal(d), "f")
+        return f"({s})" if s.startswith("-") else s
+
+    def show(node: Node) -> str:
+        kind = node[0]
+        if kind == "num":
+            return value(node[2])
+        if kind == "var":
+            name = node[2]
+            s = value(env[name])
+            note = pending.pop(name, "")
+            return f"{s} {note}" if note else s
+        if kind == "neg":
+            inner = node[2]
+            text = show(inner)
+            return f"-({text})" if inner[0] in ("bin", "neg") else f"-{text}"
+        if kind == "pow":
+            base = node[2]
+            text = show(base)
+            if base[0] in ("bin", "neg", "pow") or (base[0] != "call" and " " in text):
+                text = f"({text})"
+            return f"{text} ** {node[3]}"
+        if kind == "call":
+            return f"{node[2]}({', '.join(show(a) for a in node[3])})"
+        op = node[2]
+        left, right = node[3], node[4]
+        lt, rt = show(left), show(right)
+        if left[0] == "bin" and _PRECEDENCE[left[2]] < _PRECEDENCE[op]:
+            lt = f"({lt})"
+        if (right[0] == "bin" and _PRECEDENCE[right[2]] <= _PRECEDENCE[op]) or right[0] == "neg":
+            rt = f"({rt})"
+        return f"{lt} {_SHOWN_OP.get(op, op)} {rt}"
+
+    return show(formula.tree)

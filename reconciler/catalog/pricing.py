@@ -23,6 +23,12 @@ A per-SKU **fixed price** (``overrides: {CA: {price: 29.99}}``) skips the formul
 it must lie within the guards (else a "guard trip" error: fix the price or the guard) and be
 expressible in the currency (no cents for JPY). Guards with ``min > max`` are an error.
 
+Every computed price carries its derivation (:class:`~reconciler.kernel.model.PriceDerivation`):
+the values that went into the formula (base, rate, tax and the rule's ``vars``), the raw value,
+the guard and rounding steps and the result. Shown, it is the rule's own formula with each value
+substituted (:func:`reconciler.catalog.formula.substituted`), which evaluates to exactly the raw
+value shown. A fixed price's derivation says so and shows no rate and no formula.
+
 Cross rates (neither currency is the rates file's base) are computed to
 :data:`CROSS_RATE_PLACES` decimal places so the derivation shown in a plan stays readable.
 
@@ -43,6 +49,7 @@ DEFAULT_FORMULA = "base * rate + tax"
 ENDINGS = (".99", ".95", "whole", "none")
 CROSS_RATE_PLACES = 6
 BUILTIN_VARIABLES = ("base", "rate", "tax")
+EXACT_PLACES = 12  # a formula result with more decimal places is shown cut to 6, with ≈
 
 
 class PriceError(ValueError):
@@ -175,8 +182,8 @@ def compute(
             raise PriceError("price", f"price must be positive, got {fixed} {currency}")
         return PriceDerivation(
             marketplace=marketplace, currency=currency, formula="fixed", base=fixed,
-            base_currency=currency, rate=Decimal(1), rate_as_of=rates.as_of,
-            rate_source=rates.source, tax_delta=Decimal(0), raw=fixed, rounding="fixed",
+            base_currency=currency, rate=Decimal(1), rate_as_of="",
+            rate_source="", tax_delta=Decimal(0), raw=fixed, rounding="fixed",
             result=fixed.quantize(q), guard_min=rule.min, guard_max=rule.max,
             override=note or "price fixed per SKU",
         )
@@ -203,15 +210,26 @@ def compute(
         )
     steps.append({"none": "minor units", "whole": "whole"}.get(rule.ending,
                                                                f"ending {rule.ending}"))
+    shown = _tidy(raw)
     return PriceDerivation(
         marketplace=marketplace, currency=currency, formula=rule.formula.text,
         base=Decimal(base), base_currency=base_currency, rate=rate, rate_as_of=rates.as_of,
-        rate_source=rates.source, tax_delta=rule.tax, raw=_tidy(raw),
+        rate_source=rates.source, tax_delta=rule.tax, raw=shown,
         rounding=", ".join(steps), result=result, guard_min=rule.min, guard_max=rule.max,
         override=note,
+        vars=tuple(sorted(rule.vars.items())) if rule.vars else (),
+        raw_exact=shown == raw,
     )
 
 
 def _tidy(d: Decimal) -> Decimal:
-    """A formula result for display: at most 6 decimal places, no trailing zeros."""
-    return Decimal(format(d.quantize(Decimal("0.000001")).normalize(), "f"))
+    """A formula result for display, no trailing zeros: exact when it has at most
+    :data:`EXACT_PLACES` decimal places (products of prices and rates do), else cut to 6 (the
+    derivation then says ≈)."""
+    exact = Decimal(format(d.normalize(), "f"))
+    if exact.as_tuple().exponent >= -EXACT_PLACES:  # type: ignore[operator]  # finite here
+        return exact
+    return Decimal(format(d.quantize(_SIX_PLACES).normalize(), "f"))
+
+
+_SIX_PLACES = Decimal("0.000001")

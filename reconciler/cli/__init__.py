@@ -24,7 +24,7 @@ from reconciler import __version__
 from reconciler.kernel.errors import EXIT_BUG, EXIT_ERROR, ReconcilerError
 from reconciler.kernel.redact import redact
 
-from .common import err, state_dir_for
+from .common import add_color_option, err, state_dir_path
 
 
 class ReconcilerGroup(click.Group):
@@ -78,7 +78,7 @@ def _discard_stdout() -> None:
 
 
 def _write_crash_log(e: BaseException) -> str:
-    d = Path(state_dir_for(None)) / "logs"
+    d = Path(state_dir_path()) / "logs"
     try:
         d.mkdir(parents=True, exist_ok=True)
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
@@ -124,6 +124,7 @@ def _register() -> None:
                 emulator_orders):
         for name in getattr(mod, "COMMANDS", ()):
             main.add_command(getattr(mod, name))
+    add_color_option(main)  # every command takes --color/--no-color (and honours NO_COLOR)
 
 
 _register()

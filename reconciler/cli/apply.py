@@ -38,7 +38,7 @@ from reconciler.kernel.errors import (
 )
 from reconciler.plan.value import Plan
 
-from .common import catalog_argument, err, out, state_dir_for
+from .common import catalog_argument, err, out, state_dir_for, use_color
 
 COMMANDS = ("apply_command",)
 
@@ -133,12 +133,15 @@ def _write_audit(
 ) -> Path:
     path = audit.audit_path(settings, env)
     outcomes = [o.data() for o in report.outcomes] if report else []
+    ctx = click.get_current_context(silent=True)
+    catalog_dir = str(ctx.params.get("catalog_dir") or "") if ctx is not None else ""
     rec = audit.build_record(
         plan_checksum=plan.checksum,
         strategy=report.strategy if report else strategy,
         outcomes=outcomes,
         kpis=report.kpis.data() if report else {},
         env=env,
+        catalog_dir=catalog_dir or None,  # git_dirty: was the applied catalog committed?
         extra={
             "strategy_reason": report.strategy_reason if report else "",
             "feeds": [f.data() for f in report.feeds] if report else [],
@@ -273,7 +276,7 @@ def _apply_run(
             )
         from reconciler.plan import render
 
-        out(render.text(plan, color=True))
+        out(render.text(plan, color=use_color(sys.stdout)))
         if not click.confirm(f"apply {len(plan.changes)} change(s)?", err=True):
             raise ApprovalRequiredError("apply not approved")
     bar = _Bar(_is_tty(sys.stderr))

@@ -104,6 +104,8 @@ def serve(
     from reconciler.emulator.seed import SeedError, load_seed_file
     from reconciler.emulator.server import make_server, serve_until_signalled
 
+    if not 0 <= port <= 65535:
+        raise EmulatorError(f"--port {port} is not a TCP port: give 1..65535, or 0 for a free one")
     if time_scale <= 0:
         raise EmulatorError("--time-scale must be > 0")
     try:

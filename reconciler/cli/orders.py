@@ -24,7 +24,14 @@ from reconciler.orders.pull import pull as pull_orders
 from reconciler.orders.state import OrderState, Reservation
 from reconciler.pipeline import close_clients, load, open_clients
 
-from .common import catalog_argument, err, out, state_dir_for
+from .common import (
+    catalog_argument,
+    check_output_dir,
+    check_output_file,
+    err,
+    out,
+    state_dir_for,
+)
 from .plan import write_atomically
 
 COMMANDS = ("orders",)
@@ -80,6 +87,7 @@ def pull_cmd(catalog_dir: str, since: str | None, fmt: str, show_all: bool,
              out_file: str | None) -> None:
     """Pull new and updated orders of every account and marketplace (incremental)."""
     state_dir = state_dir_for(catalog_dir)
+    check_output_file(out_file)
     desired = load(catalog_dir)
     clients = open_clients(desired, state_dir=state_dir)
     try:
@@ -127,6 +135,9 @@ def route_cmd(catalog_dir: str, fmt: str, out_file: str | None, pick_dir: str,
 
     start = time.monotonic()
     state_dir = state_dir_for(catalog_dir)
+    check_output_file(out_file)
+    if not dry_run:  # before anything is reserved
+        check_output_dir(pick_dir, "--picklists")
     raw = loader.load(catalog_dir)
     whs = wh_mod.load(catalog_dir, raw)
     if not whs:

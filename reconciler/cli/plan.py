@@ -12,12 +12,12 @@ from typing import IO, Any
 
 import click
 
-from reconciler.kernel.errors import EXIT_CHANGES, UnsafePlanError
+from reconciler.kernel.errors import EXIT_CHANGES, ReconcilerError, UnsafePlanError
 from reconciler.pipeline import close_clients, run_plan
 from reconciler.plan import render
 from reconciler.plan.value import Plan
 
-from .common import catalog_argument, err, out, state_dir_for, use_color
+from .common import catalog_argument, check_output_file, err, out, state_dir_for, use_color
 
 COMMANDS = ("plan",)
 
@@ -41,12 +41,20 @@ def write_atomically_with(path: str, write: Callable[[IO[str]], object]) -> None
     """Let ``write`` fill a temporary file next to ``path``, then rename it: never half-written
     (``write`` must end the text with a newline)."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    if target.is_dir():
+        raise ReconcilerError(f"cannot write {path}: it is a directory; give a file path")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as e:
+        raise ReconcilerError(f"cannot write {path}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             write(f)
         os.replace(tmp, target)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise ReconcilerError(f"cannot write {path}: {e.strerror or e}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -171,7 +179,8 @@ def with_targeting(f: Callable[..., object]) -> Callable[..., object]:
     "6 hours. auto: incremental when the cache allows it, else full.",
 )
 @click.option(
-    "--color/--no-color", default=None, help="Colour the text output (default: on a TTY)."
+    "--color/--no-color", default=None,
+    help="Colour the text output (default: on a TTY, and never with NO_COLOR set).",
 )
 def plan(
     catalog_dir: str,
@@ -192,6 +201,7 @@ def plan(
     derivation. Listings whose language has no text are listed as held for review.
     """
     state_dir = state_dir_for(catalog_dir)
+    check_output_file(out_file)
     stats: dict[str, Any] = {}
     with read_progress("reading live listings") as (start, advance):
         run = run_plan(

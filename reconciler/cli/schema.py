@@ -1,7 +1,8 @@
 """`reconciler schema KIND`: print the JSON Schema of one catalog file kind.
 
 Editors use these for completion and inline errors: every sample YAML file starts with
-``# yaml-language-server: $schema=...`` pointing at the same schema under ``schemas/``.
+``# yaml-language-server: $schema=...`` pointing at the same schema under ``schemas/``. Every
+schema the package ships is offered (catalog files and ``warehouses.yaml`` alike).
 """
 
 from __future__ import annotations
@@ -10,15 +11,22 @@ import json
 
 import click
 
-from reconciler.catalog.loader import SCHEMA_KINDS, schema
+from reconciler.catalog.loader import SCHEMA_DIR
 
 from .common import out
 
 COMMANDS = ("schema_command",)
+SUFFIX = ".schema.json"
+
+
+def schema_kinds() -> tuple[str, ...]:
+    """Every schema shipped in the package (reconciler/data/schemas/KIND.schema.json)."""
+    return tuple(sorted(p.name[: -len(SUFFIX)] for p in SCHEMA_DIR.glob(f"*{SUFFIX}")))
 
 
 @click.command("schema")
-@click.argument("kind", type=click.Choice(SCHEMA_KINDS))
+@click.argument("kind", type=click.Choice(schema_kinds()))
 def schema_command(kind: str) -> None:
-    """Print the JSON Schema of KIND (reconciler, rates, pricing, locations, sku, stock)."""
-    out(json.dumps(schema(kind), indent=2, ensure_ascii=False))
+    """Print the JSON Schema of KIND (one of the catalog's file kinds, e.g. sku or warehouses)."""
+    data = json.loads((SCHEMA_DIR / f"{kind}{SUFFIX}").read_text(encoding="utf-8"))
+    out(json.dumps(data, indent=2, ensure_ascii=False))

@@ -9,11 +9,14 @@ Files use WAL so a test can read the call log of a running server subprocess.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from reconciler.kernel.errors import ReconcilerError
 
 CORE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -74,12 +77,28 @@ class HistoryRecord:
     attributes: dict[str, Any] | None
 
 
+class StoreError(ReconcilerError):
+    """The emulator's database file cannot be opened or is not a database (a user's file: a
+    corrupt ``.reconciler/emulator.db``, an ``--db`` that is a directory): exit 1, not a bug."""
+
+
 def connect(db: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(db, check_same_thread=False, isolation_level=None, timeout=30.0)
-    if db != ":memory:" and not db.startswith("file::memory:"):
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-    conn.executescript(CORE_SCHEMA)
+    conn: sqlite3.Connection | None = None
+    try:
+        conn = sqlite3.connect(db, check_same_thread=False, isolation_level=None, timeout=30.0)
+        if db != ":memory:" and not db.startswith("file::memory:"):
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(CORE_SCHEMA)
+    except sqlite3.DatabaseError as e:  # "file is not a database", "unable to open ..."
+        if conn is not None:
+            conn.close()
+        if os.path.isdir(db):
+            raise StoreError(f"emulator database {db!r} is a directory; give a file") from None
+        raise StoreError(
+            f"cannot use the emulator database {db!r} ({e}): move or delete it to start afresh "
+            "(the embedded emulator seeds a new one)"
+        ) from None
     return conn
 
 

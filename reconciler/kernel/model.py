@@ -16,6 +16,7 @@ This module is pure: no I/O, no clock.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -144,12 +145,41 @@ class PriceDerivation:
     guard_min: Decimal | None = None
     guard_max: Decimal | None = None
     override: str = ""  # e.g. "price fixed per SKU", "rule override per SKU"
+    vars: tuple[tuple[str, Decimal], ...] = ()  # the rule's own variables (e.g. vat), sorted
+    raw_exact: bool = True  # False: ``raw`` is the formula's value cut to 6 decimals
+
+    @property
+    def fixed(self) -> bool:
+        return self.formula == "fixed"
+
+    def expression(self) -> str:
+        """The rule's formula with every variable's value substituted, e.g.
+        ``16.50 USD × 0.7912 (rate of 2026-11-20, ECB) × (1 + 0.20) + 0``: evaluated, it gives
+        ``raw`` (exactly when ``raw_exact``). Made only when shown (100k+ derivations a plan)."""
+        from reconciler.catalog.formula import FormulaError, parse, substituted
+
+        env = {"base": self.base, "rate": self.rate, "tax": self.tax_delta, **dict(self.vars)}
+        if self.base_currency == self.currency:
+            rate_note = "(same currency)"
+        else:
+            source = f", {self.rate_source}" if self.rate_source else ""
+            rate_note = f"(rate of {self.rate_as_of or 'rates.yaml'}{source})"
+        try:
+            return substituted(
+                parse(self.formula), env, {"base": self.base_currency, "rate": rate_note}
+            )
+        except (FormulaError, KeyError):  # a plan saved by another version: say what we know
+            return (
+                f"{self.formula} with base {self.base} {self.base_currency}, rate "
+                f"{self.rate} {rate_note}, tax {self.tax_delta}"
+            )
 
     def describe(self) -> str:
+        if self.fixed:  # no rate and no formula: the catalog gives the price itself
+            return f"{self.override or 'price fixed per SKU'}: {self.result} {self.currency}"
         s = (
-            f"{self.base} {self.base_currency} × {self.rate} ({self.rate_as_of}"
-            f"{', ' + self.rate_source if self.rate_source else ''}) + tax Δ {self.tax_delta}"
-            f" = {self.raw} → {self.rounding} → {self.result} {self.currency}"
+            f"{self.expression()} {'=' if self.raw_exact else '≈'} {self.raw:f} → "
+            f"{self.rounding} → {self.result} {self.currency}"
         )
         if self.override:
             s = f"{self.override}: {s}"
@@ -198,6 +228,9 @@ class DesiredState:
     apply: ApplySettings = field(default_factory=ApplySettings)
     rates_as_of: str = ""
     warnings: tuple[str, ...] = ()
+    # fulfillment_channel_code (supply source id) -> its location's name in locations.yaml,
+    # so a plan can say "newark (353e4e48…)" instead of the id alone.
+    location_names: Mapping[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- changes

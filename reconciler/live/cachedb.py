@@ -18,6 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
+from reconciler.kernel import statedir
+
 T = TypeVar("T")
 D = TypeVar("D", bound="DisposableDB")
 
@@ -38,7 +40,7 @@ class DisposableDB:
     # ------------------------------------------------------------------ lifecycle
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        statedir.ensure(self.path.parent)
         existed = self.path.exists()
         try:
             conn = self._connect()

@@ -162,12 +162,24 @@ class PlanBuilder:
             fingerprints=self.fingerprints,
             strategy=strategy,
             accounts=tuple(a.name for a in self.desired.accounts),
+            locations=_locations_written(self.changes, self.desired.location_names),
         )
         if plan.strategy is None and plan.changes:
             per_mp = write_counts_per_marketplace(plan, self.desired)
             counts = {k: sum(v) for k, v in per_mp.items()}
             plan = replace(plan, strategy=estimate(counts, per_marketplace=per_mp))
         return replace(plan, safety=check_safety(plan, self.desired))
+
+
+def _locations_written(changes: Iterable[Change], names: Mapping[str, str]) -> dict[str, str]:
+    """The catalog's names of the supply sources the changes write quantities to."""
+    out: dict[str, str] = {}
+    for c in changes:
+        for f in c.fields:
+            for name, code in f.selector:
+                if name == "fulfillment_channel_code" and code in names:
+                    out[code] = names[code]
+    return out
 
 
 def build_plan(

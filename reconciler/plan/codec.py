@@ -144,6 +144,8 @@ def derivation_from(d: Mapping[str, Any]) -> PriceDerivation:
         if name not in d:
             continue
         v = d[name]
+        if name == "vars":
+            v = tuple((str(k), Decimal(x)) for k, x in v)
         kw[name] = Decimal(v) if name in _DECIMAL_DERIVATION_FIELDS and v is not None else v
     return PriceDerivation(**kw)
 

@@ -23,13 +23,15 @@ from jinja2.sandbox import SandboxedEnvironment
 from reconciler.kernel.marketplaces import lookup
 from reconciler.kernel.model import Entry, FieldChange, Issue, ListingKey, canonical_json
 from reconciler.plan.change import Change, Held
+from reconciler.plan.changetext import location_label, price_move, word_line
 from reconciler.plan.checksum import Many
 from reconciler.plan.value import Plan
 
 MARKER = "<!-- reconciler-plan -->"
 TEMPLATE = "plan.md.j2"
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "held": "!"}
-_ANSI = {"create": "32", "update": "33", "delete": "31", "held": "35", "unsafe": "1;31", "dim": "2"}
+_ANSI = {"create": "32", "update": "33", "delete": "31", "held": "35", "unsafe": "1;31", "dim": "2",
+         "removed": "31", "added": "32"}
 TEXT_MAX = 200  # characters of a text value shown in the terminal
 MD_TEXT_MAX = 1000  # ... and in a PR comment
 MD_MAX_SKUS = 100  # SKUs with details in a PR comment (GitHub caps a comment at 65,536 chars)
@@ -72,8 +74,13 @@ def _clip(s: str, limit: int) -> str:
 # --------------------------------------------------------------------------- values
 
 
-def selector_label(f: FieldChange) -> str:
-    return " ".join(v for k, v in f.selector if k not in _SELECTOR_HIDDEN and v)
+def selector_label(f: FieldChange, locations: Mapping[str, str] | None = None) -> str:
+    """The selector values that tell entries apart; a supply source with its catalog name."""
+    return " ".join(
+        location_label(v, locations or {}) if k == "fulfillment_channel_code" else v
+        for k, v in f.selector
+        if k not in _SELECTOR_HIDDEN and v
+    )
 
 
 def _money(entry: Entry) -> str:
@@ -192,7 +199,7 @@ def text(plan: Plan, *, color: bool = False) -> str:
         head = f"{SYMBOLS[c.action]} {c.action} {term_clean(c.name)}"
         lines.append(paint(c.action, head) + f"  [{term_clean(c.product_type)}{where}]")
         for f in c.fields:
-            lines.extend(_text_field(c, f))
+            lines.extend(_text_field(c, f, plan.locations, paint))
         for d in c.derivations:
             lines.append(paint("dim", f"    price {d.marketplace}: {term_clean(d.describe())}"))
         h = held_by_key.get(c.key)
@@ -224,15 +231,24 @@ def text(plan: Plan, *, color: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _text_field(c: Change, f: FieldChange) -> list[str]:
-    label = f"    {f.attribute} ({term_clean(selector_label(f))})"
+def _text_field(
+    c: Change, f: FieldChange, locations: Mapping[str, str], paint: Callable[[str, str], str]
+) -> list[str]:
+    label = f"    {f.attribute} ({term_clean(selector_label(f, locations))})"
     # repr() shows text values quoted with control characters escaped; others are cleaned.
     show = repr if _is_text(f) else term_clean
     old = [show(_clip(s, TEXT_MAX)) for s in value_texts(f.attribute, f.old)]
     new = [show(_clip(s, TEXT_MAX)) for s in value_texts(f.attribute, f.new)]
     if len(old) <= 1 and len(new) <= 1:
-        return [f"{label}: {old[0] if old else '(absent)'} -> {new[0] if new else '(absent)'}"]
-    return [f"{label}:", *(f"      - {s}" for s in old), *(f"      + {s}" for s in new)]
+        line = f"{label}: {old[0] if old else '(absent)'} -> {new[0] if new else '(absent)'}"
+        lines = [line + price_move(f)]
+    else:
+        lines = [f"{label}:", *(f"      - {s}" for s in old), *(f"      + {s}" for s in new)]
+    words = word_line(  # wdiff style, coloured too when colour is on
+        f, term_clean,
+        lambda t: paint("removed", f"[-{t}-]"), lambda t: paint("added", f"{{+{t}+}}"),
+    )
+    return [*lines, f"      words: {words}"] if words else lines
 
 
 def _is_text(f: FieldChange) -> bool:
@@ -253,6 +269,7 @@ class _Section:
     derivations: tuple[str, ...]
     note: str
     issues: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()  # word diffs of long text changes, escaped
 
 
 def _md_values(attribute: str, entries: list[Entry] | None) -> str:
@@ -271,11 +288,19 @@ def issue_text(i: Issue) -> str:
     return f"{i.severity} {i.code}: {i.message}{attrs}"
 
 
+def _md_words(f: FieldChange, locations: Mapping[str, str]) -> str:
+    """``item_name fr_FR: … Réversible <del>- NEW!!</del>`` for a long text change (GitHub
+    strikes <del> through and underlines <ins>), else empty."""
+    words = word_line(f, md_escape, "<del>{}</del>".format, "<ins>{}</ins>".format)
+    return f"{md_escape(f'{f.attribute} {selector_label(f, locations)}')}: {words}" if words else ""
+
+
 def _sections(
     changes: Iterable[Change],
     held: Iterable[Held],
     multi: bool,
     remote: Mapping[ListingKey, tuple[Issue, ...]],
+    locations: Mapping[str, str],
 ) -> list[_Section]:
     held_map = {h.key: h for h in held}
     out = []
@@ -283,12 +308,13 @@ def _sections(
         rows = tuple(
             {
                 "attribute": md_escape(f.attribute),
-                "selector": md_escape(selector_label(f)),
+                "selector": md_escape(selector_label(f, locations)),
                 "old": _md_values(f.attribute, f.old),
-                "new": _md_values(f.attribute, f.new),
+                "new": _md_values(f.attribute, f.new) + md_escape(price_move(f)),
             }
             for f in c.fields
         )
+        words = tuple(w for w in (_md_words(f, locations) for f in c.fields) if w)
         h = held_map.pop(c.key, None)
         note = f"{md_escape(h.reason)} (texts only; price and quantity planned)" if h else ""
         out.append(
@@ -302,6 +328,7 @@ def _sections(
                 tuple(md_escape(d.describe()) for d in c.derivations),
                 note,
                 tuple(md_escape(issue_text(i)) for i in remote.get(c.key, ())),
+                words,
             )
         )
     for h in held_map.values():
@@ -334,7 +361,9 @@ def _skus(plan: Plan, limit: int) -> tuple[list[dict[str, Any]], int]:
     out = []
     for account, sku in keys[:limit]:
         k = (account, sku)
-        sections = _sections(changes.get(k, ()), held.get(k, ()), multi, plan.remote_issues)
+        sections = _sections(
+            changes.get(k, ()), held.get(k, ()), multi, plan.remote_issues, plan.locations
+        )
         out.append(
             {
                 "sku": md_escape(sku),

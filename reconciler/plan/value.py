@@ -61,6 +61,9 @@ class Plan:
     # what apply writes, so they are in data() but outside the checksum.
     remote_issues: Mapping[ListingKey, tuple[Issue, ...]] = field(default_factory=dict)
     validated: int = 0
+    # Supply source id -> the catalog's location name, for the ids the changes write (so
+    # renders, also of a saved plan, can say "newark (353e4e48…)").
+    locations: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Sorted at construction (octoDNS): every render and data() is deterministic.
@@ -70,6 +73,7 @@ class Plan:
         object.__setattr__(self, "fingerprints", fps)
         remote = {ListingKey(*k): tuple(v) for k, v in sorted(self.remote_issues.items())}
         object.__setattr__(self, "remote_issues", remote)
+        object.__setattr__(self, "locations", dict(sorted(self.locations.items())))
 
     @property
     def has_changes(self) -> bool:
@@ -141,6 +145,8 @@ class Plan:
             "strategy": strategy_data(self.strategy),
             "safety": list(self.safety),
         }
+        if self.locations:
+            d["locations"] = dict(self.locations)
         if self.validated:
             d[REMOTE_KEY] = {
                 "validated": self.validated,
@@ -174,6 +180,7 @@ class Plan:
                     for r in (d.get(REMOTE_KEY) or {}).get("issues", ())
                 },
                 validated=int((d.get(REMOTE_KEY) or {}).get("validated", 0)),
+                locations={str(k): str(v) for k, v in (d.get("locations") or {}).items()},
             )
         except (KeyError, TypeError, ValueError, InvalidOperation) as e:
             raise PlanError(f"malformed plan: {type(e).__name__}: {e}") from e
