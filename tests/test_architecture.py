@@ -37,9 +37,11 @@ ALLOWED: dict[str, frozenset[str]] = {
     "orders": frozenset({"kernel", "catalog", "spapi"}),
     "apply": frozenset({"kernel", "catalog", "spapi", "live", "plan"}),
     "pipeline": frozenset({"kernel", "catalog", "spapi", "live", "plan", "orders"}),
+    # live listings -> catalog YAML (`reconciler import`): reads like live, writes the catalog
+    "importer": frozenset({"kernel", "catalog", "spapi", "live"}),
     "cli": frozenset(
-        {"kernel", "catalog", "spapi", "live", "plan", "orders", "apply", "pipeline", "emulator",
-         "__init__"}
+        {"kernel", "catalog", "spapi", "live", "plan", "orders", "apply", "pipeline", "importer",
+         "emulator", "__init__"}
     ),
     "__init__": frozenset(),
     "__main__": frozenset({"cli"}),

@@ -25,6 +25,7 @@ from reconciler.catalog.pricing import (
     Rates,
     Rule,
     compute,
+    describe,
     round_price,
 )
 from reconciler.kernel.marketplaces import by_code
@@ -48,7 +49,7 @@ def test_usd_to_cad_with_99_ending() -> None:
     assert d.raw == D("27.294346")
     assert d.result == D("27.99")
     assert d.rate == D("1.3654") and d.rate_as_of == "2026-11-20" and d.rate_source == "ECB"
-    assert d.describe() == (
+    assert describe(d) == (
         "19.99 USD × 1.3654 (rate of 2026-11-20, ECB) + 0 = 27.294346 → ending .99 → 27.99 CAD"
     )
 

@@ -126,7 +126,7 @@ def import_command(
 
     Prices become fixed per-SKU overrides, quantities literal per location, texts per language.
     """
-    from reconciler.live.importer import build_files, read_account, write_files
+    from reconciler.importer import build_files, read_account, write_files
     from reconciler.pipeline import load
     from reconciler.spapi.connect import client_for
 

@@ -128,7 +128,8 @@ class Issue:
 
 @dataclass(frozen=True, slots=True)
 class PriceDerivation:
-    """How one target price was computed, so a plan can show why."""
+    """How one target price was computed, so a plan can show why (shown by
+    :func:`reconciler.catalog.pricing.describe`)."""
 
     marketplace: str  # code, e.g. CA
     currency: str
@@ -151,39 +152,6 @@ class PriceDerivation:
     @property
     def fixed(self) -> bool:
         return self.formula == "fixed"
-
-    def expression(self) -> str:
-        """The rule's formula with every variable's value substituted, e.g.
-        ``16.50 USD × 0.7912 (rate of 2026-11-20, ECB) × (1 + 0.20) + 0``: evaluated, it gives
-        ``raw`` (exactly when ``raw_exact``). Made only when shown (100k+ derivations a plan)."""
-        from reconciler.catalog.formula import FormulaError, parse, substituted
-
-        env = {"base": self.base, "rate": self.rate, "tax": self.tax_delta, **dict(self.vars)}
-        if self.base_currency == self.currency:
-            rate_note = "(same currency)"
-        else:
-            source = f", {self.rate_source}" if self.rate_source else ""
-            rate_note = f"(rate of {self.rate_as_of or 'rates.yaml'}{source})"
-        try:
-            return substituted(
-                parse(self.formula), env, {"base": self.base_currency, "rate": rate_note}
-            )
-        except (FormulaError, KeyError):  # a plan saved by another version: say what we know
-            return (
-                f"{self.formula} with base {self.base} {self.base_currency}, rate "
-                f"{self.rate} {rate_note}, tax {self.tax_delta}"
-            )
-
-    def describe(self) -> str:
-        if self.fixed:  # no rate and no formula: the catalog gives the price itself
-            return f"{self.override or 'price fixed per SKU'}: {self.result} {self.currency}"
-        s = (
-            f"{self.expression()} {'=' if self.raw_exact else '≈'} {self.raw:f} → "
-            f"{self.rounding} → {self.result} {self.currency}"
-        )
-        if self.override:
-            s = f"{self.override}: {s}"
-        return s
 
 
 @dataclass(frozen=True, slots=True)  # slots: 100k+ of each in a plan

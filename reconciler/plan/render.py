@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, Protocol
 
 from jinja2.sandbox import SandboxedEnvironment
 
+from reconciler.catalog.pricing import describe as describe_derivation
 from reconciler.kernel.marketplaces import lookup
 from reconciler.kernel.model import Entry, FieldChange, Issue, ListingKey, canonical_json
 from reconciler.plan.change import Change, Held
@@ -201,7 +202,8 @@ def text(plan: Plan, *, color: bool = False) -> str:
         for f in c.fields:
             lines.extend(_text_field(c, f, plan.locations, paint))
         for d in c.derivations:
-            lines.append(paint("dim", f"    price {d.marketplace}: {term_clean(d.describe())}"))
+            shown = term_clean(describe_derivation(d))
+            lines.append(paint("dim", f"    price {d.marketplace}: {shown}"))
         h = held_by_key.get(c.key)
         if h is not None:
             lines.append(paint("held", f"    ! texts held: {term_clean(h.reason)}"))
@@ -325,7 +327,7 @@ def _sections(
                 md_escape(c.key.account) if multi else "",
                 md_escape(c.product_type),
                 rows,
-                tuple(md_escape(d.describe()) for d in c.derivations),
+                tuple(md_escape(describe_derivation(d)) for d in c.derivations),
                 note,
                 tuple(md_escape(issue_text(i)) for i in remote.get(c.key, ())),
                 words,
