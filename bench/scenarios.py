@@ -44,7 +44,7 @@ from reconciler.kernel.gcpause import paused_gc
 from reconciler.kernel.model import DesiredState, ListingKey, LiveListing
 from reconciler.live import normalize as live_mod
 from reconciler.pipeline import run_plan
-from reconciler.plan import render
+from reconciler.plan import render, render_json
 from reconciler.plan.builder import build_plan
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -550,7 +550,7 @@ def scenario_local(p: Params) -> dict[str, Any]:
             sizes[name] = len(fn(plan))
             m.stage(f"render_{name}")
         sink = _CountingSink()  # JSON streams, as `reconciler plan --format json` writes it
-        render.write_json(plan, sink)
+        render_json.write_json(plan, sink)
         sizes["json"] = sink.chars
         m.stage("render_json")
     renders = [v for k, v in m.stages.items() if k.startswith("render_")]

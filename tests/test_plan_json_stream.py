@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.cli.plan import RedactedStdout, emit_plan
 from reconciler.kernel import redact
-from reconciler.plan import render
+from reconciler.plan import render_json
 from tests.test_render import golden_plan
 
 SECRET = "Atzr|IwEBIsecretvalue0123456789"
@@ -26,14 +26,14 @@ def _clear_secrets() -> object:
 def test_stdout_is_the_json_render(capsys: pytest.CaptureFixture[str]) -> None:
     plan = golden_plan()
     emit_plan(plan, "json", None, color=False)
-    assert capsys.readouterr().out == render.json(plan)
+    assert capsys.readouterr().out == render_json.json(plan)
 
 
 def test_out_file_is_the_json_render(tmp_path: Path) -> None:
     plan = golden_plan()
     target = tmp_path / "sub" / "plan.json"
     emit_plan(plan, "json", str(target), color=False)
-    assert target.read_text(encoding="utf-8") == render.json(plan)
+    assert target.read_text(encoding="utf-8") == render_json.json(plan)
     assert [p.name for p in target.parent.iterdir()] == ["plan.json"]  # no temp file left
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.kernel.model import Issue, ListingKey, LiveListing, Safety
-from reconciler.plan import render
+from reconciler.plan import render, render_json
 from reconciler.plan.builder import build_plan
 from reconciler.plan.value import Plan
 from tests.core_builders import CA, LOC_A, LOC_B, MX, US, desired, key, live_of, state
@@ -105,7 +105,7 @@ def test_golden_plan_covers_every_case() -> None:
     [
         ("plan.txt", lambda p: render.text(p)),
         ("plan.md", render.markdown),
-        ("plan.json", render.json),
+        ("plan.json", render_json.json),
     ],
 )
 def test_goldens(name: str, renderer: object, update_goldens: bool) -> None:
@@ -123,7 +123,7 @@ def test_empty_goldens(name: str, renderer: object, update_goldens: bool) -> Non
 
 def test_json_is_plan_data() -> None:
     plan = golden_plan()
-    data = json.loads(render.json(plan))
+    data = json.loads(render_json.json(plan))
     assert data == json.loads(json.dumps(plan.data()))
     assert data["format_version"] == 1 and data["checksum"] == plan.checksum
     assert Plan.from_data(data) == plan
@@ -187,7 +187,7 @@ def test_long_texts_are_clipped() -> None:
     plan = build_plan(state(d), {d.key: None})
     assert "x" * render.TEXT_MAX not in render.text(plan)
     assert "x" * render.MD_TEXT_MAX not in render.markdown(plan)
-    assert "x" * 5000 in render.json(plan)  # the JSON plan is complete
+    assert "x" * 5000 in render_json.json(plan)  # the JSON plan is complete
 
 
 def test_markdown_caps_details_for_huge_plans() -> None:
@@ -239,15 +239,15 @@ def test_streamed_json_is_byte_for_byte_json_dumps_of_plan_data(validated: bool)
         issue = Issue("90220", 'bad "quote" \\ \u2028 é\n<x>', "ERROR", ("brand",))
         plan = replace(plan, remote_issues={k: (issue,)}, validated=3)
     sink = io.StringIO()
-    render.write_json(plan, sink)
-    assert sink.getvalue() == _dumps(plan) == render.json(plan)
+    render_json.write_json(plan, sink)
+    assert sink.getvalue() == _dumps(plan) == render_json.json(plan)
 
 
 def test_streamed_json_of_empty_and_unchanged_plans() -> None:
     d = desired("MUG-001", CA)
     for plan in (Plan(changes=()), build_plan(state(d), {d.key: live_of(d, CA)})):
         sink = io.StringIO()
-        render.write_json(plan, sink)
+        render_json.write_json(plan, sink)
         assert sink.getvalue() == _dumps(plan)
 
 
@@ -262,7 +262,7 @@ def test_streamed_json_writes_in_pieces() -> None:
             writes.append(s)
             return len(s)
 
-    render.write_json(plan, Sink())
+    render_json.write_json(plan, Sink())
     assert len(writes) > len(plan.changes) + len(plan.fingerprints)
     assert max(map(len, writes)) < len("".join(writes)) / 10  # no piece is the whole plan
     assert "".join(writes) == _dumps(plan)

@@ -14,7 +14,7 @@ import click
 
 from reconciler.kernel.errors import EXIT_CHANGES, ReconcilerError, UnsafePlanError
 from reconciler.pipeline import close_clients, run_plan
-from reconciler.plan import render
+from reconciler.plan import render, render_json
 from reconciler.plan.value import Plan
 
 from .common import catalog_argument, check_output_file, err, out, state_dir_for, use_color
@@ -28,7 +28,7 @@ def render_plan(plan: Plan, fmt: str, *, color: bool = False) -> str:
     if fmt == "markdown":
         return render.markdown(plan)
     if fmt == "json":
-        return render.json(plan)
+        return render_json.json(plan)
     return render.text(plan, color=color)
 
 
@@ -61,9 +61,9 @@ def write_atomically_with(path: str, write: Callable[[IO[str]], object]) -> None
 
 
 class RedactedStdout:
-    """A text sink for streamed output (``render.write_json``): whole lines go to stdout through
-    :func:`~reconciler.cli.common.out` (so redacted, like every other output) in blocks of about
-    64 KB; a secret never spans a line, so cutting at newlines never splits one."""
+    """A text sink for streamed output (``render_json.write_json``): whole lines go to stdout
+    through :func:`~reconciler.cli.common.out` (so redacted, like every other output) in blocks
+    of about 64 KB; a secret never spans a line, so cutting at newlines never splits one."""
 
     BLOCK = 1 << 16
 
@@ -95,10 +95,10 @@ def emit_plan(plan: Plan, fmt: str, out_file: str | None, *, color: bool) -> Non
     tens of MB of text that is never held as one string."""
     if fmt == "json":
         if out_file:
-            write_atomically_with(out_file, lambda f: render.write_json(plan, f))
+            write_atomically_with(out_file, lambda f: render_json.write_json(plan, f))
         else:
             sink = RedactedStdout()
-            render.write_json(plan, sink)
+            render_json.write_json(plan, sink)
             sink.flush()
         return
     text = render_plan(plan, fmt, color=color)

@@ -1,6 +1,6 @@
 """The plan checksum: sha256 of the canonical JSON of a plan body, streamed into the hash element by
 element (a 100k-listing plan is never one string). :class:`Many` marks an array made one element at
-a time, for the checksum and for ``render.write_json``."""
+a time, for the checksum and for ``render_json.write_json``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ REMOTE_KEY = "remote_validation"  # in data(), outside the checksum
 
 class Many:
     """A JSON array whose elements are made one at a time: what :meth:`Plan.lazy_data` hands
-    the checksum and ``render.write_json`` for the per-listing arrays."""
+    the checksum and ``render_json.write_json`` for the per-listing arrays."""
 
     __slots__ = ("items",)
 

@@ -100,7 +100,7 @@ class Plan:
         """:meth:`data` with its three per-listing arrays (changes, held, fingerprints) handed
         to ``many`` as one-shot iterators instead of lists, each fingerprint element built by
         ``fingerprint``: a writer can then stream a 100k-listing plan without ever holding it
-        whole (``render.write_json``)."""
+        whole (``render_json.write_json``)."""
         d = self._body(many=many, fingerprint=fingerprint)
         d["checksum"] = self.checksum
         return d
