@@ -105,8 +105,9 @@ def generate(out_dir: str | Path, *, days: int = 365, accounts: Sequence[str] = 
                         outcomes = [_outcome(account, sku_names[0], mps[0][1])]
                     kpis[b.target] = BREACH_VALUES[b.target]
                     if b.target == "sync_success_pct":
+                        # a SKU no other run writes: it stays rejected, for a person
                         outcomes.append(_outcome(
-                            account, sku_names[1], mps[0][1], "rejected",
+                            account, "SKU-REJECTED", mps[0][1], "rejected",
                             {"code": "8541", "message": "conflicting data in the catalog"}))
                 if not outcomes:
                     kpis = {}
