@@ -247,3 +247,12 @@ def test_the_page_loads_nothing_from_elsewhere(real_page: str) -> None:
     assert len(real_page.encode()) < 5_000_000
     for t in TARGETS:
         assert f'data-slo="{t.key}"' in real_page
+
+
+def test_html_without_the_chart_extra_is_a_clear_error(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "vl_convert", None)  # import fails
+    r = CliRunner().invoke(main, ["report", "--audit", str(tmp_path), "--out",
+                                  str(tmp_path / "r.html")])
+    assert r.exit_code == 1 and "pip install 'reconciler[report]'" in r.output
+    assert not (tmp_path / "r.html").exists()

@@ -109,6 +109,10 @@ def test_demo_report_in_chromium(tmp_path: Path, browser: Browser, bundle_cache:
     assert by_id["chart-runs"]["drawn"] == 1
 
     (line,) = [json.loads(x) for x in audit.read_text().splitlines()]
+    # apply records what the report's wall-time and price charts need
+    assert line["wall_s"] > 0 and line["lower_bound_s"] is not None
+    assert {(p["sku"], p["marketplace"]) for p in line["prices"]} >= {("ssnm001", "CA")}
+    assert all(p["rate_as_of"] for p in line["prices"])
     shown = page.evaluate("""Object.fromEntries(Array.from(document.querySelectorAll(
         '[data-slo]')).map(c => [c.dataset.slo, [Number(c.dataset.now),
         Number(c.dataset.worst), Number(c.dataset.breaches)]]))""")

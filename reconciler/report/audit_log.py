@@ -99,23 +99,29 @@ def _kpis(raw: Any) -> dict[str, float] | None:
     return out if "sync_success_pct" in out else None
 
 
+def _str(v: Any) -> str:
+    return v if type(v) is str else ("" if v is None else str(v))
+
+
+_CODES = {mid: mp.code for mid, mp in BY_ID.items()}
+
+
 def _outcomes(raw: Any) -> tuple[OutcomeRow, ...]:
+    # the hot loop of a year of history (~100,000 outcomes): positional, no lookups twice
     if type(raw) is not list or not raw:
         return ()
     rows = []
     for o in raw:
         if type(o) is not dict:
             continue
-        mid = str(o.get("marketplace_id", ""))
-        mp = BY_ID.get(mid)
+        mid = _str(o.get("marketplace_id"))
         issues = o.get("issues")
-        first = issues[0] if type(issues) is list and issues and type(issues[0]) is dict else {}
+        code = message = ""
+        if issues and type(issues) is list and type(issues[0]) is dict:
+            code, message = _str(issues[0].get("code")), _str(issues[0].get("message"))
         rows.append(OutcomeRow(
-            account=str(o.get("account", "")), sku=str(o.get("sku", "")), marketplace_id=mid,
-            marketplace=mp.code if mp else mid, action=str(o.get("action", "")),
-            status=str(o.get("status", "")), via=str(o.get("via", "")),
-            issue_code=str(first.get("code", "")), issue_message=str(first.get("message", "")),
-        ))
+            _str(o.get("account")), _str(o.get("sku")), mid, _CODES.get(mid, mid),
+            _str(o.get("action")), _str(o.get("status")), _str(o.get("via")), code, message))
     return tuple(rows)
 
 
