@@ -46,8 +46,11 @@ def _base(description: str, height: int = 180, width: int = WIDTH) -> dict[str, 
                        "axis": {"labelFontSize": 11, "titleFontSize": 12}}}
 
 
-def _time_x(title: str = "time (UTC)") -> dict[str, Any]:
-    return {"field": "t", "type": "temporal", "title": title, "scale": {"type": "utc"}}
+def _time_x(data: ReportData, title: str = "time (UTC)") -> dict[str, Any]:
+    """The time axis: the whole window on every chart, so they line up."""
+    start = data.since or (data.runs[0].time if data.runs else data.now)
+    return {"field": "t", "type": "temporal", "title": title,
+            "scale": {"type": "utc", "domain": [_iso(start), _iso(data.now)]}}
 
 
 def slo_chart(fig: SloFigure, data: ReportData) -> Chart:
@@ -63,17 +66,17 @@ def slo_chart(fig: SloFigure, data: ReportData) -> Chart:
          "scale": {"zero": False}}
     spec["layer"] = [
         {"data": {"values": rows}, "mark": {"type": "line", "color": "#0072B2"},
-         "encoding": {"x": _time_x(), "y": y}},
-        {"data": {"values": rows}, "mark": {"type": "point", "filled": True, "size": 12,
+         "encoding": {"x": _time_x(data), "y": y}},
+        {"data": {"values": rows}, "mark": {"type": "point", "filled": True, "size": 24,
                                             "color": "#0072B2"},
-         "encoding": {"x": _time_x(), "y": y}},
+         "encoding": {"x": _time_x(data), "y": y}},
         {"data": {"values": [{"bound": t.bound}]},
          "mark": {"type": "rule", "color": "#000000", "strokeDash": [4, 3]},
          "encoding": {"y": {"field": "bound", "type": "quantitative"}}},
         {"name": "breaches", "data": {"values": bad},
          "mark": {"type": "point", "shape": "triangle-up", "filled": True, "size": 70,
                   "color": "#D55E00"},
-         "encoding": {"x": _time_x(), "y": y,
+         "encoding": {"x": _time_x(data), "y": y,
                       "tooltip": [{"field": "t", "type": "temporal", "title": "period"},
                                   {"field": "v", "type": "quantitative", "title": t.label}]}},
     ]
@@ -95,7 +98,7 @@ def runs_chart(data: ReportData) -> Chart:
     spec["data"] = {"values": rows}
     spec["mark"] = {"type": "bar"}
     spec["encoding"] = {
-        "x": _time_x(), "y": {"field": "n", "type": "quantitative", "title": "runs",
+        "x": _time_x(data), "y": {"field": "n", "type": "quantitative", "title": "runs",
                               "stack": "zero"},
         "color": {"field": "kind", "type": "nominal", "title": "run",
                   "scale": {"domain": ["apply", "drift"], "range": ["#0072B2", "#56B4E9"]}},
@@ -113,9 +116,10 @@ def activity_chart(data: ReportData) -> Chart:
             f"{sum(b.throttles for b in data.buckets)}, {sum(b.retries for b in data.buckets)}).")
     spec = _base(desc)
     spec["data"] = {"values": rows}
-    spec["mark"] = {"type": "line", "interpolate": "step-after"}
+    spec["mark"] = {"type": "line", "interpolate": "step-after",
+                    "point": {"filled": True, "size": 16}}
     spec["encoding"] = {
-        "x": _time_x(), "y": {"field": "n", "type": "quantitative", "title": "count"},
+        "x": _time_x(data), "y": {"field": "n", "type": "quantitative", "title": "count"},
         "color": {"field": "series", "type": "nominal", "title": None,
                   "scale": {"domain": [s for s, _ in series],
                             "range": ["#0072B2", "#D55E00", "#E69F00"]}},
@@ -123,7 +127,7 @@ def activity_chart(data: ReportData) -> Chart:
                        "scale": {"domain": [s for s, _ in series],
                                  "range": [[1, 0], [5, 3], [2, 2]]}}}
     return Chart("chart-activity", "Changes, throttles and retries", desc, spec,
-                 len(series) if rows else 0)
+                 len(series) + len(rows) if rows else 0)
 
 
 def wall_chart(data: ReportData) -> Chart | None:
@@ -136,16 +140,17 @@ def wall_chart(data: ReportData) -> Chart | None:
             f"summed over {sum(b.timed for b in timed)} runs that recorded both.")
     spec = _base(desc)
     spec["data"] = {"values": rows}
-    spec["mark"] = {"type": "line", "point": False}
+    spec["mark"] = {"type": "line", "point": {"filled": True, "size": 16}}
     spec["encoding"] = {
-        "x": _time_x(), "y": {"field": "s", "type": "quantitative", "title": "seconds"},
+        "x": _time_x(data), "y": {"field": "s", "type": "quantitative", "title": "seconds"},
         "color": {"field": "series", "type": "nominal", "title": None,
                   "scale": {"domain": ["wall time", "quota lower bound"],
                             "range": ["#0072B2", "#000000"]}},
         "strokeDash": {"field": "series", "type": "nominal", "legend": None,
                        "scale": {"domain": ["wall time", "quota lower bound"],
                                  "range": [[1, 0], [4, 3]]}}}
-    return Chart("chart-wall", "Wall time against the quota lower bound", desc, spec, 2)
+    return Chart("chart-wall", "Wall time against the quota lower bound", desc, spec,
+                 2 + len(rows))
 
 
 def health_chart(data: ReportData) -> Chart | None:
@@ -195,7 +200,8 @@ def price_chart(data: ReportData, limit: int = 200) -> Chart | None:
                        "bind": {"input": "select", "options": [s.name for s in series],
                                 "name": "SKU and marketplace: "}}]
     flt = {"filter": "datum.series === series"}
-    x = _time_x()
+    # its own time range: a live read or a price may predate the window
+    x = {"field": "t", "type": "temporal", "title": "time (UTC)", "scale": {"type": "utc"}}
     y = {"field": "price", "type": "quantitative", "title": "price", "scale": {"zero": False}}
     spec["layer"] = [
         {"data": {"values": rows}, "transform": [flt],
@@ -290,7 +296,7 @@ def order_charts(data: ReportData) -> list[Chart]:
                 f"{rows[-1]['n']}).")
         spec = _base(desc, 140)
         spec.update(data={"values": rows}, mark={"type": "bar", "color": "#D55E00"}, encoding={
-            "x": _time_x(), "y": {"field": "n", "type": "quantitative", "title": "unroutable"}})
+            "x": _time_x(data), "y": {"field": "n", "type": "quantitative", "title": "unroutable"}})
         out.append(Chart("chart-unroutable", "Unroutable orders", desc, spec, len(rows)))
     return out
 
