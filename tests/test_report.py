@@ -256,3 +256,56 @@ def test_html_without_the_chart_extra_is_a_clear_error(tmp_path: Path,
                                   str(tmp_path / "r.html")])
     assert r.exit_code == 1 and "pip install 'reconciler[report]'" in r.output
     assert not (tmp_path / "r.html").exists()
+
+
+def test_live_cache_and_orders_are_read_without_writing(tmp_path: Path) -> None:
+    from reconciler.live.cache import LiveCache, default_path
+    from reconciler.orders.state import OrderState
+    from reconciler.report import history
+    from reconciler.report.sources import read_live_cache, read_orders
+
+    state = tmp_path / "state"
+    state.mkdir()
+    item = {"sku": "A", "summaries": [{"marketplaceId": "ATVPDKIKX0DER", "status": ["BUYABLE"],
+                                       "productType": "MUG"}],
+            "issues": [{"code": "90220", "message": "missing brand", "severity": "ERROR",
+                        "attributeNames": ["brand"]}],
+            "attributes": {"fulfillment_availability": [
+                {"fulfillment_channel_code": "DEFAULT", "quantity": 7}]}}
+    with LiveCache(default_path(state)) as c:
+        c.put_many("na", "ATVPDKIKX0DER", {"A": item, "GONE": None}, "2025-01-01T10:00:00Z")
+        c.mark_full_read("na", "ATVPDKIKX0DER", "2025-01-01T09:00:00Z")
+    with OrderState(state) as st:
+        st.db.execute("INSERT INTO orders VALUES ('111-1', 'na', 'US', 'Shipped', "
+                      "'2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z', '{}')")
+        st.db.execute("INSERT INTO reservations VALUES ('111-1', 'newark', 'newark', 'A', 2, 0,"
+                      " 0)")
+        confirmed = datetime(2025, 1, 1, 5, tzinfo=timezone.utc).timestamp()
+        st.db.execute("INSERT INTO confirmations VALUES ('111-1', 'na', 'F1', 'confirmed', '',"
+                      f" 'UPS', '1Z', {confirmed})")
+    (state / "orders-kpi.jsonl").write_text(json.dumps(
+        {"at": "2025-01-01T06:00:00+00:00", "command": "route", "routed": 1, "unroutable": 3})
+        + "\n")
+    before = {p.name: p.stat().st_mtime_ns for p in state.iterdir()}
+    notes: list[str] = []
+    live = read_live_cache([state], {}, notes)
+    orders = history.orders(read_orders([state], notes), None)
+    assert notes == []
+    # nothing was written (SQLite may add its -wal/-shm sidecars to read a WAL database)
+    after = {p.name: p.stat().st_mtime_ns for p in state.iterdir()
+             if not p.name.endswith(("-wal", "-shm"))}
+    assert after == {k: v for k, v in before.items() if not k.endswith(("-wal", "-shm"))}
+    (a,) = [i for i in live.items if i.key.sku == "A"]
+    assert a.quantities == {"DEFAULT": 7} and a.issues[0].code == "90220"
+    assert [(m.marketplace, m.kind) for m in live.marks] == [("US", "full")]
+    assert orders.per_marketplace == {"US": {"Shipped": 1}}
+    assert orders.routed == {"newark": (1, 2)}
+    assert dict(orders.confirm_bins)["4–12 h"] == 1 and orders.confirm_median_h == 5.0
+    assert [n for _, n in orders.unroutable] == [3]
+    # the page draws the orders section's four charts, each mark counted from its data
+    data = aggregate(now=NOW, since=None, audit=audit_log.read([]), catalog=CatalogRead(None),
+                     live=live, orders=read_orders([state], []), plans=[])
+    charts = {c.chart_id: c.expected_marks for c in all_charts(data)["orders"]}
+    assert charts == {"chart-orders": 1, "chart-routed": 1, "chart-confirm": 6,
+                      "chart-unroutable": 1}
+    assert [(x.kind, x.sku) for x in data.health.attention] == [("amazon issue", "A")]
