@@ -1,6 +1,7 @@
 """``python -m bench SCENARIO [options]``: run one scenario, print one JSON object.
 
-Scenarios: plan, apply, noop, incremental, naive, local; ``all`` runs every row of the table
+Scenarios: plan, apply, noop, incremental, naive, local, report (bench/report.py, its own
+options); ``all`` runs every row of the table
 (each scenario in its own process, so peak RSS is per scenario) and prints one line each;
 ``prepare`` writes the cached catalog/seed (and ``--items`` the captured live Items).
 See bench/README.md.
@@ -127,6 +128,11 @@ def run_all(ns: argparse.Namespace, argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["report"]:  # the monitoring report has its own options (bench/report.py)
+        from bench.report import main as report_main
+
+        report_main(argv[1:])
+        return
     ns = _parser().parse_args(argv)
     p = params_from(ns)
     if ns.scenario == "all":

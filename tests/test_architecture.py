@@ -36,12 +36,14 @@ ALLOWED: dict[str, frozenset[str]] = {
     "plan": frozenset({"kernel", "catalog", "live"}),
     "orders": frozenset({"kernel", "catalog", "spapi"}),
     "apply": frozenset({"kernel", "catalog", "spapi", "live", "plan"}),
+    # the monitoring report reads what the stages below left on disk; only the cli runs it
+    "report": frozenset({"kernel", "catalog", "live", "plan", "apply"}),
     "pipeline": frozenset({"kernel", "catalog", "spapi", "live", "plan", "orders"}),
     # live listings -> catalog YAML (`reconciler import`): reads like live, writes the catalog
     "importer": frozenset({"kernel", "catalog", "spapi", "live"}),
     "cli": frozenset(
         {"kernel", "catalog", "spapi", "live", "plan", "orders", "apply", "pipeline", "importer",
-         "emulator", "__init__"}
+         "emulator", "report", "__init__"}
     ),
     "__init__": frozenset(),
     "__main__": frozenset({"cli"}),

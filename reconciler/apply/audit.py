@@ -17,7 +17,7 @@ import datetime as _dt
 import json
 import os
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +163,27 @@ def build_record(
     if extra:
         rec.update(extra)
     return rec
+
+
+def price_points(changes: Iterable[Any]) -> list[dict[str, Any]]:
+    """The prices a plan writes, for the audit line's ``prices`` (the report's price history):
+    one entry per price derivation of each change that writes a price, with its guards and the
+    date of the FX rates it used. List prices ignore the guards (``pricing.compute``)."""
+    out: list[dict[str, Any]] = []
+    for c in changes:
+        if not any(f.attribute in ("purchasable_offer", "list_price") for f in c.fields):
+            continue
+        for d in c.derivations:
+            kind = "list" if "list price" in d.override else "offer"
+            out.append({
+                "account": c.key.account, "sku": c.key.sku, "marketplace": c.marketplace,
+                "currency": d.currency, "kind": kind, "price": float(d.result),
+                "min": None if kind == "list" or d.guard_min is None else float(d.guard_min),
+                "max": None if kind == "list" or d.guard_max is None else float(d.guard_max),
+                "rate_as_of": d.rate_as_of,  # "" for a price fixed per SKU (no rate used)
+                "fixed": d.fixed,
+            })
+    return out
 
 
 def _redact_all(o: Any) -> Any:

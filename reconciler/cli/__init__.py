@@ -30,7 +30,8 @@ from .common import add_color_option, err, state_dir_path
 class ReconcilerGroup(click.Group):
     """Runs commands inside the error boundary; lists commands in workflow order."""
 
-    ORDER = ("validate", "plan", "apply", "import", "demo", "orders", "schema", "emulator")
+    ORDER = ("validate", "plan", "apply", "import", "demo", "orders", "report", "schema",
+             "emulator")
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = super().list_commands(ctx)
@@ -116,12 +117,13 @@ def _register() -> None:
         importer,
         orders,
         plan,
+        report,
         schema,
         validate,
     )
 
     for mod in (validate, plan, apply, demo, importer, schema, emulator, orders, accounts,
-                emulator_orders):
+                emulator_orders, report):
         for name in getattr(mod, "COMMANDS", ()):
             main.add_command(getattr(mod, name))
     add_color_option(main)  # every command takes --color/--no-color (and honours NO_COLOR)

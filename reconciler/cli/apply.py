@@ -18,6 +18,7 @@ import json
 import os
 import shlex
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -130,11 +131,16 @@ def _write_audit(
     strategy: str,
     report: ApplyReport | None,
     error: str = "",
+    wall_s: float | None = None,
 ) -> Path:
     path = audit.audit_path(settings, env)
     outcomes = [o.data() for o in report.outcomes] if report else []
     ctx = click.get_current_context(silent=True)
     catalog_dir = str(ctx.params.get("catalog_dir") or "") if ctx is not None else ""
+    est = plan.strategy
+    lower = None
+    if report is not None and est is not None and report.strategy in ("patch", "feed"):
+        lower = est.patch_seconds if report.strategy == "patch" else est.feed_seconds
     rec = audit.build_record(
         plan_checksum=plan.checksum,
         strategy=report.strategy if report else strategy,
@@ -148,6 +154,11 @@ def _write_audit(
             "summary": report.summary_line() if report else "",
             "converged": bool(report and report.converged),
             "error": error,
+            # for `reconciler report`: apply's wall time against the quota lower bound, and
+            # the prices written (price history)
+            "wall_s": None if wall_s is None else round(wall_s, 3),
+            "lower_bound_s": None if lower is None else round(lower, 3),
+            "prices": audit.price_points(plan.changes) if report else [],
         },
     )
     audit.append(path, rec)
@@ -282,6 +293,7 @@ def _apply_run(
     bar = _Bar(_is_tty(sys.stderr))
     report: ApplyReport | None = None
     error = ""
+    started = time.monotonic()
     try:
         report = apply_plan(
             plan,
@@ -300,7 +312,8 @@ def _apply_run(
         raise
     finally:
         bar.close()
-        path = _write_audit(run.desired.apply, env, plan, strategy, report, error)
+        path = _write_audit(run.desired.apply, env, plan, strategy, report, error,
+                            time.monotonic() - started)
     err(report.summary_line())
     if plan.held:
         err(f"{len(plan.held)} listing(s) held for review were not applied (see `reconciler plan`)")
