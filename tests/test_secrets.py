@@ -224,7 +224,7 @@ def _boom(*args: Any, **kwargs: Any) -> Any:
 DEPTHS = {
     "normalize_item (plan: reading live state)": ("reconciler.live.normalize", "normalize_item"),
     "PlanBuilder.add (plan: diff, on the read pipeline's worker)": (
-        "reconciler.plan.value.PlanBuilder", "add"),
+        "reconciler.plan.builder.PlanBuilder", "add"),
     "listing_request (apply: building a write)": ("reconciler.apply.run", "listing_request"),
     "patch_listings_item (apply: the client)": (
         "reconciler.spapi.client.SpApiClient", "patch_listings_item"),
