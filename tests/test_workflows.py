@@ -245,8 +245,8 @@ def test_plan_triggers_on_catalog_pull_requests() -> None:
     assert list(triggers(wf)) == ["pull_request"]
     assert triggers(wf)["pull_request"]["paths"] == ["catalog/**"]
     run = step(wf, "plan", "plan")["run"]
-    assert "--format markdown --out plan.md --detailed-exitcode" in run
-    assert "--format json --out plan.json" in run
+    assert "reconciler plan --format json --out plan.json --detailed-exitcode" in run
+    assert "reconciler show plan.json --format markdown --out plan.md" in run
     assert "reconciler validate" in step(wf, "plan", "validate")["run"]
 
 
@@ -289,8 +289,13 @@ def test_plan_step_writes_per_account_plans(runner: Runner) -> None:
     assert result.returncode == 0, result.stderr
     assert runner.outputs() == {"rc": "2"}
     calls = runner.calls()
-    assert calls[0][:3] == ["plan", "--format", "markdown"]
-    per_account = {c[4]: c[5:] for c in calls if c[4].startswith("plan-")}
+    # one read of Amazon: every other file is rendered from plan.json by `show`
+    assert [c for c in calls if c[0] == "plan"] == [
+        ["plan", "--format", "json", "--out", "plan.json", "--detailed-exitcode"]
+    ]
+    assert calls[1] == ["show", "plan.json", "--format", "markdown", "--out", "plan.md"]
+    per_account = {c[5]: c[6:] for c in calls[2:]}
+    assert all(c[:4] == ["show", "plan.json", "--format", "json"] for c in calls[2:])
     assert per_account == {
         f"plan-{acc}.json": [x for code in codes for x in ("--marketplace", code)]
         for acc, codes in ACCOUNTS.items()
@@ -304,7 +309,9 @@ def test_plan_step_stops_after_an_unsafe_plan(runner: Runner) -> None:
                         RECONCILER_ACCOUNTS=wf["env"]["RECONCILER_ACCOUNTS"])
     assert result.returncode == 0  # the verdict step fails the check, after the comment
     assert runner.outputs() == {"rc": "1"}
-    assert len(runner.calls()) == 1
+    # the comment is still rendered from the (unsafe) JSON plan; no per-account plans
+    assert [c[0] for c in runner.calls()] == ["plan", "show"]
+    assert runner.calls()[1][:4] == ["show", "plan.json", "--format", "markdown"]
 
 
 # --------------------------------------------------------------------------- apply.yml
