@@ -396,6 +396,15 @@ def test_apply_step_passes_the_checksum_and_marketplaces(runner: Runner) -> None
     assert runner.run(s, CHECKSUM="abc", MARKETPLACES="UK", FAKE_RC_APPLY="1").returncode == 1
 
 
+def test_apply_step_applies_the_reviewed_plan_file_when_there_is_one(runner: Runner) -> None:
+    s = step(load("apply.yml"), "apply", "Apply")
+    (runner.work / "reviewed").mkdir()
+    (runner.work / "reviewed" / "plan-eu.json").write_text(json.dumps({"checksum": "ab" * 32}))
+    assert runner.run(s, CHECKSUM="ab" * 32, ACCOUNT="eu", MARKETPLACES="UK,DE").returncode == 0
+    assert runner.calls() == [["apply", "--auto-approve", "--plan", "reviewed/plan-eu.json",
+                               "--marketplace", "UK", "--marketplace", "DE"]]
+
+
 # --------------------------------------------------------------------------- drift.yml
 
 
