@@ -369,3 +369,13 @@ def test_pure_targeting_leaves_reviewed_writes_outside_it_alone() -> None:
     rec = reconcile(reviewed, today, d, marketplaces=["US"])
     assert rec.moved == () and rec.left == () and rec.outside == 3
     assert _names(rec.plan) == {"MUG-002 (US)": ("update", "fulfillment_availability")}
+
+
+def test_refusal_names_at_most_a_hundred_writes_and_counts_the_rest() -> None:
+    from reconciler.kernel.errors import StalePlanError
+
+    moved = [f"SKU-{i} (CA) purchasable_offer (CAD ALL): x" for i in range(130)]
+    lines = StalePlanError(moved).lines()
+    assert lines[0].startswith("the reviewed plan no longer holds for 130 write(s)")
+    assert len([x for x in lines if x.startswith("  - ")]) == 100
+    assert "  … and 30 more" in lines

@@ -118,10 +118,10 @@ def _against_review(
     if checksum is not None and checksum != today.checksum:
         raise PlanError(
             f"checksum {checksum[:12]}… is not the checksum of today's plan "
-            f"({today.checksum[:12]}…): it is mistyped or from another plan, or the catalog or "
-            "the listings' drift changed since the review. A checksum cannot tell which writes "
-            "were reviewed, so nothing was applied; apply the saved plan with `--plan FILE` "
-            "(it applies the reviewed writes that still hold), or plan and review again"
+            f"({today.checksum[:12]}…): it is mistyped, belongs to another plan, or the catalog "
+            "or Amazon changed since the review. A checksum can't tell which writes were "
+            "reviewed, so nothing was applied: apply the saved plan with `--plan FILE` (it "
+            "applies the reviewed writes that still hold), or plan and review again"
         )
     return Reconciled(today, (), ())
 

@@ -111,10 +111,14 @@ class StalePlanError(PlanError):
             msg += f" ({detail})"
         super().__init__(msg)
 
+    SHOWN = 100  # lines named; the rest counted
+
     def lines(self) -> list[str]:
+        more = len(self.listings) - self.SHOWN
         return [
             str(self),
-            *(f"  - {name}" for name in self.listings),
+            *(f"  - {name}" for name in self.listings[: self.SHOWN]),
+            *([f"  … and {more} more"] if more > 0 else []),
             "hint: run `reconciler plan` again, review it, and apply the new plan",
         ]
 
