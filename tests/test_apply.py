@@ -6,7 +6,8 @@
 - feeds at volume (>= 2,000 listings, counted from the call log), one rejected message reported
   with Amazon's issue for its SKU, every other listing converged;
 - ACCEPTED is not applied: with a write delay, verify waits; with a too-short bound, pending;
-- stale plan: a Seller Central edit after planning is named by check_stale;
+- reviewed plan: a Seller Central edit after planning leaves the reviewed writes as they were;
+  a catalog change to a reviewed value is named by check_stale (listing and field);
 - MLI invariant from the emulator history: no stored state with location quantities and a
   non-zero DEFAULT;
 - KPIs: calls per operation, latency percentiles, stock deviation 0 after convergence.
@@ -170,7 +171,9 @@ def test_feeds_at_volume_one_rejected_message() -> None:
         assert _mli_invariant_violations(emu) == []
 
 
-def test_stale_plan_names_the_listing() -> None:
+def test_reviewed_plan_holds_under_live_edits_and_names_catalog_moves() -> None:
+    from dataclasses import replace
+
     from reconciler.apply.run import check_stale
 
     desired = au.desired_state(4, marketplaces=(au.CA,))
@@ -178,20 +181,34 @@ def test_stale_plan_names_the_listing() -> None:
         au.emulator(EmulatorConfig(time_scale=100.0), au.drifted_seed(desired)) as emu,
         au.client(emu) as cl,
     ):
-        plan, live = au.make_plan(desired, cl)
-        assert check_stale(plan, desired, live) == []
-        # an unmanaged edit does not make the plan stale
+        plan, _ = au.make_plan(desired, cl)
+        assert check_stale(plan, plan, desired).plan == plan
+        # an unmanaged edit and a managed edit of a reviewed field (price in Seller Central)
+        # leave the reviewed writes as they were: the same plan is applied
         state = emu.listing_state(au.SELLER, "SKU-00002", au.CA.marketplace_id)
         assert state is not None
         attrs = dict(state["attributes"])
         attrs["color"] = [{"value": "red", "marketplace_id": au.CA.marketplace_id}]
-        emu.put_listing_direct(au.SELLER, "SKU-00002", au.CA.marketplace_id, "PRODUCT", attrs)
-        assert check_stale(plan, desired, au.read_live(desired, cl)) == []
-        # a managed edit (price in Seller Central) does
         attrs["purchasable_offer"][0]["our_price"][0]["schedule"][0]["value_with_tax"] = 99.0
         emu.put_listing_direct(au.SELLER, "SKU-00002", au.CA.marketplace_id, "PRODUCT", attrs)
-        assert check_stale(plan, desired, au.read_live(desired, cl)) == ["SKU-00002 (CA)"]
-        assert build_plan(desired, au.read_live(desired, cl)).checksum != plan.checksum
+        today = build_plan(desired, au.read_live(desired, cl))
+        assert today.checksum == plan.checksum
+        rec = check_stale(plan, today, desired)
+        assert rec.plan == today and rec.moved == () and rec.left == ()
+        # the catalog now wants another price for SKU-00002 (CA): that write is named
+        d2 = desired.listings[2]
+        assert d2.key.sku == "SKU-00002"
+        offer = d2.attributes["purchasable_offer"][0]
+        price = offer["our_price"][0]["schedule"][0]["value_with_tax"]
+        attrs2 = {**d2.attributes, "purchasable_offer": [
+            {**offer, "our_price": [{"schedule": [{"value_with_tax": price + 1}]}]}]}
+        listings = list(desired.listings)
+        listings[2] = replace(d2, attributes=attrs2)
+        desired2 = replace(desired, listings=tuple(listings))
+        rec = check_stale(plan, build_plan(desired2, au.read_live(desired, cl)), desired2)
+        assert [m.split(":")[0] for m in rec.moved] == [
+            "SKU-00002 (CA) purchasable_offer (CAD ALL)"
+        ]
 
 
 @pytest.mark.parametrize("strategy", ["patch", "feed"])

@@ -3,7 +3,8 @@ copy of a generated catalog):
 
 - patch and feed strategies converge, the summary line is printed, a fresh plan is empty, and
   one audit line is written;
-- a saved plan refuses after a live edit and names the listing; a wrong --checksum refuses;
+- a saved plan applies after a live edit, refuses a catalog edit of a reviewed value and
+  names it; a wrong --checksum refuses naming no listing;
 - a second concurrent apply refuses and names the lock holder;
 - without --auto-approve and without a TTY, apply refuses;
 - a tripped safety threshold stops unless --force;
@@ -96,31 +97,41 @@ def test_apply_converges_and_audits(setup: dict[str, Any], strategy: str) -> Non
     assert r2.exit_code == 0 and "no changes" in r2.output
 
 
-def test_saved_plan_refused_after_live_edit(setup: dict[str, Any], tmp_path: Path) -> None:
+def test_saved_plan_applies_after_a_live_edit_and_refuses_a_catalog_edit(
+    setup: dict[str, Any], tmp_path: Path
+) -> None:
     plan_file = tmp_path / "plan.json"
     r = _run("plan", str(setup["catalog"]), "--format", "json", "--out", str(plan_file))
     assert r.exit_code in (0, 2), r.output
+    # a catalog edit of a reviewed value (GEN-0003's price): refused, naming it, nothing written
+    skus = setup["catalog"] / "skus" / "generated.yaml"
+    text = skus.read_text()
+    skus.write_text(text.replace("base_price: 13\n", "base_price: 14\n", 1))
+    r = _run("apply", str(setup["catalog"]), "--plan", str(plan_file), "--auto-approve")
+    assert r.exit_code == 1
+    assert "the reviewed plan no longer holds" in r.output
+    assert "GEN-0003 (CA) purchasable_offer" in r.output
+    assert "GEN-0003 (US) purchasable_offer" in r.output
+    assert "Traceback" not in r.output
+    assert not setup["audit"].exists()  # nothing was applied
+    skus.write_text(text)
+    # a live edit of a reviewed field (GEN-0003's CA quantity) does not stop the reviewed plan
     emu = embedded_emulator(setup["state"])
     st = emu.listing_state(au.SELLER, "GEN-0003", au.CA.marketplace_id)
     attrs = st["attributes"]
     attrs["fulfillment_availability"][0]["quantity"] = 77
     emu.put_listing_direct(au.SELLER, "GEN-0003", au.CA.marketplace_id, "PRODUCT", attrs)
     r = _run("apply", str(setup["catalog"]), "--plan", str(plan_file), "--auto-approve")
-    assert r.exit_code == 1
-    assert "live state changed since the plan" in r.output
-    assert "GEN-0003 (CA)" in r.output
-    assert "Traceback" not in r.output
-    assert not setup["audit"].exists()  # nothing was applied
-    # the unchanged saved plan of a fresh plan applies fine
-    r = _run("plan", str(setup["catalog"]), "--format", "json", "--out", str(plan_file))
-    r = _run("apply", str(setup["catalog"]), "--plan", str(plan_file), "--auto-approve")
     assert r.exit_code == 0, r.output
+    assert "10 converged" in r.output
+    assert _fresh_plan_changes(setup["catalog"], setup["state"]) == []
 
 
 def test_wrong_checksum_refused(setup: dict[str, Any]) -> None:
     r = _run("apply", str(setup["catalog"]), "--checksum", "0" * 64, "--auto-approve")
     assert r.exit_code == 1
-    assert "does not match" in r.output
+    assert "is not the checksum of today's plan" in r.output
+    assert "GEN-" not in r.output
 
 
 def test_second_apply_refuses_and_names_holder(setup: dict[str, Any]) -> None:

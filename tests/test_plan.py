@@ -1,7 +1,8 @@
 """plan.build_plan, Plan.data/checksum/from_data, check_safety.
 
 Covers: create/update/delete/held rules, targeting, unchanged counting, fingerprints of every
-listing read, unmanaged data never in the plan, checksum stability and sensitivity, the
+listing read, unmanaged data never in the plan, checksum stability and what it covers (the
+writes only), the
 from_data round trip (and refusal of unknown versions / tampering), safety messages naming
 their setting.
 """
@@ -163,52 +164,73 @@ def test_unmanaged_attribute_present_only_live_never_appears_in_the_plan() -> No
         assert unmanaged not in blob, unmanaged
 
 
-def test_checksum_is_stable_and_changes_with_any_change() -> None:
+def test_checksum_covers_the_writes_and_nothing_else() -> None:
+    """Issue 12: the checksum is what a reviewer approves (per listing: the action, the product
+    type, the MLI flag, each field set and its new value), not the old values, fingerprints,
+    derivations, held or unchanged listings, strategy or safety."""
     desired_state, live = sample()
     a = build_plan(desired_state, live)  # type: ignore[arg-type]
     b = build_plan(*sample())  # type: ignore[arg-type]
     assert a.checksum == b.checksum == a.data()["checksum"]
     assert len(a.checksum) == 64
-    # any change of any change changes it
-    c0 = a.changes[0]
+    c0 = next(c for c in a.changes if c.action == "update" and c.derivations)
+    i0 = a.changes.index(c0)
     f0 = c0.fields[0]
+
+    def with_change(c: object) -> Plan:
+        return replace(a, changes=(*a.changes[:i0], c, *a.changes[i0 + 1 :]))  # type: ignore[arg-type]
+
     new0 = copy.deepcopy(f0.new) or []
     new0[0]["marketplace_id"] = "changed"
-    variants = [
+    old0 = copy.deepcopy(f0.old) or []
+    old0[0]["marketplace_id"] = "changed"
+    writes_differ = [
         replace(a, changes=a.changes[1:]),
-        replace(
-            a, changes=(replace(c0, fields=(f0._replace(new=new0), *c0.fields[1:])), *a.changes[1:])
-        ),
-        replace(a, changes=(replace(c0, fingerprint="x"), *a.changes[1:])),
+        with_change(replace(c0, fields=(f0._replace(new=new0), *c0.fields[1:]))),
+        with_change(replace(c0, fields=c0.fields[1:])),
+        with_change(replace(c0, action="create")),
+        with_change(replace(c0, product_type="OTHER")),
+        with_change(replace(c0, mli=not c0.mli)),
+        with_change(replace(c0, key=c0.key._replace(sku="OTHER-1"))),
+    ]
+    sums = {v.checksum for v in writes_differ}
+    assert a.checksum not in sums and len(sums) == len(writes_differ)
+    same_writes = [
+        with_change(replace(c0, fields=(f0._replace(old=old0), *c0.fields[1:]))),
+        with_change(replace(c0, fingerprint="x")),
+        with_change(replace(c0, derivations=())),
         replace(a, unchanged=a.unchanged + 1),
         replace(a, held=()),
         replace(a, safety=("something",)),
+        replace(a, strategy=None),
+        replace(a, fingerprints={k: "moved" for k in a.fingerprints}),
     ]
-    sums = {v.checksum for v in variants}
-    assert a.checksum not in sums and len(sums) == len(variants)
+    assert {v.checksum for v in same_writes} == {a.checksum}
 
 
-def test_checksum_hashes_the_published_body_less_the_derived_requests() -> None:
-    """The fast checksum path (no ``_plain`` copy, Decimals written by the encoder) hashes the
-    very bytes of ``data()`` without its ``request`` members; a saved plan whose request was
-    edited still loads (apply rebuilds every request from the fields), one whose fields were
-    edited does not."""
+def test_checksum_hashes_the_intent() -> None:
+    """The fast checksum path (no ``to_plain`` copy, Decimals written by the encoder, streamed)
+    hashes the very bytes of ``json.dumps(plan.intent())``; a saved plan whose request or old
+    values were edited still loads (apply rebuilds every request from the fields and re-plans
+    the old values), one whose writes were edited does not."""
     import hashlib
 
     plan = build_plan(*sample())  # type: ignore[arg-type]
-    data = plan.data()
-    body = {k: v for k, v in data.items() if k != "checksum"}
-    body["changes"] = [{k: v for k, v in c.items() if k != "request"} for c in body["changes"]]
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    intent = plan.intent()
+    assert set(intent) == {"intent", "writes"} and len(intent["writes"]) == len(plan.changes)
+    text = json.dumps(intent, sort_keys=True, separators=(",", ":"))
     assert hashlib.sha256(text.encode()).hexdigest() == plan.checksum
-    assert any("request" in c for c in data["changes"])
+    assert "old" not in text and "fingerprint" not in text and "derivations" not in text
+    delete = next(w for w in intent["writes"] if w["action"] == "delete")
+    assert set(delete) == {"account", "sku", "marketplace_id", "action"}
+    data = plan.data()
     edited = copy.deepcopy(data)
     edited["changes"][0]["request"] = {"method": "DELETE"}
-    assert Plan.from_data(edited) == plan
-    # streamed into the hash element by element: empty arrays and an empty plan too
+    edited["changes"][0]["fields"][0]["old"] = None
+    assert Plan.from_data(edited).checksum == plan.checksum
+    # an empty plan too
     empty = Plan(changes=())
-    body = {k: v for k, v in empty.data().items() if k != "checksum"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    text = json.dumps(empty.intent(), sort_keys=True, separators=(",", ":"))
     assert hashlib.sha256(text.encode()).hexdigest() == empty.checksum
 
 

@@ -125,7 +125,7 @@ def test_json_is_plan_data() -> None:
     plan = golden_plan()
     data = json.loads(render_json.json(plan))
     assert data == json.loads(json.dumps(plan.data()))
-    assert data["format_version"] == 1 and data["checksum"] == plan.checksum
+    assert data["format_version"] == 2 and data["checksum"] == plan.checksum
     assert Plan.from_data(data) == plan
 
 

@@ -369,8 +369,8 @@ def test_plan_reports_on_every_pull_request() -> None:
     assert "if" not in wf["jobs"]["plan"]
     assert step(wf, "plan", "Verdict")["if"] == "always()"
     run = step(wf, "plan", "plan")["run"]
-    assert "--format markdown --out plan.md --detailed-exitcode" in run
-    assert "--format json --out plan.json" in run
+    assert "reconciler plan --format json --out plan.json --detailed-exitcode" in run
+    assert "reconciler show plan.json --format markdown --out plan.md" in run
     assert "reconciler validate" in step(wf, "plan", "validate")["run"]
 
 
@@ -486,9 +486,15 @@ def test_plan_step_writes_per_account_plans(runner: Runner) -> None:
     assert result.returncode == 0, result.stderr
     assert runner.outputs() == {"rc": "2"}
     calls = runner.calls()
-    assert calls[0][:3] == ["plan", "--format", "markdown"]
+    # one read of Amazon: every other file is rendered from plan.json by `show`
+    assert [c for c in calls if c[0] == "plan"] == [
+        ["plan", "--format", "json", "--out", "plan.json", "--detailed-exitcode"]
+    ]
+    assert calls[1] == ["show", "plan.json", "--format", "markdown", "--out", "plan.md"]
     assert ["accounts", "--json"] in calls  # the accounts come from the catalog
-    per_account = {c[4]: c[5:] for c in calls if len(c) > 4 and c[4].startswith("plan-")}
+    shows = [c for c in calls[2:] if c[0] == "show"]
+    per_account = {c[5]: c[6:] for c in shows}
+    assert all(c[:4] == ["show", "plan.json", "--format", "json"] for c in shows)
     assert per_account == {
         f"plan-{acc}.json": [x for code in codes for x in ("--marketplace", code)]
         for acc, codes in ACCOUNTS.items()
@@ -501,7 +507,9 @@ def test_plan_step_stops_after_an_unsafe_plan(runner: Runner) -> None:
     result = runner.run(step(wf, "plan", "plan"), FAKE_RC_PLAN="1")
     assert result.returncode == 0  # the verdict step fails the check, after the comment
     assert runner.outputs() == {"rc": "1"}
-    assert len(runner.calls()) == 1
+    # the comment is still rendered from the (unsafe) JSON plan; no per-account plans
+    assert [c[0] for c in runner.calls()] == ["plan", "show"]
+    assert runner.calls()[1][:4] == ["show", "plan.json", "--format", "markdown"]
 
 
 # --------------------------------------------------------------------------- apply.yml
@@ -610,6 +618,15 @@ def test_apply_step_passes_the_checksum_and_marketplaces(runner: Runner) -> None
     assert runner.calls() == [["apply", "--auto-approve", "--checksum", "abc", "--marketplace",
                                "UK", "--marketplace", "DE", "--marketplace", "FR"]]
     assert runner.run(s, CHECKSUM="abc", MARKETPLACES="UK", FAKE_RC_APPLY="1").returncode == 1
+
+
+def test_apply_step_applies_the_reviewed_plan_file_when_there_is_one(runner: Runner) -> None:
+    s = step(load("apply.yml"), "apply", "Apply")
+    (runner.work / "reviewed").mkdir()
+    (runner.work / "reviewed" / "plan-eu.json").write_text(json.dumps({"checksum": "ab" * 32}))
+    assert runner.run(s, CHECKSUM="ab" * 32, ACCOUNT="eu", MARKETPLACES="UK,DE").returncode == 0
+    assert runner.calls() == [["apply", "--auto-approve", "--plan", "reviewed/plan-eu.json",
+                               "--marketplace", "UK", "--marketplace", "DE"]]
 
 
 # --------------------------------------------------------------------------- drift.yml

@@ -72,6 +72,7 @@ class Verifier:
                 action=self.changes[k].action,
                 desired=self.desired_by_key.get(k),
                 attributes=frozenset(f.attribute for f in self.changes[k].fields),
+                fields=frozenset((f.attribute, f.selector) for f in self.changes[k].fields),
             )
             for k in keys
             if self.acc.written.get(k, ("",))[0] == "submitted"

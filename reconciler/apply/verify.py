@@ -1,10 +1,11 @@
-"""Read-back verification and the stale-plan check.
+"""Read-back verification and the reviewed-plan check.
 
 ACCEPTED is not applied: Amazon processes writes asynchronously. After writing, :func:`verify`
 re-reads the listings in bulk (``searchListingsItems``, 20 SKUs a call) until each one's managed
 projection diffs empty against the desired state (converged), Amazon shows an ERROR issue for it
 (rejected), or the bound runs out (pending). A listing planned for deletion converges when it is
-gone.
+gone. Only the fields the change writes are judged: a field that drifted since the plan and is
+left for the next plan does not keep a listing from converging.
 
 An ERROR issue that was already on the listing when it was planned (``baseline``) is not taken as
 the answer to this write until the bound runs out: the write may not be visible yet, and it may be
@@ -18,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
-from reconciler.apply.outcome import CONVERGED, PENDING, REJECTED, listing_name
+from reconciler.apply.outcome import CONVERGED, PENDING, REJECTED
 from reconciler.kernel.errors import ApiError
 from reconciler.kernel.model import (
     DesiredListing,
@@ -31,7 +32,7 @@ from reconciler.kernel.model import (
 from reconciler.live import normalize as live_mod
 from reconciler.live.reader import read_listings
 from reconciler.plan.diff import diff_listing
-from reconciler.plan.projection import fingerprint
+from reconciler.plan.reviewed import Reconciled, reconcile
 from reconciler.plan.value import Plan
 from reconciler.spapi.client import SpApiClient
 
@@ -48,24 +49,19 @@ def marketplace_configs(desired: DesiredState) -> dict[tuple[str, str], Marketpl
 
 
 def check_stale(
-    plan: Plan, desired: DesiredState, live_now: Mapping[ListingKey, LiveListing | None]
-) -> list[str]:
-    """Names ("MUG-001 (CA)") of the planned listings whose live managed state changed since
-    the plan was computed (``live.fingerprint`` differs from ``plan.fingerprints``). Listings
-    the plan did not read, or that the catalog no longer declares, are reported too: the plan
-    was not made against them."""
-    by_key = {d.key: d for d in desired.listings}
-    stale: list[str] = []
-    for key in sorted(plan.fingerprints):
-        d = by_key.get(key)
-        if d is None:
-            stale.append(f"{listing_name(key)}: no longer in the catalog")
-            continue
-        if key not in live_now:
-            continue  # not re-read (outside the targeting of this run)
-        if fingerprint(d, live_now[key]) != plan.fingerprints[key]:
-            stale.append(listing_name(key))
-    return stale
+    reviewed: Plan,
+    today: Plan,
+    desired: DesiredState,
+    *,
+    skus: Collection[str] = (),
+    marketplaces: Collection[str] = (),
+) -> Reconciled:
+    """The reviewed plan against today's re-plan (``apply --plan FILE``): today's plan cut down
+    to the reviewed writes that still hold, the reviewed writes that moved (apply refuses and
+    names them: listing and field) and the writes nobody reviewed (left for the next plan).
+    Live values that moved under a reviewed write do not make it stale: see
+    :mod:`reconciler.plan.reviewed`."""
+    return reconcile(reviewed, today, desired, skus=skus, marketplaces=marketplaces)
 
 
 @dataclass(frozen=True)
@@ -76,6 +72,8 @@ class Target:
     action: str  # create | update | delete
     desired: DesiredListing | None
     attributes: frozenset[str]  # attributes the change writes (for issue matching)
+    # (attribute, selector) the change writes: only these are judged (None: every managed one)
+    fields: frozenset[tuple[str, tuple[tuple[str, str], ...]]] | None = None
 
 
 def read_back(
@@ -112,7 +110,10 @@ def judge(t: Target, live: LiveListing | None) -> tuple[str, tuple[Issue, ...]]:
         return (CONVERGED, ()) if live is None else (PENDING, ())
     if live is None:
         return PENDING, ()
-    if not diff_listing(t.desired, live):
+    remaining = diff_listing(t.desired, live)
+    if t.fields is not None:
+        remaining = tuple(f for f in remaining if (f.attribute, f.selector) in t.fields)
+    if not remaining:
         return CONVERGED, ()
     return PENDING, _error_issues(live, t.attributes)
 

@@ -30,7 +30,7 @@ from .common import add_color_option, err, state_dir_path
 class ReconcilerGroup(click.Group):
     """Runs commands inside the error boundary; lists commands in workflow order."""
 
-    ORDER = ("validate", "plan", "apply", "import", "demo", "orders", "report", "schema",
+    ORDER = ("validate", "plan", "show", "apply", "import", "demo", "orders", "report", "schema",
              "emulator")
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -119,10 +119,11 @@ def _register() -> None:
         plan,
         report,
         schema,
+        show,
         validate,
     )
 
-    for mod in (validate, plan, apply, demo, importer, schema, emulator, orders, accounts,
+    for mod in (validate, plan, show, apply, demo, importer, schema, emulator, orders, accounts,
                 emulator_orders, report):
         for name in getattr(mod, "COMMANDS", ()):
             main.add_command(getattr(mod, name))

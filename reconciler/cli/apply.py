@@ -4,18 +4,28 @@ Order of a run (so the plan a run writes is the plan it checked):
 
 1. load the catalog (to learn its accounts) and take each account's lock (``lock.py``);
 2. wait for feeds an earlier, interrupted run left in flight (``feedrun.settle_journal``);
-3. re-plan against live state; with ``--plan FILE`` the saved plan must equal the new one
-   (else ``StalePlanError`` naming the listings whose live state moved, or the catalog change);
-   with ``--checksum X`` the new plan's checksum must be X;
+3. re-plan against live state. What was reviewed is the plan's intent (the writes: per listing
+   the fields set and their new values, the creates and the deletes), and its checksum covers
+   exactly that (``Plan.intent``):
+
+   - ``--plan FILE``: the reviewed writes that still hold are applied, as today's plan writes
+     them, even if live values moved underneath them (a sale). A reviewed write that no longer
+     holds (the catalog wants another value, or a listing to update vanished) refuses the whole
+     apply with ``StalePlanError`` naming exactly those listings and fields
+     (``plan.reviewed``). Writes nobody reviewed (drift since the review) are not applied: they
+     are reported as left for the next plan;
+   - ``--checksum X``: the re-plan's intent must have checksum X, and is then applied whole.
+     A checksum cannot tell which writes were reviewed, so any other intent refuses, naming no
+     listing (a mistyped or unknown checksum says so). CI should pass the saved plan instead;
 4. safety (``--force``), approval (``--auto-approve``, or a prompt on a TTY);
 5. ``apply.apply_plan`` -> summary line on stderr, audit line (written even when the apply
-   fails part-way), exit 0 only when every listing converged.
+   fails part-way), exit 0 only when every listing applied converged.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import shlex
 import sys
 import time
@@ -27,7 +37,7 @@ import click
 
 from reconciler.apply import audit, lock
 from reconciler.apply import feeds as feedrun
-from reconciler.apply.outcome import ApplyReport, listing_name
+from reconciler.apply.outcome import ApplyReport
 from reconciler.apply.run import STRATEGIES, apply_plan
 from reconciler.apply.verify import check_stale
 from reconciler.kernel.errors import (
@@ -37,9 +47,11 @@ from reconciler.kernel.errors import (
     StalePlanError,
     UnsafePlanError,
 )
+from reconciler.plan.reviewed import Reconciled
 from reconciler.plan.value import Plan
 
 from .common import catalog_argument, err, out, state_dir_for, use_color
+from .show import load_plan_file
 
 COMMANDS = ("apply_command",)
 
@@ -70,32 +82,64 @@ class _Bar:
             err("")
 
 
-def _load_saved_plan(path: str) -> Plan:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise PlanError(f"cannot read plan file {path}: {e}") from e
-    return Plan.from_data(data)
+LEFT_SHOWN = 20  # writes left for the next plan named in apply's output; the rest counted
+_CHECKSUM = re.compile(r"[0-9a-f]{64}")
 
 
-def _compare_saved(saved: Plan, run: Any) -> None:
-    """Refuse a saved plan that is not the plan of today's catalog + live state."""
-    fresh: Plan = run.plan
-    stale = check_stale(saved, run.desired, run.live)
-    if stale:
-        raise StalePlanError(stale, detail="re-read from Amazon")
-    if saved.checksum == fresh.checksum:
+def valid_checksum(checksum: str) -> str:
+    """``--checksum`` as given, if it has the form of a plan checksum (64 hex digits)."""
+    value = checksum.strip().lower()
+    if not _CHECKSUM.fullmatch(value):
+        shown = checksum.encode("unicode_escape").decode("ascii")[:80]
+        raise PlanError(
+            f"--checksum {shown!r} is not a plan checksum (64 hex digits, as `reconciler plan` "
+            "prints after `checksum:`); check for a typo"
+        )
+    return value
+
+
+def _against_review(
+    run: Any,
+    saved: Plan | None,
+    checksum: str | None,
+    skus: tuple[str, ...],
+    marketplaces: tuple[str, ...],
+) -> Reconciled:
+    """What this run may apply: today's plan, or the part of it that was reviewed."""
+    today: Plan = run.plan
+    if saved is not None:
+        rec = check_stale(saved, today, run.desired, skus=skus, marketplaces=marketplaces)
+        if rec.moved:
+            raise StalePlanError(
+                list(rec.moved),
+                detail="the catalog at HEAD or Amazon changed them since the review; "
+                "nothing was applied",
+            )
+        return rec
+    if checksum is not None and checksum != today.checksum:
+        raise PlanError(
+            f"checksum {checksum[:12]}… is not the checksum of today's plan "
+            f"({today.checksum[:12]}…): it is mistyped, belongs to another plan, or the catalog "
+            "or Amazon changed since the review. A checksum can't tell which writes were "
+            "reviewed, so nothing was applied: apply the saved plan with `--plan FILE` (it "
+            "applies the reviewed writes that still hold), or plan and review again"
+        )
+    return Reconciled(today, (), ())
+
+
+def _report_left(rec: Reconciled) -> None:
+    if rec.outside:
+        err(f"{rec.outside} reviewed listing(s) outside --sku/--marketplace were not applied")
+    if not rec.left:
         return
-    # Live state matches the saved fingerprints, so the catalog (or targeting) changed.
-    old = {c.key: c for c in saved.changes}
-    new = {c.key: c for c in fresh.changes}
-    names = sorted(
-        listing_name(k) for k in set(old) | set(new) if old.get(k) != new.get(k)
-    ) or sorted(listing_name(k) for k in set(saved.fingerprints) ^ set(fresh.fingerprints))
-    raise StalePlanError(
-        names or ["(plan settings: strategy, safety or held listings)"],
-        detail="the catalog changed since the plan was made",
+    err(
+        f"{len(rec.left)} write(s) appeared since the review and were not applied; "
+        "they are left for the next plan:"
     )
+    for line in rec.left[:LEFT_SHOWN]:
+        err(f"  - {line}")
+    if len(rec.left) > LEFT_SHOWN:
+        err(f"  … and {len(rec.left) - LEFT_SHOWN} more (see `reconciler plan`)")
 
 
 def _settle_feeds(
@@ -132,6 +176,7 @@ def _write_audit(
     report: ApplyReport | None,
     error: str = "",
     wall_s: float | None = None,
+    reviewed: dict[str, Any] | None = None,
 ) -> Path:
     path = audit.audit_path(settings, env)
     outcomes = [o.data() for o in report.outcomes] if report else []
@@ -159,6 +204,7 @@ def _write_audit(
             "wall_s": None if wall_s is None else round(wall_s, 3),
             "lower_bound_s": None if lower is None else round(lower, 3),
             "prices": audit.price_points(plan.changes) if report else [],
+            **(reviewed or {}),
         },
     )
     audit.append(path, rec)
@@ -173,7 +219,11 @@ def _write_audit(
     type=click.Path(dir_okay=False),
     help="Apply this saved plan (JSON from `plan --format json`).",
 )
-@click.option("--checksum", help="Refuse unless the re-computed plan has this checksum.")
+@click.option(
+    "--checksum",
+    help="Refuse unless the re-computed plan's writes have this checksum (prefer --plan: it "
+    "survives sales between the review and the apply).",
+)
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
     "--strategy",
@@ -214,9 +264,11 @@ def apply_command(
 
     if plan_file and checksum:
         raise click.UsageError("give --plan or --checksum, not both")
+    if checksum is not None:
+        checksum = valid_checksum(checksum)  # before any read: a typo costs nothing
     env = os.environ
     state_dir = state_dir_for(catalog_dir)
-    saved = _load_saved_plan(plan_file) if plan_file else None
+    saved = load_plan_file(plan_file) if plan_file else None
     desired0 = load(catalog_dir, state_dir=state_dir)
     settings = desired0.apply
     timeout = settings.verify_timeout_seconds if verify_timeout is None else verify_timeout
@@ -235,10 +287,11 @@ def apply_command(
             desired=desired0,
         )
         try:
+            rec = _against_review(run, saved, checksum, skus, marketplaces)
             _apply_run(
                 run,
-                saved,
-                checksum,
+                rec,
+                (saved.checksum if saved is not None else checksum) or "",
                 auto_approve,
                 strategy or settings.strategy,
                 force,
@@ -254,8 +307,8 @@ def apply_command(
 
 def _apply_run(
     run: Any,
-    saved: Plan | None,
-    checksum: str | None,
+    rec: Reconciled,
+    reviewed_checksum: str,
     auto_approve: bool,
     strategy: str,
     force: bool,
@@ -264,20 +317,21 @@ def _apply_run(
     state_dir: str,
     env: Mapping[str, str],
 ) -> None:
-    plan: Plan = run.plan
-    if saved is not None:
-        _compare_saved(saved, run)
-    elif checksum is not None and checksum != plan.checksum:
-        raise StalePlanError(
-            [c.name for c in plan.changes][:20],
-            detail=f"checksum {checksum[:12]}… of the reviewed plan does not match the "
-            f"current plan {plan.checksum[:12]}…: the catalog or live state changed",
-        )
+    plan = rec.plan
+    reviewed = (
+        {"reviewed_checksum": reviewed_checksum, "left_for_next_plan": len(rec.left)}
+        if reviewed_checksum
+        else None
+    )
     if plan.safety and not force:
         raise UnsafePlanError(list(plan.safety))
     if not plan.has_changes:
-        err("no changes: the live listings already match the catalog")
-        _write_audit(run.desired.apply, env, plan, strategy, None)
+        if reviewed_checksum and rec.left:
+            err("no changes: the reviewed writes already hold on Amazon")
+        else:
+            err("no changes: the live listings already match the catalog")
+        _report_left(rec)
+        _write_audit(run.desired.apply, env, plan, strategy, None, reviewed=reviewed)
         return
     if not auto_approve:
         if not (_is_tty(sys.stdin) and _is_tty(sys.stderr)):
@@ -313,8 +367,9 @@ def _apply_run(
     finally:
         bar.close()
         path = _write_audit(run.desired.apply, env, plan, strategy, report, error,
-                            time.monotonic() - started)
+                            time.monotonic() - started, reviewed)
     err(report.summary_line())
+    _report_left(rec)
     if plan.held:
         err(f"{len(plan.held)} listing(s) held for review were not applied (see `reconciler plan`)")
     err(f"kpis: {report.kpis.describe()}")

@@ -11,7 +11,7 @@ codes; library code raises and never prints.
     ├── CredentialsError         exit 1  an env/NAME reference is unset when needed
     ├── PlanError                exit 1
     │   ├── UnsafePlanError      exit 1  a safety threshold or rule tripped; names the setting
-    │   └── StalePlanError       exit 1  live state moved since the plan; names the listings
+    │   └── StalePlanError       exit 1  a reviewed write no longer holds; names listing + field
     ├── LockHeldError            exit 1  another apply holds the account lock; names it
     ├── NotConvergedError        exit 1  apply ended with listings not converged (table)
     ├── ApprovalRequiredError    exit 1  apply needs --auto-approve without a TTY
@@ -101,17 +101,24 @@ class UnsafePlanError(PlanError):
 
 
 class StalePlanError(PlanError):
+    """A reviewed plan whose writes no longer hold: names exactly those listings and fields
+    (one line each), and nothing else."""
+
     def __init__(self, listings: list[str], detail: str = "") -> None:
         self.listings = tuple(listings)
-        msg = f"live state changed since the plan for {len(self.listings)} listing(s)"
+        msg = f"the reviewed plan no longer holds for {len(self.listings)} write(s)"
         if detail:
             msg += f" ({detail})"
         super().__init__(msg)
 
+    SHOWN = 100  # lines named; the rest counted
+
     def lines(self) -> list[str]:
+        more = len(self.listings) - self.SHOWN
         return [
             str(self),
-            *(f"  - {name}" for name in self.listings),
+            *(f"  - {name}" for name in self.listings[: self.SHOWN]),
+            *([f"  … and {more} more"] if more > 0 else []),
             "hint: run `reconciler plan` again, review it, and apply the new plan",
         ]
 

@@ -166,6 +166,27 @@ def change_data(c: Change, plain: bool = True, request: bool = True) -> dict[str
     return d
 
 
+def write_data(c: Change, plain: bool = True) -> dict[str, Any]:
+    """What ``c`` writes, as a reviewer approves it: the listing, the action and, for a create
+    or an update, the product type, the MLI flag (it adds ``DEFAULT = 0`` to the request) and
+    each field set with its new value. Never the old values, the fingerprint or the price
+    derivations (they explain a value, they are not written). The plan's checksum is made of
+    these (:meth:`Plan.intent <reconciler.plan.value.Plan.intent>`)."""
+    d: dict[str, Any] = {**key_data(c.key), "action": c.action}
+    if c.action != "delete":  # a delete writes nothing but the listing's removal
+        d["product_type"] = c.product_type
+        d["mli"] = c.mli
+        d["fields"] = [
+            {
+                "attribute": f.attribute,
+                "selector": [list(p) for p in f.selector],
+                "new": to_plain(f.new) if plain else f.new,
+            }
+            for f in c.fields
+        ]
+    return d
+
+
 def request_data(c: Change) -> dict[str, Any]:
     """The exact SP-API request apply sends for this change (derived, so reviewers and the
     JSON plan see what will be written; ignored by from_data)."""

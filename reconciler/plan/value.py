@@ -3,13 +3,17 @@
 Stages (design.md §2, §5)::
 
     desired listings ─┐
-                      ├─ builder.build_plan ─▶ Plan ─▶ data() ─▶ JSON render, checksum, --out
-    live listings ────┘                          └──▶ render.text / render.markdown
+                      ├─ builder.build_plan ─▶ Plan ─▶ data() ─▶ JSON render, --out, `show`
+    live listings ────┘                          ├──▶ intent() ─▶ checksum
+                                                 └──▶ render.text / render.markdown
 
-:meth:`Plan.data` is THE canonical form (octoDNS ``Plan.data``): the JSON output and the
-checksum are both made from it, so they can never disagree, and :meth:`Plan.from_data` reads it
-back (a saved plan is applied from exactly what was reviewed). It carries no timestamps, so the
-same catalog against the same live state always gives the same checksum.
+:meth:`Plan.data` is THE canonical form (octoDNS ``Plan.data``): the JSON output is made from it
+and :meth:`Plan.from_data` reads it back (``reconciler show`` renders a saved plan, ``apply --plan``
+applies the writes it holds). The checksum covers only :meth:`Plan.intent`, the writes a reviewer
+approves (per listing: the action, and the fields set with their new values): not the old
+values, the live fingerprints or the listings the plan does not write, so a sale between the
+review and the apply does not change it unless it changes what the plan writes. It carries no
+timestamps: the same catalog against the same live state always gives the same checksum.
 
 Its parts live next to it: :mod:`~reconciler.plan.change` (the values it holds),
 :mod:`~reconciler.plan.codec` (each value to JSON and back), :mod:`~reconciler.plan.checksum`,
@@ -26,6 +30,7 @@ from typing import Any
 
 from reconciler.kernel.errors import PlanError
 from reconciler.kernel.gcpause import paused_gc
+from reconciler.kernel.marketplaces import lookup
 from reconciler.kernel.model import Issue, ListingKey
 from reconciler.plan.change import Change, Held
 from reconciler.plan.checksum import REMOTE_KEY, Many, checksum_of
@@ -41,10 +46,13 @@ from reconciler.plan.codec import (
     key_from,
     strategy_data,
     strategy_from,
+    write_data,
 )
 from reconciler.plan.strategy import StrategyEstimate
 
-FORMAT_VERSION = 1
+# 2: the checksum covers the intended writes only (1 covered the whole body, fingerprints too).
+FORMAT_VERSION = 2
+INTENT_VERSION = 1  # what the checksum covers; part of the hashed body
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,7 @@ class Plan:
 
     def data(self) -> dict[str, Any]:
         """JSON-ready canonical form (Decimals as strings), with ``format_version`` and the
-        ``checksum`` of everything else. A new dict on every call (callers may change it)."""
+        ``checksum`` of the :meth:`intent`. A new dict on every call (callers may change it)."""
         with paused_gc():
             d = self._body()
         d["checksum"] = self.checksum
@@ -105,25 +113,62 @@ class Plan:
         d["checksum"] = self.checksum
         return d
 
+    def intent(self) -> dict[str, Any]:
+        """What a reviewer approves, JSON-ready: ``{"intent": 1, "writes": [...]}``, one write
+        per change (:func:`~reconciler.plan.codec.write_data`: the listing, the action, the
+        product type, the MLI flag and each field set with its new value), in the plan's order.
+        Not the old values, the fingerprints, the held listings, the unchanged count, the
+        strategy or the safety verdict: apply re-plans and checks those itself."""
+        return {"intent": INTENT_VERSION, "writes": [write_data(c) for c in self.changes]}
+
     @cached_property
     def checksum(self) -> str:
-        """sha256 of the canonical body, computed once per plan (it is immutable): renders,
-        saved files and apply all ask for it.
-
-        It covers what the plan says, not what is derived from it: each change's ``request``
-        (a function of its fields, product type and MLI flag, rebuilt by apply and ignored by
-        :meth:`from_data`) stays out. The bytes hashed are those of
-        ``json.dumps(body, sort_keys=True, separators=(",", ":"))`` of the body ``data()``
-        gives less the requests, fed to the hash element by element (never one string), with
-        Decimals written by the encoder as the strings ``to_plain`` would make."""
+        """sha256 of :meth:`intent`, computed once per plan (it is immutable): renders, saved
+        files and apply all ask for it. The bytes hashed are those of
+        ``json.dumps(self.intent(), sort_keys=True, separators=(",", ":"))``, fed to the hash
+        element by element (never one string), with Decimals written by the encoder as the
+        strings ``to_plain`` would make."""
         with paused_gc():  # 30k changes allocate ~1M small objects: 3x faster without GC
-            return checksum_of(self._body(plain=False, requests=False, many=Many))
+            writes = Many(write_data(c, plain=False) for c in self.changes)
+            return checksum_of({"intent": INTENT_VERSION, "writes": writes})
+
+    def where(self, keep: Callable[[ListingKey, str], bool]) -> Plan:
+        """The part of this plan about the listings ``keep(key, marketplace code)`` accepts
+        (``reconciler show --marketplace``): their changes, held listings, fingerprints and
+        Amazon's preview issues, with the unchanged listings recounted. Its checksum is the
+        one a plan targeted at those listings has when nothing moved. The strategy estimate is
+        dropped (it was made for the whole plan); the safety verdict of the whole plan is kept,
+        so a part never looks safer than the plan it was cut from."""
+        codes = {c.key: c.marketplace for c in self.changes}
+        codes.update({h.key: h.marketplace for h in self.held})
+
+        def ok(key: ListingKey) -> bool:
+            code = codes.get(key)
+            if code is None:
+                m = lookup(key.marketplace_id)
+                code = m.code if m else key.marketplace_id
+            return keep(key, code)
+
+        changes = tuple(c for c in self.changes if ok(c.key))
+        held = tuple(h for h in self.held if ok(h.key))
+        fps = {k: v for k, v in self.fingerprints.items() if ok(k)}
+        touched = {c.key for c in changes} | {h.key for h in held}
+        remote = {k: v for k, v in self.remote_issues.items() if ok(k)}
+        return Plan(
+            changes=changes,
+            held=held,
+            unchanged=sum(1 for k in fps if k not in touched),
+            fingerprints=fps,
+            strategy=None,
+            safety=self.safety,
+            accounts=self.accounts,
+            remote_issues=remote,
+            validated=len(changes) if self.validated else 0,
+        )
 
     def _body(
         self,
         *,
-        plain: bool = True,
-        requests: bool = True,
         many: Callable[[Iterator[Any]], Any] = list,
         fingerprint: Callable[[ListingKey, str], Any] | None = None,
     ) -> dict[str, Any]:
@@ -138,7 +183,7 @@ class Plan:
                 "held": len(self.held),
                 "unchanged": self.unchanged,
             },
-            "changes": many(change_data(c, plain, requests) for c in self.changes),
+            "changes": many(change_data(c) for c in self.changes),
             "held": many(held_data(h) for h in self.held),
             "unchanged": self.unchanged,
             "fingerprints": many(fp_of(k, fp) for k, fp in self.fingerprints.items()),
@@ -186,18 +231,7 @@ class Plan:
             raise PlanError(f"malformed plan: {type(e).__name__}: {e}") from e
         if "checksum" in d and d["checksum"] != plan.checksum:
             raise PlanError(
-                "plan checksum mismatch: the plan file was modified after it was made; "
+                "plan checksum mismatch: the plan's writes were modified after it was made; "
                 "re-run `reconciler plan`"
             )
         return plan
-
-
-# --------------------------------------------------------------------------- (de)serialisation
-
-
-# --------------------------------------------------------------------------- building
-
-
-# --------------------------------------------------------------------------- safety
-
-
