@@ -37,16 +37,18 @@ import functools
 import io
 import json
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
 from .desired import build
+from .destinations import check_accounts, operator_hosts
 from .errors import CatalogError, Problem
 from .model import DesiredState
 from .raw import Doc, RawCatalog, StockRow, YDict, paused_gc
-from .schemacheck import Check, UnsupportedSchema, compile_schema
+from .schemacheck import Check, UnsupportedSchema, compile_schema, ecma_regex
 from .schemamsg import explain
 from .yamlsrc import parse_yaml
 
@@ -77,19 +79,29 @@ def schema(kind: str) -> dict[str, Any]:
     return data
 
 
+def _ecma_pattern(
+    validator: Any, pattern: str, instance: Any, schema: Any
+) -> Iterator[jsonschema.ValidationError]:
+    if validator.is_type(instance, "string") and not ecma_regex(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 @functools.cache
 def _validator(kind: str) -> jsonschema.protocols.Validator:
     s = schema(kind)
-    cls = jsonschema.validators.validator_for(s)
+    base = jsonschema.validators.validator_for(s)
+    # JSON Schema patterns are ECMA-262: "$" ends the string (see schemacheck.ecma_regex)
+    cls = jsonschema.validators.extend(base, {"pattern": _ecma_pattern})
     v: jsonschema.protocols.Validator = cls(s)
     return v
 
 
-def load(root: str | Path) -> RawCatalog:
+def load(root: str | Path, env: Mapping[str, str] | None = None) -> RawCatalog:
     """Read and schema-validate the catalog at ``root``. Raises CatalogError with every problem
-    (paths relative to ``root``)."""
+    (paths relative to ``root``). ``env`` (default ``os.environ``) supplies the operator's
+    ``RECONCILER_ALLOW_HOSTS`` (see :mod:`reconciler.destinations`)."""
     with paused_gc():
-        return _Loader(Path(root)).load()
+        return _Loader(Path(root), env).load()
 
 
 def load_desired(root: str | Path, *, today: datetime.date | None = None) -> DesiredState:
@@ -119,8 +131,9 @@ def validate_data(kind: str, data: Any, path: str) -> list[Problem]:
 
 
 class _Loader:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
         self.given = root
+        self.env = os.environ if env is None else env  # the operator's RECONCILER_ALLOW_HOSTS
         self.problems: list[Problem] = []
 
     def problem(self, file: str, message: str, line: int = 0, column: int = 0) -> None:
@@ -142,6 +155,8 @@ class _Loader:
                 docs[slot] = None
                 continue
             docs[slot] = self.yaml_doc(path, kind)
+        if docs["config"] is not None:  # where credentials may go: before any request
+            self.problems.extend(check_accounts(docs["config"], operator_hosts(self.env)))
         skus = tuple(
             d for d in (self.yaml_doc(p, "sku") for p in self.files("skus", (".yaml", ".yml")))
             if d is not None

@@ -12,10 +12,15 @@
 - The token request is form-encoded, like Amazon's JS helper (CONTRACT.md §1.1).
 - Secrets (refresh token, client secret, access tokens) are registered with ``redact`` and
   never put into messages.
+- Credentials leave only for the hosts :mod:`reconciler.destinations` allows (Amazon's,
+  loopback, the operator's ``$RECONCILER_ALLOW_HOSTS``, the in-process embedded emulator):
+  checked right before the refresh token is posted and before an access token is put on a
+  request, whoever built the client (defence in depth behind ``validate`` and ``connect``).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -23,7 +28,8 @@ from collections.abc import Callable, Generator
 import httpx
 
 from .. import redact
-from ..errors import ApiErrorDetail, AuthError, ServerError
+from ..destinations import DestinationError, check_sent, operator_hosts
+from ..errors import ApiErrorDetail, AuthError, CredentialsError, ServerError
 from .errors import RETRYABLE_STATUSES, error_from_transport, is_token_problem, parse_errors
 from .scheduler import RetryPolicy, run_with_retries
 from .stats import ClientStats
@@ -65,6 +71,10 @@ class LwaTokenSource:
         self._retry = retry or RetryPolicy(max_retries=3)
         self._stats = stats
         self._max_margin = max_margin
+        # hosts the operator allows besides Amazon's and loopback (connect sets it from the
+        # environment it was given)
+        self.allowed_hosts = operator_hosts(os.environ)
+        self._checked: set[tuple[str, frozenset[str]]] = set()
         self._lock = threading.Lock()
         self._token: str | None = None
         self._refresh_at = 0.0
@@ -90,7 +100,20 @@ class LwaTokenSource:
         with self._lock:
             self._token = None
 
+    def check_destination(self, url: str) -> None:
+        """Raise CredentialsError unless credentials may be sent to ``url``."""
+        key = (url, self.allowed_hosts)
+        if key in self._checked:
+            return
+        try:
+            check_sent(url, self.allowed_hosts)
+        except DestinationError as e:
+            raise CredentialsError(f"refusing to send credentials: {e}") from None
+        self._checked.add(key)
+
     def _fetch_locked(self) -> None:
+        self.check_destination(self._url)
+
         def attempt(retries: int) -> httpx.Response:
             start = self._clock()
             try:
@@ -164,6 +187,8 @@ class LwaAuth(httpx.Auth):
         self.source = source
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        url = request.url
+        self.source.check_destination(f"{url.scheme}://{url.netloc.decode('ascii')}/")
         token = self.source.token()
         request.headers[ACCESS_TOKEN_HEADER] = token
         response = yield request
