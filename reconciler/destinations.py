@@ -19,9 +19,9 @@ Amazon's hosts, from Amazon's pages:
 
 - SP-API production, per region: https://developer-docs.amazon.com/sp-api/docs/sp-api-endpoints
   (``sellingpartnerapi-na``, ``-eu``, ``-fe`` ``.amazon.com``);
-- SP-API sandbox: https://developer-docs.amazon.com/sp-api/docs/sp-api-sandbox ("direct the calls
-  to the Selling Partner API sandbox endpoints"), ``sandbox.sellingpartnerapi-{na,eu,fe}.amazon.com``
-  (CONTRACT.md §1.3);
+- SP-API sandbox: https://developer-docs.amazon.com/sp-api/docs/sp-api-sandbox ("direct the
+  calls to the Selling Partner API sandbox endpoints"),
+  ``sandbox.sellingpartnerapi-{na,eu,fe}.amazon.com`` (CONTRACT.md §1.3);
 - LWA token endpoint: ``api.amazon.com`` (CONTRACT.md §1.1), and the regional LWA hosts listed at
   https://developer.amazon.com/docs/amazon-data-portability/lwa-access-token.html
   (``api.amazon.co.uk`` for EU, ``api.amazon.co.jp`` for FE).
@@ -55,7 +55,7 @@ KEYWORDS = ("emulator", "production", "sandbox")
 EMBEDDED_HOST = "emulator.local"
 
 ENDPOINT = "endpoint"
-TOKEN_URL = "token_url"
+TOKEN_URL = "token_url"  # noqa: S105 (a field name)
 
 
 class DestinationError(ValueError):

@@ -91,7 +91,9 @@ def _validator(kind: str) -> jsonschema.protocols.Validator:
     s = schema(kind)
     base = jsonschema.validators.validator_for(s)
     # JSON Schema patterns are ECMA-262: "$" ends the string (see schemacheck.ecma_regex)
-    cls = jsonschema.validators.extend(base, {"pattern": _ecma_pattern})
+    cls = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+        base, {"pattern": _ecma_pattern}
+    )
     v: jsonschema.protocols.Validator = cls(s)
     return v
 

@@ -7,10 +7,11 @@ catalog in CI is valid, so the loader first asks this compiled checker "valid?" 
 
 :func:`compile_schema` turns a schema into nested closures (no ``eval``/``exec``) implementing
 exactly the keywords our schemas use, with ``jsonschema``'s semantics (``integer`` excludes
-bools and Decimals, ``pattern`` is a search with ECMA-262 meaning (:func:`ecma_regex`), ``enum``/``const``/``uniqueItems`` compare
-``True`` and ``1`` as different). A keyword it does not know raises
-:class:`UnsupportedSchema` at compile time, and the loader then uses ``jsonschema`` alone, so a
-schema edit can make loading slower but never lets an invalid document through.
+bools and Decimals, ``pattern`` is a search with ECMA-262 meaning (:func:`ecma_regex`),
+``enum``/``const``/``uniqueItems`` compare ``True`` and ``1`` as different). A keyword it
+does not know raises :class:`UnsupportedSchema` at compile time, and the loader then uses
+``jsonschema`` alone, so a schema edit can make loading slower but never lets an invalid
+document through.
 ``tests/test_loader.py`` checks both agree on the sample, every fixture and generated
 mutations.
 

@@ -148,7 +148,7 @@ def test_auth_refuses_to_send_the_refresh_token_off_amazon() -> None:
             refresh_token="Atzr|hand-built-secret", client_id="id", client_secret="secret-value",
             transport=httpx.MockTransport(handler),
         )
-        with c, pytest.raises(CredentialsError, match="evil.example"):
+        with c, pytest.raises(CredentialsError, match=r"evil\.example"):
             c.get_listings_item("SKU-1", ["ATVPDKIKX0DER"])
     assert seen == []
 
