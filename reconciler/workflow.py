@@ -21,9 +21,11 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from . import connstate
 from . import live as live_mod
 from .cache import CACHE_FILENAME, LiveCache
 from .clockskew import clock_margin, iso_utc
+from .destinations import operator_hosts
 from .errors import CatalogError, Problem, ReconcilerError
 from .loader import load_desired
 from .model import (
@@ -327,7 +329,10 @@ def run_plan(
         known: dict[ListingKey, str] = {}
         digests = {d.key: catalog_digest(d) for d in desired.listings}
         with open_cache(state_dir) as cache:
-            builder = PlanBuilder(desired, skus=skus, marketplaces=marketplaces, known=known)
+            builder = PlanBuilder(
+                desired, skus=skus, marketplaces=marketplaces, known=known,
+                connections=connstate.read(state_dir), allowed_hosts=operator_hosts(env),
+            )
             live = read_live(
                 desired, clients, keys, progress, cache=cache, refresh=refresh, stats=stats,
                 known=known if refresh != "full" else None, digests=digests, builder=builder,

@@ -24,7 +24,7 @@ from typing import Any
 
 import click
 
-from reconciler import audit, feedrun, lock
+from reconciler import audit, connstate, feedrun, lock
 from reconciler.apply import STRATEGIES, apply_plan
 from reconciler.errors import (
     ApprovalRequiredError,
@@ -261,6 +261,7 @@ def _apply_run(
     if plan.safety and not force:
         raise UnsafePlanError(list(plan.safety))
     if not plan.has_changes:
+        connstate.record(state_dir, run.desired.accounts)  # accepted: safe, or --force
         err("no changes: the live listings already match the catalog")
         _write_audit(run.desired.apply, env, plan, strategy, None)
         return
@@ -275,6 +276,7 @@ def _apply_run(
         out(render.text(plan, color=True))
         if not click.confirm(f"apply {len(plan.changes)} change(s)?", err=True):
             raise ApprovalRequiredError("apply not approved")
+    connstate.record(state_dir, run.desired.accounts)  # accepted: safe, or --force; approved
     bar = _Bar(_is_tty(sys.stderr))
     report: ApplyReport | None = None
     error = ""
