@@ -37,7 +37,8 @@ import functools
 import io
 import json
 import os
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -312,20 +313,26 @@ class _Loader:
         rows: list[StockRow] = []
         seen: dict[tuple[str, str], int] = {}
         try:
+            end = reader.line_num
             for cells in reader:
-                line = reader.line_num
+                line, end = end + 1, reader.line_num  # a quoted cell may span lines
                 if not any(c.strip() for c in cells):
                     continue
                 if len(cells) < len(header):
                     self.problem(rel, f"expected {len(header)} columns, found {len(cells)}", line)
                     continue
-                sku, loc, raw = (cells[i].strip() for i in idx)
-                col = idx[2] + 1
-                try:
-                    on_hand = int(raw)
-                except ValueError:
-                    self.problem(rel, f"on_hand {raw!r} is not a whole number", line, col)
+                sku, loc, raw = (cells[i] for i in idx)
+                bad = _bad_cell((c, i, cells[i]) for c, i in zip(STOCK_COLUMNS, idx, strict=True))
+                if bad:
+                    name, i, why = bad
+                    self.problem(rel, f"{name} {cells[i]!r} {why}", line, i + 1)
                     continue
+                col = idx[2] + 1
+                if not _WHOLE.fullmatch(raw):  # int() would take '٣', '1_000' and ' 3 '
+                    self.problem(rel, f"on_hand {raw!r} is not a whole number (digits 0-9)",
+                                 line, col)
+                    continue
+                on_hand = int(raw)
                 if on_hand < 0:
                     self.problem(rel, f"on_hand {on_hand} is negative (stock is never < 0)",
                                  line, col)
@@ -352,6 +359,22 @@ class _Loader:
             return None
         return tuple(rows)
 
+
+
+_WHOLE = re.compile(r"-?[0-9]+")
+
+
+def _bad_cell(cells: Iterable[tuple[str, int, str]]) -> tuple[str, int, str] | None:
+    """The first of (column name, column index, cell) that is not a clean identifier or
+    number: control or other invisible characters (a newline inside quotes, a terminal
+    escape), or spaces around it. Returns (column name, column index, why)."""
+    for name, i, cell in cells:
+        if not cell.isprintable():
+            ch = next(c for c in cell if not c.isprintable())
+            return name, i, f"contains the invisible character U+{ord(ch):04X}: refused"
+        if cell != cell.strip():
+            return name, i, "has spaces around it: remove them"
+    return None
 
 
 def _mb(n: int) -> str:
