@@ -38,6 +38,7 @@ import io
 import json
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -213,11 +214,20 @@ class _Loader:
         top = self.root / sub
         if not os.path.lexists(top):
             return []
-        if not self.inside(top) or not top.is_dir():
+        if not self.inside(top):
+            return []
+        if not top.is_dir():
+            self.problem(sub, f"{sub} is not a directory: it must be the directory of the "
+                              f"catalog's {'SKU files' if sub == 'skus' else 'templates'}")
             return []
         found: list[Path] = []
+
+        def unreadable(e: OSError) -> None:
+            where = self.rel(Path(e.filename)) if e.filename else sub
+            self.problem(where, f"cannot read the directory: {e.strerror or e}")
+
         # os.walk does not follow symlinked directories; symlinked files are checked below
-        for dirpath, dirnames, filenames in os.walk(top):
+        for dirpath, dirnames, filenames in os.walk(top, onerror=unreadable):
             dirnames.sort()
             for d in dirnames:
                 if os.path.islink(os.path.join(dirpath, d)):
@@ -237,15 +247,37 @@ class _Loader:
         if not self.inside(path):
             return None
         try:
-            size = path.stat().st_size
-            if size > limit:
-                self.problem(
-                    rel,
-                    f"file is {size / 1048576:.1f} MB, over the {_mb(limit)} MB limit "
-                    "per catalog file: refused (split it into several files)",
-                )
-                return None
-            with path.open("rb") as fh:
+            # O_NONBLOCK: a FIFO named stock.csv must not hang validate; what was opened is
+            # checked (fstat) before a byte is read
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        except IsADirectoryError:
+            self.problem(rel, "is a directory, but a file is expected here: refused")
+            return None
+        except OSError as e:
+            self.problem(rel, f"cannot read: {e.strerror or e}")
+            return None
+        try:
+            st = os.fstat(fd)
+        except OSError as e:
+            os.close(fd)
+            self.problem(rel, f"cannot read: {e.strerror or e}")
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            self.problem(rel, "is a directory, but a file is expected here: refused"
+                         if stat.S_ISDIR(st.st_mode)
+                         else "is not a regular file (a device, pipe or socket): refused")
+            return None
+        try:
+            with os.fdopen(fd, "rb") as fh:
+                size = st.st_size
+                if size > limit:
+                    self.problem(
+                        rel,
+                        f"file is {size / 1048576:.1f} MB, over the {_mb(limit)} MB limit "
+                        "per catalog file: refused (split it into several files)",
+                    )
+                    return None
                 # read(n) allocates n bytes up front: ask for the size, not the limit (50 MB
                 # for stock.csv); a file that grew since stat() is read on up to the limit
                 data = fh.read(size + 1)
