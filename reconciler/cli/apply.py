@@ -19,6 +19,7 @@ import os
 import shlex
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from reconciler.errors import (
     ApprovalRequiredError,
     NotConvergedError,
     PlanError,
+    ReconcilerError,
     StalePlanError,
     UnsafePlanError,
 )
@@ -203,6 +205,10 @@ def apply_command(
     state_dir = state_dir_for(catalog_dir)
     saved = _load_saved_plan(plan_file) if plan_file else None
     desired0 = load(catalog_dir, state_dir=state_dir)
+    # where the audit line goes, checked before anything is written (the catalog's path is
+    # confined to the catalog)
+    where = audit.audit_path(desired0.apply, env, root=catalog_dir)
+    desired0 = replace(desired0, apply=replace(desired0.apply, audit_log=str(where)))
     settings = desired0.apply
     timeout = settings.verify_timeout_seconds if verify_timeout is None else verify_timeout
     interval = settings.verify_interval_seconds
@@ -263,7 +269,9 @@ def _apply_run(
     if not plan.has_changes:
         connstate.record(state_dir, run.desired.accounts)  # accepted: safe, or --force
         err("no changes: the live listings already match the catalog")
-        _write_audit(run.desired.apply, env, plan, strategy, None)
+        _, failed = _try_audit(run.desired.apply, env, plan, strategy, None)
+        if failed:
+            raise ReconcilerError(f"the audit log could not be written: {failed}")
         return
     if not auto_approve:
         if not (_is_tty(sys.stdin) and _is_tty(sys.stderr)):
@@ -298,13 +306,37 @@ def _apply_run(
         raise
     finally:
         bar.close()
-        path = _write_audit(run.desired.apply, env, plan, strategy, report, error)
+        path, failed = _try_audit(run.desired.apply, env, plan, strategy, report, error)
+        if failed and report is None:  # the apply's own error follows
+            err(f"audit: NOT written: {failed}")
     err(report.summary_line())
     if plan.held:
         err(f"{len(plan.held)} listing(s) held for review were not applied (see `reconciler plan`)")
     err(f"kpis: {report.kpis.describe()}")
-    err(f"audit: {path}")
+    err(f"audit: NOT written: {failed}" if failed else f"audit: {path}")
     if report.bugs:  # a bug in one account's run: the error boundary writes the crash log
         raise report.bugs[0]
     if not report.converged:
         raise NotConvergedError(f"not converged: {report.summary_line()}", report.table())
+    if failed:
+        raise ReconcilerError(
+            f"the listings were written ({report.summary_line()}), but the audit log could not "
+            f"be: {failed}; record this run by hand (the summary above) and fix the log's path"
+        )
+
+
+def _try_audit(
+    settings: Any, env: Mapping[str, str], plan: Plan, strategy: str,
+    report: ApplyReport | None, error: str = "",
+) -> tuple[Path, str]:
+    """Write the audit line; returns (path, "" or why it failed). A failed audit write never
+    hides the apply's outcome (printed by the caller) nor turns it into a crash."""
+    path = Path(settings.audit_log)
+    try:
+        return _write_audit(settings, env, plan, strategy, report, error), ""
+    except (OSError, ReconcilerError) as e:
+        if isinstance(e, OSError):
+            why = f"{e.filename or path}: {e.strerror or e} (writing {path})"
+        else:
+            why = str(e)
+        return path, why
