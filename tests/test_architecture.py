@@ -34,6 +34,9 @@ CORE = [
     "schemacheck",
     "schemamsg",
     "redact",
+    "destinations",
+    "connections",
+    "template_limits",
 ]
 FORBIDDEN = ("httpx", "click", "reconciler.spapi", "reconciler.cli", "reconciler.emulator",
              "reconciler.apply", "sqlite3", "socket", "subprocess", "requests", "urllib.request")
