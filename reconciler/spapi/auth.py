@@ -100,13 +100,19 @@ class LwaTokenSource:
         with self._lock:
             self._token = None
 
-    def check_destination(self, url: str) -> None:
-        """Raise CredentialsError unless credentials may be sent to ``url``."""
-        key = (url, self.allowed_hosts)
+    def check_destination(self, url: str | httpx.URL) -> None:
+        """Raise CredentialsError unless credentials may be sent to ``url``, as httpx parses it
+        (the parser that sends the request decides the host, not another one)."""
+        try:
+            u = url if isinstance(url, httpx.URL) else httpx.URL(url)
+            origin = f"{u.scheme}://{u.netloc.decode('ascii')}/"
+        except (httpx.InvalidURL, UnicodeDecodeError):
+            raise CredentialsError("refusing to send credentials: not a valid URL") from None
+        key = (origin, self.allowed_hosts)
         if key in self._checked:
             return
         try:
-            check_sent(url, self.allowed_hosts)
+            check_sent(origin, self.allowed_hosts)
         except DestinationError as e:
             raise CredentialsError(f"refusing to send credentials: {e}") from None
         self._checked.add(key)
@@ -187,8 +193,7 @@ class LwaAuth(httpx.Auth):
         self.source = source
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        url = request.url
-        self.source.check_destination(f"{url.scheme}://{url.netloc.decode('ascii')}/")
+        self.source.check_destination(request.url)
         token = self.source.token()
         request.headers[ACCESS_TOKEN_HEADER] = token
         response = yield request
