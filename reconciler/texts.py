@@ -208,6 +208,10 @@ class Texts:
             ) from None
         except jinja2.TemplateNotFound as e:
             raise TemplateProblem(name, f"includes a template that does not exist: {e}") from None
+        except (RecursionError, MemoryError, SyntaxError):  # ((((... nested thousands deep
+            raise TemplateProblem(
+                name, "template is nested too deeply to compile: refused (flatten it)"
+            ) from None
         self._compiled[name] = t
         return t
 

@@ -155,3 +155,14 @@ def test_ordinary_templates_still_work() -> None:
                         "{{ ('a\tb').expandtabs(4) }} {{ 'x' + 'y' }}"})
     out = t.render("ok.j2", {"brand": "birch", "n": 7, "p": 3.14159})
     assert out == "BIRCH 7    |  3.14 a, b     x7    1024 a   b xy"
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}", "{{ " + "-" * 20000 + "1 }}",
+     "{% if 1 %}" * 3000 + "{% endif %}" * 3000],
+)
+def test_deep_nesting_is_a_problem_not_a_crash(source: str) -> None:
+    problems = Texts({"deep.j2": source}).check_all()
+    assert [p.template for p in problems] == ["deep.j2"]
+    assert "nested too deeply" in problems[0].message
