@@ -126,9 +126,9 @@ def write_catalog(
             mp_cfg[m.code] = cfg
         accounts[ACCOUNT_NAMES[r]] = {
             "seller_id": SELLERS[r], "region": r, "endpoint": endpoint,
-            "credentials": {"refresh_token": f"env/BENCH_REFRESH_TOKEN_{r}",
-                            "client_id": "env/BENCH_LWA_APP_ID",
-                            "client_secret": "env/BENCH_LWA_CLIENT_SECRET"},
+            "credentials": {"refresh_token": f"env/SP_API_BENCH_REFRESH_TOKEN_{r}",
+                            "client_id": "env/LWA_BENCH_APP_ID",
+                            "client_secret": "env/LWA_BENCH_CLIENT_SECRET"},
             "marketplaces": mp_cfg,
         }
     files = 0

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.catalog.loader import load_desired
-from reconciler.kernel import statedir
+from reconciler.kernel import connstate, statedir
 from reconciler.kernel.clock import clock_margin, iso_utc
+from reconciler.kernel.destinations import operator_hosts
 from reconciler.kernel.errors import CatalogError, Problem, ReconcilerError
 from reconciler.kernel.gcpause import paused_gc
 from reconciler.kernel.model import (
@@ -329,7 +330,10 @@ def run_plan(
         known: dict[ListingKey, str] = {}
         digests = {d.key: catalog_digest(d) for d in desired.listings}
         with open_cache(state_dir) as cache:
-            builder = PlanBuilder(desired, skus=skus, marketplaces=marketplaces, known=known)
+            builder = PlanBuilder(
+                desired, skus=skus, marketplaces=marketplaces, known=known,
+                connections=connstate.read(state_dir), allowed_hosts=operator_hosts(env),
+            )
             live = read_live(
                 desired, clients, keys, progress, cache=cache, refresh=refresh, stats=stats,
                 known=known if refresh != "full" else None, digests=digests, builder=builder,

@@ -193,7 +193,12 @@ def write_catalog(
     verify_interval: float = 0.1,
     strategy: str = "auto",
 ) -> None:
-    """A catalog of ``n`` SKUs on US (MLI, two stores) and CA, in the catalog format."""
+    """A catalog of ``n`` SKUs on US (MLI, two stores) and CA, in the catalog format.
+
+    ``audit_log``: a path inside the catalog goes into ``apply.audit_log``; an absolute one is
+    the operator's choice, not the catalog's (a catalog may not write outside itself), so it
+    must already be ``$RECONCILER_AUDIT_LOG`` (tests/conftest.py sets it for every test)."""
+    import os
     from pathlib import Path
 
     import yaml
@@ -205,7 +210,9 @@ def write_catalog(
         "verify_timeout_seconds": verify_timeout,
         "verify_interval_seconds": verify_interval,
     }
-    if audit_log:
+    if audit_log and os.path.isabs(audit_log):
+        assert os.environ.get("RECONCILER_AUDIT_LOG") == audit_log, audit_log
+    elif audit_log:
         apply_settings["audit_log"] = audit_log
     files: dict[str, Any] = {
         "reconciler.yaml": {

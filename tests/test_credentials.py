@@ -43,9 +43,30 @@ def test_missing_variables_are_named_without_values() -> None:
 
 
 def test_single_reference() -> None:
-    assert resolve_ref("env/X_TOKEN", {"X_TOKEN": "abcdefgh"}) == "abcdefgh"
-    with pytest.raises(CredentialsError, match="X_TOKEN is not set"):
-        resolve_ref("env/X_TOKEN", {})
+    assert resolve_ref("env/SP_API_X_TOKEN", {"SP_API_X_TOKEN": "abcdefgh"}) == "abcdefgh"
+    with pytest.raises(CredentialsError, match="SP_API_X_TOKEN is not set"):
+        resolve_ref("env/SP_API_X_TOKEN", {})
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["PATH", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "X_TOKEN", "SP_API_", "LWA", "sp_api_x"],
+)
+def test_references_outside_the_allowed_names_are_refused(name: str) -> None:
+    env = {name: "a-ci-secret-value"}
+    with pytest.raises(CredentialsError) as e:
+        resolve_ref(f"env/{name}", env)
+    msg = str(e.value)
+    assert f"env/{name}" in msg and "SP_API_*, LWA_*, RECONCILER_*" in msg
+    assert "a-ci-secret-value" not in msg
+    assert redact.redact("a-ci-secret-value") == "a-ci-secret-value"  # never even read
+
+
+@pytest.mark.parametrize(
+    "name", ["SP_API_REFRESH_TOKEN", "LWA_APP_ID", "LWA_CLIENT_SECRET", "RECONCILER_NA_TOKEN"]
+)
+def test_documented_names_are_allowed(name: str) -> None:
+    assert variable_of(f"env/{name}") == name
 
 
 def test_malformed_reference_is_not_echoed() -> None:

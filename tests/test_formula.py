@@ -102,3 +102,27 @@ def test_too_long_is_refused() -> None:
 def test_missing_variable_at_evaluation() -> None:
     with pytest.raises(FormulaError, match="unknown variable 'vat'"):
         parse("base * vat").evaluate(ENV)
+
+
+@pytest.mark.parametrize(
+    ("text", "column"),
+    [
+        ("base * rate²", 12),  # superscript two
+        ("base * ①", 8),  # circled one
+        ("base * ٣", 8),  # Arabic-Indic three
+        ("base * ۳", 8),  # extended Arabic-Indic three
+        ("base * rate + ½", 15),
+        ("base * १०", 8),  # Devanagari
+    ],
+)
+def test_non_ascii_digits_are_a_clear_error(text: str, column: int) -> None:
+    with pytest.raises(FormulaError) as ei:
+        parse(text)
+    assert ei.value.column == column
+    assert "is not one of the digits 0-9" in ei.value.message
+
+
+def test_non_ascii_letters_are_not_names() -> None:
+    with pytest.raises(FormulaError) as ei:
+        parse("b\u0430se * rate")  # Cyrillic a: looks like base
+    assert ei.value.column == 2 and "U+0430" in ei.value.message

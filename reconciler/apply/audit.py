@@ -4,8 +4,11 @@ dirty, plan checksum, strategy, per-listing outcome, KPIs).
 Who (``actor``): the CI's actor (``GITHUB_ACTOR`` and its peers), else the git user, else the
 OS user; ``actor_source`` says which.
 
-The path is ``ApplySettings.audit_log`` (relative paths resolve against the current directory),
-overridden by ``$RECONCILER_AUDIT_LOG``. Every string in the record passes through
+The path is ``$RECONCILER_AUDIT_LOG`` (the operator's: anywhere, relative to the current
+directory), else the catalog's ``apply.audit_log``, confined to the catalog root: relative,
+no ``..``, and still inside the root once symlinks are resolved (a pull request must not make
+apply append to ``~/.bashrc`` or a workflow file), else ``.reconciler/audit.jsonl`` in the
+current directory. Every string in the record passes through
 :func:`reconciler.kernel.redact.redact` before it is written, and the line is written with a single
 ``write`` on an ``O_APPEND`` descriptor followed by ``fsync``, so concurrent appliers (or a kill)
 never interleave or truncate lines.
@@ -21,23 +24,64 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.model import ApplySettings
 from reconciler.kernel.redact import redact
 
 ENV_AUDIT_LOG = "RECONCILER_AUDIT_LOG"
 
 
+DEFAULT_AUDIT_LOG = ".reconciler/audit.jsonl"
+
+
 def audit_path(
     settings: ApplySettings | None = None,
     env: Mapping[str, str] | None = None,
     cwd: str | Path | None = None,
+    *,
+    root: str | Path | None = None,
 ) -> Path:
+    """Where the audit line goes (see the module doc). ``root`` is the catalog directory: with
+    it, the catalog's ``audit_log`` is confined to it (ReconcilerError otherwise); without it
+    (tools, tests) that value is taken relative to ``cwd``."""
     env = os.environ if env is None else env
-    raw = env.get(ENV_AUDIT_LOG) or (settings or ApplySettings()).audit_log
-    p = Path(raw).expanduser()
-    if not p.is_absolute():
-        p = Path(cwd or os.getcwd()) / p
-    return p
+    here = Path(cwd or os.getcwd())
+    if env.get(ENV_AUDIT_LOG):
+        p = Path(env[ENV_AUDIT_LOG]).expanduser()
+        return p if p.is_absolute() else here / p
+    configured = (settings or ApplySettings()).audit_log
+    if not configured:
+        return here / DEFAULT_AUDIT_LOG
+    if root is None:
+        p = Path(configured)
+        return p if p.is_absolute() else here / p
+    return confined(configured, root)
+
+
+def confined(relative: str, root: str | Path) -> Path:
+    """``relative`` inside the catalog ``root``, or ReconcilerError naming the setting."""
+    base = Path(root).resolve()
+    p = Path(relative)
+    if p.is_absolute() or ".." in p.parts or relative.startswith("~"):
+        raise ReconcilerError(
+            f"apply.audit_log {relative!r} in reconciler.yaml is outside the catalog: give a "
+            f"path inside it, or set {ENV_AUDIT_LOG}"
+        )
+    target = base / p
+    # resolve symlinks of every existing part: a link in the catalog must not lead outside
+    try:
+        real = target.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        raise ReconcilerError(
+            f"apply.audit_log {relative!r} in reconciler.yaml can't be resolved (a symlink "
+            "loop?)"
+        ) from None
+    if real != base and base not in real.parents:
+        raise ReconcilerError(
+            f"apply.audit_log {relative!r} in reconciler.yaml resolves outside the catalog "
+            f"(a symlink?): refused; give a path inside it, or set {ENV_AUDIT_LOG}"
+        )
+    return real
 
 
 # Who started a CI run, per CI system (the first one set wins):

@@ -9,6 +9,9 @@ passed to ``eval``. The language::
     power  := atom ("**" INTEGER)?          exponent: a whole literal 0..MAX_EXPONENT
     atom   := NUMBER | NAME | NAME "(" expr ("," expr)* ")" | "(" expr ")"
 
+Numbers are ASCII digits and names ASCII letters, digits and ``_``: ``²``, ``①``, Arabic-Indic
+digits and look-alike letters are errors with their column, never numbers or names.
+
 Functions: ``min(a, b, ...)``, ``max(a, b, ...)``. Names are variables supplied at evaluation
 (pricing uses ``base``, ``rate``, ``tax`` and any ``vars`` of the rule). Every error is a
 :class:`FormulaError` with a 1-based column: syntax errors, unknown variables (checked when
@@ -21,6 +24,8 @@ Pure: no I/O.
 from __future__ import annotations
 
 import decimal
+import string
+import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -100,6 +105,18 @@ def _walk(node: Node) -> list[Node]:
     return out
 
 
+_DIGITS = frozenset("0123456789")
+_NAME_START = frozenset(string.ascii_letters + "_")
+_NAME_CHARS = _NAME_START | _DIGITS
+
+
+def _shown(c: str) -> str:
+    """A character for a message: printable ones quoted, others as their code point."""
+    if c.isascii() and c.isprintable():
+        return repr(c)
+    return f"{c!r} (U+{ord(c):04X})" if c.isprintable() else f"U+{ord(c):04X}"
+
+
 def _tokens(text: str) -> list[tuple[str, int, str]]:
     toks: list[tuple[str, int, str]] = []
     i, n = 0, len(text)
@@ -108,9 +125,9 @@ def _tokens(text: str) -> list[tuple[str, int, str]]:
         col = i + 1
         if c in " \t":
             i += 1
-        elif c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
+        elif c in _DIGITS or (c == "." and i + 1 < n and text[i + 1] in _DIGITS):
             j = i
-            while j < n and (text[j].isdigit() or text[j] == "."):
+            while j < n and (text[j] in _DIGITS or text[j] == "."):
                 j += 1
             lit = text[i:j]
             if lit.count(".") > 1:
@@ -119,9 +136,9 @@ def _tokens(text: str) -> list[tuple[str, int, str]]:
                 raise FormulaError(f"number {lit[:12]}... has more than {MAX_DIGITS} digits", col)
             toks.append(("num", col, lit))
             i = j
-        elif c.isalpha() or c == "_":
+        elif c in _NAME_START:
             j = i
-            while j < n and (text[j].isalnum() or text[j] == "_"):
+            while j < n and text[j] in _NAME_CHARS:
                 j += 1
             toks.append(("name", col, text[i:j]))
             i = j
@@ -131,8 +148,15 @@ def _tokens(text: str) -> list[tuple[str, int, str]]:
         elif c in "+-*/(),":
             toks.append(("op", col, c))
             i += 1
+        elif unicodedata.numeric(c, None) is not None:  # ², ①, ٣, ½ ...
+            raise FormulaError(
+                f"{_shown(c)} is not one of the digits 0-9: formulas take ASCII digits only "
+                "(write x ** 2, not x²)",
+                col,
+            )
         else:
-            raise FormulaError(f"unexpected character {c!r}", col)
+            what = " (names are ASCII letters, digits and _)" if c.isalpha() else ""
+            raise FormulaError(f"unexpected character {_shown(c)}{what}", col)
     toks.append(("end", n + 1, "end of formula"))
     return toks
 

@@ -38,16 +38,21 @@ import functools
 import io
 import json
 import os
+import re
+import stat
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
 from reconciler.catalog.desired import build
+from reconciler.catalog.endpoints import check_accounts
 from reconciler.catalog.raw import Doc, RawCatalog, StockRow, YDict
-from reconciler.catalog.schemacheck import Check, UnsupportedSchema, compile_schema
+from reconciler.catalog.schemacheck import Check, UnsupportedSchema, compile_schema, ecma_regex
 from reconciler.catalog.schemamsg import explain
 from reconciler.catalog.yamlsrc import parse_yaml
+from reconciler.kernel.destinations import operator_hosts
 from reconciler.kernel.errors import CatalogError, Problem
 from reconciler.kernel.gcpause import paused_gc
 from reconciler.kernel.model import DesiredState
@@ -79,19 +84,31 @@ def schema(kind: str) -> dict[str, Any]:
     return data
 
 
+def _ecma_pattern(
+    validator: Any, pattern: str, instance: Any, schema: Any
+) -> Iterator[jsonschema.ValidationError]:
+    if validator.is_type(instance, "string") and not ecma_regex(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 @functools.cache
 def _validator(kind: str) -> jsonschema.protocols.Validator:
     s = schema(kind)
-    cls = jsonschema.validators.validator_for(s)
+    base = jsonschema.validators.validator_for(s)
+    # JSON Schema patterns are ECMA-262: "$" ends the string (see schemacheck.ecma_regex)
+    cls = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+        base, {"pattern": _ecma_pattern}
+    )
     v: jsonschema.protocols.Validator = cls(s)
     return v
 
 
-def load(root: str | Path) -> RawCatalog:
+def load(root: str | Path, env: Mapping[str, str] | None = None) -> RawCatalog:
     """Read and schema-validate the catalog at ``root``. Raises CatalogError with every problem
-    (paths relative to ``root``)."""
+    (paths relative to ``root``). ``env`` (default ``os.environ``) supplies the operator's
+    ``RECONCILER_ALLOW_HOSTS`` (see :mod:`reconciler.kernel.destinations`)."""
     with paused_gc():
-        return _Loader(Path(root)).load()
+        return _Loader(Path(root), env).load()
 
 
 def load_desired(root: str | Path, *, today: datetime.date | None = None) -> DesiredState:
@@ -121,8 +138,9 @@ def validate_data(kind: str, data: Any, path: str) -> list[Problem]:
 
 
 class _Loader:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
         self.given = root
+        self.env = os.environ if env is None else env  # the operator's RECONCILER_ALLOW_HOSTS
         self.problems: list[Problem] = []
 
     def problem(self, file: str, message: str, line: int = 0, column: int = 0) -> None:
@@ -144,6 +162,8 @@ class _Loader:
                 docs[slot] = None
                 continue
             docs[slot] = self.yaml_doc(path, kind)
+        if docs["config"] is not None:  # where credentials may go: before any request
+            self.problems.extend(check_accounts(docs["config"], operator_hosts(self.env)))
         skus = tuple(
             d for d in (self.yaml_doc(p, "sku") for p in self.files("skus", (".yaml", ".yml")))
             if d is not None
@@ -197,11 +217,20 @@ class _Loader:
         top = self.root / sub
         if not os.path.lexists(top):
             return []
-        if not self.inside(top) or not top.is_dir():
+        if not self.inside(top):
+            return []
+        if not top.is_dir():
+            self.problem(sub, f"{sub} is not a directory: it must be the directory of the "
+                              f"catalog's {'SKU files' if sub == 'skus' else 'templates'}")
             return []
         found: list[Path] = []
+
+        def unreadable(e: OSError) -> None:
+            where = self.rel(Path(e.filename)) if e.filename else sub
+            self.problem(where, f"cannot read the directory: {e.strerror or e}")
+
         # os.walk does not follow symlinked directories; symlinked files are checked below
-        for dirpath, dirnames, filenames in os.walk(top):
+        for dirpath, dirnames, filenames in os.walk(top, onerror=unreadable):
             dirnames.sort()
             for d in dirnames:
                 if os.path.islink(os.path.join(dirpath, d)):
@@ -221,15 +250,37 @@ class _Loader:
         if not self.inside(path):
             return None
         try:
-            size = path.stat().st_size
-            if size > limit:
-                self.problem(
-                    rel,
-                    f"file is {size / 1048576:.1f} MB, over the {_mb(limit)} MB limit "
-                    "per catalog file: refused (split it into several files)",
-                )
-                return None
-            with path.open("rb") as fh:
+            # O_NONBLOCK: a FIFO named stock.csv must not hang validate; what was opened is
+            # checked (fstat) before a byte is read
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        except IsADirectoryError:
+            self.problem(rel, "is a directory, but a file is expected here: refused")
+            return None
+        except OSError as e:
+            self.problem(rel, f"cannot read: {e.strerror or e}")
+            return None
+        try:
+            st = os.fstat(fd)
+        except OSError as e:
+            os.close(fd)
+            self.problem(rel, f"cannot read: {e.strerror or e}")
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            self.problem(rel, "is a directory, but a file is expected here: refused"
+                         if stat.S_ISDIR(st.st_mode)
+                         else "is not a regular file (a device, pipe or socket): refused")
+            return None
+        try:
+            with os.fdopen(fd, "rb") as fh:
+                size = st.st_size
+                if size > limit:
+                    self.problem(
+                        rel,
+                        f"file is {size / 1048576:.1f} MB, over the {_mb(limit)} MB limit "
+                        "per catalog file: refused (split it into several files)",
+                    )
+                    return None
                 # read(n) allocates n bytes up front: ask for the size, not the limit (50 MB
                 # for stock.csv); a file that grew since stat() is read on up to the limit
                 data = fh.read(size + 1)
@@ -297,20 +348,26 @@ class _Loader:
         rows: list[StockRow] = []
         seen: dict[tuple[str, str], int] = {}
         try:
+            end = reader.line_num
             for cells in reader:
-                line = reader.line_num
+                line, end = end + 1, reader.line_num  # a quoted cell may span lines
                 if not any(c.strip() for c in cells):
                     continue
                 if len(cells) < len(header):
                     self.problem(rel, f"expected {len(header)} columns, found {len(cells)}", line)
                     continue
-                sku, loc, raw = (cells[i].strip() for i in idx)
-                col = idx[2] + 1
-                try:
-                    on_hand = int(raw)
-                except ValueError:
-                    self.problem(rel, f"on_hand {raw!r} is not a whole number", line, col)
+                sku, loc, raw = (cells[i] for i in idx)
+                bad = _bad_cell((c, i, cells[i]) for c, i in zip(STOCK_COLUMNS, idx, strict=True))
+                if bad:
+                    name, i, why = bad
+                    self.problem(rel, f"{name} {cells[i]!r} {why}", line, i + 1)
                     continue
+                col = idx[2] + 1
+                if not _WHOLE.fullmatch(raw):  # int() would take '٣', '1_000' and ' 3 '
+                    self.problem(rel, f"on_hand {raw!r} is not a whole number (digits 0-9)",
+                                 line, col)
+                    continue
+                on_hand = int(raw)
                 if on_hand < 0:
                     self.problem(rel, f"on_hand {on_hand} is negative (stock is never < 0)",
                                  line, col)
@@ -337,6 +394,22 @@ class _Loader:
             return None
         return tuple(rows)
 
+
+
+_WHOLE = re.compile(r"-?[0-9]+")
+
+
+def _bad_cell(cells: Iterable[tuple[str, int, str]]) -> tuple[str, int, str] | None:
+    """The first of (column name, column index, cell) that is not a clean identifier or
+    number: control or other invisible characters (a newline inside quotes, a terminal
+    escape), or spaces around it. Returns (column name, column index, why)."""
+    for name, i, cell in cells:
+        if not cell.isprintable():
+            ch = next(c for c in cell if not c.isprintable())
+            return name, i, f"contains the invisible character U+{ord(ch):04X}: refused"
+        if cell != cell.strip():
+            return name, i, "has spaces around it: remove them"
+    return None
 
 
 def _mb(n: int) -> str:

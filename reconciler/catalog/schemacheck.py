@@ -7,10 +7,11 @@ catalog in CI is valid, so the loader first asks this compiled checker "valid?" 
 
 :func:`compile_schema` turns a schema into nested closures (no ``eval``/``exec``) implementing
 exactly the keywords our schemas use, with ``jsonschema``'s semantics (``integer`` excludes
-bools and Decimals, ``pattern`` is ``re.search``, ``enum``/``const``/``uniqueItems`` compare
-``True`` and ``1`` as different). A keyword it does not know raises
-:class:`UnsupportedSchema` at compile time, and the loader then uses ``jsonschema`` alone, so a
-schema edit can make loading slower but never lets an invalid document through.
+bools and Decimals, ``pattern`` is a search with ECMA-262 meaning (:func:`ecma_regex`),
+``enum``/``const``/``uniqueItems`` compare ``True`` and ``1`` as different). A keyword it
+does not know raises :class:`UnsupportedSchema` at compile time, and the loader then uses
+``jsonschema`` alone, so a schema edit can make loading slower but never lets an invalid
+document through.
 ``tests/test_loader.py`` checks both agree on the sample, every fixture and generated
 mutations.
 
@@ -19,6 +20,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 import numbers
 import re
 from collections.abc import Callable, Mapping
@@ -31,6 +33,32 @@ _IGNORED = frozenset({"$schema", "$id", "title", "description", "$defs", "defaul
 
 class UnsupportedSchema(ValueError):
     pass
+
+
+@functools.cache
+def ecma_regex(pattern: str) -> re.Pattern[str]:
+    """``pattern`` compiled with the meaning JSON Schema gives it (ECMA-262, no flags), not
+    Python's: ``$`` is the end of the string (Python's ``$`` also matches before a final
+    newline, so ``^[A-Z]{2}$`` would accept ``"US\\n"``), and ``\\d``/``\\w`` are ASCII
+    (Python's match Arabic-Indic digits and other scripts). Both the fast checker and the
+    jsonschema validator of :mod:`reconciler.catalog.loader` use it, so they agree."""
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "$":
+            c = r"\Z"
+        out.append(c)
+        i += 1
+    return re.compile("".join(out), re.ASCII)
 
 
 def _is_number(x: Any) -> bool:
@@ -137,7 +165,7 @@ def compile_schema(root: Mapping[str, Any]) -> Check:
                 return lambda x: True
             return lambda x: not isinstance(x, list) or len({_freeze(i) for i in x}) == len(x)
         if key == "pattern":
-            rx = re.compile(v)
+            rx = ecma_regex(v)
             return lambda x: not isinstance(x, str) or rx.search(x) is not None
         if key == "minLength":
             return lambda x: not isinstance(x, str) or len(x) >= v

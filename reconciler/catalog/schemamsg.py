@@ -11,15 +11,18 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from jsonschema.exceptions import ValidationError, best_match
 
 from reconciler.catalog.raw import locate
+from reconciler.kernel.credentials import allowed_names_text
 from reconciler.kernel.errors import Problem
 
 _SCHEMA_TYPES = {"object": "mapping", "array": "list"}
+_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _dotted(path: Iterable[Any]) -> str:
@@ -105,8 +108,17 @@ def explain(e: ValidationError, data: Any, file: str) -> list[Problem]:
         got = f"{_type_name(e.instance)} {_short(e.instance)}".rstrip()
         msg = f"{where}: expected {want_s}, got {got}"
     elif v == "pattern" and "credentials" in path:
-        # a pasted secret must not end up in CI logs: never echo the value
-        msg = f"{where}: must be a reference like env/VARIABLE_NAME (value not shown)"
+        name = e.instance[4:] if isinstance(e.instance, str) else ""
+        if isinstance(e.instance, str) and e.instance.startswith("env/") and _VAR.fullmatch(name):
+            # a variable name, not a secret: saying which one helps
+            msg = (
+                f"{where}: env/{name} is not an allowed credential variable: references may "
+                f"only name {allowed_names_text()} variables (so a catalog can't send other "
+                "secrets, e.g. env/GITHUB_TOKEN)"
+            )
+        else:
+            # a pasted secret must not end up in CI logs: never echo the value
+            msg = f"{where}: must be a reference like env/VARIABLE_NAME (value not shown)"
     elif v == "pattern":
         msg = f"{where}: {_short(e.instance)} does not match the pattern {value}"
     elif v == "enum":

@@ -179,8 +179,27 @@ def read_config(doc: Doc, problems: list[Problem]) -> Config:
             ap.get("stock_only_drift_apply", da.stock_only_drift_apply)
         ),
     )
+    if apply.audit_log:
+        why = audit_log_problem(apply.audit_log)
+        if why:
+            problems.append(problem(doc.ref("apply", "audit_log"), f"apply.audit_log {why}"))
     age = int(data.get("max_rate_age_days", DEFAULT_MAX_RATE_AGE_DAYS))
     return Config(tuple(accounts), safety, apply, age, fallbacks)
+
+
+def audit_log_problem(path: str) -> str:
+    """Why a catalog's ``apply.audit_log`` may not be used ("" when it may): the catalog comes
+    from a pull request, so its audit log must stay inside the catalog (an operator puts it
+    anywhere with $RECONCILER_AUDIT_LOG)."""
+    parts = path.replace("\\", "/").split("/")
+    if path.startswith(("/", "\\", "~")) or (len(path) > 1 and path[1] == ":"):
+        return (f"{path!r} is not a path inside the catalog: give a relative path (an operator "
+                "may set RECONCILER_AUDIT_LOG to put the log anywhere)")
+    if ".." in parts:
+        return f"{path!r} leaves the catalog ('..'): give a path inside the catalog"
+    if not path.isprintable() or "\\" in path:
+        return f"{path!r} contains characters a file name here may not have"
+    return ""
 
 
 def read_rates(doc: Doc, problems: list[Problem]) -> Rates:

@@ -2,17 +2,21 @@
 
 Catalog changes arrive as pull requests, so templates are untrusted code:
 
-- they run in a :class:`jinja2.sandbox.SandboxedEnvironment` (no ``__class__``/``__mro__``/
-  ``__globals__`` walks, no unsafe callables): ``{{ ''.__class__.__mro__ }}`` raises a
-  :class:`TemplateProblem` instead of rendering anything;
+- they run in a :class:`jinja2.sandbox.ImmutableSandboxedEnvironment` (no ``__class__``/
+  ``__mro__``/``__globals__`` walks, no unsafe callables, no ``list.append``/``dict.update``):
+  ``{{ ''.__class__.__mro__ }}`` raises a :class:`TemplateProblem` instead of rendering anything;
 - ``StrictUndefined``: a misspelt variable is an error, never an empty string in a live title;
-- ``*`` and ``**`` are bounded (``'x' * 10**9`` would exhaust memory before any length check),
-  so are the str methods and filters whose arguments set the result's size (``center``,
-  ``ljust``, ``replace``, ``indent``, ``format`` and ``%`` widths); ``range()`` is capped;
-  ``lipsum`` and ``namespace`` are gone; output is streamed and cut at :data:`MAX_OUTPUT`;
-  a template is at most :data:`MAX_SOURCE` characters; and the features that multiply work
-  without bound are refused: ``{% set %}``, macros, call blocks, recursive loops, loops inside
-  loops (a pull request must not be able to hang CI or exhaust its memory);
+- every render is bounded in time, in the work it does and in the size of what each operation
+  builds, and includes are counted (:mod:`reconciler.catalog.template_limits`: string
+  multiplication, joins, ``expandtabs``, format widths taken from data, towers of ``**``,
+  include fan-out); ``range()`` is capped; ``lipsum`` and ``namespace`` are gone; output is
+  streamed and cut at :data:`MAX_OUTPUT`; a template is at most :data:`MAX_SOURCE`
+  characters; and the features that multiply work without bound are refused: ``{% set %}``, macros, call blocks, recursive loops,
+  loops inside loops (a pull request must not be able to hang CI or exhaust its memory);
+- the whole catalog's rendering is bounded too (:data:`MAX_CATALOG_OUTPUT` characters,
+  :data:`MAX_CATALOG_SECONDS`): many SKUs each near the per-render limits are refused as one
+  problem naming the template that crossed the line; a template that hit a limit once is
+  refused at once for every other SKU that uses it;
 - templates are given as a dict of sources read by the loader (only files under the catalog's
   ``templates/``); ``{% include %}``/``{% import %}`` resolve in that dict only, so a name such
   as ``../../etc/passwd`` is simply not found.
@@ -26,60 +30,81 @@ Pure: no I/O (the loader read the sources).
 from __future__ import annotations
 
 import operator
-import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import jinja2
 from jinja2 import nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from reconciler.catalog import template_limits as limits
+from reconciler.catalog.template_limits import (
+    MAX_SEQUENCE,
+    REMOVED_FILTERS,
+    LimitExceeded,
+    bounded_filter,
+    bounded_test,
+    charge,
+    check_binop,
+    check_str_call,
+    count_include,
+    tick,
+)
+from reconciler.kernel.errors import CatalogError, Problem
 
 MAX_OUTPUT = 20_000  # characters of one rendered text
-MAX_SEQUENCE = 20_000  # the largest string/list a template may build with * or **
 MAX_RANGE = 1_000  # range() in templates (the sandbox's own limit is 100,000)
 _BINOPS: dict[str, Callable[[Any, Any], Any]] = {
-    "*": operator.mul, "**": operator.pow, "%": operator.mod,
+    "*": operator.mul, "**": operator.pow, "%": operator.mod, "+": operator.add,
 }
 MAX_SOURCE = 64 * 1024  # characters of one template
-_WIDE = re.compile(r"\d{5,}")  # a format width of 10000 or more
+MAX_CATALOG_OUTPUT = 50_000_000  # characters rendered for the whole catalog
+MAX_CATALOG_SECONDS = 30.0  # rendering time for the whole catalog
+__all__ = ["MAX_OUTPUT", "MAX_SEQUENCE", "TemplateProblem", "Texts"]
 
 
 class TemplateProblem(ValueError):
     """A template cannot be compiled or rendered. ``template`` is its name below
     ``templates/``; ``line`` is 1-based within it (0 when unknown)."""
 
-    def __init__(self, template: str, message: str, line: int = 0) -> None:
+    def __init__(self, template: str, message: str, line: int = 0, *, limit: bool = False) -> None:
         self.template = template
         self.message = message
         self.line = line
+        self.limit = limit  # a time/work/size limit: refused at once when used again
         super().__init__(f"{template}:{line}: {message}" if line else f"{template}: {message}")
 
 
-class _Sandbox(SandboxedEnvironment):
+class _Sandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset(_BINOPS)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        owner = getattr(__obj, "__self__", None)
+        tick()
+        # jinja hands str.format/format_map over wrapped in its sandboxed formatter
+        method = getattr(__obj, "__wrapped__", __obj)
+        owner = getattr(method, "__self__", None)
         if isinstance(owner, str):
-            _check_str_call(owner, getattr(__obj, "__name__", ""), args, kwargs)
-        return super().call(__context, __obj, *args, **kwargs)
+            args, kwargs = check_str_call(owner, getattr(method, "__name__", ""), args, kwargs)
+        return charge(super().call(__context, __obj, *args, **kwargs))
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "%" and isinstance(left, str):
-            _check_format(left)
-        if operator == "**" and (
-            not isinstance(right, int) or isinstance(right, bool) or abs(right) > 64
-        ):
-            raise jinja2.exceptions.SecurityError("exponent too large in a template")
-        if operator == "*":
-            for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and (
-                    len(seq) * n > MAX_SEQUENCE
-                ):
-                    raise jinja2.exceptions.SecurityError(
-                        f"template builds a value longer than {MAX_SEQUENCE}"
-                    )
-        return _BINOPS[operator](left, right)
+        tick()
+        check_binop(operator, left, right)
+        return charge(_BINOPS[operator](left, right))
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        tick()
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        tick()
+        return super().getitem(obj, argument)
+
+    def get_template(self, *args: Any, **kwargs: Any) -> Any:
+        tick()
+        count_include()  # includes, imports and extends while rendering (a no-op otherwise)
+        return super().get_template(*args, **kwargs)
 
 
 class _Loader(jinja2.BaseLoader):
@@ -99,47 +124,6 @@ def _small_range(*args: int) -> range:
     if len(r) > MAX_RANGE:
         raise jinja2.exceptions.SecurityError(f"range() is limited to {MAX_RANGE} items here")
     return r
-
-
-def _too_big(what: str) -> jinja2.exceptions.SecurityError:
-    return jinja2.exceptions.SecurityError(f"{what} would build a text over {MAX_SEQUENCE}")
-
-
-def _check_format(fmt: str) -> None:
-    if _WIDE.search(fmt):
-        raise _too_big("a format width")
-
-
-def _check_str_call(s: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    """Refuse str methods whose result size the arguments can blow up."""
-    values = [*args, *kwargs.values()]
-    if method in ("center", "ljust", "rjust", "zfill", "expandtabs") and any(
-        isinstance(v, int) and v > MAX_SEQUENCE for v in values
-    ):
-        raise _too_big(f"str.{method}")
-    if method == "replace" and len(args) >= 2 and isinstance(args[0], str):
-        old, new = args[0], str(args[1])
-        hits = s.count(old) if old else len(s) + 1
-        if len(s) + hits * max(0, len(new) - len(old)) > MAX_SEQUENCE:
-            raise _too_big("str.replace")
-    if method in ("format", "format_map"):
-        _check_format(s)
-
-
-def _bounded_filter(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
-    def bounded(*args: Any, **kwargs: Any) -> Any:
-        values = [*args[1:], *kwargs.values()]
-        if name in ("center", "indent") and any(
-            isinstance(v, int) and not isinstance(v, bool) and v > 200 for v in values
-        ):
-            raise _too_big(f"the {name} filter")
-        if name == "replace" and len(args) >= 3:
-            _check_str_call(str(args[0]), "replace", (str(args[1]), str(args[2])), {})
-        if name == "format" and args:
-            _check_format(str(args[0]))
-        return original(*args, **kwargs)
-
-    return bounded
 
 
 def _shape_problem(tree: nodes.Node, in_loop: bool = False) -> tuple[str, int] | None:
@@ -184,9 +168,16 @@ class Texts:
         self.env.globals["range"] = _small_range
         for unbounded in ("lipsum", "namespace"):  # lipsum(10**6); namespace() + set loops
             self.env.globals.pop(unbounded, None)
-        for name in ("center", "indent", "replace", "format"):
-            self.env.filters[name] = _bounded_filter(name, self.env.filters[name])
+        for name in REMOVED_FILTERS:
+            self.env.filters.pop(name, None)
+        for name, f in list(self.env.filters.items()):
+            self.env.filters[name] = bounded_filter(name, f)
+        for name, f in list(self.env.tests.items()):
+            self.env.tests[name] = bounded_test(f)  # type: ignore[arg-type]
         self._compiled: dict[str, jinja2.Template] = {}
+        self._refused: dict[str, TemplateProblem] = {}  # templates that hit a limit
+        self.output = 0  # characters rendered so far (whole catalog)
+        self.seconds = 0.0  # time spent rendering so far (whole catalog)
 
     def check_all(self) -> list[TemplateProblem]:
         """Syntax problems of every template (so unused broken templates are reported too)."""
@@ -209,7 +200,7 @@ class Texts:
             shape = _shape_problem(self.env.parse(self.sources[name], name, _filename(name)))
             if shape is not None:
                 raise TemplateProblem(name, shape[0], shape[1])
-            t = self.env.get_template(name)
+            t: jinja2.Template = self.env.get_template(name)
         except jinja2.TemplateSyntaxError as e:
             where = e.name or name
             raise TemplateProblem(
@@ -217,21 +208,56 @@ class Texts:
             ) from None
         except jinja2.TemplateNotFound as e:
             raise TemplateProblem(name, f"includes a template that does not exist: {e}") from None
+        except (RecursionError, MemoryError, SyntaxError):  # ((((... nested thousands deep
+            raise TemplateProblem(
+                name, "template is nested too deeply to compile: refused (flatten it)"
+            ) from None
         self._compiled[name] = t
         return t
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:
         """Render template ``name``; whitespace is collapsed at the ends. Raises
-        TemplateProblem."""
+        TemplateProblem; CatalogError when the whole catalog's rendering is over its bounds."""
         t = self.template(name)
+        if name in self._refused:
+            raise self._refused[name]
+        started = time.monotonic()
+        try:
+            text = self._render(t, name, context)
+        except TemplateProblem as e:
+            if e.limit:
+                self._refused[name] = e
+            raise
+        finally:
+            self.seconds += time.monotonic() - started
+        self.output += len(text)
+        if self.output > MAX_CATALOG_OUTPUT or self.seconds > MAX_CATALOG_SECONDS:
+            what = (f"more than {MAX_CATALOG_OUTPUT:,} characters"
+                    if self.output > MAX_CATALOG_OUTPUT
+                    else f"for more than {MAX_CATALOG_SECONDS:g} s")
+            raise CatalogError([Problem(
+                _filename(name), 0, 0,
+                f"the catalog's templates render {what} in total (the last was this one): "
+                "refused; templates must stay small",
+            )])
+        return text
+
+    def _render(self, t: jinja2.Template, name: str, context: Mapping[str, Any]) -> str:
         size = 0
         chunks: list[str] = []
+        token = limits.start()
         try:
             for chunk in t.generate(dict(context)):  # streamed: stop a runaway loop early
                 size += len(chunk)
                 if size > MAX_OUTPUT:
-                    raise TemplateProblem(name, f"renders more than {MAX_OUTPUT} characters")
+                    raise TemplateProblem(
+                        name, f"renders more than {MAX_OUTPUT} characters", limit=True
+                    )
                 chunks.append(chunk)
+        except LimitExceeded as e:
+            raise TemplateProblem(
+                name, f"refused: {e}", _line_of(e, name), limit=True
+            ) from None
         except jinja2.exceptions.SecurityError as e:
             raise TemplateProblem(
                 name, f"refused by the sandbox: {e}", _line_of(e, name)
@@ -248,10 +274,15 @@ class Texts:
             raise TemplateProblem(name, f"template error: {e}", _line_of(e, name)) from None
         except TemplateProblem:
             raise
+        except MemoryError:
+            raise TemplateProblem(name, "refused: the template ran out of memory",
+                                  limit=True) from None
         except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as e:
             raise TemplateProblem(
                 name, f"template error: {type(e).__name__}: {e}", _line_of(e, name)
             ) from None
+        finally:
+            limits.stop(token)
         return "".join(chunks).strip()
 
 

@@ -122,7 +122,18 @@ class _Composer:
             ctx = f" {e.context.strip()}" if e.context else ""
             self.problem((line, col), f"YAML syntax error: {msg}{ctx}".replace("\n", " "))
             return None, self.problems
-        except yaml.YAMLError as e:  # reader errors: bad characters / encoding
+        except yaml.reader.ReaderError as e:  # a character YAML does not allow
+            pos = max(int(getattr(e, "position", 0) or 0), 0)
+            line = text.count("\n", 0, pos) + 1
+            col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+            ch = getattr(e, "character", None)
+            if isinstance(ch, str) and len(ch) == 1:
+                ch = ord(ch)
+            what = f"U+{ch:04X}" if isinstance(ch, int) else "a character"
+            self.problem((line, col), f"{what} is a control character YAML does not allow: "
+                                      "remove it (or write it as an escape inside double quotes)")
+            return None, self.problems
+        except yaml.YAMLError as e:  # other reader errors: encoding
             self.problem((0, 0), f"YAML error: {e}".replace("\n", " "))
             return None, self.problems
         return self.root, self.problems

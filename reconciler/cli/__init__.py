@@ -22,7 +22,7 @@ import click
 
 from reconciler import __version__
 from reconciler.kernel.errors import EXIT_BUG, EXIT_ERROR, ReconcilerError
-from reconciler.kernel.redact import redact
+from reconciler.kernel.redact import escape, redact
 
 from .common import add_color_option, err, state_dir_path
 
@@ -42,10 +42,10 @@ class ReconcilerGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ReconcilerError as e:
-            lines = e.lines()
-            err(f"reconciler: {lines[0]}")
+            lines = e.lines()  # each line one line: catalog values in them are escaped
+            err(f"reconciler: {escape(lines[0])}")
             for line in lines[1:]:
-                err(line)
+                err(escape(line))
             ctx.exit(EXIT_ERROR)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -61,7 +61,7 @@ class ReconcilerGroup(click.Group):
         except Exception as e:  # a bug: keep the traceback out of the user's face
             log = _write_crash_log(e)
             err(
-                f"reconciler: unexpected error (a bug): {type(e).__name__}: {e}\n"
+                f"reconciler: unexpected error (a bug): {type(e).__name__}: {escape(str(e))}\n"
                 f"reconciler: the traceback is in {log}; please report it"
             )
             ctx.exit(EXIT_BUG)

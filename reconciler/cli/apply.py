@@ -30,6 +30,7 @@ import shlex
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +41,12 @@ from reconciler.apply import feeds as feedrun
 from reconciler.apply.outcome import ApplyReport
 from reconciler.apply.run import STRATEGIES, apply_plan
 from reconciler.apply.verify import check_stale
+from reconciler.kernel import connstate
 from reconciler.kernel.errors import (
     ApprovalRequiredError,
     NotConvergedError,
     PlanError,
+    ReconcilerError,
     StalePlanError,
     UnsafePlanError,
 )
@@ -270,6 +273,10 @@ def apply_command(
     state_dir = state_dir_for(catalog_dir)
     saved = load_plan_file(plan_file) if plan_file else None
     desired0 = load(catalog_dir, state_dir=state_dir)
+    # where the audit line goes, checked before anything is written (the catalog's path is
+    # confined to the catalog)
+    where = audit.audit_path(desired0.apply, env, root=catalog_dir)
+    desired0 = replace(desired0, apply=replace(desired0.apply, audit_log=str(where)))
     settings = desired0.apply
     timeout = settings.verify_timeout_seconds if verify_timeout is None else verify_timeout
     interval = settings.verify_interval_seconds
@@ -326,12 +333,15 @@ def _apply_run(
     if plan.safety and not force:
         raise UnsafePlanError(list(plan.safety))
     if not plan.has_changes:
+        connstate.record(state_dir, run.desired.accounts)  # accepted: safe, or --force
         if reviewed_checksum and rec.left:
             err("no changes: the reviewed writes already hold on Amazon")
         else:
             err("no changes: the live listings already match the catalog")
         _report_left(rec)
-        _write_audit(run.desired.apply, env, plan, strategy, None, reviewed=reviewed)
+        _, failed = _try_audit(run.desired.apply, env, plan, strategy, None, reviewed=reviewed)
+        if failed:
+            raise ReconcilerError(f"the audit log could not be written: {failed}")
         return
     if not auto_approve:
         if not (_is_tty(sys.stdin) and _is_tty(sys.stderr)):
@@ -344,6 +354,7 @@ def _apply_run(
         out(render.text(plan, color=use_color(sys.stdout)))
         if not click.confirm(f"apply {len(plan.changes)} change(s)?", err=True):
             raise ApprovalRequiredError("apply not approved")
+    connstate.record(state_dir, run.desired.accounts)  # accepted: safe, or --force; approved
     bar = _Bar(_is_tty(sys.stderr))
     report: ApplyReport | None = None
     error = ""
@@ -366,15 +377,40 @@ def _apply_run(
         raise
     finally:
         bar.close()
-        path = _write_audit(run.desired.apply, env, plan, strategy, report, error,
-                            time.monotonic() - started, reviewed)
+        path, failed = _try_audit(run.desired.apply, env, plan, strategy, report, error,
+                                  time.monotonic() - started, reviewed)
+        if failed and report is None:  # the apply's own error follows
+            err(f"audit: NOT written: {failed}")
     err(report.summary_line())
     _report_left(rec)
     if plan.held:
         err(f"{len(plan.held)} listing(s) held for review were not applied (see `reconciler plan`)")
     err(f"kpis: {report.kpis.describe()}")
-    err(f"audit: {path}")
+    err(f"audit: NOT written: {failed}" if failed else f"audit: {path}")
     if report.bugs:  # a bug in one account's run: the error boundary writes the crash log
         raise report.bugs[0]
     if not report.converged:
         raise NotConvergedError(f"not converged: {report.summary_line()}", report.table())
+    if failed:
+        raise ReconcilerError(
+            f"the listings were written ({report.summary_line()}), but the audit log could not "
+            f"be: {failed}; record this run by hand (the summary above) and fix the log's path"
+        )
+
+
+def _try_audit(
+    settings: Any, env: Mapping[str, str], plan: Plan, strategy: str,
+    report: ApplyReport | None, error: str = "", wall_s: float | None = None,
+    reviewed: dict[str, Any] | None = None,
+) -> tuple[Path, str]:
+    """Write the audit line; returns (path, "" or why it failed). A failed audit write never
+    hides the apply's outcome (printed by the caller) nor turns it into a crash."""
+    path = Path(settings.audit_log)
+    try:
+        return _write_audit(settings, env, plan, strategy, report, error, wall_s, reviewed), ""
+    except (OSError, ReconcilerError) as e:
+        if isinstance(e, OSError):
+            why = f"{e.filename or path}: {e.strerror or e} (writing {path})"
+        else:
+            why = str(e)
+        return path, why

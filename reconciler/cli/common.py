@@ -11,7 +11,7 @@ import click
 
 from reconciler.kernel import statedir
 from reconciler.kernel.errors import ReconcilerError
-from reconciler.kernel.redact import redact
+from reconciler.kernel.redact import defuse_commands, escape, redact
 from reconciler.kernel.statedir import ENV_STATE_DIR
 
 DEFAULT_CATALOG = "catalog"
@@ -19,13 +19,19 @@ DEFAULT_STATE_DIR = ".reconciler"
 
 
 def out(text: str = "", *, nl: bool = True) -> None:
-    """Data on stdout (redacted)."""
-    click.echo(redact(text), nl=nl)
+    """Data on stdout (redacted; a line that a CI runner would obey as a workflow command is
+    defused; colours are the renderer's, so control characters are left to it)."""
+    click.echo(defuse_commands(redact(text)), nl=nl)
 
 
 def err(text: str = "", *, nl: bool = True) -> None:
-    """Logs and messages on stderr (redacted)."""
-    click.echo(redact(text), err=True, nl=nl)
+    """Logs and messages on stderr (redacted; non-printable characters escaped, except line
+    breaks, tabs and the carriage return a progress line starts with; workflow commands
+    defused)."""
+    text = redact(text)
+    lead = "\r" if text.startswith("\r") else ""
+    text = lead + escape(text[len(lead):], keep="\n\t")
+    click.echo(defuse_commands(text), err=True, nl=nl)
 
 
 COLOR_KEY = "reconciler.color"  # in click's Context.meta: --color/--no-color of any command

@@ -1,6 +1,12 @@
 """Resolve ``env/NAME`` credential references at the moment a command needs them.
 
 The catalog never holds secrets, only references (``refresh_token: env/SP_API_REFRESH_TOKEN``).
+A reference may only name a variable of the documented set :data:`ALLOWED_PREFIXES`
+(``SP_API_*``, ``LWA_*``, ``RECONCILER_*``; this covers python-amazon-sp-api's
+``SP_API_REFRESH_TOKEN``, ``LWA_APP_ID`` and ``LWA_CLIENT_SECRET``), so a pull request can't
+make the tool send ``env/GITHUB_TOKEN``, ``env/AWS_SECRET_ACCESS_KEY`` or any other CI secret
+anywhere. ``schemas/reconciler.schema.json`` (``envref``) holds the same rule, so ``validate``
+and editors refuse the reference with file:line; this module refuses it again at use time.
 ``reconciler validate`` never calls this module; commands that talk to Amazon do, right
 before they connect. Every resolved value is registered with :mod:`reconciler.kernel.redact` so it
 is masked in anything printed or logged, and errors name the *variable*, never a value.
@@ -17,7 +23,17 @@ from reconciler.kernel.errors import CredentialsError
 from reconciler.kernel.model import Account, Credentials
 from reconciler.kernel.redact import register
 
-_REF = re.compile(r"^env/([A-Za-z_][A-Za-z0-9_]*)$")
+_REF = re.compile(r"env/([A-Za-z_][A-Za-z0-9_]*)")
+ALLOWED_PREFIXES = ("SP_API_", "LWA_", "RECONCILER_")
+
+
+def allowed_variable(name: str) -> bool:
+    """True when a credential reference may name environment variable ``name``."""
+    return any(name.startswith(p) and len(name) > len(p) for p in ALLOWED_PREFIXES)
+
+
+def allowed_names_text() -> str:
+    return ", ".join(f"{p}*" for p in ALLOWED_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -33,13 +49,19 @@ class ResolvedCredentials:
 def variable_of(ref: str) -> str:
     """The environment variable a reference names. Raises CredentialsError for a malformed
     reference (without echoing it: a pasted secret is not a reference)."""
-    m = _REF.match(ref)
+    m = _REF.fullmatch(ref)
     if not m:
         raise CredentialsError(
             "credential references must look like env/VARIABLE_NAME "
             "(the catalog may not contain secrets themselves)"
         )
-    return m.group(1)
+    name = m.group(1)
+    if not allowed_variable(name):
+        raise CredentialsError(
+            f"credential reference env/{name} names a variable outside the allowed set "
+            f"({allowed_names_text()}): refused, so a catalog can't send other secrets"
+        )
+    return name
 
 
 def resolve_ref(ref: str, env: Mapping[str, str] | None = None, *, account: str = "") -> str:

@@ -2,7 +2,9 @@
 
 Every error a user can cause or act on is a :class:`ReconcilerError`. The CLI
 (`reconciler.cli`) is the only place that turns these into messages and exit
-codes; library code raises and never prints.
+codes; library code raises and never prints. Messages carry catalog values, so
+the CLI prints each line through :func:`reconciler.kernel.redact.escape` (and
+:class:`Problem` escapes its parts itself).
 
 ::
 
@@ -31,6 +33,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reconciler.kernel.redact import escape
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
@@ -49,12 +53,15 @@ class Problem:
 
     def location(self) -> str:
         if self.line:
-            return f"{self.file}, line {self.line}, column {self.column}"
-        return self.file
+            return f"{escape(self.file)}, line {self.line}, column {self.column}"
+        return escape(self.file)
 
     def __str__(self) -> str:
-        ctx = f"{self.context}: " if self.context else ""
-        return f"{self.location()}: {ctx}{self.message}"
+        """One line, every catalog value in it escaped (file names, SKUs, stock.csv cells are
+        hostile input: no control characters, no newline that could start a fake CI log
+        line)."""
+        ctx = f"{escape(self.context)}: " if self.context else ""
+        return f"{self.location()}: {ctx}{escape(self.message)}"
 
 
 class ReconcilerError(Exception):

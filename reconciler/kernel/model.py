@@ -109,7 +109,9 @@ class ApplySettings:
     strategy: str = "auto"  # auto | patch | feed
     verify_timeout_seconds: float = 600.0
     verify_interval_seconds: float = 5.0
-    audit_log: str = ".reconciler/audit.jsonl"
+    # set in the catalog: a path inside the catalog root (confined by reconciler.apply.audit);
+    # empty: .reconciler/audit.jsonl in the working directory; $RECONCILER_AUDIT_LOG wins
+    audit_log: str = ""
     stock_only_drift_apply: bool = False  # drift.yml may push stock-only changes when true
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 
+from reconciler.kernel.connections import Connection, connection_reasons
 from reconciler.kernel.gcpause import paused_gc
 from reconciler.kernel.marketplaces import lookup
 from reconciler.kernel.model import (
@@ -82,7 +83,11 @@ class PlanBuilder:
     time). :func:`build_plan` is the same in one call.
 
     ``known`` maps listings the caller knows to be unchanged since an earlier plan (neither
-    side moved) to that plan's fingerprint: they count as unchanged without a diff."""
+    side moved) to that plan's fingerprint: they count as unchanged without a diff.
+
+    ``connections`` is the connection record (each account's settings at the last accepted
+    apply) and ``allowed_hosts`` the operator's ``RECONCILER_ALLOW_HOSTS``, for the dangerous
+    rule of :func:`reconciler.kernel.connections.connection_reasons`."""
 
     def __init__(
         self,
@@ -91,8 +96,12 @@ class PlanBuilder:
         skus: Collection[str] = (),
         marketplaces: Collection[str] = (),
         known: Mapping[ListingKey, str] | None = None,
+        connections: Mapping[str, Connection] | None = None,
+        allowed_hosts: frozenset[str] = frozenset(),
     ) -> None:
         self.desired = desired
+        self.connections = connections
+        self.allowed_hosts = allowed_hosts
         self.codes = marketplace_codes(desired)
         targeted = _targeted(desired.listings, self.codes, skus, marketplaces)
         self.targets = {d.key: d for d in targeted}
@@ -168,7 +177,8 @@ class PlanBuilder:
             per_mp = write_counts_per_marketplace(plan, self.desired)
             counts = {k: sum(v) for k, v in per_mp.items()}
             plan = replace(plan, strategy=estimate(counts, per_marketplace=per_mp))
-        return replace(plan, safety=check_safety(plan, self.desired))
+        first = connection_reasons(self.desired.accounts, self.connections, self.allowed_hosts)
+        return replace(plan, safety=(*first, *check_safety(plan, self.desired)))
 
 
 def _locations_written(changes: Iterable[Change], names: Mapping[str, str]) -> dict[str, str]:
@@ -190,10 +200,16 @@ def build_plan(
     marketplaces: Collection[str] = (),
     strategy: StrategyEstimate | None = None,
     known: Mapping[ListingKey, str] | None = None,
+    connections: Mapping[str, Connection] | None = None,
+    allowed_hosts: frozenset[str] = frozenset(),
 ) -> Plan:
     """Compare every targeted desired listing with its live state (missing from ``live`` =
-    not listed). ``known``: see :class:`PlanBuilder`. ``strategy=None`` estimates it from
-    Amazon's published quotas when the plan writes anything (pass an estimate to model a
-    time-scaled emulator). ``safety`` is filled by :func:`check_safety`."""
-    builder = PlanBuilder(desired, skus=skus, marketplaces=marketplaces, known=known)
+    not listed). ``known``, ``connections``, ``allowed_hosts``: see :class:`PlanBuilder`.
+    ``strategy=None`` estimates it from Amazon's published quotas when the plan writes anything
+    (pass an estimate to model a time-scaled emulator). ``safety`` is filled by
+    :func:`check_safety`, after the connection reasons."""
+    builder = PlanBuilder(
+        desired, skus=skus, marketplaces=marketplaces, known=known, connections=connections,
+        allowed_hosts=allowed_hosts,
+    )
     return builder.finish(live, strategy)

@@ -1,6 +1,8 @@
 """Safety checks of a plan (design.md §5): thresholds from ``safety:`` in reconciler.yaml (share
 of listings updated, price moves, deletes) and dangerous rules that no setting allows. Every
-message names the setting to change. Pure."""
+message names the setting to change. A change of where an account's credentials go
+(endpoint, token URL, credential references: :mod:`reconciler.kernel.connections`) comes first;
+the builder puts it there. Pure."""
 
 from __future__ import annotations
 

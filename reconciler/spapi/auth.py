@@ -12,10 +12,15 @@
 - The token request is form-encoded, like Amazon's JS helper (CONTRACT.md §1.1).
 - Secrets (refresh token, client secret, access tokens) are registered with ``redact`` and
   never put into messages.
+- Credentials leave only for the hosts :mod:`reconciler.kernel.destinations` allows (Amazon's,
+  loopback, the operator's ``$RECONCILER_ALLOW_HOSTS``, the in-process embedded emulator):
+  checked right before the refresh token is posted and before an access token is put on a
+  request, whoever built the client (defence in depth behind ``validate`` and ``connect``).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -23,7 +28,8 @@ from collections.abc import Callable, Generator
 import httpx
 
 from reconciler.kernel import redact
-from reconciler.kernel.errors import ApiErrorDetail, AuthError, ServerError
+from reconciler.kernel.destinations import DestinationError, check_sent, operator_hosts
+from reconciler.kernel.errors import ApiErrorDetail, AuthError, CredentialsError, ServerError
 
 from .errors import RETRYABLE_STATUSES, error_from_transport, is_token_problem, parse_errors
 from .scheduler import RetryPolicy, run_with_retries
@@ -66,6 +72,10 @@ class LwaTokenSource:
         self._retry = retry or RetryPolicy(max_retries=3)
         self._stats = stats
         self._max_margin = max_margin
+        # hosts the operator allows besides Amazon's and loopback (connect sets it from the
+        # environment it was given)
+        self.allowed_hosts = operator_hosts(os.environ)
+        self._checked: set[tuple[str, frozenset[str]]] = set()
         self._lock = threading.Lock()
         self._token: str | None = None
         self._refresh_at = 0.0
@@ -91,7 +101,26 @@ class LwaTokenSource:
         with self._lock:
             self._token = None
 
+    def check_destination(self, url: str | httpx.URL) -> None:
+        """Raise CredentialsError unless credentials may be sent to ``url``, as httpx parses it
+        (the parser that sends the request decides the host, not another one)."""
+        try:
+            u = url if isinstance(url, httpx.URL) else httpx.URL(url)
+            origin = f"{u.scheme}://{u.netloc.decode('ascii')}/"
+        except (httpx.InvalidURL, UnicodeDecodeError):
+            raise CredentialsError("refusing to send credentials: not a valid URL") from None
+        key = (origin, self.allowed_hosts)
+        if key in self._checked:
+            return
+        try:
+            check_sent(origin, self.allowed_hosts)
+        except DestinationError as e:
+            raise CredentialsError(f"refusing to send credentials: {e}") from None
+        self._checked.add(key)
+
     def _fetch_locked(self) -> None:
+        self.check_destination(self._url)
+
         def attempt(retries: int) -> httpx.Response:
             start = self._clock()
             try:
@@ -165,6 +194,7 @@ class LwaAuth(httpx.Auth):
         self.source = source
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        self.source.check_destination(request.url)
         token = self.source.token()
         request.headers[ACCESS_TOKEN_HEADER] = token
         response = yield request

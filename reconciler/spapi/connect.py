@@ -4,29 +4,32 @@
 
 - ``production`` — Amazon's regional host for ``account.region`` (CONTRACT.md §1.3);
 - ``sandbox`` — Amazon's static sandbox host for the region;
-- an explicit base URL — ``https://...`` anywhere, or ``http://`` on a loopback host only (a
-  local ``reconciler emulator serve``); tokens never travel in clear text over a network;
+- an explicit base URL — only where :mod:`reconciler.kernel.destinations` lets credentials go:
+  Amazon's SP-API hosts (https), a loopback host (a local ``reconciler emulator serve``), or a
+  host the operator allows in ``$RECONCILER_ALLOW_HOSTS`` (https); never another host, whatever
+  the catalog says (``import`` and tests build accounts without the loader's check, so it is
+  repeated here);
 - ``emulator`` — the *embedded* emulator: one process-wide ``Emulator`` per state directory,
   persisted in ``<state_dir>/emulator.db``, seeded on first creation from
   ``reconciler.emulator.demo.demo_seed()`` (when that module exists), reached in-process through
   ``EmulatorTransport`` at ``http://emulator.local`` (never resolved: no socket is opened).
 
-The token URL is Amazon's LWA endpoint unless ``account.token_url`` says otherwise; for the
-embedded emulator and loopback base URLs it defaults to the emulator's ``/auth/o2/token`` (so a
-local test setup never sends credentials to Amazon).
+The token URL is Amazon's LWA endpoint unless ``account.token_url`` says otherwise (checked
+by the same rule, against Amazon's LWA hosts); for loopback base URLs it defaults to the
+emulator's ``/auth/o2/token`` (so a local test setup never sends credentials to Amazon).
 
 Credentials are ``env/NAME`` references resolved at use time by ``reconciler.kernel.credentials``: a
 missing variable raises ``CredentialsError`` naming the VARIABLE, never a value, and every
-resolved value is registered with ``redact``. The embedded emulator accepts any refresh
-token, so unset variables fall back to dummy values there and a fresh clone plans without
-credentials.
+resolved value is registered with ``redact``. The embedded emulator never sees them: it gets
+synthetic credentials of its own (one refresh token per account), whatever the environment
+holds, so ``emulator.db`` (which ``drift.yml`` caches) can't hold a real refresh token and a
+fresh clone plans without credentials.
 """
 
 from __future__ import annotations
 
 import atexit
 import importlib
-import ipaddress
 import os
 import threading
 from collections.abc import Mapping
@@ -37,7 +40,15 @@ from urllib.parse import urlsplit
 import httpx
 
 from reconciler.kernel.credentials import resolve_ref
-from reconciler.kernel.errors import CredentialsError, ReconcilerError
+from reconciler.kernel.destinations import (
+    TOKEN_URL,
+    DestinationError,
+    check_endpoint,
+    classify,
+    is_loopback,
+    operator_hosts,
+)
+from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.marketplaces import LWA_TOKEN_URL, REGION_HOSTS, SANDBOX_HOSTS
 from reconciler.kernel.model import Account
 from reconciler.kernel.quotas import QUOTAS, SANDBOX_QUOTA
@@ -57,37 +68,30 @@ _lock = threading.Lock()
 _emulators: dict[str, Any] = {}  # realpath(state_dir) -> reconciler.emulator.app.Emulator
 
 
-def _credentials(account: Account, env: Mapping[str, str], *, lenient: bool) -> dict[str, str]:
+def _credentials(account: Account, env: Mapping[str, str]) -> dict[str, str]:
     refs = {
         "refresh_token": account.credentials.refresh_token,
         "client_id": account.credentials.client_id,
         "client_secret": account.credentials.client_secret,
     }
-    out: dict[str, str] = {}
-    for field, ref in refs.items():
-        try:
-            out[field] = resolve_ref(ref, env, account=account.name)
-        except CredentialsError:
-            if not lenient:
-                raise
-            # one dummy refresh token per account: the embedded emulator binds each refresh
-            # token to its seller, as Amazon does
-            dummy = _DUMMY[field]
-            out[field] = f"{dummy}-{account.name}" if field == "refresh_token" else dummy
-    return out
+    return {field: resolve_ref(ref, env, account=account.name) for field, ref in refs.items()}
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+def _synthetic_credentials(account: Account) -> dict[str, str]:
+    """The embedded emulator's own credentials: never the environment's. One refresh token per
+    account, since the emulator binds each refresh token to its seller, as Amazon does."""
+    creds = dict(_DUMMY)
+    creds["refresh_token"] = f"{_DUMMY['refresh_token']}-{account.name}"
+    return creds
 
 
-def base_url_for(account: Account) -> str:
-    """The SP-API base URL of a non-embedded account endpoint."""
+def _refuse(account: Account, e: DestinationError) -> ReconcilerError:
+    return ReconcilerError(f"account {account.name!r}: {e}; refusing to send credentials there")
+
+
+def base_url_for(account: Account, env: Mapping[str, str] | None = None) -> str:
+    """The SP-API base URL of a non-embedded account endpoint. ``env`` (default
+    ``os.environ``) supplies the operator's ``RECONCILER_ALLOW_HOSTS``."""
     ep = account.endpoint
     if ep in ("production", "sandbox"):
         hosts = REGION_HOSTS if ep == "production" else SANDBOX_HOSTS
@@ -98,15 +102,16 @@ def base_url_for(account: Account) -> str:
                 f"account {account.name!r}: unknown region {account.region!r} "
                 f"(expected one of {', '.join(sorted(hosts))})"
             ) from None
-    parts = urlsplit(ep)
-    if parts.scheme == "https" and parts.hostname:
-        return ep.rstrip("/")
-    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
-        return ep.rstrip("/")
-    raise ReconcilerError(
-        f"account {account.name!r}: endpoint {ep!r} is not emulator, production, sandbox, an "
-        "https:// URL or an http:// URL on a loopback address"
-    )
+    if ep == "emulator" or not ep.startswith(("https://", "http://")):
+        raise ReconcilerError(
+            f"account {account.name!r}: endpoint is not emulator, production, sandbox or an "
+            "https:// URL on one of Amazon's SP-API hosts or a loopback address"
+        )
+    try:
+        check_endpoint(ep, account.region, operator_hosts(os.environ if env is None else env))
+    except DestinationError as e:
+        raise _refuse(account, e) from None
+    return ep.rstrip("/")
 
 
 def embedded_emulator(state_dir: str | os.PathLike[str]) -> Any:
@@ -161,6 +166,7 @@ def client_for(
     **client_kwargs: Any,
 ) -> SpApiClient:
     """A client for ``account``. ``transport`` overrides how requests travel (tests)."""
+    allowed = operator_hosts(env)
     if account.endpoint == "emulator":
         emu = embedded_emulator(state_dir)
         if transport is None:
@@ -169,7 +175,7 @@ def client_for(
             transport = EmulatorTransport(emu)
         base_url = EMULATOR_BASE_URL
         token_url = account.token_url or EMULATOR_BASE_URL + EMULATOR_TOKEN_PATH
-        creds = _credentials(account, env, lenient=True)
+        creds = _synthetic_credentials(account)
         # Amazon ties a refresh token to the seller who authorised it; the embedded emulator
         # learns that tie from the catalog, so each account's feeds run as its own seller.
         from ..emulator import auth as emu_auth
@@ -178,18 +184,22 @@ def client_for(
         scale = getattr(getattr(emu, "config", None), "time_scale", 1.0)
         client_kwargs.setdefault("rate_scale", float(scale or 1.0))
     else:
-        base_url = base_url_for(account)
+        base_url = base_url_for(account, env)
         host = urlsplit(base_url).hostname or ""
         default_token = (
             base_url + EMULATOR_TOKEN_PATH
-            if base_url.startswith("http://") and _is_loopback(host)
+            if base_url.startswith("http://") and is_loopback(host)
             else LWA_TOKEN_URL
         )
         token_url = account.token_url or default_token
-        creds = _credentials(account, env, lenient=False)
+        try:
+            classify(token_url, TOKEN_URL, allowed)
+        except DestinationError as e:
+            raise _refuse(account, e) from None
+        creds = _credentials(account, env)
         if account.endpoint == "sandbox":  # every operation: 5 rps, burst 15 (CONTRACT.md §4)
             client_kwargs.setdefault("quotas", dict.fromkeys(QUOTAS, SANDBOX_QUOTA))
-    return SpApiClient(
+    client = SpApiClient(
         seller_id=account.seller_id,
         base_url=base_url,
         token_url=token_url,
@@ -199,3 +209,5 @@ def client_for(
         transport=transport,
         **client_kwargs,
     )
+    client.tokens.allowed_hosts = allowed  # the last check, where the token leaves (auth)
+    return client
