@@ -11,8 +11,9 @@ Catalog changes arrive as pull requests, so templates are untrusted code:
   multiplication, joins, ``expandtabs``, format widths taken from data, towers of ``**``,
   include fan-out); ``range()`` is capped; ``lipsum`` and ``namespace`` are gone; output is
   streamed and cut at :data:`MAX_OUTPUT`; a template is at most :data:`MAX_SOURCE`
-  characters; and the features that multiply work without bound are refused: ``{% set %}``, macros, call blocks, recursive loops,
-  loops inside loops (a pull request must not be able to hang CI or exhaust its memory);
+  characters; and the features that multiply work without bound are refused: ``{% set %}``,
+  macros, call blocks, recursive loops, loops inside loops (a pull request must not be able to
+  hang CI or exhaust its memory);
 - the whole catalog's rendering is bounded too (:data:`MAX_CATALOG_OUTPUT` characters,
   :data:`MAX_CATALOG_SECONDS`): many SKUs each near the per-render limits are refused as one
   problem naming the template that crossed the line; a template that hit a limit once is
