@@ -78,7 +78,8 @@ def _marketplace_filter(codes: tuple[str, ...]) -> set[str]:
     help="Only this marketplace's listings, e.g. US (repeatable).",
 )
 @click.option(
-    "--color/--no-color", default=None, help="Colour the text output (default: on a TTY)."
+    "--color/--no-color", default=None,
+    help="Colour the text output (default: on a TTY, and never with NO_COLOR set).",
 )
 def show(
     plan_file: str,
