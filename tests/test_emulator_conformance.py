@@ -236,7 +236,8 @@ def test_auth_errors_and_lwa(emu: Emulator, clock: FakeClock) -> None:
         bad = h.get(f"{ITEMS}/MUG-1", params={"marketplaceIds": US},
                     headers={"x-amz-access-token": "Atza|forged"})
         assert bad.status_code == 403
-        # LWA: form and JSON, then errors
+        # LWA: form and JSON, then errors (the refresh token is registered for SELLER)
+        auth.register_refresh_token(emu, "Atzr|abc", seller_id=SELLER)
         form = h.post("/auth/o2/token", data={"grant_type": "refresh_token",
                                               "refresh_token": "Atzr|abc", "client_id": "id",
                                               "client_secret": "secret"})

@@ -137,6 +137,7 @@ def test_lwa_is_not_faulted() -> None:
         Emulator(config=EmulatorConfig(faults=FaultSpec.parse("500=1"))) as e,
         httpx.Client(transport=e.transport()) as c,
     ):
+        auth.register_refresh_token(e, "x", seller_id="A1PP0FEH11RW77")
         r = c.post(
             "https://api.amazon.com/auth/o2/token",
             data={"grant_type": "refresh_token", "refresh_token": "x"},

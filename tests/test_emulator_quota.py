@@ -112,9 +112,11 @@ def test_burst_then_429_then_refill_at_the_models_rate(
 
 
 def test_buckets_are_per_seller(env: tuple[Emulator, httpx.Client]) -> None:
-    _, c = env
+    e, c = env
     assert burst_then_429(c, "getListingsItem") == QUOTAS["getListingsItem"].burst
-    r = CALLS["getListingsItem"](c, OTHER)
+    other = {"x-amz-access-token": auth.issue_token(e, OTHER)}  # the other seller's own token
+    r = c.get(f"/listings/2021-08-01/items/{OTHER}/S1", params={"marketplaceIds": US},
+              headers=other)
     assert r.status_code == 404  # another seller's bucket is full
 
 

@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SELLER = "A1PP0FEH11RW77"
 US = "ATVPDKIKX0DER"
 SEED = f"""
+refreshTokens:  # the seed registers its refresh tokens: the emulator is strict by default
+  - {{refreshToken: "Atzr|test", sellerId: {SELLER}}}
 sellers:
   {SELLER}:
     listings:

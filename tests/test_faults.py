@@ -39,6 +39,7 @@ import httpx
 import pytest
 
 from reconciler.apply import apply_plan
+from reconciler.emulator import auth
 from reconciler.emulator.app import Emulator, EmulatorConfig
 from reconciler.emulator.faults import FaultSpec
 from reconciler.model import DesiredState, ListingKey, LiveListing
@@ -111,6 +112,7 @@ def planned() -> Planned:
 
 
 def faulty_client(emu: Emulator, lost: LostResponseTransport) -> SpApiClient:
+    auth.register_refresh_token(emu, "Atzr|faults-refresh-token", seller_id=au.SELLER)
     return SpApiClient(
         seller_id=au.SELLER,
         base_url="http://emulator.local",
@@ -336,6 +338,7 @@ def test_faults_over_real_http_with_real_timeouts() -> None:
     emu = Emulator(":memory:", cfg)
     try:
         emu.seed(au.drifted_seed(desired))
+        auth.register_refresh_token(emu, "Atzr|http-faults", seller_id=au.SELLER)
         with running(emu) as url, SpApiClient(
             seller_id=au.SELLER, base_url=url, token_url=url + "/auth/o2/token",
             refresh_token="Atzr|http-faults", client_id="amzn1.application-oa2-client.http",

@@ -54,6 +54,7 @@ def make(
     clock: FakeClock, config: EmulatorConfig | None = None, **kw: Any
 ) -> tuple[Emulator, SpApiClient]:
     emu = Emulator(":memory:", config or EmulatorConfig(), clock=clock, sleep=clock.sleep)
+    emu_auth.register_refresh_token(emu, "Atzr|emulator-integration-refresh", seller_id=SELLER)
     client = SpApiClient(
         seller_id=SELLER,
         base_url=BASE,
@@ -247,7 +248,9 @@ def test_client_for_a_loopback_server_over_real_http(tmp_path: Any) -> None:
     }
     skus = [f"HTTP SKU/{i:02d}" for i in range(45)]
     with Emulator(config=EmulatorConfig()) as emu:
-        emu.seed({"sellers": {SELLER: {"listings": [listing(s) for s in skus]}}})
+        emu.seed({"sellers": {SELLER: {"listings": [listing(s) for s in skus]}},
+                  "refreshTokens": [{"refreshToken": env["SP_API_REFRESH_TOKEN"],
+                                     "sellerId": SELLER}]})
         with running(emu) as url:
             acc = Account(
                 name="local", seller_id=SELLER, region="NA", endpoint=url, marketplaces=()

@@ -33,10 +33,11 @@ def emulator_group() -> None:
 @click.option("--db", default=":memory:", show_default=True, help="SQLite file for the state.")
 @click.option(
     "--seed",
-    "seed_file",
+    "seed_files",
     type=click.Path(dir_okay=False, exists=True),
-    default=None,
-    help="YAML/JSON seed file (sellers, listings, supply sources, refresh tokens).",
+    multiple=True,
+    help="YAML/JSON seed file (sellers, listings, supply sources, refresh tokens bound to "
+    "their sellers); repeat to load several.",
 )
 @click.option(
     "--time-scale",
@@ -76,14 +77,19 @@ def emulator_group() -> None:
     help="Answer the static x-amzn-api-sandbox vectors of Amazon's models.",
 )
 @click.option(
-    "--strict-tokens", is_flag=True, help="Accept only refresh tokens registered by the seed file."
+    "--permissive",
+    is_flag=True,
+    help="Quick tries: exchange any refresh token, not only the seed file's refreshTokens; "
+    "such a token acts for the seller each request names (listings: the path's sellerId, "
+    "feeds: the document's header.sellerId). Default: strict, each refresh token bound to "
+    "one seller.",
 )
 @click.option("--log-requests", is_flag=True, help="Log each request on stderr.")
 def serve(
     host: str,
     port: int,
     db: str,
-    seed_file: str | None,
+    seed_files: tuple[str, ...],
     time_scale: float,
     latency_ms: float,
     write_delay: float,
@@ -92,7 +98,7 @@ def serve(
     fault_seed: int,
     no_quotas: bool,
     sandbox: bool,
-    strict_tokens: bool,
+    permissive: bool,
     log_requests: bool,
 ) -> None:
     """Serve the emulator over HTTP/1.1 until SIGINT/SIGTERM.
@@ -119,11 +125,11 @@ def serve(
         sandbox=sandbox,
         faults=spec,
         seed=fault_seed,
-        accept_any_refresh_token=not strict_tokens,
+        permissive=permissive,
     )
     emu = Emulator(db, config)
     try:
-        if seed_file:
+        for seed_file in seed_files:
             emu.seed(load_seed_file(seed_file))
         server = make_server(emu, host, port, log=log_requests)
     except (SeedError, OSError, KeyError, TypeError, ValueError) as e:

@@ -59,11 +59,11 @@ class EmulatorConfig:
     sandbox: bool = False
     faults: FaultSpec = field(default_factory=FaultSpec)
     token_ttl_s: int = 3600  # access-token lifetime (scaled)
-    accept_any_refresh_token: bool = True  # else only refresh tokens registered by seed
+    permissive: bool = False  # unregistered refresh tokens act for any seller (auth.py)
     seed: int = 0  # RNG seed for fault draws
     max_body_bytes: int = 10 * 1024 * 1024 + 64 * 1024
     timeout_fault_s: float = 30.0  # how long the server holds a connection for a timeout fault
-    default_seller_id: str = DEFAULT_SELLER_ID  # seller of unregistered refresh tokens
+    default_seller_id: str = DEFAULT_SELLER_ID  # seed tokens without sellerId; permissive mode
     document_url_ttl_s: float = 300.0  # feed document URLs expire after this (scaled; feeds)
 
     def scaled(self, seconds: float) -> float:
@@ -377,10 +377,10 @@ class Emulator:
         if route.auth:
             from . import auth
 
-            principal = auth.authenticate(self, req, seller)
+            principal = auth.authenticate(self, req, route, seller)
             if isinstance(principal, Response):
                 return principal, seller, None
-            seller = seller or principal.seller_id
+            seller = auth.acting_seller(self, principal, route, seller)
         params["_seller_id"] = seller or ""
         if route.quota and not quota.take(self, seller or "-", route.operation):
             return quota_exceeded(), seller, None

@@ -22,6 +22,7 @@ since 2025-07-31). :func:`register_feed_type` is the hook for later types such a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sqlite3
@@ -32,6 +33,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import feed_documents, listings_feed, store
+from .auth import ANY_SELLER
 from .listings_feed import FeedJob, FeedOutcome
 
 if TYPE_CHECKING:
@@ -161,7 +163,11 @@ def _run(
             for r in _results(emu, seq)
             if r.applied and r.message_id is not None
         }
-        run = runs[seq] = (job, listings_feed.parse(job), seen)
+        parsed = listings_feed.parse(job)
+        if isinstance(parsed, listings_feed.Parsed) and job.seller_id == ANY_SELLER:
+            # an unbound (permissive) token's feed acts for its document's seller (auth.py)
+            job = dataclasses.replace(job, seller_id=str(parsed.header["sellerId"]))
+        run = runs[seq] = (job, parsed, seen)
     return run
 
 
@@ -201,7 +207,7 @@ def _progress(
             outcome = listings_feed.build_report(emu, job, parsed.header, _results(emu, seq))
         else:
             outcome = parsed
-        _store_outcome(emu, seq, job.seller_id, outcome)
+        _store_outcome(emu, seq, row[1], outcome)  # the feed owner's report
     _RUNS.get(emu, {}).pop(seq, None)
     return None
 

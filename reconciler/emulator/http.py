@@ -90,6 +90,8 @@ class Route:
     handler: Handler
     auth: bool = True  # needs x-amz-access-token
     quota: bool = True  # subject to the per-operation token bucket
+    scope: str | None = None  # a grantless operation: the LWA scope its token must carry
+    unbound_ok: bool = False  # an unbound (permissive) token keeps its "any seller" identity
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method != self.method:

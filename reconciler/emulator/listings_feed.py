@@ -31,6 +31,7 @@ import jsonschema  # type: ignore[import-untyped, unused-ignore]
 from reconciler.quotas import JSON_LISTINGS_FEED_MAX_MESSAGES
 
 from .app import ApiError
+from .auth import ANY_SELLER
 
 if TYPE_CHECKING:
     from .app import Emulator
@@ -266,7 +267,7 @@ def parse(job: FeedJob) -> Parsed | FeedOutcome:
             job, f"The feed document does not match the JSON_LISTINGS_FEED schema: {problem}"
         )
     header = doc["header"]
-    if header["sellerId"] != job.seller_id:
+    if header["sellerId"] != job.seller_id and job.seller_id != ANY_SELLER:
         return _fatal(
             job,
             f"header.sellerId {header['sellerId']!r} does not match the seller "

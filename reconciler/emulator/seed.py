@@ -8,7 +8,7 @@ reads JSON). Shape::
         listings:
           - {sku: MUG-001, marketplaceId: ATVPDKIKX0DER, productType: PRODUCT, attributes: {...}}
         supplySources: [...]
-    refreshTokens:
+    refreshTokens:      # each bound to its seller; the emulator exchanges no other (strict)
       - {refreshToken: "Atzr|...", sellerId: A1PP0FEH11RW77, clientId: ..., clientSecret: ...}
 """
 

@@ -1,0 +1,178 @@
+"""The emulator is as strict as Amazon (issue 15): one conformance test per behaviour.
+
+Every request goes through :class:`Conformant` (``test_emulator_conformance``), so each response
+these behaviours produce also validates against Amazon's models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.emulator import auth
+from reconciler.emulator.app import Emulator, EmulatorConfig
+
+from .emulator_support import US, FakeClock, download_report, emulator, listings_feed
+from .test_emulator_conformance import DOCS, FEEDS, Conformant, listing
+
+A = "A1PP0FEH11RW77"
+B = "A2OTHERSELLER9"
+TOKEN_URL = "https://api.amazon.com/auth/o2/token"
+DENIED = {"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied.",
+                      "details": ""}]}
+
+
+def items(seller: str) -> str:
+    return f"/listings/2021-08-01/items/{seller}"
+
+
+def exchange(c: Conformant, refresh_token: str) -> httpx.Response:
+    return c.http.post(TOKEN_URL, data={"grant_type": "refresh_token",
+                                        "refresh_token": refresh_token,
+                                        "client_id": "app", "client_secret": "secret"})
+
+
+def run_feed(c: Conformant, clock: FakeClock, content: bytes, marketplaces: list[str]
+             ) -> tuple[httpx.Response, dict[str, Any] | None]:
+    """Submit a JSON_LISTINGS_FEED and advance the clock until it is terminal: (createFeed
+    answer, last getFeed body or None when createFeed refused it)."""
+    h = c.http
+    doc = h.post(DOCS, json={"contentType": "application/json; charset=UTF-8"}).json()
+    up = h.put(doc["url"], content=content,
+               headers={"content-type": "application/json; charset=UTF-8"})
+    assert up.status_code == 200
+    created = h.post(FEEDS, json={"feedType": "JSON_LISTINGS_FEED", "marketplaceIds": marketplaces,
+                                  "inputFeedDocumentId": doc["feedDocumentId"]})
+    if created.status_code != 202:
+        return created, None
+    feed: dict[str, Any] = {}
+    for _ in range(200):
+        feed = h.get(f"{FEEDS}/{created.json()['feedId']}").json()
+        if feed["processingStatus"] in ("DONE", "FATAL", "CANCELLED"):
+            break
+        clock.advance(10.0)
+    return created, feed
+
+
+def patch_message(sku: str, quantity: int, message_id: int = 1) -> dict[str, Any]:
+    return {"messageId": message_id, "sku": sku, "operationType": "PATCH",
+            "productType": "PRODUCT",
+            "patches": [{"op": "merge", "path": "/attributes/fulfillment_availability",
+                         "value": [{"fulfillment_channel_code": "DEFAULT",
+                                    "quantity": quantity}]}]}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def emu(clock: FakeClock) -> Iterator[Emulator]:
+    with emulator(EmulatorConfig(), clock) as e:
+        e.seed({"sellers": {A: {"listings": [listing("MUG-1", 12.0)]},
+                            B: {"listings": [listing("MUG-1", 30.0)]}},
+                "refreshTokens": [{"refreshToken": "Atzr|seller-a", "sellerId": A}]})
+        yield e
+
+
+# --------------------------------------------------------------------------- 1. seller binding
+
+
+def test_strict_seller_binding(emu: Emulator, clock: FakeClock) -> None:
+    """Must-show 3: a token registered for seller A reads A's listing (200) and not B's (403,
+    Amazon's body); a feed whose header names A is DONE; an unknown refresh token is
+    invalid_grant."""
+    c = Conformant(emu, None, clock)
+    try:
+        tok = exchange(c, "Atzr|seller-a")
+        assert tok.status_code == 200
+        c.http.headers["x-amz-access-token"] = tok.json()["access_token"]
+        mp = {"marketplaceIds": US}
+        assert c.http.get(f"{items(A)}/MUG-1", params=mp).status_code == 200
+        denied = c.http.get(f"{items(B)}/MUG-1", params=mp)
+        assert denied.status_code == 403 and denied.json() == DENIED
+        for method in ("PUT", "PATCH", "DELETE"):  # every write on B's path too
+            r = c.http.request(method, f"{items(B)}/MUG-1", params=mp, json={})
+            assert r.status_code == 403 and r.json() == DENIED, method
+        assert c.http.get(items(B), params=mp).status_code == 403  # searchListingsItems
+        _, feed = run_feed(c, clock, listings_feed([patch_message("MUG-1", 7)], seller=A), [US])
+        assert feed is not None and feed["processingStatus"] == "DONE"
+        report = download_report(c.http, feed["resultFeedDocumentId"])
+        assert report["summary"]["messagesAccepted"] == 1
+        unknown = exchange(c, "Atzr|never-registered")
+        assert unknown.status_code == 400 and unknown.json()["error"] == "invalid_grant"
+        # the feed wrote seller A's listing, never B's
+        clock.advance(emu.config.scaled(emu.config.write_delay_s) + 1)
+        a = emu.listing_state(A, "MUG-1", US)
+        b = emu.listing_state(B, "MUG-1", US)
+        assert a is not None and b is not None
+        assert {"fulfillment_channel_code": "DEFAULT", "quantity": 7} in \
+            a["attributes"]["fulfillment_availability"]
+        assert not any(e.get("quantity") == 7 for e in b["attributes"]["fulfillment_availability"])
+    finally:
+        c.close()
+    assert {("getListingsItem", 200), ("getListingsItem", 403), ("putListingsItem", 403),
+            ("patchListingsItem", 403), ("deleteListingsItem", 403),
+            ("searchListingsItems", 403), ("lwaToken", 200), ("lwaToken", 400)} <= c.seen
+
+
+def test_a_feed_naming_another_seller_is_fatal(emu: Emulator, clock: FakeClock) -> None:
+    c = Conformant(emu, auth.issue_token(emu, A), clock)
+    try:
+        _, feed = run_feed(c, clock, listings_feed([patch_message("MUG-1", 7)], seller=B), [US])
+        assert feed is not None and feed["processingStatus"] == "FATAL"
+    finally:
+        c.close()
+
+
+def test_grantless_token_is_refused_on_seller_operations(emu: Emulator) -> None:
+    c = Conformant(emu, None)
+    try:
+        r = c.http.post(TOKEN_URL, data={"grant_type": "client_credentials",
+                                         "scope": "sellingpartnerapi::notifications"})
+        assert r.status_code == 200
+        c.http.headers["x-amz-access-token"] = r.json()["access_token"]
+        for method, path in (("GET", f"{items(A)}/MUG-1"), ("GET", FEEDS), ("POST", DOCS)):
+            got = c.http.request(method, path, params={"marketplaceIds": US,
+                                                       "feedTypes": "JSON_LISTINGS_FEED"})
+            assert got.status_code == 403 and got.json() == DENIED, path
+        bad = c.http.post(TOKEN_URL, data={"grant_type": "client_credentials",
+                                           "scope": "sellingpartnerapi::orders"})
+        assert bad.status_code == 400 and bad.json()["error"] == "invalid_scope"
+    finally:
+        c.close()
+
+
+def test_permissive_mode_follows_one_rule_for_listings_and_feeds(clock: FakeClock) -> None:
+    """``--permissive``: an unregistered refresh token acts for the seller each request names,
+    the path's for listings and the document header's for feeds."""
+    with emulator(EmulatorConfig(permissive=True), clock) as e:
+        e.seed({"sellers": {A: {"listings": [listing("MUG-1", 12.0)]},
+                            B: {"listings": [listing("MUG-1", 30.0)]}}})
+        c = Conformant(e, None, clock)
+        try:
+            c.http.headers["x-amz-access-token"] = exchange(c, "Atzr|anything").json()[
+                "access_token"]
+            for seller in (A, B):
+                r = c.http.get(f"{items(seller)}/MUG-1", params={"marketplaceIds": US})
+                assert r.status_code == 200, seller
+            _, feed = run_feed(c, clock, listings_feed([patch_message("MUG-1", 9)], seller=B),
+                               [US])
+            assert feed is not None and feed["processingStatus"] == "DONE"
+            report = download_report(c.http, feed["resultFeedDocumentId"])
+            assert report["header"]["sellerId"] == B
+            clock.advance(e.config.scaled(e.config.write_delay_s) + 1)
+            b = e.listing_state(B, "MUG-1", US)
+            assert b is not None and {"fulfillment_channel_code": "DEFAULT", "quantity": 9} in \
+                b["attributes"]["fulfillment_availability"]
+        finally:
+            c.close()
+
+
+def test_seed_tokens_are_stored_as_fingerprints_only(emu: Emulator) -> None:
+    dump = "\n".join(emu.db.iterdump())
+    assert "rt-sha256:" in dump and "seller-a" not in dump
