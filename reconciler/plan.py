@@ -41,7 +41,7 @@ from reconciler.model import (
     PriceDerivation,
 )
 from reconciler.raw import paused_gc
-from reconciler.strategy import StrategyEstimate, estimate
+from reconciler.strategy import StrategyEstimate, estimate, feed_only_counts
 
 FORMAT_VERSION = 1
 REMOTE_KEY = "remote_validation"  # in data(), outside the checksum
@@ -467,13 +467,16 @@ def _held_from(d: Mapping[str, Any]) -> Held:
 def _strategy_data(s: StrategyEstimate | None) -> dict[str, Any] | None:
     if s is None:
         return None
-    return {
+    data: dict[str, Any] = {
         "chosen": s.chosen,
         "patch_seconds": s.patch_seconds,
         "feed_seconds": s.feed_seconds,
         "feeds": s.feeds,
         "listings": s.listings,
     }
+    if s.feed_only:  # only when some SKU needs a feed: plans without one keep their bytes
+        data["feed_only"] = s.feed_only
+    return data
 
 
 def _strategy_from(d: Mapping[str, Any] | None) -> StrategyEstimate | None:
@@ -485,6 +488,7 @@ def _strategy_from(d: Mapping[str, Any] | None) -> StrategyEstimate | None:
         feed_seconds=float(d["feed_seconds"]),
         feeds=int(d["feeds"]),
         listings=int(d["listings"]),
+        feed_only=int(d.get("feed_only", 0)),
     )
 
 
@@ -633,7 +637,11 @@ class PlanBuilder:
         if plan.strategy is None and plan.changes:
             per_mp = write_counts_per_marketplace(plan, self.desired)
             counts = {k: sum(v) for k, v in per_mp.items()}
-            plan = replace(plan, strategy=estimate(counts, per_marketplace=per_mp))
+            regions = {a.name: a.region for a in self.desired.accounts}
+            only = feed_only_counts((c.key for c in plan.changes), regions)
+            plan = replace(
+                plan, strategy=estimate(counts, per_marketplace=per_mp, feed_only=only)
+            )
         return replace(plan, safety=check_safety(plan, self.desired))
 
 

@@ -144,10 +144,12 @@ def test_create_feed_bucket_and_json_feed_window(clock: Clock) -> None:
         assert quota.take(e, SELLER, "createFeed")
         assert not quota.take(e, SELLER, "createFeed")
         w = JSON_LISTINGS_FEED_WINDOW
-        assert sum(quota.take_extra(e, "JSON_LISTINGS_FEED", SELLER, w) for _ in range(9)) == 5
-        clock.t += 60  # 5 per 300 s -> one more per minute
-        assert quota.take_extra(e, "JSON_LISTINGS_FEED", SELLER, w)
-        assert not quota.take_extra(e, "JSON_LISTINGS_FEED", SELLER, w)
+        assert sum(quota.take_window(e, "JSON_LISTINGS_FEED", SELLER, w) for _ in range(9)) == 5
+        clock.t += 60  # a sliding window: nothing comes back before the first is 300 s old
+        assert not quota.take_window(e, "JSON_LISTINGS_FEED", SELLER, w)
+        clock.t += 240  # 300 s after the first five: five more
+        assert sum(quota.take_window(e, "JSON_LISTINGS_FEED", SELLER, w) for _ in range(9)) == 5
+        assert quota.take_window(e, "JSON_LISTINGS_FEED", OTHER, w)  # per seller
 
 
 def test_create_feed_over_http_if_feeds_module_present(clock: Clock) -> None:

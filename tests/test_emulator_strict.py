@@ -176,3 +176,122 @@ def test_permissive_mode_follows_one_rule_for_listings_and_feeds(clock: FakeCloc
 def test_seed_tokens_are_stored_as_fingerprints_only(emu: Emulator) -> None:
     dump = "\n".join(emu.db.iterdump())
     assert "rt-sha256:" in dump and "seller-a" not in dump
+
+
+# --------------------------------------------------------------------------- 2. rate limits
+
+
+def _patch(attribute: str, value: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"productType": "PRODUCT",
+            "patches": [{"op": "replace", "path": f"/attributes/{attribute}", "value": value}]}
+
+
+PRICE = _patch("purchasable_offer", [{"marketplace_id": US, "currency": "USD", "audience": "ALL",
+                                      "our_price": [{"schedule": [{"value_with_tax": 9.0}]}]}])
+TITLE = _patch("item_name", [{"value": "Mug", "language_tag": "en_US", "marketplace_id": US}])
+PARENT = _patch("child_parent_sku_relationship",
+                [{"child_relationship_type": "variation", "parent_sku": "P-1",
+                  "marketplace_id": US}])
+
+
+def test_listings_bursts_are_five_with_the_generic_message(emu: Emulator) -> None:
+    """getListingsItem and putListingsItem: burst 5 (the models' 10 is outdated); the
+    per-account limit answers the generic QuotaExceeded."""
+    c = Conformant(emu, auth.issue_token(emu, A))
+    c.step = 0.0
+    try:
+        gets = [c.http.get(f"{items(A)}/MUG-1", params={"marketplaceIds": US}) for _ in range(6)]
+        assert [r.status_code for r in gets] == [200] * 5 + [429]
+        assert gets[-1].json()["errors"][0] == {
+            "code": "QuotaExceeded",
+            "message": "You exceeded your quota for the requested resource.", "details": ""}
+        body = {"productType": "PRODUCT", "attributes": listing("MUG-1", 1.0)["attributes"]}
+        puts = [c.http.put(f"{items(A)}/MUG-1", params={"marketplaceIds": US}, json=body)
+                for _ in range(6)]
+        assert [r.status_code for r in puts] == [200] * 5 + [429]
+    finally:
+        c.close()
+
+
+def test_validation_preview_has_its_own_limit(emu: Emulator, clock: FakeClock) -> None:
+    """One preview a second per seller (its own bucket, reported in x-amzn-RateLimit-Limit),
+    besides the patch bucket: a preview does not use up a write."""
+    c = Conformant(emu, auth.issue_token(emu, A))
+    c.step = 0.0
+    preview = {"marketplaceIds": US, "mode": "VALIDATION_PREVIEW"}
+    try:
+        first = c.http.patch(f"{items(A)}/MUG-1", params=preview, json=PRICE)
+        assert first.status_code == 200 and first.json()["status"] == "VALID"
+        assert first.headers["x-amzn-RateLimit-Limit"] == "1.0"
+        second = c.http.patch(f"{items(A)}/MUG-1", params=preview, json=PRICE)
+        assert second.status_code == 429
+        writes = [c.http.patch(f"{items(A)}/MUG-1", params={"marketplaceIds": US}, json=PRICE)
+                  for _ in range(5)]
+        assert [r.status_code for r in writes] == [200] * 5
+        assert writes[0].headers["x-amzn-RateLimit-Limit"] == "5.0"
+        clock.advance(1.0)
+        assert c.http.patch(f"{items(A)}/MUG-1", params=preview, json=PRICE).status_code == 200
+    finally:
+        c.close()
+
+
+def _many_sellers(emu: Emulator, n: int, prefix: str = "A") -> list[str]:
+    sellers = [f"{prefix}{i:03d}SELLER" for i in range(n)]
+    emu.seed({"sellers": {s: {"listings": [listing("MUG-1", 1.0)]} for s in sellers}})
+    return sellers
+
+
+def _send(c: Conformant, emu: Emulator, seller: str, params: dict[str, str],
+          body: dict[str, Any]) -> httpx.Response:
+    token = auth.issue_token(emu, seller, client_id="one-application")
+    return c.http.patch(f"{items(seller)}/MUG-1", params=params, json=body,
+                        headers={"x-amz-access-token": token})
+
+
+@pytest.mark.parametrize(("body", "mode", "per_seller", "sellers", "message"), [
+    (TITLE, None, 5, 21, "The frequency of requests was greater than what is allowed for "
+                         "product data."),
+    (PARENT, None, 5, 2, "The frequency of requests was greater than what is allowed for "
+                         "relationships."),
+    (PRICE, "VALIDATION_PREVIEW", 1, 21, "The frequency of requests was greater than what is "
+                                         "allowed for the application."),
+])
+def test_per_application_limits_answer_amazons_messages(
+    emu: Emulator, body: dict[str, Any], mode: str | None, per_seller: int, sellers: int,
+    message: str,
+) -> None:
+    """Several sellers of one application together: product data 100/s, relationships 5/s and
+    previews 20/s per application; each 429 names the limit it hit."""
+    c = Conformant(emu, None)
+    c.step = 0.0
+    params = {"marketplaceIds": US, **({"mode": mode} if mode else {})}
+    try:
+        got = [_send(c, emu, s, params, body) for s in _many_sellers(emu, sellers)
+               for _ in range(per_seller)]
+        refused = [r for r in got if r.status_code == 429]
+        assert refused, "no per-application limit hit"
+        assert {r.json()["errors"][0]["message"] for r in refused} == {message}
+        # offer data under the same per-application load is only limited per seller
+        if body is TITLE:
+            offers = [_send(c, emu, s, params, PRICE)
+                      for s in _many_sellers(emu, sellers, prefix="B") for _ in range(per_seller)]
+            assert {r.status_code for r in offers} == {200}
+    finally:
+        c.close()
+
+
+def test_client_and_emulator_share_one_table(emu: Emulator) -> None:
+    from reconciler.emulator import quota
+    from reconciler.quotas import QUOTAS
+    from reconciler.spapi.client import SpApiClient
+
+    for key, q in QUOTAS.items():
+        assert quota.plan_for(emu, key) is q
+    client = SpApiClient(seller_id=A, base_url="http://x", token_url="http://x/t",
+                         refresh_token="r", client_id="c", client_secret="s")
+    try:
+        assert client.limiter.quotas == QUOTAS
+        assert client.limiter.bucket("getListingsItem").burst == 5 - 1  # one token of headroom
+        assert client.limiter.bucket("patchListingsItem:VALIDATION_PREVIEW").rate == 1.0
+    finally:
+        client.close()

@@ -164,9 +164,29 @@ def test_client_buckets_keep_emulator_from_throttling(clock: FakeClock) -> None:
         elapsed = clock() - start
         calls = emu.calls("getListingsItem")
     assert [c.status for c in calls] == [200] * 40
-    # getListingsItem: burst 10 (9 used: one token of headroom) then 5/s -> 31 more need
-    # 6.2 s: saturated, never over
-    assert elapsed == pytest.approx(6.2, abs=0.01)
+    # getListingsItem: burst 5 (4 used: one token of headroom) then 5/s -> 36 more need
+    # 7.2 s: saturated, never over
+    assert elapsed == pytest.approx(7.2, abs=0.01)
+
+
+def test_previews_are_paced_by_their_own_limit(clock: FakeClock) -> None:
+    """mode=VALIDATION_PREVIEW: one a second per seller (quotas.py); the client's preview
+    bucket paces them so the emulator never throttles, and patches keep their own bucket."""
+    emu, client = make(clock)
+    emu.seed({"sellers": {SELLER: {"listings": [listing("MUG-1")]}}})
+    body = {"productType": "PRODUCT", "patches": [{
+        "op": "merge", "path": "/attributes/fulfillment_availability",
+        "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 4}]}]}
+    with emu, client:
+        start = clock()
+        got = [client.patch_listings_item("MUG-1", [US], body, mode="VALIDATION_PREVIEW")
+               for _ in range(6)]
+        elapsed = clock() - start
+        client.patch_listings_item("MUG-1", [US], body)
+        statuses = [c.status for c in emu.calls("patchListingsItem")]
+    assert {g["status"] for g in got} == {"VALID"}
+    assert statuses == [200] * 7
+    assert elapsed == pytest.approx(5.0, abs=0.01)  # burst 1, then one a second
 
 
 def test_client_follows_scaled_rate_header(clock: FakeClock) -> None:

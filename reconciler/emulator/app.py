@@ -33,6 +33,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -80,7 +81,7 @@ class ApiError(Exception):
 
 
 def quota_exceeded() -> Response:
-    return api_error(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")
+    return quota.throttled()
 
 
 def internal_failure() -> Response:
@@ -162,6 +163,7 @@ class Emulator:
         self.lock = threading.RLock()
         self.db: sqlite3.Connection = store.connect(db)
         self.buckets: dict[tuple[str, str], quota.Bucket] = {}
+        self.windows: dict[tuple[str, str], deque[float]] = {}  # sliding-window limits
         self.rng = random.Random(self.config.seed)
         self.modules = _load_modules()
         with self.lock:
@@ -344,7 +346,7 @@ class Emulator:
             assert resp is not None
             resp.headers["x-amzn-RequestId"] = rid
             if route is not None and (200 <= resp.status < 300 or resp.status in (400, 404)):
-                limit = quota.rate_header(self, route.operation)
+                limit = quota.rate_header(self, quota.key_for(route, req))
                 if limit is not None and route.quota:
                     resp.headers["x-amzn-RateLimit-Limit"] = limit
             self._log(rid, arrived, operation, req, resp.status, seller, fault, error)
@@ -374,6 +376,7 @@ class Emulator:
     def _dispatch(
         self, route: Route, req: Request, params: dict[str, str], seller: str | None
     ) -> tuple[Response, str | None, str | None]:
+        app = "-"
         if route.auth:
             from . import auth
 
@@ -381,9 +384,11 @@ class Emulator:
             if isinstance(principal, Response):
                 return principal, seller, None
             seller = auth.acting_seller(self, principal, route, seller)
+            app = principal.client_id
         params["_seller_id"] = seller or ""
-        if route.quota and not quota.take(self, seller or "-", route.operation):
-            return quota_exceeded(), seller, None
+        refused = quota.admit(self, quota.key_for(route, req), route, req, seller or "-", app)
+        if refused is not None:
+            return refused, seller, None
         try:
             if self.config.sandbox:
                 sb = self.module("sandbox") or _try_import("sandbox")

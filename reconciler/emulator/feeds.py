@@ -7,11 +7,13 @@ application and the processing report in ``listings_feed.py``.
 
 Error choices (Amazon-shaped ``ErrorList`` bodies): malformed ids -> 400 ``InvalidInput``;
 well-formed ids of nothing this seller owns -> 404 ``NotFound``; cancelling a feed that is not
-``IN_QUEUE`` -> 400 ``InvalidInput``; a ``JSON_LISTINGS_FEED`` beyond 5 per 5 minutes per
-(seller, region) -> 429 ``QuotaExceeded``. That limit is the token bucket
-``reconciler.quotas.JSON_LISTINGS_FEED_WINDOW`` (burst 5, one back per minute, scaled), the same
-figure the client paces itself with, rather than a strict sliding window. It is taken only after
-the specification validated, so a rejected createFeed does not use up a submission.
+``IN_QUEUE`` -> 400 ``InvalidInput``; a ``JSON_LISTINGS_FEED`` naming more than one marketplace
+-> 400 ``InvalidInput`` "Too many 'marketplaceIds' values provided. Expected a maximum of 1."
+(Amazon applies a listings feed's messages to one marketplace); a ``JSON_LISTINGS_FEED`` beyond 5
+per 5 minutes per (seller, region) -> 429 ``QuotaExceeded``. That limit is the sliding window
+``reconciler.quotas.JSON_LISTINGS_FEED_WINDOW`` (scaled), the same table the client paces itself
+with. It is counted only after the specification validated, so a rejected createFeed does not
+use up a submission.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ __all__ = [
 ]
 
 BASE = "/feeds/2021-06-30"
+TOO_MANY_MARKETPLACES = "Too many 'marketplaceIds' values provided. Expected a maximum of 1."
 STATUSES = ("CANCELLED", "DONE", "FATAL", "IN_PROGRESS", "IN_QUEUE")
 RETENTION_S = 90 * 86400
 
@@ -177,12 +180,14 @@ def _spec_problem(body: Any) -> str | None:
 
 
 def create_feed(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
-    from .app import json_body, quota_exceeded
+    from .app import json_body
 
     body = json_body(req)
     problem = _spec_problem(body)
     if problem is not None:
         return invalid_input(problem)
+    if body["feedType"] == "JSON_LISTINGS_FEED" and len(body["marketplaceIds"]) > 1:
+        return api_error(400, "InvalidInput", TOO_MANY_MARKETPLACES)
     seller_id = _seller(params)
     doc = feed_documents.get(emu, body["inputFeedDocumentId"])
     if doc is None or doc.seller_id != seller_id or doc.kind != "input":
@@ -194,9 +199,9 @@ def create_feed(emu: Emulator, req: Request, params: dict[str, str]) -> Response
     mkts = list(body["marketplaceIds"])
     if body["feedType"] == "JSON_LISTINGS_FEED":
         region = BY_ID[mkts[0]].region
-        if not quota.take_extra(emu, f"JSON_LISTINGS_FEED:{region}", seller_id,
-                                JSON_LISTINGS_FEED_WINDOW):
-            return quota_exceeded()
+        if not quota.take_window(emu, f"JSON_LISTINGS_FEED:{region}", seller_id,
+                                 JSON_LISTINGS_FEED_WINDOW):
+            return quota.throttled()
     cur = emu.db.execute(
         "INSERT INTO feeds(seller_id, feed_type, marketplace_ids, input_doc_id, feed_options,"
         " status, created_at, created_wall) VALUES (?,?,?,?,?,'IN_QUEUE',?,?)",

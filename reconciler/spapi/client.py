@@ -37,7 +37,7 @@ import httpx
 from .. import __version__
 from ..errors import ApiError, ApiErrorDetail, ServerError, ThrottledError
 from ..model import to_json_value
-from ..quotas import QUOTAS, SEARCH_MAX_IDENTIFIERS, Quota
+from ..quotas import QUOTAS, SEARCH_MAX_IDENTIFIERS, Quota, limit_key
 from ..ratelimit import RateLimiter
 from .auth import LwaAuth, LwaTokenSource
 from .errors import (
@@ -166,8 +166,14 @@ class SpApiClient:
         headers: Mapping[str, str] | None = None,
         metered: bool = True,
         signed: bool = True,
+        limit: str | None = None,
+        retry_throttled: bool = True,
     ) -> httpx.Response:
-        """Send one logical call with bucket, retries and stats; return the 2xx response."""
+        """Send one logical call with bucket, retries and stats; return the 2xx response.
+        ``limit``: the bucket's key when it is not the operation's (previews,
+        ``quotas.limit_key``); ``retry_throttled=False`` raises a 429 at once (the caller
+        paces itself by a window instead)."""
+        bucket = limit or operation
         hdrs = dict(headers or {})
         if body is not None:
             content = json.dumps(to_json_value(body), ensure_ascii=False).encode("utf-8")
@@ -175,7 +181,7 @@ class SpApiClient:
 
         def attempt(retries: int) -> httpx.Response:
             if metered:
-                self.limiter.acquire(operation)
+                self.limiter.acquire(bucket)
             start = self._clock()
             try:
                 if signed:
@@ -192,9 +198,9 @@ class SpApiClient:
             self.stats.record_call(operation, self._clock() - start, r.status_code)
             if metered:
                 if r.status_code == 429:
-                    self.limiter.bucket(operation).drain()
+                    self.limiter.bucket(bucket).drain()
                 else:
-                    self.limiter.observe_limit_header(operation, r.headers.get(RATE_LIMIT_HEADER))
+                    self.limiter.observe_limit_header(bucket, r.headers.get(RATE_LIMIT_HEADER))
             if not 200 <= r.status_code < 300:
                 raise error_from_response(r, operation, retries=retries)
             return r
@@ -209,7 +215,9 @@ class SpApiClient:
                 attempt,
                 # LWA failures (operation "lwaToken") were already retried by the token source
                 retryable=lambda e: (
-                    isinstance(e, (ThrottledError, ServerError)) and e.operation == operation
+                    isinstance(e, (ThrottledError, ServerError))
+                    and e.operation == operation
+                    and (retry_throttled or not isinstance(e, ThrottledError))
                 ),
                 policy=self.retry,
                 sleep=self._sleep,
@@ -308,9 +316,10 @@ class SpApiClient:
         if mode:
             params["mode"] = mode
         op = "patchListingsItem"
-        return self._json(
-            op, self._request(op, "PATCH", self._item_path(sku), params=params, body=body)
+        r = self._request(
+            op, "PATCH", self._item_path(sku), params=params, body=body, limit=limit_key(op, mode)
         )
+        return self._json(op, r)
 
     def put_listings_item(
         self,
@@ -324,9 +333,10 @@ class SpApiClient:
         if mode:
             params["mode"] = mode
         op = "putListingsItem"
-        return self._json(
-            op, self._request(op, "PUT", self._item_path(sku), params=params, body=body)
+        r = self._request(
+            op, "PUT", self._item_path(sku), params=params, body=body, limit=limit_key(op, mode)
         )
+        return self._json(op, r)
 
     def delete_listings_item(self, sku: str, marketplace_ids: Sequence[str]) -> dict[str, Any]:
         params = {"marketplaceIds": csv(marketplace_ids)}
