@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -39,7 +40,7 @@ from reconciler.clockskew import clock_margin, iso_utc, parse_iso_utc
 from reconciler.errors import ApiError, NotFoundError
 from reconciler.model import Issue, ListingKey
 from reconciler.plan import Change
-from reconciler.quotas import JSON_LISTINGS_FEED_MAX_MESSAGES
+from reconciler.quotas import JSON_LISTINGS_FEED_MAX_MESSAGES, JSON_LISTINGS_FEED_WINDOW
 from reconciler.spapi.client import SpApiClient
 from reconciler.verify import poll_delay
 
@@ -56,6 +57,23 @@ class FeedResult:
     keys: tuple[ListingKey, ...]
     rejected: Mapping[ListingKey, tuple[Issue, ...]]
     feed_issues: tuple[Issue, ...] = ()  # feed-level (no messageId)
+    age_s: float = 0.0  # seconds from its submission to this result
+
+    def unfinished_issue(self) -> Issue:
+        """Why this feed's listings are pending: the feed, its status and its age."""
+        return Issue(
+            f"FEED_{self.status}",
+            f"feed {self.feed_id} still {self.status} {age_text(self.age_s)} after it was "
+            "submitted; its listings are not written again until it finishes",
+        )
+
+
+def age_text(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 # --------------------------------------------------------------------------- journal
@@ -66,6 +84,7 @@ class Journal:
 
     def __init__(self, state_dir: str | Path | None, account: str) -> None:
         self.path = Path(state_dir) / "feeds" / f"{account}.json" if state_dir else None
+        self.submissions: list[str] = []  # createFeed times (JSON_LISTINGS_FEED window pacing)
         self.entries: list[dict[str, Any]] = self._load()
 
     def _load(self) -> list[dict[str, Any]]:
@@ -73,8 +92,9 @@ class Journal:
             return []
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
+            self.submissions = [str(t) for t in data.get("submissions", [])]
             return list(data.get("feeds", []))
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):
             return []
 
     def _save(self) -> None:
@@ -82,8 +102,34 @@ class Journal:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({"feeds": self.entries}), encoding="utf-8")
+        data = {"feeds": self.entries, "submissions": self.submissions}
+        tmp.write_text(json.dumps(data), encoding="utf-8")
         os.replace(tmp, self.path)
+
+    def record_submission(self) -> None:
+        """A JSON_LISTINGS_FEED was just created: remembered for one window, so the next run
+        of this account paces its submissions with this one counted."""
+        now = datetime.now(timezone.utc)
+        window = JSON_LISTINGS_FEED_WINDOW.seconds
+        keep = [t for t in self.submissions if _seconds_since(t, now) < window]
+        self.submissions = [*keep, iso_utc(now)]
+        self._save()
+
+    def submission_ages(self) -> list[float]:
+        """Seconds since each remembered submission (for ``client.feed_window.seed``)."""
+        now = datetime.now(timezone.utc)
+        return [a for a in (_seconds_since(t, now) for t in self.submissions) if a >= 0]
+
+    def holding(self) -> dict[str, dict[str, tuple[str, float]]]:
+        """marketplace_id -> SKU -> (feed id, seconds since submitted) of the unfinished feeds
+        this journal remembers (a SKU in several: the newest)."""
+        now = datetime.now(timezone.utc)
+        out: dict[str, dict[str, tuple[str, float]]] = {}
+        for e in self.entries:
+            age = max(0.0, _seconds_since(e.get("submitted_at", ""), now))
+            for sku in e["skus"]:
+                out.setdefault(e["marketplace_id"], {})[sku] = (e["feed_id"] or "?", age)
+        return out
 
     def add(self, document_id: str, marketplace_id: str, skus: Sequence[str]) -> None:
         self.entries.append(
@@ -122,8 +168,13 @@ def settle_journal(
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, set[str]]:
     """Wait (bounded) for feeds a previous run left in flight. Returns marketplace_id -> SKUs
-    still in an unfinished feed (empty when everything settled); those must not be written."""
-    deadline = clock() + timeout_s
+    still in an unfinished feed (empty when everything settled); those must not be written.
+
+    The bound counts from each feed's submission, not from now: feeds older than
+    ``timeout_s`` (a feed stuck IN_PROGRESS) are asked once and not waited for again."""
+    now = datetime.now(timezone.utc)
+    ages = [int(max(0.0, _seconds_since(e.get("submitted_at", ""), now))) for e in journal.entries]
+    deadline = clock() + max(0.0, timeout_s - min(ages, default=0))
     rounds = 0
     while journal.entries:
         rounds += 1
@@ -194,6 +245,14 @@ def _resolve_markers(client: SpApiClient, journal: Journal) -> None:
     journal.replace(entries)
 
 
+def _seconds_since(stamp: str, now: datetime) -> float:
+    """Seconds from an ISO time to ``now``; 0 for a stamp that does not parse (old entries)."""
+    try:
+        return (now - parse_iso_utc(stamp)).total_seconds()
+    except ValueError:
+        return 0.0
+
+
 def _marker_since(submitted_at: str) -> str | None:
     """createdSince for a marker: its time less the clock margin. Markers written before the
     journal kept a time fall back to Amazon's default window (90 days)."""
@@ -241,6 +300,7 @@ def submit(
     journal.add(document_id, marketplace_id, [c.key.sku for c in changes])
     feed_id = client.create_feed(FEED_TYPE, [marketplace_id], document_id)
     journal.set_feed(document_id, feed_id)
+    journal.record_submission()
     return feed_id, by_id
 
 
@@ -282,6 +342,62 @@ def download_report(client: SpApiClient, document_id: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+class _Poller:
+    """Polls submitted feeds: each one until it is terminal (report mapped, out of the journal)
+    or until its own bound, ``timeout_s`` after its submission (then it stays in the journal and
+    its result says how long it has been unfinished)."""
+
+    def __init__(
+        self,
+        client: SpApiClient,
+        journal: Journal,
+        timeout_s: float,
+        clock: Callable[[], float],
+        on_result: Callable[[FeedResult], None] | None,
+    ) -> None:
+        self.client, self.journal, self.timeout_s, self.clock = client, journal, timeout_s, clock
+        self.on_result = on_result
+        self.feeds: dict[str, tuple[str, dict[int, ListingKey], float]] = {}
+        self.status: dict[str, str] = {}
+        self.open: set[str] = set()
+        self.results: dict[str, FeedResult] = {}
+
+    def add(self, fid: str, mp: str, by_id: dict[int, ListingKey], at: float) -> None:
+        self.feeds[fid] = (mp, by_id, at)
+        self.open.add(fid)
+
+    def _done(self, fid: str, result: FeedResult) -> None:
+        self.open.discard(fid)
+        self.results[fid] = result
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def poll(self) -> None:
+        for fid in sorted(self.open):
+            mp, by_id, at = self.feeds[fid]
+            try:
+                f: Mapping[str, Any] | None = self.client.get_feed(fid)
+            except ApiError:  # failed after bounded retries: poll again next round
+                f = None
+            if f is not None:
+                self.status[fid] = str(f.get("processingStatus", ""))
+                if self.status[fid] in TERMINAL:
+                    doc = str(f.get("resultFeedDocumentId") or "")
+                    result = _result(self.client, fid, mp, by_id, self.status[fid], doc)
+                    self.journal.drop({fid})
+                    self._done(fid, result)
+                    continue
+            age = self.clock() - at
+            if age >= self.timeout_s:  # the bound ran out: still in flight, stays in the journal
+                st = self.status.get(fid, "IN_QUEUE")
+                self._done(fid, _result(self.client, fid, mp, by_id, st, "", age))
+
+    def next_bound(self) -> float:
+        """Seconds until the earliest open feed reaches its bound."""
+        now = self.clock()
+        return min((self.feeds[f][2] + self.timeout_s - now for f in self.open), default=0.0)
+
+
 def wait_all(
     client: SpApiClient,
     feeds: Mapping[str, tuple[str, dict[int, ListingKey]]],
@@ -294,46 +410,76 @@ def wait_all(
     progress: Callable[[int], None] | None = None,
     on_result: Callable[[FeedResult], None] | None = None,
 ) -> list[FeedResult]:
-    """Poll every feed until terminal (or the bound), reading and mapping each feed's report as
-    soon as that feed is terminal; returns the results by feed id.
-    ``feeds``: feed id -> (marketplace id, messageId -> listing).
-
-    ``on_result`` is called (on this thread) with each feed's result as soon as it is known,
-    while the other feeds are still being polled: a terminal feed right after its report is
-    mapped (and it has left the journal), an unfinished one at the bound. The caller can start
-    verifying a DONE feed's listings while later feeds are still processing."""
-    deadline = clock() + timeout_s
-    status: dict[str, str] = {}
-    results: dict[str, FeedResult] = {}
-    open_ = set(feeds)
+    """Poll feeds submitted before (``feeds``: feed id -> (marketplace id, messageId ->
+    listing)) until each is terminal or ``timeout_s`` has passed, reading and mapping each
+    feed's report as soon as that feed is terminal and handing it over (``on_result``, on this
+    thread) while the others are still polled; a feed unfinished at the bound comes last."""
+    poller = _Poller(client, journal, timeout_s, clock, on_result)
+    start = clock()
+    for fid in sorted(feeds):
+        poller.add(fid, *feeds[fid], start)
     rounds = 0
-    while open_:
-        rounds += 1
-        for fid in sorted(open_):
-            try:
-                f = client.get_feed(fid)
-            except ApiError:  # failed after bounded retries: poll again next round
-                continue
-            status[fid] = str(f.get("processingStatus", ""))
-            if status[fid] in TERMINAL:
-                open_.discard(fid)
-                mp, by_id = feeds[fid]
-                doc = str(f.get("resultFeedDocumentId") or "")
-                results[fid] = _result(client, fid, mp, by_id, status[fid], doc)
-                journal.drop({fid})
-                if on_result is not None:
-                    on_result(results[fid])
+    while poller.open:
+        poller.poll()
         if progress is not None:
-            progress(len(feeds) - len(open_))
-        if not open_ or clock() >= deadline:
+            progress(len(feeds) - len(poller.open))
+        if not poller.open:
             break
-        sleep(max(0.0, min(poll_delay(rounds - 1, poll_s), deadline - clock())))
-    for fid in sorted(open_):  # the bound ran out: still in flight, stays in the journal
-        mp, by_id = feeds[fid]
-        results[fid] = _result(client, fid, mp, by_id, status.get(fid, "IN_QUEUE"), "")
-        if on_result is not None:
-            on_result(results[fid])
-    return [results[fid] for fid in sorted(feeds)]
+        sleep(max(0.0, min(poll_delay(rounds, poll_s), poller.next_bound())))
+        rounds += 1
+    return [poller.results[fid] for fid in sorted(feeds)]
+
+
+def run(
+    client: SpApiClient,
+    seller_id: str,
+    batches: Sequence[tuple[str, Sequence[Change]]],
+    journal: Journal,
+    *,
+    timeout_s: float,
+    poll_s: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    on_submitted: Callable[[str, Sequence[Change]], None] | None = None,
+    on_failed: Callable[[Sequence[Change], ApiError], None] | None = None,
+    on_result: Callable[[FeedResult], None] | None = None,
+) -> list[FeedResult]:
+    """Submit the feeds of ``batches`` (marketplace, changes) and poll them in one loop.
+
+    Each feed is submitted as soon as the JSON_LISTINGS_FEED window of this seller and region
+    allows (``client.feed_submission_wait``; the journal's recent submissions count), so the
+    submissions never run into createFeed throttling, and the feeds already submitted are
+    polled meanwhile: a feed's report is mapped and handed over (``on_result``) as soon as it is
+    terminal, while later feeds wait for their window. A feed unfinished ``timeout_s`` after its
+    own submission is handed over as such and stays in the journal (its listings pending): the
+    loop never waits longer for it. ``on_submitted(feed id, changes)`` /
+    ``on_failed(changes, error)`` report each submission."""
+    client.feed_window.seed(journal.submission_ages())
+    poller = _Poller(client, journal, timeout_s, clock, on_result)
+    pending = list(batches)
+    rounds = 0
+    while pending or poller.open:
+        while pending and client.feed_submission_wait() <= 0:
+            mp, batch = pending.pop(0)
+            try:
+                fid, by_id = submit(client, seller_id, mp, batch, journal)
+            except ApiError as e:
+                if on_failed is not None:
+                    on_failed(batch, e)
+                continue
+            poller.add(fid, mp, by_id, clock())
+            if on_submitted is not None:
+                on_submitted(fid, batch)
+        if poller.open:
+            poller.poll()
+        if not pending and not poller.open:
+            break
+        delay = min(poll_delay(rounds, poll_s), poller.next_bound()) if poller.open else math.inf
+        if pending:
+            delay = min(delay, client.feed_submission_wait())
+        sleep(max(0.0, delay))
+        rounds += 1
+    return [poller.results[fid] for fid in sorted(poller.results)]
 
 
 def _result(
@@ -343,6 +489,7 @@ def _result(
     by_id: Mapping[int, ListingKey],
     st: str,
     result_doc: str,
+    age: float = 0.0,
 ) -> FeedResult:
     """One feed's result: its processing report mapped to listings (FATAL: every listing)."""
     rejected: dict[ListingKey, tuple[Issue, ...]] = {}
@@ -353,4 +500,4 @@ def _result(
     if st == "FATAL":
         why = feed_issues or (Issue("FEED_FATAL", f"feed {fid} was aborted (FATAL)"),)
         rejected = {k: rejected.get(k, why) for k in by_id.values()}
-    return FeedResult(fid, mp, st, tuple(by_id.values()), rejected, feed_issues)
+    return FeedResult(fid, mp, st, tuple(by_id.values()), rejected, feed_issues, age)

@@ -8,7 +8,9 @@ gone.
 
 An ERROR issue that was already on the listing when it was planned (``baseline``) is not taken as
 the answer to this write until the bound runs out: the write may not be visible yet, and it may be
-exactly what fixes that issue.
+exactly what fixes that issue. A new ERROR issue rejects the listing even when it shows the values
+written: ACCEPTED is only queued, and Amazon attaches what it finds while processing the write
+(a catalog conflict, a price outside the allowed range) to the listing.
 """
 
 from __future__ import annotations
@@ -106,14 +108,17 @@ def _error_issues(live: LiveListing, attributes: frozenset[str]) -> tuple[Issue,
 
 
 def judge(t: Target, live: LiveListing | None) -> tuple[str, tuple[Issue, ...]]:
-    """converged, or pending with the ERROR issues seen (candidates for rejection)."""
+    """converged or pending, with the ERROR issues seen (candidates for rejection: a listing
+    can show exactly the values written and still carry an issue Amazon attached after
+    accepting the write, e.g. a suppressed price)."""
     if t.action == "delete" or t.desired is None:
         return (CONVERGED, ()) if live is None else (PENDING, ())
     if live is None:
         return PENDING, ()
+    issues = _error_issues(live, t.attributes)
     if not diff_listing(t.desired, live):
-        return CONVERGED, ()
-    return PENDING, _error_issues(live, t.attributes)
+        return CONVERGED, issues
+    return PENDING, issues
 
 
 def verify(
@@ -154,7 +159,7 @@ def verify(
             status, issues = judge(open_[key], live_now.get(key))
             old = set(baseline.get(key, ()))
             new_issues = tuple(i for i in issues if (i.code, i.message) not in old)
-            if status == CONVERGED:
+            if status == CONVERGED and not new_issues:
                 result[key] = (CONVERGED, ())
             elif new_issues or (timed_out and issues):
                 result[key] = (REJECTED, new_issues or issues)

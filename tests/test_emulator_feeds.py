@@ -39,7 +39,8 @@ from .emulator_support import (
 
 DOCS = "/feeds/2021-06-30/documents"
 FEEDS = "/feeds/2021-06-30/feeds"
-CFG = EmulatorConfig(feed_processing_s=2.0, feed_per_message_s=0.01)
+# writes visible at once: these tests are about feeds (the visibility delay: test_emulator_strict)
+CFG = EmulatorConfig(feed_processing_s=2.0, feed_per_message_s=0.01, write_delay_s=0.0)
 
 
 def offer(price: float) -> list[dict[str, Any]]:
@@ -410,7 +411,7 @@ def test_feed_type_hook(emu: Emulator, c: httpx.Client, clock: FakeClock,
 
 def test_get_feeds_filters_and_pagination(clock: FakeClock) -> None:
     # getFeeds allows 0.0222 rps (burst 10): this test makes more calls, so quotas are off.
-    with emulator(EmulatorConfig(quotas=False), clock) as emu, client(emu) as c:
+    with emulator(EmulatorConfig(quotas=False, write_delay_s=0.0), clock) as emu, client(emu) as c:
         _get_feeds_checks(emu, c)
 
 

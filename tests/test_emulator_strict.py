@@ -15,6 +15,7 @@ import pytest
 from reconciler.emulator import auth
 from reconciler.emulator.app import Emulator, EmulatorConfig
 
+from . import spapi_models
 from .emulator_support import US, FakeClock, download_report, emulator, listings_feed
 from .test_emulator_conformance import DOCS, FEEDS, Conformant, listing
 
@@ -107,6 +108,7 @@ def test_strict_seller_binding(emu: Emulator, clock: FakeClock) -> None:
         assert unknown.status_code == 400 and unknown.json()["error"] == "invalid_grant"
         # the feed wrote seller A's listing, never B's
         clock.advance(emu.config.scaled(emu.config.write_delay_s) + 1)
+        emu.tick()
         a = emu.listing_state(A, "MUG-1", US)
         b = emu.listing_state(B, "MUG-1", US)
         assert a is not None and b is not None
@@ -166,6 +168,7 @@ def test_permissive_mode_follows_one_rule_for_listings_and_feeds(clock: FakeCloc
             report = download_report(c.http, feed["resultFeedDocumentId"])
             assert report["header"]["sellerId"] == B
             clock.advance(e.config.scaled(e.config.write_delay_s) + 1)
+            e.tick()
             b = e.listing_state(B, "MUG-1", US)
             assert b is not None and {"fulfillment_channel_code": "DEFAULT", "quantity": 9} in \
                 b["attributes"]["fulfillment_availability"]
@@ -295,3 +298,219 @@ def test_client_and_emulator_share_one_table(emu: Emulator) -> None:
         assert client.limiter.bucket("patchListingsItem:VALIDATION_PREVIEW").rate == 1.0
     finally:
         client.close()
+
+
+# --------------------------------------------------------------------------- 3. feeds
+
+
+def test_a_listings_feed_takes_one_marketplace(emu: Emulator, clock: FakeClock) -> None:
+    c = Conformant(emu, auth.issue_token(emu, A), clock)
+    try:
+        created, feed = run_feed(c, clock, listings_feed([patch_message("MUG-1", 3)], seller=A),
+                                 [US, "A2EUQ1WTGCTBG2"])
+        assert feed is None and created.status_code == 400
+        assert created.json()["errors"][0]["message"] == (
+            "Too many 'marketplaceIds' values provided. Expected a maximum of 1.")
+        assert ("createFeed", 400) in c.seen
+    finally:
+        c.close()
+
+
+def test_a_stuck_feed_stays_in_progress(clock: FakeClock) -> None:
+    """stuck-feed=1: a feed goes IN_PROGRESS and stays there, applying nothing; getFeed keeps
+    answering IN_PROGRESS however long one waits, and it cannot be cancelled."""
+    from reconciler.emulator.faults import FaultSpec
+
+    with emulator(EmulatorConfig(faults=FaultSpec.parse("stuck-feed=1")), clock) as e:
+        e.seed({"sellers": {A: {"listings": [listing("MUG-1", 12.0)]}}})
+        c = Conformant(e, auth.issue_token(e, A), clock)
+        try:
+            doc = c.http.post(DOCS, json={"contentType": "application/json"}).json()
+            c.http.put(doc["url"], content=listings_feed([patch_message("MUG-1", 8)], seller=A),
+                       headers={"content-type": "application/json"})
+            fid = c.http.post(FEEDS, json={"feedType": "JSON_LISTINGS_FEED",
+                                           "marketplaceIds": [US],
+                                           "inputFeedDocumentId": doc["feedDocumentId"]}
+                              ).json()["feedId"]
+            seen = []
+            for _ in range(30):  # 50 Amazon minutes (the access token lives 60)
+                clock.advance(100.0)
+                seen.append(c.http.get(f"{FEEDS}/{fid}").json()["processingStatus"])
+            assert set(seen) == {"IN_PROGRESS"}
+            feed = c.http.get(f"{FEEDS}/{fid}").json()
+            assert "processingEndTime" not in feed and "resultFeedDocumentId" not in feed
+            assert c.http.delete(f"{FEEDS}/{fid}").status_code == 400  # only IN_QUEUE cancels
+        finally:
+            c.close()
+        e.tick()
+        state = e.listing_state(A, "MUG-1", US)
+        assert state is not None
+        assert not any(x.get("quantity") == 8
+                       for x in state["attributes"]["fulfillment_availability"])
+
+
+def test_feeds_spend_amazon_time_in_queue_and_in_progress(emu: Emulator, clock: FakeClock) -> None:
+    """By default a feed waits minutes of Amazon time: IN_QUEUE for a quarter of
+    feed_processing_s (300 s), IN_PROGRESS for the rest."""
+    c = Conformant(emu, auth.issue_token(emu, A), clock)
+    c.step = 0.0
+    try:
+        doc = c.http.post(DOCS, json={"contentType": "application/json"}).json()
+        c.http.put(doc["url"], content=listings_feed([patch_message("MUG-1", 8)], seller=A),
+                   headers={"content-type": "application/json"})
+        fid = c.http.post(FEEDS, json={"feedType": "JSON_LISTINGS_FEED", "marketplaceIds": [US],
+                                       "inputFeedDocumentId": doc["feedDocumentId"]}
+                          ).json()["feedId"]
+        timeline = []
+        for _ in range(40):
+            clock.advance(10.0)
+            timeline.append(c.http.get(f"{FEEDS}/{fid}").json()["processingStatus"])
+        assert timeline[:7] == ["IN_QUEUE"] * 7  # 70 s < 75 s
+        assert timeline[8:29] == ["IN_PROGRESS"] * 21
+        assert timeline[-1] == "DONE"
+    finally:
+        c.close()
+
+
+# --------------------------------------------------------------------------- 5. Amazon time
+
+
+def test_an_accepted_write_is_visible_minutes_later(emu: Emulator, clock: FakeClock) -> None:
+    c = Conformant(emu, auth.issue_token(emu, A), clock)
+    c.step = 0.0
+    mp = {"marketplaceIds": US, "includedData": "offers"}
+    try:
+        r = c.http.patch(f"{items(A)}/MUG-1", params={"marketplaceIds": US}, json=PRICE)
+        assert r.json()["status"] == "ACCEPTED"
+        price = lambda: c.http.get(f"{items(A)}/MUG-1", params=mp).json()["offers"][0][  # noqa: E731
+            "price"]["amount"]
+        clock.advance(119.0)
+        assert price() == "12.00"  # two Amazon minutes: not yet
+        clock.advance(2.0)
+        assert price() == "9.00"
+    finally:
+        c.close()
+
+
+def _late_emulator(clock: FakeClock, kind: str) -> Emulator:
+    e = Emulator(":memory:", EmulatorConfig(write_delay_s=60.0), clock=clock,
+                 sleep=lambda s: None)
+    e.seed({"sellers": {A: {"listings": [listing("MUG-1", 12.0), listing("MUG-2", 12.0)],
+                            "lateIssues": [{"sku": "MUG-1", "kind": kind}]}}})
+    return e
+
+
+@pytest.mark.parametrize(("kind", "code", "applied", "buyable"), [
+    ("catalog-conflict", "8541", False, True),
+    ("price-out-of-range", "18155", True, False),
+])
+def test_a_scripted_late_issue_appears_when_the_write_is_processed(
+    clock: FakeClock, kind: str, code: str, applied: bool, buyable: bool
+) -> None:
+    """ACCEPTED, then the issue: a catalog conflict keeps the catalog's value of the attribute
+    it names; a price out of range applies the write and suppresses the offer. A SKU without a
+    script is untouched."""
+    e = _late_emulator(clock, kind)
+    c = Conformant(e, auth.issue_token(e, A), clock)
+    c.step = 0.0
+    full = {"marketplaceIds": US, "includedData": "summaries,offers,issues"}
+    try:
+        for sku in ("MUG-1", "MUG-2"):
+            r = c.http.patch(f"{items(A)}/{sku}", params={"marketplaceIds": US}, json=PRICE)
+            assert r.json() == {**r.json(), "status": "ACCEPTED", "issues": []}
+        assert c.http.get(f"{items(A)}/MUG-1", params=full).json()["issues"] == []  # not yet
+        clock.advance(61.0)
+        item = c.http.get(f"{items(A)}/MUG-1", params=full).json()
+        (issue,) = item["issues"]
+        assert issue["code"] == code and issue["severity"] == "ERROR"
+        assert issue["marketplaceIds"] == [US]
+        if kind == "catalog-conflict":
+            assert issue["attributeNames"] == ["purchasable_offer"]
+        assert (item["offers"][0]["price"]["amount"] == "9.00") is applied
+        assert ("BUYABLE" in item["summaries"][0]["status"]) is buyable
+        other = c.http.get(f"{items(A)}/MUG-2", params=full).json()
+        assert other["issues"] == [] and other["offers"][0]["price"]["amount"] == "9.00"
+        # the issue is on every read: searchListingsItems, with a withIssueSeverity filter
+        found = c.http.get(items(A), params={"marketplaceIds": US, "withIssueSeverity": "ERROR",
+                                             "includedData": "issues"}).json()
+        assert [i["sku"] for i in found["items"]] == ["MUG-1"]
+        # once the script is gone, the next processed write clears the emulator's issue
+        e.db.execute("DELETE FROM listing_late_scripts")
+        c.http.patch(f"{items(A)}/MUG-1", params={"marketplaceIds": US}, json=PRICE)
+        clock.advance(61.0)
+        assert c.http.get(f"{items(A)}/MUG-1", params=full).json()["issues"] == []
+    finally:
+        c.close()
+        e.close()
+
+
+def test_late_issue_faults_hit_a_fixed_share_of_listings(clock: FakeClock) -> None:
+    """late-issue=0.2: the listings hit are fixed by (fault seed, seller, sku, marketplace), about
+    a fifth of them, whatever the order of the writes."""
+    from reconciler.emulator.faults import FaultSpec, chance
+
+    skus = [f"S{i:03d}" for i in range(200)]
+    cfg = EmulatorConfig(write_delay_s=1.0, faults=FaultSpec.parse("late-issue=0.2"), seed=5,
+                         quotas=False)
+    with emulator(cfg, clock) as e:
+        e.seed({"sellers": {A: {"listings": [listing(s, 1.0) for s in skus]}}})
+        c = Conformant(e, auth.issue_token(e, A), clock)
+        c.step = 0.0
+        try:
+            for s in reversed(skus):
+                c.http.patch(f"{items(A)}/{s}", params={"marketplaceIds": US}, json=PRICE)
+            clock.advance(2.0)
+            got = c.http.get(items(A), params={"marketplaceIds": US,
+                                               "withIssueSeverity": "ERROR", "pageSize": "20"})
+            hit = got.json()["numberOfResults"]
+        finally:
+            c.close()
+    expected = sum(chance(5, "late-issue", A, s, US) < 0.2 for s in skus)
+    assert hit == expected and 20 < hit < 60
+
+
+# --------------------------------------------------------------------------- 6./7. paths, reads
+
+
+def test_a_sku_with_a_slash_cannot_be_addressed(emu: Emulator) -> None:
+    """models#4727: percent-encoded or not, a '/' SKU cannot be read or written by its path;
+    searchListingsItems finds it and a feed writes it."""
+    emu.seed({"sellers": {A: {"listings": [listing("MUG/1", 5.0)]}}})
+    c = Conformant(emu, auth.issue_token(emu, A))
+    c.step = 0.0
+    mp = {"marketplaceIds": US}
+    try:
+        assert c.http.get(f"{items(A)}/MUG%2F1", params=mp).status_code == 404
+        for method in ("PUT", "PATCH", "DELETE"):
+            r = c.http.request(method, f"{items(A)}/MUG%2F1", params=mp, json=PRICE)
+            assert r.status_code == 403 and r.json() == DENIED, method
+        # an unencoded '/': no such resource (no route, so not through the Conformant hook)
+        with httpx.Client(transport=emu.transport(), base_url="https://x",
+                          headers=dict(c.http.headers)) as plain:
+            raw = plain.get(f"{items(A)}/MUG/1", params=mp)
+        assert raw.status_code == 403 and raw.json() == DENIED
+        spapi_models.assert_conforms("listings", "ErrorList", raw.json())
+        found = c.http.get(items(A), params={**mp, "identifiers": "MUG/1",
+                                             "identifiersType": "SKU"})
+        assert [i["sku"] for i in found.json()["items"]] == ["MUG/1"]
+    finally:
+        c.close()
+    assert {("getListingsItem", 404), ("putListingsItem", 403), ("patchListingsItem", 403),
+            ("deleteListingsItem", 403), ("searchListingsItems", 200)} <= c.seen
+
+
+def test_get_with_several_marketplaces_answers_the_first(emu: Emulator) -> None:
+    ca = "A2EUQ1WTGCTBG2"
+    emu.put_listing_direct(A, "MUG-1", ca, "PRODUCT", {"purchasable_offer": [
+        {"marketplace_id": ca, "currency": "CAD", "our_price": [{"schedule": [
+            {"value_with_tax": 20.0}]}]}]})
+    c = Conformant(emu, auth.issue_token(emu, A))
+    c.step = 0.0
+    try:
+        for mps, first in (([US, ca], US), ([ca, US], ca)):
+            r = c.http.get(f"{items(A)}/MUG-1", params={"marketplaceIds": ",".join(mps),
+                                                        "includedData": "summaries,offers"})
+            assert [s["marketplaceId"] for s in r.json()["summaries"]] == [first]
+            assert {o["marketplaceId"] for o in r.json()["offers"]} == {first}
+    finally:
+        c.close()

@@ -13,7 +13,9 @@ COMMANDS: tuple[str, ...] = ("emulator_group",)
 FAULTS_HELP = (
     "Fault injection, comma-separated NAME=RATE (probability per SP-API request): "
     "429, 500, 503 (error responses), reset (connection reset), timeout (no answer), "
-    "expire (the access token expires now), slow=RATE:MS (MS extra latency). "
+    "expire (the access token expires now), slow=RATE:MS (MS extra latency); per object: "
+    "stuck-feed=RATE (a feed stays IN_PROGRESS forever), late-issue=RATE (an accepted listing "
+    "write gains an ERROR issue once processed: catalog conflict 8541 or price out of range). "
     "Example: 429=0.1,500=0.01,503=0.01,reset=0.01,timeout=0.005,expire=0.001,slow=0.01:2000"
 )
 

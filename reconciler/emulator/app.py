@@ -47,15 +47,19 @@ from .store import CallRecord, HistoryRecord
 
 MODULE_NAMES = ("auth", "listings", "feeds", "supply_sources", "orders")
 DEFAULT_SELLER_ID = "A1PP0FEH11RW77"
+LISTINGS_ITEMS_PREFIX = "/listings/2021-08-01/items/"
 
 
 @dataclass(frozen=True)
 class EmulatorConfig:
     time_scale: float = 1.0  # multiplies every rate, divides every delay
     latency_ms: float = 0.0  # real sleep per request (divided by time_scale)
-    write_delay_s: float = 0.0  # ACCEPTED listing writes become visible after this (scaled)
-    feed_processing_s: float = 2.0  # feed base processing time (scaled; feeds module)
-    feed_per_message_s: float = 0.0005  # + per message (scaled; feeds module)
+    # Amazon time, divided by time_scale. An ACCEPTED listing write becomes visible minutes
+    # later ("price changes take few minutes to reflect", CONTRACT.md §12); a feed spends a
+    # quarter of feed_processing_s IN_QUEUE, the rest plus per message IN_PROGRESS.
+    write_delay_s: float = 120.0
+    feed_processing_s: float = 300.0
+    feed_per_message_s: float = 0.0005
     quotas: bool = True
     sandbox: bool = False
     faults: FaultSpec = field(default_factory=FaultSpec)
@@ -164,6 +168,9 @@ class Emulator:
         self.db: sqlite3.Connection = store.connect(db)
         self.buckets: dict[tuple[str, str], quota.Bucket] = {}
         self.windows: dict[tuple[str, str], deque[float]] = {}  # sliding-window limits
+        # emu.now() when the request being handled arrived, before the ticks it triggered (a
+        # presigned URL valid on arrival stays valid however long those ticks took)
+        self.arrived = 0.0
         self.rng = random.Random(self.config.seed)
         self.modules = _load_modules()
         with self.lock:
@@ -304,6 +311,7 @@ class Emulator:
         delay = self.config.latency_ms / 1000.0
         resp: Response | None = None
         with self.lock:
+            self.arrived = arrived
             try:
                 for t in self._ticks:
                     t(self)
@@ -313,13 +321,19 @@ class Emulator:
                 error = traceback.format_exc()
                 resp = internal_failure()
             if resp is None and route is None:
-                resp = (
-                    api_error(404, "NotFound", "Resource not found.", f"No resource at {req.path}")
-                    if miss == 404
-                    else api_error(
+                if miss == 404 and req.path.startswith(LISTINGS_ITEMS_PREFIX):
+                    # e.g. a SKU with an unencoded '/': Amazon's gateway answers 403 (docs#467)
+                    from .auth import DENIED_DETAILS, unauthorized
+
+                    resp = unauthorized(DENIED_DETAILS)
+                elif miss == 404:
+                    resp = api_error(
+                        404, "NotFound", "Resource not found.", f"No resource at {req.path}"
+                    )
+                else:
+                    resp = api_error(
                         405, "MethodNotAllowed", "Method not allowed.", f"{req.method} {req.path}"
                     )
-                )
             elif resp is None and len(req.body) > self.config.max_body_bytes:
                 resp = too_large()
             if resp is None and route is not None and route.auth and self.config.faults.any:

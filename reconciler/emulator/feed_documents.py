@@ -161,7 +161,7 @@ def _check_url(emu: Emulator, req: Request, doc_id: str, verb: str) -> Response 
             "The request signature we calculated does not match the signature you provided.",
         )
     try:
-        expired = emu.now() > float(expires)
+        expired = emu.arrived > float(expires)  # judged on arrival, as S3 does
     except ValueError:
         expired = True
     if expired:

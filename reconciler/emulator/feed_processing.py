@@ -14,6 +14,9 @@ share of its processing time elapsed), each batch in one transaction together wi
 per-message results (table ``feed_results``), so a restarted server resumes a feed without
 applying any message twice; the report is built from those results when the feed ends.
 
+A feed hit by the ``stuck-feed`` fault goes IN_PROGRESS and stays there: it applies nothing,
+never ends, and does not hold up the seller's later feeds.
+
 Other feed types run their :data:`FEED_PROCESSORS` entry once, when their processing time is
 over; unknown types go ``FATAL`` without a report (legacy flat-file/XML listings feeds are dead
 since 2025-07-31). :func:`register_feed_type` is the hook for later types such as
@@ -34,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import feed_documents, listings_feed, store
 from .auth import ANY_SELLER
+from .faults import chance
 from .listings_feed import FeedJob, FeedOutcome
 
 if TYPE_CHECKING:
@@ -77,6 +81,10 @@ CREATE TABLE IF NOT EXISTS feed_results (
     idx INTEGER NOT NULL,           -- message position in the document
     result TEXT NOT NULL,           -- listings_feed.MessageResult.to_json()
     PRIMARY KEY (seq, idx)
+);
+CREATE TABLE IF NOT EXISTS feed_faults (
+    seq INTEGER PRIMARY KEY,        -- feeds.seq
+    kind TEXT NOT NULL              -- stuck: IN_PROGRESS indefinitely (the stuck-feed fault)
 );
 CREATE INDEX IF NOT EXISTS feeds_status ON feeds(status);
 CREATE INDEX IF NOT EXISTS feeds_seller ON feeds(seller_id, created_wall);
@@ -233,6 +241,7 @@ def _advance(emu: Emulator, now: float) -> float:
     next_due = math.inf
     blocked: set[str] = set()
     cursor: dict[str, float] = {}
+    stuck = {r[0] for r in emu.db.execute("SELECT seq FROM feed_faults WHERE kind = 'stuck'")}
     for row in rows:
         seq, seller, status, created_at, end_at, start_at = (
             row[0], row[1], row[5], row[6], row[7], row[8]
@@ -259,6 +268,8 @@ def _advance(emu: Emulator, now: float) -> float:
                 " WHERE seq = ?",
                 (start, end_at, n, seq),
             )
+        if seq in stuck:  # IN_PROGRESS indefinitely: applies nothing, holds no feed up
+            continue
         if row[2] in PROGRESSIVE:
             try:
                 due = _progress(emu, seq, row, start_at, end_at, now)
@@ -294,6 +305,14 @@ def tick(emu: Emulator) -> None:
     if due is not None and now < due:
         return
     _NEXT_DUE[emu] = _advance(emu, now)
+
+
+def draw_faults(emu: Emulator, seq: int, seller_id: str) -> None:
+    """The per-feed faults of a new feed (``stuck-feed=RATE``, a draw fixed by the fault seed,
+    the seller and the feed)."""
+    rate = emu.config.faults.stuck_feed
+    if rate > 0 and chance(emu.config.seed, "stuck-feed", seller_id, str(seq)) < rate:
+        emu.db.execute("INSERT OR REPLACE INTO feed_faults(seq, kind) VALUES (?, 'stuck')", (seq,))
 
 
 def invalidate(emu: Emulator) -> None:

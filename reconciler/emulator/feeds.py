@@ -210,6 +210,7 @@ def create_feed(emu: Emulator, req: Request, params: dict[str, str]) -> Response
          emu.now(), wall_time(emu, emu.now())),
     )
     assert cur.lastrowid is not None
+    feed_processing.draw_faults(emu, cur.lastrowid, seller_id)
     feed_processing.invalidate(emu)
     return json_response(202, {"feedId": str(FEED_ID_BASE + cur.lastrowid)})
 

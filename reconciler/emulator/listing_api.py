@@ -1,5 +1,16 @@
 """HTTP handlers of the Listings Items API 2021-08-01: query/body checks (Amazon-shaped 400/415)
-around the functions of ``listings.py``; search is in ``listing_search.py``."""
+around the functions of ``listings.py``; search is in ``listing_search.py``.
+
+Amazon's behaviour reproduced here:
+
+- getListingsItem with several ``marketplaceIds`` answers for the first one only (the others are
+  checked, then ignored);
+- a SKU containing ``/`` cannot be addressed in a path, not even percent-encoded as ``%2F``
+  (models#4727, models#4429): getListingsItem does not find it (404) and put/patch/delete answer
+  403 ``Unauthorized`` (the gateway's "Access to requested resource is denied."). Such a listing
+  can be read by searchListingsItems and written by a JSON_LISTINGS_FEED. An unencoded ``/`` adds
+  a path segment: no route, the same 403 (``app.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .app import ApiError, json_body
+from .auth import DENIED_DETAILS, unauthorized
 from .http import Request, Response, Route, api_error, invalid_input, json_response
 from .listing_views import INCLUDED_DATA
 from .listings import (
@@ -54,7 +66,8 @@ def get_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
     included = enum_csv(req, "includedData", INCLUDED_DATA, ["summaries"])
     check_locale(req)
     sku = params["sku"]
-    item = render_item(emu, params["sellerId"], sku, mps, included)
+    # Amazon answers for the first marketplace only; a SKU with '/' is not found by its path
+    item = None if "/" in sku else render_item(emu, params["sellerId"], sku, mps[:1], included)
     if item is None:
         return api_error(404, "NOT_FOUND", f"SKU '{sku}' not found in marketplace {mps[0]}")
     return json_response(200, item)
@@ -84,6 +97,8 @@ def _submit(
     *,
     max_marketplaces: int | None,
 ) -> Response:
+    if "/" in params["sku"]:
+        return unauthorized(DENIED_DETAILS)
     mps, preview, included = _submission_args(req, max_marketplaces)
     body = json_body(req)
     resp = submit(
@@ -93,6 +108,8 @@ def _submit(
 
 
 def delete_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+    if "/" in params["sku"]:
+        return unauthorized(DENIED_DETAILS)
     mps = req.q_csv("marketplaceIds") or []
     _check_marketplaces(mps, 1)
     check_locale(req)

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.marketplaces import BY_ID
 
+from . import listing_late, store
 from . import listing_rules as rules
-from . import store
 from .app import ApiError, iso, parse_iso
 from .http import Route, invalid_input
 from .listing_views import Row, asin, render
@@ -37,6 +37,7 @@ BASE = "/listings/2021-08-01/items"
 
 
 def init_schema(conn: sqlite3.Connection) -> None:
+    listing_late.init_schema(conn)
     conn.executescript(
         """
         CREATE TABLE IF NOT EXISTS listings (
@@ -128,6 +129,7 @@ def _save(
     submission_id: str | None,
     created: float | None = None,
     updated: float | None = None,
+    issues: list[dict[str, Any]] | None = None,
 ) -> None:
     now = math.floor(emu.wall() * 1000) / 1000  # ms precision, as the ISO strings show
     c_ts = old.created_ts if old is not None else (created if created is not None else now)
@@ -146,7 +148,7 @@ def _save(
             iso(u_ts),
             c_ts,
             u_ts,
-            json.dumps(old.issues if old is not None else []),
+            json.dumps(issues if issues is not None else old.issues if old is not None else []),
         ),
     )
     store.insert_history(
@@ -200,8 +202,20 @@ def _apply(
             else:
                 attrs = rules.apply_patches(old.attributes if old else {}, payload, mp)
                 pt = old.product_type if old is not None else (product_type or "PRODUCT")
+            # a post-acceptance issue (listing_late): decided now, when the write is processed
+            names = listing_late.written_attributes(kind, payload)
+            late = listing_late.draw(emu, seller_id, sku, mp, names)
+            if late is not None and late[0] == listing_late.CATALOG_CONFLICT:
+                name = (late[1].get("attributeNames") or [listing_late.conflicting(names)])[0]
+                attrs = listing_late.keep_catalog_value(
+                    attrs, old.attributes if old else None, str(name)
+                )
+            issues = listing_late.settle_issues(
+                emu, seller_id, sku, mp, old.issues if old else [], late[1] if late else None
+            )
             _save(
-                emu, seller_id, sku, mp, pt, attrs, old, source=source, submission_id=submission_id
+                emu, seller_id, sku, mp, pt, attrs, old, source=source,
+                submission_id=submission_id, issues=issues,
             )
 
 
@@ -482,6 +496,7 @@ def state(emu: Emulator, seller_id: str, sku: str, marketplace_id: str) -> dict[
 
 
 def seed(emu: Emulator, data: dict[str, Any]) -> None:
+    listing_late.seed(emu, data)
     for seller_id, sdata in (data.get("sellers") or {}).items():
         for item in (sdata or {}).get("listings", []) or []:
             created = parse_iso(item["createdDate"]) if item.get("createdDate") else None

@@ -37,8 +37,14 @@ import httpx
 from .. import __version__
 from ..errors import ApiError, ApiErrorDetail, ServerError, ThrottledError
 from ..model import to_json_value
-from ..quotas import QUOTAS, SEARCH_MAX_IDENTIFIERS, Quota, limit_key
-from ..ratelimit import RateLimiter
+from ..quotas import (
+    JSON_LISTINGS_FEED_WINDOW,
+    QUOTAS,
+    SEARCH_MAX_IDENTIFIERS,
+    Quota,
+    limit_key,
+)
+from ..ratelimit import RateLimiter, SlidingWindow
 from .auth import LwaAuth, LwaTokenSource
 from .errors import (
     RATE_LIMIT_HEADER,
@@ -57,6 +63,8 @@ DEFAULT_INCLUDED: tuple[str, ...] = (
     "fulfillmentAvailability",
 )
 LISTINGS_PATH = "/listings/2021-08-01/items"
+JSON_LISTINGS_FEED = "JSON_LISTINGS_FEED"
+FEED_WINDOW_RETRIES = 3  # 429s on a paced createFeed, each answered by waiting a whole window
 FEEDS_PATH = "/feeds/2021-06-30"
 DEFAULT_USER_AGENT = (
     f"reconciler/{__version__} (Language=Python/{sys.version_info.major}.{sys.version_info.minor})"
@@ -113,6 +121,10 @@ class SpApiClient:
             quotas=dict(quotas if quotas is not None else QUOTAS),
         )
         self.retry = RetryPolicy(max_retries=max_retries).scaled(rate_scale)
+        window = JSON_LISTINGS_FEED_WINDOW  # per seller and region: this client's
+        self.feed_window = SlidingWindow(
+            window.limit, window.seconds / rate_scale, clock=clock, sleep=sleep
+        )
         headers = {"user-agent": user_agent, "accept": "application/json"}
         # Token requests go to a different host (api.amazon.com) and must not carry the auth.
         self._token_http = httpx.Client(transport=transport, timeout=timeout, headers=headers)
@@ -367,14 +379,43 @@ class SpApiClient:
     def create_feed(
         self, feed_type: str, marketplace_ids: Sequence[str], input_feed_document_id: str
     ) -> str:
+        """createFeed. A ``JSON_LISTINGS_FEED`` is paced by its own quota (five submissions in
+        any five minutes, :attr:`feed_window`): it waits for the earliest free slot instead of
+        retrying into 429s. A 429 anyway (someone else used the window) fills the window and
+        the submission waits for the next one, at most ``FEED_WINDOW_RETRIES`` times."""
         op = "createFeed"
         body = {
             "feedType": feed_type,
             "marketplaceIds": list(marketplace_ids),
             "inputFeedDocumentId": input_feed_document_id,
         }
-        data = self._json(op, self._request(op, "POST", f"{FEEDS_PATH}/feeds", body=body))
-        return str(data["feedId"])
+        if feed_type != JSON_LISTINGS_FEED:
+            data = self._json(op, self._request(op, "POST", f"{FEEDS_PATH}/feeds", body=body))
+            return str(data["feedId"])
+        throttled = 0
+        while True:
+            slot = self.feed_window.acquire()
+            try:
+                r = self._request(
+                    op, "POST", f"{FEEDS_PATH}/feeds", body=body, retry_throttled=False
+                )
+            except ThrottledError:
+                self.feed_window.complete(slot)
+                self.feed_window.fill()
+                throttled += 1
+                if throttled > FEED_WINDOW_RETRIES:
+                    raise
+                log.debug("%s: 429, waiting for the next submission window", op)
+                continue
+            except BaseException:
+                self.feed_window.complete(slot)  # Amazon may have counted it
+                raise
+            self.feed_window.complete(slot)
+            return str(self._json(op, r)["feedId"])
+
+    def feed_submission_wait(self) -> float:
+        """Seconds until the next JSON_LISTINGS_FEED may be submitted (0: now)."""
+        return self.feed_window.wait()
 
     def get_feed(self, feed_id: str) -> dict[str, Any]:
         op = "getFeed"

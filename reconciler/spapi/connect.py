@@ -9,7 +9,9 @@
 - ``emulator`` — the *embedded* emulator: one process-wide ``Emulator`` per state directory,
   persisted in ``<state_dir>/emulator.db``, seeded on first creation from
   ``reconciler.emulator.demo.demo_seed()`` (when that module exists), reached in-process through
-  ``EmulatorTransport`` at ``http://emulator.local`` (never resolved: no socket is opened).
+  ``EmulatorTransport`` at ``http://emulator.local`` (never resolved: no socket is opened); it
+  runs 60 times faster than Amazon (writes visible after 2 s instead of 2 min), and binds each
+  account's refresh token to the account's seller, as Amazon does.
 
 The token URL is Amazon's LWA endpoint unless ``account.token_url`` says otherwise; for the
 embedded emulator and loopback base URLs it defaults to the emulator's ``/auth/o2/token`` (so a
@@ -17,9 +19,9 @@ local test setup never sends credentials to Amazon).
 
 Credentials are ``env/NAME`` references resolved at use time by ``reconciler.credentials``: a
 missing variable raises ``CredentialsError`` naming the VARIABLE, never a value, and every
-resolved value is registered with ``redact``. The embedded emulator accepts any refresh
-token, so unset variables fall back to dummy values there and a fresh clone plans without
-credentials.
+resolved value is registered with ``redact``. For the embedded emulator, unset variables fall
+back to dummy values (one refresh token per account, registered for its seller), so a fresh
+clone plans without credentials.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from .client import SpApiClient
 EMULATOR_BASE_URL = "http://emulator.local"
 EMULATOR_TOKEN_PATH = "/auth/o2/token"  # noqa: S105 (a path)
 EMULATOR_DB = "emulator.db"
+EMBEDDED_TIME_SCALE = 60.0  # the embedded emulator's clock: one Amazon minute per second
 _DUMMY = {
     "refresh_token": "Atzr|embedded-emulator-refresh-token",
     "client_id": "amzn1.application-oa2-client.embedded-emulator",
@@ -109,8 +112,10 @@ def base_url_for(account: Account) -> str:
 
 
 def embedded_emulator(state_dir: str | os.PathLike[str]) -> Any:
-    """The process-wide embedded Emulator of ``state_dir`` (created and seeded on first use)."""
-    from ..emulator.app import Emulator  # the emulator is only imported when used
+    """The process-wide embedded Emulator of ``state_dir`` (created and seeded on first use),
+    running :data:`EMBEDDED_TIME_SCALE` times faster than Amazon: one Amazon minute (a write
+    becoming visible, a feed in its queue) passes in a second, every quota keeps its ratio."""
+    from ..emulator.app import Emulator, EmulatorConfig  # only imported when used
 
     key = os.path.realpath(state_dir)
     with _lock:
@@ -119,7 +124,7 @@ def embedded_emulator(state_dir: str | os.PathLike[str]) -> Any:
             Path(key).mkdir(parents=True, exist_ok=True)
             db = Path(key) / EMULATOR_DB
             fresh = not db.exists()
-            emu = Emulator(str(db))
+            emu = Emulator(str(db), EmulatorConfig(time_scale=EMBEDDED_TIME_SCALE))
             if fresh:
                 seed = _demo_seed()
                 if seed is not None:
