@@ -284,3 +284,62 @@ def test_client_for_a_loopback_server_over_real_http(tmp_path: Any) -> None:
         assert len(emu.calls("searchListingsItems")) == 3  # ceil(46 / 20)
     assert got["NOPE"] is None
     assert all(got[s] is not None and got[s]["sku"] == s for s in skus)
+
+
+def _upload(client: SpApiClient) -> str:
+    ct = "application/json"
+    doc = client.create_feed_document(ct)
+    client.upload_feed_document(doc["url"], json.dumps({
+        "header": {"sellerId": SELLER, "version": "2.0"},
+        "messages": [{"messageId": 1, "sku": "MUG-1", "operationType": "DELETE"}]}).encode(), ct)
+    return str(doc["feedDocumentId"])
+
+
+def test_create_feed_is_paced_by_the_json_listings_feed_window(clock: FakeClock) -> None:
+    """Seven JSON_LISTINGS_FEEDs: five at once, the sixth and seventh 300 s after the first,
+    with no 429 (the client waits for the window rather than retrying into it)."""
+    emu, client = make(clock)
+    with emu, client:
+        start = clock()
+        times = []
+        for _ in range(7):
+            client.create_feed("JSON_LISTINGS_FEED", [US], _upload(client))
+            times.append(clock() - start)
+        statuses = [c.status for c in emu.calls("createFeed")]
+    assert statuses == [202] * 7
+    assert times[:5] == pytest.approx([0.0] * 5, abs=2.0)  # document uploads take a little
+    assert times[5] >= 300.0 and times[6] >= 300.0 and times[6] < 310.0
+
+
+def test_a_window_used_elsewhere_costs_one_429_and_a_wait(clock: FakeClock) -> None:
+    """Another tool used this seller's window: the first createFeed gets 429, the client counts
+    the window as full from then and submits again once it has passed (never a burst of
+    retries)."""
+    from reconciler.emulator import quota
+    from reconciler.quotas import JSON_LISTINGS_FEED_WINDOW
+
+    emu, client = make(clock)
+    with emu, client:
+        for _ in range(5):
+            assert quota.take_window(emu, "JSON_LISTINGS_FEED:NA", SELLER,
+                                     JSON_LISTINGS_FEED_WINDOW)
+        doc = _upload(client)
+        start = clock()
+        client.create_feed("JSON_LISTINGS_FEED", [US], doc)
+        waited = clock() - start
+        statuses = [c.status for c in emu.calls("createFeed")]
+    assert statuses == [429, 202]
+    assert 300.0 <= waited < 301.0
+
+
+def test_the_journal_carries_the_window_to_the_next_run(tmp_path: Any, clock: FakeClock) -> None:
+    from reconciler import feedrun
+
+    j = feedrun.Journal(str(tmp_path), "na")
+    for _ in range(5):
+        j.record_submission()
+    emu, client = make(clock)
+    with emu, client:
+        assert client.feed_submission_wait() == 0.0
+        client.feed_window.seed(feedrun.Journal(str(tmp_path), "na").submission_ages())
+        assert 290.0 < client.feed_submission_wait() <= 300.0
