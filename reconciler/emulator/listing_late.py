@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from reconciler.quotas import OFFER_ATTRIBUTES
@@ -73,7 +74,22 @@ def init_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
 
 
+# Emulator -> [any scripts, any marks]: lets the hot path (every processed write) skip two
+# queries while no late issue is scripted or was ever added. Rebuilt from the db when absent.
+_SEEN: weakref.WeakKeyDictionary[Emulator, list[bool]] = weakref.WeakKeyDictionary()
+
+
+def _seen(emu: Emulator) -> list[bool]:
+    got = _SEEN.get(emu)
+    if got is None:
+        scripts = emu.db.execute("SELECT EXISTS(SELECT 1 FROM listing_late_scripts)").fetchone()
+        marks = emu.db.execute("SELECT EXISTS(SELECT 1 FROM listing_late_marks)").fetchone()
+        got = _SEEN[emu] = [bool(scripts[0]), bool(marks[0])]
+    return got
+
+
 def seed(emu: Emulator, data: dict[str, Any]) -> None:
+    _SEEN.pop(emu, None)
     for seller_id, sdata in (data.get("sellers") or {}).items():
         for item in (sdata or {}).get("lateIssues", []) or []:
             kind = str(item.get("kind", CATALOG_CONFLICT))
@@ -105,6 +121,8 @@ def draw(
     emu: Emulator, seller_id: str, sku: str, marketplace_id: str, attributes: list[str]
 ) -> tuple[str, dict[str, Any]] | None:
     """(kind, issue) when this processed write gains a late issue, else None."""
+    if not _seen(emu)[0] and emu.config.faults.late_issue <= 0:
+        return None
     row = emu.db.execute(
         "SELECT kind, issue FROM listing_late_scripts WHERE seller_id = ? AND sku = ?"
         " AND marketplace_id IN ('', ?) ORDER BY marketplace_id DESC LIMIT 1",
@@ -177,6 +195,9 @@ def settle_issues(
 ) -> list[dict[str, Any]]:
     """The listing's issues after a processed write: the emulator's previous late issue
     removed, ``new`` (if any) added; remembered so the next write can clear it."""
+    seen = _seen(emu)
+    if new is None and not seen[1]:
+        return issues
     row = emu.db.execute(
         "SELECT issue FROM listing_late_marks WHERE seller_id = ? AND sku = ?"
         " AND marketplace_id = ?",
@@ -198,4 +219,5 @@ def settle_issues(
         "INSERT OR REPLACE INTO listing_late_marks VALUES (?,?,?,?)",
         (seller_id, sku, marketplace_id, json.dumps(new)),
     )
+    seen[1] = True
     return [*out, new]

@@ -267,8 +267,8 @@ def tick(emu: Emulator) -> None:
         " submission_id FROM listing_pending WHERE due <= ? ORDER BY id",
         (emu.now(),),
     ).fetchall()
-    for r in due_rows:
-        with store.transaction(emu.db):
+    with store.transaction(emu.db):  # one commit for every write due now
+        for r in due_rows:
             _apply(emu, r[4], r[1], r[2], json.loads(r[3]), r[5], json.loads(r[6]), r[7], r[8])
             emu.db.execute("DELETE FROM listing_pending WHERE id = ?", (r[0],))
     row = emu.db.execute("SELECT MIN(due) FROM listing_pending").fetchone()
