@@ -40,13 +40,11 @@ import secrets
 import sqlite3
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 from .http import Request, Response, Route, api_error, json_response
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .state import EmulatorState
 
 UNAUTHORIZED_MESSAGE = "Access to requested resource is denied."
 INVALID_DETAILS = "The access token you provided is revoked, malformed or invalid."
@@ -100,7 +98,7 @@ def init_schema(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE lwa_access_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT ''")
 
 
-def seed(emu: Emulator, data: dict[str, Any]) -> None:
+def seed(emu: EmulatorState, data: dict[str, Any]) -> None:
     """``refreshTokens``: strings (bound to ``config.default_seller_id``), or
     ``{refreshToken, sellerId?, clientId?, clientSecret?}``."""
     for item in data.get("refreshTokens", []) or []:
@@ -116,7 +114,7 @@ def seed(emu: Emulator, data: dict[str, Any]) -> None:
 
 
 def register_refresh_token(
-    emu: Emulator,
+    emu: EmulatorState,
     refresh_token: str,
     *,
     seller_id: str,
@@ -147,7 +145,7 @@ def client_fingerprint(client_id: str) -> str:
 
 
 def issue_token(
-    emu: Emulator, seller_id: str, client_id: str = "test-client", *, scope: str = ""
+    emu: EmulatorState, seller_id: str, client_id: str = "test-client", *, scope: str = ""
 ) -> str:
     """Mint an access token directly (tests that skip the LWA exchange). ``seller_id=""`` with
     a ``scope`` is a grantless token."""
@@ -166,7 +164,7 @@ def issue_token(
     return token
 
 
-def expire(emu: Emulator, token: str) -> None:
+def expire(emu: EmulatorState, token: str) -> None:
     """Make ``token`` expire now (the ``expire`` fault)."""
     if not token:
         return
@@ -181,14 +179,14 @@ def expire(emu: Emulator, token: str) -> None:
         _cache(emu)[token] = Principal(p.seller_id, p.client_id, now, p.revoked, p.scope)
 
 
-def revoke(emu: Emulator, token: str) -> None:
+def revoke(emu: EmulatorState, token: str) -> None:
     with emu.lock:
         emu.db.execute("UPDATE lwa_access_tokens SET revoked = 1 WHERE access_token = ?", (token,))
         _cache(emu).pop(token, None)
 
 
 def authenticate(
-    emu: Emulator, req: Request, route: Route, path_seller: str | None
+    emu: EmulatorState, req: Request, route: Route, path_seller: str | None
 ) -> Principal | Response:
     """The caller's principal, or the 403 Amazon answers (see the module docstring)."""
     token = req.headers.get("x-amz-access-token", "")
@@ -211,7 +209,7 @@ def authenticate(
     return p
 
 
-def acting_seller(emu: Emulator, p: Principal, route: Route, path_seller: str | None) -> str:
+def acting_seller(emu: EmulatorState, p: Principal, route: Route, path_seller: str | None) -> str:
     """The seller a request acts for: the path's (authenticate checked it is the token's), else
     the token's; an unbound token keeps :data:`ANY_SELLER` on routes whose seller comes from the
     request body (``Route.unbound_ok``: feeds) and acts for the default seller elsewhere."""
@@ -228,17 +226,19 @@ def unauthorized(details: str) -> Response:
     return resp
 
 
-_CACHES: weakref.WeakKeyDictionary[Emulator, dict[str, Principal]] = weakref.WeakKeyDictionary()
+_CACHES: weakref.WeakKeyDictionary[EmulatorState, dict[str, Principal]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _cache(emu: Emulator) -> dict[str, Principal]:
+def _cache(emu: EmulatorState) -> dict[str, Principal]:
     c = _CACHES.get(emu)
     if c is None:
         c = _CACHES[emu] = {}
     return c
 
 
-def _lookup(emu: Emulator, token: str) -> Principal | None:
+def _lookup(emu: EmulatorState, token: str) -> Principal | None:
     cache = _cache(emu)
     p = cache.get(token)
     if p is not None:
@@ -285,7 +285,7 @@ def _form(req: Request) -> dict[str, str] | None:
     return None
 
 
-def token_endpoint(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def token_endpoint(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     form = _form(req)
     if form is None:
         return _lwa_error(
@@ -341,7 +341,7 @@ def token_endpoint(emu: Emulator, req: Request, params: dict[str, str]) -> Respo
     return json_response(200, body, {"cache-control": "no-store", "pragma": "no-cache"})
 
 
-def _expires_in(emu: Emulator) -> int:
+def _expires_in(emu: EmulatorState) -> int:
     return max(1, int(emu.config.scaled(emu.config.token_ttl_s)))
 
 

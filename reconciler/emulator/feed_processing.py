@@ -33,20 +33,18 @@ import time
 import traceback
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import feed_documents, listings_feed, store
 from .auth import ANY_SELLER
 from .faults import chance
 from .listings_feed import FeedJob, FeedOutcome
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .state import EmulatorState, iso
 
 FEED_ID_BASE = 50_000_000_000  # feed ids are numeric strings, like Amazon's ("357051020111")
 QUEUE_SHARE = 0.25  # share of feed_processing_s spent IN_QUEUE
 
-FeedProcessor = Callable[["Emulator", FeedJob], FeedOutcome]
+FeedProcessor = Callable[["EmulatorState", FeedJob], FeedOutcome]
 FEED_PROCESSORS: dict[str, FeedProcessor] = {"JSON_LISTINGS_FEED": listings_feed.process}
 # Feed types applied message by message while IN_PROGRESS (see _progress); the others run their
 # FEED_PROCESSORS entry once, when processing time is over.
@@ -90,9 +88,9 @@ CREATE INDEX IF NOT EXISTS feeds_status ON feeds(status);
 CREATE INDEX IF NOT EXISTS feeds_seller ON feeds(seller_id, created_wall);
 """
 
-# Emulator -> emu.now() of the next due transition (inf: nothing pending). Keeps tick() free of
+# EmulatorState -> emu.now() of the next due transition (inf: nothing pending). Keeps tick() free of
 # SQL on the hot path; absent means "unknown, look in the db".
-_NEXT_DUE: weakref.WeakKeyDictionary[Emulator, float] = weakref.WeakKeyDictionary()
+_NEXT_DUE: weakref.WeakKeyDictionary[EmulatorState, float] = weakref.WeakKeyDictionary()
 
 
 def init_schema(conn: sqlite3.Connection) -> None:
@@ -104,15 +102,15 @@ def init_schema(conn: sqlite3.Connection) -> None:
 
 
 def to_iso(ts: float) -> str:
-    from .app import iso
-
     return iso(ts)
 
 
-_ANCHORS: weakref.WeakKeyDictionary[Emulator, tuple[float, float]] = weakref.WeakKeyDictionary()
+_ANCHORS: weakref.WeakKeyDictionary[EmulatorState, tuple[float, float]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def wall_time(emu: Emulator, t: float) -> float:
+def wall_time(emu: EmulatorState, t: float) -> float:
     """Wall-clock epoch seconds of emulator time ``t``: one (wall, emu) anchor per emulator keeps
     every feed timestamp consistent and ordered under a fake clock (and equal to the wall clock
     when the emulator runs on it)."""
@@ -125,16 +123,16 @@ def wall_time(emu: Emulator, t: float) -> float:
 # -- processing --------------------------------------------------------------------------------
 
 
-def _queue_s(emu: Emulator) -> float:
+def _queue_s(emu: EmulatorState) -> float:
     return emu.config.scaled(emu.config.feed_processing_s * QUEUE_SHARE)
 
 
-def _run_s(emu: Emulator, messages: int) -> float:
+def _run_s(emu: EmulatorState, messages: int) -> float:
     c = emu.config
     return c.scaled(c.feed_processing_s * (1 - QUEUE_SHARE) + messages * c.feed_per_message_s)
 
 
-def _finish(emu: Emulator, seq: int, row: sqlite3.Row | tuple[Any, ...]) -> None:
+def _finish(emu: EmulatorState, seq: int, row: sqlite3.Row | tuple[Any, ...]) -> None:
     """Run a whole-feed processor (FEED_PROCESSORS) and store its outcome."""
     job = _job(emu, seq, row)
     processor = FEED_PROCESSORS.get(job.feed_type)
@@ -145,22 +143,22 @@ def _finish(emu: Emulator, seq: int, row: sqlite3.Row | tuple[Any, ...]) -> None
     _store_outcome(emu, seq, job.seller_id, outcome)
 
 
-def _job(emu: Emulator, seq: int, row: sqlite3.Row | tuple[Any, ...]) -> FeedJob:
+def _job(emu: EmulatorState, seq: int, row: sqlite3.Row | tuple[Any, ...]) -> FeedJob:
     doc = feed_documents.get(emu, row[4])
     data = feed_documents.content(emu, row[4]) or b""
     return FeedJob(str(FEED_ID_BASE + seq), row[1], row[2], tuple(json.loads(row[3])), data,
                    doc.content_type if doc else "")
 
 
-# Emulator -> feed seq -> (job, parsed document or FATAL outcome, messageIds taken). A cache:
+# EmulatorState -> feed seq -> (job, parsed document or FATAL outcome, messageIds taken). A cache:
 # rebuilt from the document and feed_results after a restart.
 _RUNS: weakref.WeakKeyDictionary[
-    Emulator, dict[int, tuple[FeedJob, listings_feed.Parsed | FeedOutcome, set[int]]]
+    EmulatorState, dict[int, tuple[FeedJob, listings_feed.Parsed | FeedOutcome, set[int]]]
 ] = weakref.WeakKeyDictionary()
 
 
 def _run(
-    emu: Emulator, seq: int, row: sqlite3.Row | tuple[Any, ...]
+    emu: EmulatorState, seq: int, row: sqlite3.Row | tuple[Any, ...]
 ) -> tuple[FeedJob, listings_feed.Parsed | FeedOutcome, set[int]]:
     runs = _RUNS.setdefault(emu, {})
     run = runs.get(seq)
@@ -179,7 +177,7 @@ def _run(
     return run
 
 
-def _results(emu: Emulator, seq: int) -> list[listings_feed.MessageResult]:
+def _results(emu: EmulatorState, seq: int) -> list[listings_feed.MessageResult]:
     rows = emu.db.execute(
         "SELECT result FROM feed_results WHERE seq = ? ORDER BY idx", (seq,)
     ).fetchall()
@@ -187,7 +185,7 @@ def _results(emu: Emulator, seq: int) -> list[listings_feed.MessageResult]:
 
 
 def _progress(
-    emu: Emulator, seq: int, row: sqlite3.Row | tuple[Any, ...], start: float, end: float,
+    emu: EmulatorState, seq: int, row: sqlite3.Row | tuple[Any, ...], start: float, end: float,
     now: float
 ) -> float | None:
     """Apply the JSON_LISTINGS_FEED messages due by ``now``; finish the feed at ``end``.
@@ -220,7 +218,7 @@ def _progress(
     return None
 
 
-def _store_outcome(emu: Emulator, seq: int, seller_id: str, outcome: FeedOutcome) -> None:
+def _store_outcome(emu: EmulatorState, seq: int, seller_id: str, outcome: FeedOutcome) -> None:
     result_id = (
         feed_documents.store_result(emu, seller_id, outcome.report)
         if outcome.report is not None
@@ -232,7 +230,7 @@ def _store_outcome(emu: Emulator, seq: int, seller_id: str, outcome: FeedOutcome
     )
 
 
-def _advance(emu: Emulator, now: float) -> float:
+def _advance(emu: EmulatorState, now: float) -> float:
     """Apply every due transition; returns the emu time of the next one (inf if none)."""
     rows = emu.db.execute(
         "SELECT seq, seller_id, feed_type, marketplace_ids, input_doc_id, status, created_at,"
@@ -298,7 +296,7 @@ def _advance(emu: Emulator, now: float) -> float:
     return next_due
 
 
-def tick(emu: Emulator) -> None:
+def tick(emu: EmulatorState) -> None:
     """Advance feeds whose next transition is due (called under ``emu.lock``)."""
     now = emu.now()
     due = _NEXT_DUE.get(emu)
@@ -307,7 +305,7 @@ def tick(emu: Emulator) -> None:
     _NEXT_DUE[emu] = _advance(emu, now)
 
 
-def draw_faults(emu: Emulator, seq: int, seller_id: str) -> None:
+def draw_faults(emu: EmulatorState, seq: int, seller_id: str) -> None:
     """The per-feed faults of a new feed (``stuck-feed=RATE``, a draw fixed by the fault seed,
     the seller and the feed)."""
     rate = emu.config.faults.stuck_feed
@@ -315,12 +313,12 @@ def draw_faults(emu: Emulator, seq: int, seller_id: str) -> None:
         emu.db.execute("INSERT OR REPLACE INTO feed_faults(seq, kind) VALUES (?, 'stuck')", (seq,))
 
 
-def invalidate(emu: Emulator) -> None:
+def invalidate(emu: EmulatorState) -> None:
     """A feed was created or cancelled: recompute the next due transition on the next tick."""
     _NEXT_DUE.pop(emu, None)
 
 
-def feed_error(emu: Emulator, feed_id: str) -> str | None:
+def feed_error(emu: EmulatorState, feed_id: str) -> str | None:
     """Tracebacks of emulator bugs hit while processing ``feed_id`` (tests assert None)."""
     with emu.lock:
         row = emu.db.execute("SELECT error FROM feeds WHERE seq = ?",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reconciler.marketplaces import BY_ID
 from reconciler.quotas import JSON_LISTINGS_FEED_WINDOW
@@ -39,9 +39,7 @@ from .feed_processing import (  # re-exported: the public face of the Feeds modu
     wall_time,
 )
 from .http import Request, Response, Route, api_error, invalid_input, json_response
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .state import EmulatorState, json_body, parse_iso
 
 __all__ = [
     "FEED_ID_BASE",
@@ -74,7 +72,7 @@ _FEED_COLS = (
 )
 
 
-def _render(emu: Emulator, row: tuple[Any, ...]) -> dict[str, Any]:
+def _render(emu: EmulatorState, row: tuple[Any, ...]) -> dict[str, Any]:
     seq, feed_type, mkts, status, created_wall, start_at, end_at, result = row[:8]
     feed: dict[str, Any] = {
         "feedId": str(FEED_ID_BASE + seq),
@@ -98,7 +96,7 @@ def _seller(params: dict[str, str]) -> str:
 
 
 def _feed_row(
-    emu: Emulator, params: dict[str, str]
+    emu: EmulatorState, params: dict[str, str]
 ) -> tuple[tuple[Any, ...] | None, Response | None]:
     raw = params["feedId"]
     if not raw.isdigit() or int(raw) <= FEED_ID_BASE or len(raw) > 18:
@@ -116,9 +114,7 @@ def _feed_row(
 # -- documents ---------------------------------------------------------------------------------
 
 
-def create_feed_document(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
-    from .app import json_body
-
+def create_feed_document(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     body = json_body(req)
     ctype = body.get("contentType") if isinstance(body, dict) else None
     if not isinstance(ctype, str) or not ctype.strip():
@@ -128,7 +124,7 @@ def create_feed_document(emu: Emulator, req: Request, params: dict[str, str]) ->
     return json_response(201, {"feedDocumentId": doc_id, "url": url})
 
 
-def get_feed_document(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def get_feed_document(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     flag = req.q("enableContentEncodingUrlHeader")
     if flag is not None and flag.lower() not in ("true", "false"):
         return invalid_input("enableContentEncodingUrlHeader must be true or false.")
@@ -179,9 +175,7 @@ def _spec_problem(body: Any) -> str | None:
     return None
 
 
-def create_feed(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
-    from .app import json_body
-
+def create_feed(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     body = json_body(req)
     problem = _spec_problem(body)
     if problem is not None:
@@ -215,14 +209,14 @@ def create_feed(emu: Emulator, req: Request, params: dict[str, str]) -> Response
     return json_response(202, {"feedId": str(FEED_ID_BASE + cur.lastrowid)})
 
 
-def get_feed(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def get_feed(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     row, bad = _feed_row(emu, params)
     if row is None:
         return bad or invalid_input()
     return json_response(200, _render(emu, row))
 
 
-def cancel_feed(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def cancel_feed(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     row, bad = _feed_row(emu, params)
     if row is None:
         return bad or invalid_input()
@@ -250,9 +244,7 @@ def _decode_token(token: str) -> dict[str, Any] | None:
     return state
 
 
-def _get_feeds_filters(emu: Emulator, req: Request) -> dict[str, Any] | Response:
-    from .app import parse_iso
-
+def _get_feeds_filters(emu: EmulatorState, req: Request) -> dict[str, Any] | Response:
     types = req.q_csv("feedTypes")
     if not types or len(types) > 10:
         return invalid_input("feedTypes is required (1 to 10 values) unless nextToken is given.")
@@ -284,7 +276,7 @@ def _get_feeds_filters(emu: Emulator, req: Request) -> dict[str, Any] | Response
             "o": 0}
 
 
-def get_feeds(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def get_feeds(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     token = req.q("nextToken")
     if token is not None:
         if set(req.query) != {"nextToken"}:

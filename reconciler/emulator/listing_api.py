@@ -15,11 +15,12 @@ Amazon's behaviour reproduced here:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .app import ApiError, json_body
 from .auth import DENIED_DETAILS, unauthorized
 from .http import Request, Response, Route, api_error, invalid_input, json_response
+from .listing_query import check_locale, enum_csv
+from .listing_search import search_items
 from .listing_views import INCLUDED_DATA
 from .listings import (
     BASE,
@@ -29,26 +30,7 @@ from .listings import (
     submit_patch,
     submit_put,
 )
-
-if TYPE_CHECKING:
-    from .app import Emulator
-
-
-def enum_csv(req: Request, name: str, allowed: tuple[str, ...], default: list[str]) -> list[str]:
-    vals = req.q_csv(name)
-    if vals is None:
-        return list(default)
-    bad = [v for v in vals if v not in allowed]
-    if bad or not vals:
-        raise ApiError(invalid_input(f"Invalid {name}: {', '.join(bad) or '(empty)'}"))
-    return vals
-
-
-def check_locale(req: Request) -> str | None:
-    loc = req.q("issueLocale")
-    if loc is not None and not (len(loc) in (2, 5) and loc[:2].isalpha()):
-        raise ApiError(invalid_input(f"Invalid issueLocale: {loc}"))
-    return loc
+from .state import ApiError, EmulatorState, json_body
 
 
 def _mode(req: Request) -> bool:
@@ -60,7 +42,7 @@ def _mode(req: Request) -> bool:
     return True
 
 
-def get_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def get_item(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     mps = req.q_csv("marketplaceIds") or []
     _check_marketplaces(mps)
     included = enum_csv(req, "includedData", INCLUDED_DATA, ["summaries"])
@@ -81,16 +63,16 @@ def _submission_args(req: Request, max_mps: int | None) -> tuple[list[str], bool
     return mps, _mode(req), included
 
 
-def put_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def put_item(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     return _submit(emu, req, params, submit_put, max_marketplaces=1)
 
 
-def patch_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def patch_item(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     return _submit(emu, req, params, submit_patch, max_marketplaces=None)
 
 
 def _submit(
-    emu: Emulator,
+    emu: EmulatorState,
     req: Request,
     params: dict[str, str],
     submit: Callable[..., dict[str, Any]],
@@ -107,7 +89,7 @@ def _submit(
     return json_response(200, resp)
 
 
-def delete_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def delete_item(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     if "/" in params["sku"]:
         return unauthorized(DENIED_DETAILS)
     mps = req.q_csv("marketplaceIds") or []
@@ -117,8 +99,6 @@ def delete_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response
 
 
 def _routes() -> list[Route]:
-    from .listing_search import search_items
-
     item = BASE + "/{sellerId}/{sku}"
     return [
         Route("GET", item, "getListingsItem", get_item),

@@ -32,16 +32,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reconciler.quotas import OFFER_ATTRIBUTES
 
 from .faults import chance
 from .listing_rules import Attrs
 from .listing_views import asin
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .state import EmulatorState
 
 CATALOG_CONFLICT = "catalog-conflict"
 PRICE_OUT_OF_RANGE = "price-out-of-range"
@@ -74,12 +72,12 @@ def init_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
 
 
-# Emulator -> [any scripts, any marks]: lets the hot path (every processed write) skip two
+# EmulatorState -> [any scripts, any marks]: lets the hot path (every processed write) skip two
 # queries while no late issue is scripted or was ever added. Rebuilt from the db when absent.
-_SEEN: weakref.WeakKeyDictionary[Emulator, list[bool]] = weakref.WeakKeyDictionary()
+_SEEN: weakref.WeakKeyDictionary[EmulatorState, list[bool]] = weakref.WeakKeyDictionary()
 
 
-def _seen(emu: Emulator) -> list[bool]:
+def _seen(emu: EmulatorState) -> list[bool]:
     got = _SEEN.get(emu)
     if got is None:
         scripts = emu.db.execute("SELECT EXISTS(SELECT 1 FROM listing_late_scripts)").fetchone()
@@ -88,7 +86,7 @@ def _seen(emu: Emulator) -> list[bool]:
     return got
 
 
-def seed(emu: Emulator, data: dict[str, Any]) -> None:
+def seed(emu: EmulatorState, data: dict[str, Any]) -> None:
     _SEEN.pop(emu, None)
     for seller_id, sdata in (data.get("sellers") or {}).items():
         for item in (sdata or {}).get("lateIssues", []) or []:
@@ -118,7 +116,7 @@ def written_attributes(kind: str, payload: Any) -> list[str]:
 
 
 def draw(
-    emu: Emulator, seller_id: str, sku: str, marketplace_id: str, attributes: list[str]
+    emu: EmulatorState, seller_id: str, sku: str, marketplace_id: str, attributes: list[str]
 ) -> tuple[str, dict[str, Any]] | None:
     """(kind, issue) when this processed write gains a late issue, else None."""
     if not _seen(emu)[0] and emu.config.faults.late_issue <= 0:
@@ -186,7 +184,7 @@ def keep_catalog_value(new: Attrs, old: Attrs | None, name: str) -> Attrs:
 
 
 def settle_issues(
-    emu: Emulator,
+    emu: EmulatorState,
     seller_id: str,
     sku: str,
     marketplace_id: str,

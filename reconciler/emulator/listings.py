@@ -20,18 +20,15 @@ import math
 import sqlite3
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reconciler.marketplaces import BY_ID
 
-from . import listing_late, store
+from . import listing_late, store, supply_sources
 from . import listing_rules as rules
-from .app import ApiError, iso, parse_iso
-from .http import Route, invalid_input
+from .http import invalid_input
 from .listing_views import Row, asin, render
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .state import ApiError, EmulatorState, iso, parse_iso
 
 BASE = "/listings/2021-08-01/items"
 
@@ -78,10 +75,10 @@ class _State:
     loaded: bool = False
 
 
-_STATES: weakref.WeakKeyDictionary[Emulator, _State] = weakref.WeakKeyDictionary()
+_STATES: weakref.WeakKeyDictionary[EmulatorState, _State] = weakref.WeakKeyDictionary()
 
 
-def _state(emu: Emulator) -> _State:
+def _state(emu: EmulatorState) -> _State:
     st = _STATES.get(emu)
     if st is None:
         st = _STATES[emu] = _State()
@@ -102,7 +99,7 @@ def _row(r: tuple[Any, ...]) -> Row:
     return Row(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7], r[8], json.loads(r[9]))
 
 
-def rows(emu: Emulator, seller_id: str, sku: str, marketplace_ids: list[str]) -> list[Row]:
+def rows(emu: EmulatorState, seller_id: str, sku: str, marketplace_ids: list[str]) -> list[Row]:
     """Stored rows of ``sku`` in the given marketplaces, in the order given."""
     marks = ",".join("?" * len(marketplace_ids))
     found = {
@@ -117,7 +114,7 @@ def rows(emu: Emulator, seller_id: str, sku: str, marketplace_ids: list[str]) ->
 
 
 def _save(
-    emu: Emulator,
+    emu: EmulatorState,
     seller_id: str,
     sku: str,
     marketplace_id: str,
@@ -164,7 +161,7 @@ def _save(
 
 
 def _apply(
-    emu: Emulator,
+    emu: EmulatorState,
     kind: str,
     seller_id: str,
     sku: str,
@@ -220,7 +217,7 @@ def _apply(
 
 
 def _schedule(
-    emu: Emulator,
+    emu: EmulatorState,
     kind: str,
     seller_id: str,
     sku: str,
@@ -257,7 +254,7 @@ def _schedule(
         st.next_due = due
 
 
-def tick(emu: Emulator) -> None:
+def tick(emu: EmulatorState) -> None:
     """Apply the queued writes that are due (in submission order)."""
     st = _state(emu)
     if st.next_due is None or emu.now() < st.next_due:
@@ -288,16 +285,12 @@ def _check_marketplaces(marketplace_ids: list[str], max_items: int | None = None
         raise ApiError(invalid_input(f"marketplaceIds allows at most {max_items} value(s)"))
 
 
-def _channel_check(emu: Emulator, seller_id: str) -> rules.ChannelCheck:
-    ss = emu.module("supply_sources")
-    fn = getattr(ss, "is_active", None) if ss is not None else None
-    if fn is None:
-        return lambda code: True
-    return lambda code: bool(fn(emu, seller_id, code))
+def _channel_check(emu: EmulatorState, seller_id: str) -> rules.ChannelCheck:
+    return lambda code: bool(supply_sources.is_active(emu, seller_id, code))
 
 
 def _response(
-    emu: Emulator,
+    emu: EmulatorState,
     seller_id: str,
     sku: str,
     marketplace_ids: list[str],
@@ -328,7 +321,7 @@ def _product_type(body: Any) -> str:
 
 
 def submit_patch(
-    emu: Emulator,
+    emu: EmulatorState,
     seller_id: str,
     sku: str,
     marketplace_ids: list[str],
@@ -364,7 +357,7 @@ def submit_patch(
 
 
 def submit_put(
-    emu: Emulator,
+    emu: EmulatorState,
     seller_id: str,
     sku: str,
     marketplace_ids: list[str],
@@ -396,7 +389,7 @@ def submit_put(
 
 
 def _answer(
-    emu: Emulator,
+    emu: EmulatorState,
     kind: str,
     seller_id: str,
     sku: str,
@@ -422,7 +415,12 @@ def _answer(
 
 
 def submit_delete(
-    emu: Emulator, seller_id: str, sku: str, marketplace_ids: list[str], *, source: str = "delete"
+    emu: EmulatorState,
+    seller_id: str,
+    sku: str,
+    marketplace_ids: list[str],
+    *,
+    source: str = "delete",
 ) -> dict[str, Any]:
     _check_marketplaces(marketplace_ids)
     with emu.lock:
@@ -434,7 +432,7 @@ def submit_delete(
 
 
 def render_item(
-    emu: Emulator,
+    emu: EmulatorState,
     seller_id: str,
     sku: str,
     marketplace_ids: list[str],
@@ -453,7 +451,7 @@ def render_item(
 
 
 def put_direct(
-    emu: Emulator,
+    emu: EmulatorState,
     seller_id: str,
     sku: str,
     marketplace_id: str,
@@ -481,7 +479,9 @@ def put_direct(
         )
 
 
-def state(emu: Emulator, seller_id: str, sku: str, marketplace_id: str) -> dict[str, Any] | None:
+def state(
+    emu: EmulatorState, seller_id: str, sku: str, marketplace_id: str
+) -> dict[str, Any] | None:
     found = rows(emu, seller_id, sku, [marketplace_id])
     if not found:
         return None
@@ -495,7 +495,7 @@ def state(emu: Emulator, seller_id: str, sku: str, marketplace_id: str) -> dict[
     }
 
 
-def seed(emu: Emulator, data: dict[str, Any]) -> None:
+def seed(emu: EmulatorState, data: dict[str, Any]) -> None:
     listing_late.seed(emu, data)
     for seller_id, sdata in (data.get("sellers") or {}).items():
         for item in (sdata or {}).get("listings", []) or []:
@@ -524,11 +524,3 @@ def seed(emu: Emulator, data: dict[str, Any]) -> None:
                     ),
                 )
 
-
-def _routes() -> list[Route]:
-    from .listing_api import ROUTES as api_routes
-
-    return api_routes
-
-
-ROUTES: list[Route] = _routes()

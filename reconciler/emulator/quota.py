@@ -21,8 +21,6 @@ burst 15) for every operation, per seller only.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from reconciler.quotas import (
     APP_RATES,
@@ -37,17 +35,9 @@ from reconciler.quotas import (
 )
 
 from .http import Request, Response, Route, api_error
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .state import Bucket, EmulatorState
 
 WRITES_BY_CLASS = ("putListingsItem", "patchListingsItem")
-
-
-@dataclass(frozen=False)
-class Bucket:
-    tokens: float
-    last: float
 
 
 def throttled(message: str = QUOTA_EXCEEDED_MESSAGE) -> Response:
@@ -61,14 +51,14 @@ def key_for(route: Route, req: Request) -> str:
     return route.operation
 
 
-def plan_for(emu: Emulator, key: str) -> Quota | None:
+def plan_for(emu: EmulatorState, key: str) -> Quota | None:
     """The usage plan of limit ``key`` (None: unlimited)."""
     if emu.config.sandbox:
         return SANDBOX_QUOTA
     return QUOTAS.get(key)
 
 
-def rate_header(emu: Emulator, key: str) -> str | None:
+def rate_header(emu: EmulatorState, key: str) -> str | None:
     """The ``x-amzn-RateLimit-Limit`` value for ``key`` (scaled rate), e.g. ``"5.0"``."""
     q = plan_for(emu, key)
     if q is None:
@@ -77,7 +67,7 @@ def rate_header(emu: Emulator, key: str) -> str | None:
 
 
 def admit(
-    emu: Emulator, key: str, route: Route, req: Request, seller: str, app: str
+    emu: EmulatorState, key: str, route: Route, req: Request, seller: str, app: str
 ) -> Response | None:
     """Take the tokens of one request: None when admitted, else the 429 to answer."""
     if not emu.config.quotas or not route.quota:
@@ -117,7 +107,7 @@ def _attribute_names(req: Request) -> list[str]:
     return names
 
 
-def take(emu: Emulator, seller: str, operation: str) -> bool:
+def take(emu: EmulatorState, seller: str, operation: str) -> bool:
     """Consume one token of (seller, operation); False means throttle (429)."""
     if not emu.config.quotas:
         return True
@@ -127,7 +117,7 @@ def take(emu: Emulator, seller: str, operation: str) -> bool:
     return _take(emu, (seller, operation), q)
 
 
-def take_window(emu: Emulator, name: str, seller: str, window: Window) -> bool:
+def take_window(emu: EmulatorState, name: str, seller: str, window: Window) -> bool:
     """Count one request against a sliding window (e.g. ``"JSON_LISTINGS_FEED:EU"``): False
     when ``window.limit`` were already counted in the last ``window.seconds`` (scaled)."""
     if not emu.config.quotas:
@@ -143,7 +133,7 @@ def take_window(emu: Emulator, name: str, seller: str, window: Window) -> bool:
     return True
 
 
-def _take(emu: Emulator, key: tuple[str, str], q: Quota) -> bool:
+def _take(emu: EmulatorState, key: tuple[str, str], q: Quota) -> bool:
     now = emu.now()
     rate = q.rate * emu.config.time_scale
     buckets = emu.buckets
