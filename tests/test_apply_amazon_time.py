@@ -170,7 +170,7 @@ def test_eight_marketplaces_are_paced_into_the_earliest_windows(tmp_path: Path) 
     """Eight feeds for one seller and region: five go at once, the last three as soon as the
     first window ends (300 Amazon seconds after the first was accepted), none throttled, no
     listing pending; the plan's estimate counts the wait."""
-    scale = 500.0  # the 300 s window lasts 0.6 s
+    scale = 100.0  # the 300 s window lasts 3 s: wide enough for a loaded test machine
     desired = _eu_desired(20)
     cfg = EmulatorConfig(time_scale=scale, feed_processing_s=30.0)
     with au.emulator(cfg, au.drifted_seed(desired)) as emu, au.client(emu) as cl:

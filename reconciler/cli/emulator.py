@@ -58,17 +58,17 @@ def emulator_group() -> None:
 )
 @click.option(
     "--write-delay",
-    default=0.0,
+    default=120.0,
     show_default=True,
     type=float,
-    help="Seconds before an ACCEPTED listing write becomes visible (scaled).",
+    help="Amazon seconds before an ACCEPTED listing write becomes visible (scaled).",
 )
 @click.option(
     "--feed-processing",
-    default=2.0,
+    default=300.0,
     show_default=True,
     type=float,
-    help="Base feed processing time in seconds (scaled).",
+    help="Amazon seconds a feed takes: a quarter IN_QUEUE, the rest IN_PROGRESS (scaled).",
 )
 @click.option("--faults", default="", help=FAULTS_HELP)
 @click.option("--fault-seed", default=0, show_default=True, type=int, help="RNG seed for faults.")
