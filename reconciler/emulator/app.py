@@ -77,6 +77,15 @@ def quota_exceeded() -> Response:
     return quota.throttled()
 
 
+def info(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
+    """``GET /_emulator/info``: the time scale, for a local client to pace itself by (not an
+    Amazon API; like the document URLs, it lives under ``/_emulator``)."""
+    return json_response(200, {"timeScale": emu.config.time_scale})
+
+
+INFO_ROUTES = [Route("GET", "/_emulator/info", "emulatorInfo", info, auth=False, quota=False)]
+
+
 class Emulator(EmulatorState):
     """A stateful fake Amazon. Thread-safe: every db use happens under ``self.lock``."""
 
@@ -95,7 +104,10 @@ class Emulator(EmulatorState):
                 if init is not None:
                     init(self.db)
         self._ticks = [m.tick for m in self.modules if hasattr(m, "tick")]
-        self.routes: list[Route] = [r for m in self.modules for r in getattr(m, "ROUTES", [])]
+        self.routes: list[Route] = [
+            *(r for m in self.modules for r in getattr(m, "ROUTES", [])),
+            *INFO_ROUTES,
+        ]
         self._compiled: list[tuple[re.Pattern[str], Route]] = [
             (re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", r.pattern)), r)
             for r in self.routes

@@ -15,7 +15,8 @@
 
 The token URL is Amazon's LWA endpoint unless ``account.token_url`` says otherwise; for the
 embedded emulator and loopback base URLs it defaults to the emulator's ``/auth/o2/token`` (so a
-local test setup never sends credentials to Amazon).
+local test setup never sends credentials to Amazon). A client of a loopback emulator server
+paces itself by the server's time scale (``GET /_emulator/info``).
 
 Credentials are ``env/NAME`` references resolved at use time by ``reconciler.credentials``: a
 missing variable raises ``CredentialsError`` naming the VARIABLE, never a value, and every
@@ -47,6 +48,7 @@ from .client import SpApiClient
 
 EMULATOR_BASE_URL = "http://emulator.local"
 EMULATOR_TOKEN_PATH = "/auth/o2/token"  # noqa: S105 (a path)
+EMULATOR_INFO_PATH = "/_emulator/info"  # a local emulator server's time scale
 EMULATOR_DB = "emulator.db"
 EMBEDDED_TIME_SCALE = 60.0  # the embedded emulator's clock: one Amazon minute per second
 _DUMMY = {
@@ -156,6 +158,18 @@ def close_embedded_emulators() -> None:
 atexit.register(close_embedded_emulators)
 
 
+def _local_time_scale(base_url: str, transport: httpx.BaseTransport | None) -> float:
+    """The time scale a loopback emulator server reports (``GET /_emulator/info``); 1.0 when
+    the server is not one (or does not answer)."""
+    try:
+        with httpx.Client(transport=transport, timeout=5.0) as http:
+            r = http.get(base_url + EMULATOR_INFO_PATH)
+        scale = float(r.json()["timeScale"]) if r.status_code == 200 else 1.0
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return 1.0
+    return scale if scale > 0 else 1.0
+
+
 def client_for(
     account: Account,
     *,
@@ -184,11 +198,12 @@ def client_for(
     else:
         base_url = base_url_for(account)
         host = urlsplit(base_url).hostname or ""
-        default_token = (
-            base_url + EMULATOR_TOKEN_PATH
-            if base_url.startswith("http://") and _is_loopback(host)
-            else LWA_TOKEN_URL
-        )
+        local = base_url.startswith("http://") and _is_loopback(host)
+        default_token = base_url + EMULATOR_TOKEN_PATH if local else LWA_TOKEN_URL
+        if local and "rate_scale" not in client_kwargs:
+            # a local `reconciler emulator serve` keeps Amazon's ratios N times faster: pace by
+            # its clock (buckets, backoff and the JSON_LISTINGS_FEED window alike)
+            client_kwargs["rate_scale"] = _local_time_scale(base_url, transport)
         token_url = account.token_url or default_token
         creds = _credentials(account, env, lenient=False)
         if account.endpoint == "sandbox":  # every operation: 5 rps, burst 15 (CONTRACT.md §4)
