@@ -167,9 +167,12 @@ def test_a_loopback_emulator_server_lends_the_client_its_time_scale(tmp_path: Pa
     from reconciler.emulator.app import Emulator, EmulatorConfig
     from reconciler.emulator.server import running
 
-    with Emulator(config=EmulatorConfig(time_scale=25.0)) as emu, running(emu) as url:
-        with client_for(account(url), state_dir=str(tmp_path), env=ENV) as c:
-            assert c.rate_scale == 25.0
-            assert c.feed_window.seconds == pytest.approx(300.0 / 25)
+    with (
+        Emulator(config=EmulatorConfig(time_scale=25.0)) as emu,
+        running(emu) as url,
+        client_for(account(url), state_dir=str(tmp_path), env=ENV) as c,
+    ):
+        assert c.rate_scale == 25.0
+        assert c.feed_window.seconds == pytest.approx(300.0 / 25)
     with client_for(account("http://127.0.0.1:9"), state_dir=str(tmp_path), env=ENV) as c:
         assert c.rate_scale == 1.0  # nothing answers there
