@@ -195,3 +195,31 @@ def test_eight_marketplaces_are_paced_into_the_earliest_windows(tmp_path: Path) 
     eight, _ = feed_seconds(160, feed_processing_s=0, feed_per_message_s=0, poll_interval_s=0,
                             per_marketplace=[20] * 8)
     assert eight == pytest.approx(300.0)
+
+
+def test_a_sku_with_a_slash_goes_by_feed_under_patch(tmp_path: Path) -> None:
+    """Item 6: the emulator refuses a '/' SKU in any path (as Amazon does); apply with the patch
+    strategy patches the others and writes that one through a feed, and all converge."""
+    base = au.desired_state(4, marketplaces=(au.CA,))
+    listings = tuple(
+        dataclasses.replace(d, key=ListingKey("na", "MUG/2", d.key.marketplace_id))
+        if d.key.sku == "SKU-00002" else d
+        for d in base.listings
+    )
+    desired = dataclasses.replace(base, listings=listings)
+    cfg = EmulatorConfig(time_scale=200.0, feed_processing_s=30.0)
+    with au.emulator(cfg, au.drifted_seed(desired)) as emu, au.client(emu) as cl:
+        plan, live = au.make_plan(desired, cl)
+        assert plan.strategy is not None and plan.strategy.feed_only == 1
+        emu.reset_calls()
+        report = apply_plan(plan, desired, {"na": cl}, strategy="patch", verify_timeout_s=30,
+                            verify_interval_s=0.02, feed_poll_interval_s=0.01,
+                            state_dir=str(tmp_path), live_before=live)
+        patched = [c.path.rsplit("/", 1)[1] for c in emu.calls("patchListingsItem")]
+        creates = emu.calls("createFeed")
+    assert report.converged, report.table()
+    assert sorted(patched) == ["SKU-00000", "SKU-00001", "SKU-00003"]
+    assert len(creates) == 1
+    by = {o.key.sku: o for o in report.outcomes}
+    assert by["MUG/2"].via == "feed" and by["MUG/2"].feed_id
+    assert {by[s].via for s in ("SKU-00000", "SKU-00001", "SKU-00003")} == {"patch"}

@@ -115,3 +115,30 @@ def test_one_feed_per_marketplace() -> None:
     # a marketplace over 25,000 messages still splits
     s, k = feed_seconds(30_010, per_marketplace=[30_000, 10])
     assert k == 3 and s == pytest.approx(300 + 250 + 300 + 50 + 300 + 0.1 + 5)
+
+
+def test_the_plan_carries_the_feed_only_note_through_its_json() -> None:
+    """build_plan counts the listings no path can address; a saved plan keeps the note, and a
+    plan without any keeps its bytes (no new key)."""
+    import dataclasses
+
+    from reconciler.plan import Plan, build_plan
+    from tests import applyutil as au
+
+    desired = au.desired_state(3, marketplaces=(au.CA,))
+    slashed = tuple(
+        dataclasses.replace(d, key=ListingKey(d.key.account, d.key.sku.replace("-", "/"),
+                                              d.key.marketplace_id))
+        if d.key.sku == "SKU-00001" else d
+        for d in desired.listings
+    )
+    plan = build_plan(dataclasses.replace(desired, listings=slashed), {})
+    assert plan.strategy is not None and plan.strategy.feed_only == 1
+    assert plan.data()["strategy"]["feed_only"] == 1
+    again = Plan.from_data(plan.data())
+    assert again.strategy == plan.strategy
+    assert again.strategy is not None and again.strategy.chosen == "patch"  # a tie: patch
+    assert again.strategy.describe().endswith(
+        "; 1 listing by JSON_LISTINGS_FEED anyway (SKU with '/': no path can address it)")
+    plain = build_plan(desired, {})
+    assert plain.strategy is not None and "feed_only" not in plain.data()["strategy"]
