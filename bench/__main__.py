@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="emulated latency per request, Amazon ms (scaled)")
     ap.add_argument("--feed-processing", type=float, default=d.feed_processing_s,
                     help="modelled feed processing, Amazon seconds (scaled)")
+    ap.add_argument("--write-delay", type=float, default=d.write_delay_s,
+                    help="until an accepted write is visible, Amazon seconds (scaled)")
     ap.add_argument("--strategy", choices=["auto", "patch", "feed"], default=d.strategy)
     ap.add_argument("--change", type=float, default=d.change,
                     help="incremental: share of listings edited on Amazon")
@@ -68,7 +70,8 @@ def params_from(ns: argparse.Namespace) -> Params:
     return Params(
         skus=ns.skus, marketplaces=tuple(m.strip().upper() for m in ns.marketplaces.split(",")),
         drift=ns.drift, time_scale=ns.time_scale, latency_ms=ns.latency,
-        feed_processing_s=ns.feed_processing, strategy=ns.strategy, change=ns.change,
+        feed_processing_s=ns.feed_processing, write_delay_s=ns.write_delay,
+        strategy=ns.strategy, change=ns.change,
         naive_listings=ns.naive_listings, versus_wall_s=ns.versus_wall_s,
         versus_amazon_s=ns.versus_amazon_s,
         in_process=ns.in_process, workdir=ns.workdir,

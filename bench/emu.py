@@ -11,6 +11,7 @@ two marks.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -18,11 +19,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from bench.generate import SELLERS
+from reconciler.emulator.app import Emulator
+from reconciler.emulator.state import EmulatorConfig
 from reconciler.kernel.model import DesiredState
 from reconciler.spapi.client import SpApiClient
 
@@ -33,6 +36,18 @@ WRITE_OPERATIONS = (
     "patchListingsItem", "putListingsItem", "deleteListingsItem", "createFeed",
     "createFeedDocument",
 )
+
+
+def refresh_token_for(seller_id: str) -> str:
+    """The bench's refresh token of ``seller_id``: Amazon (and the emulator) bind each refresh
+    token to the one seller who authorized it."""
+    return f"Atzr|bench-{seller_id}"
+
+
+def tokens_seed(sellers: Iterable[str]) -> dict[str, Any]:
+    """A seed that registers the bench's refresh token of every seller."""
+    return {"refreshTokens": [{"refreshToken": refresh_token_for(s), "sellerId": s}
+                              for s in sorted(set(sellers))]}
 
 
 def _counts(conn: sqlite3.Connection, since: int) -> tuple[dict[str, int], int]:
@@ -68,7 +83,7 @@ class _Base:
         emulator's time scale) times faster than Amazon's."""
         return SpApiClient(
             seller_id=seller_id, base_url=self.url, token_url=self.url + TOKEN_PATH,
-            refresh_token="Atzr|bench-refresh-token",
+            refresh_token=refresh_token_for(seller_id),
             client_id="amzn1.application-oa2-client.bench", client_secret="bench-secret",
             transport=self.transport,
             rate_scale=self.time_scale if rate_scale is None else rate_scale,
@@ -118,6 +133,9 @@ class ServerEmulator(_Base):
         ]
         if seed is not None:
             cmd += ["--seed", str(seed)]
+        tokens = Path(self.db + ".tokens.json")  # every bench seller's refresh token
+        tokens.write_text(json.dumps(tokens_seed(SELLERS.values())), encoding="utf-8")
+        cmd += ["--seed", str(tokens)]
         if not quotas:
             cmd.append("--no-quotas")
         self.proc = subprocess.Popen(
@@ -191,6 +209,7 @@ class InProcessEmulator(_Base):
             write_delay_s=write_delay_s, quotas=quotas, **config))
         if seed is not None:
             self.emu.seed(dict(seed))
+        self.emu.seed(tokens_seed(SELLERS.values()))
         self.url = "http://emulator.local"
         self.transport = self.emu.transport()
 

@@ -30,12 +30,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SELLER = "A1PP0FEH11RW77"
 US = "ATVPDKIKX0DER"
-SKU = "BENCH MUG/1"
+SKU = "BENCH MUG#1"  # percent-encoded in the path (a '/' cannot be addressed, models#4727)
 PATH = (
-    f"/listings/2021-08-01/items/{SELLER}/BENCH%20MUG%2F1?marketplaceIds={US}"
+    f"/listings/2021-08-01/items/{SELLER}/BENCH%20MUG%231?marketplaceIds={US}"
     "&includedData=summaries,attributes,issues,offers,fulfillmentAvailability"
 )
+REFRESH_TOKEN = "Atzr|bench"
 SEED = {
+    "refreshTokens": [{"refreshToken": REFRESH_TOKEN, "sellerId": SELLER}],
     "sellers": {
         SELLER: {
             "listings": [
@@ -142,7 +144,7 @@ def main() -> int:
             conn.request(
                 "POST",
                 "/auth/o2/token",
-                body="grant_type=refresh_token&refresh_token=bench",
+                body="grant_type=refresh_token&refresh_token=" + REFRESH_TOKEN.replace("|", "%7C"),
                 headers={"content-type": "application/x-www-form-urlencoded"},
             )
             token = json.loads(conn.getresponse().read())["access_token"]

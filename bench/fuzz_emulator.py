@@ -35,7 +35,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.emulator import auth
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
+from reconciler.emulator.state import EmulatorConfig
 
 SELLER = "A1PP0FEH11RW77"
 US = "ATVPDKIKX0DER"
@@ -457,7 +458,8 @@ class _Clock:
 
 def run_feeds(examples: int, *, report: Callable[[str], None] = print) -> FeedFuzzer:
     clock = _Clock()
-    emu = Emulator(":memory:", EmulatorConfig(quotas=False), clock=clock, sleep=lambda s: None)
+    cfg = EmulatorConfig(quotas=False, feed_processing_s=2.0, write_delay_s=0.0)
+    emu = Emulator(":memory:", cfg, clock=clock, sleep=lambda s: None)
     emu.seed({"sellers": {SELLER: {"listings": [{
         "sku": SKU, "marketplaceId": US, "productType": "PRODUCT",
         "attributes": {"item_name": [{"value": "Mug", "marketplace_id": US}]}}]}}})

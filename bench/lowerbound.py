@@ -9,10 +9,14 @@ The formula (written down in bench/README.md):
   patchListingsItem per listing; a feed apply ``ceil(listings / 25,000)`` feeds per marketplace);
 - plus the emulator's modelled feed processing: a seller's feeds run one after another, each
   ``IN_QUEUE`` for ``P/4`` after creation and ``IN_PROGRESS`` for ``3P/4 + messages × m``
-  (``P`` = ``--feed-processing``, ``m`` = per-message time);
+  (``P`` = ``--feed-processing``, ``m`` = per-message time); feed i is submitted no earlier
+  than the JSON_LISTINGS_FEED window allows (5 in any 300 s per seller and region,
+  ``quotas.JSON_LISTINGS_FEED_WINDOW``: feeds 6 to 10 wait 300 s, 11 to 15 wait 600 s ...);
 - plus the phases that must be sequential: an apply writes, then verifies by reading back
   (a full read of the written listings), so the two add up; a feed apply only partly: the
-  listings of feed i can be read while feed i+1 is processing (``pipelined``);
+  listings of feed i can be read while feed i+1 is processing (``pipelined``); and a write is
+  visible only ``D`` after Amazon processed it (``--write-delay``), so the last one is read
+  no earlier than ``D`` after it was written;
 - sellers (accounts) have separate quotas and run in parallel: the bound is the max over them.
 
 All figures are in Amazon seconds; divide by the emulator's time scale for the bench's wall.
@@ -25,7 +29,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from reconciler.kernel.quotas import JSON_LISTINGS_FEED_MAX_MESSAGES, QUOTAS, SEARCH_MAX_IDENTIFIERS
+from reconciler.kernel.quotas import (
+    JSON_LISTINGS_FEED_MAX_MESSAGES,
+    JSON_LISTINGS_FEED_WINDOW,
+    QUOTAS,
+    SEARCH_MAX_IDENTIFIERS,
+    window_wait,
+)
 
 # The emulator's feed model (reconciler/emulator/app.py EmulatorConfig, feeds.py).
 QUEUE_SHARE = 0.25
@@ -60,18 +70,17 @@ def feed_sizes(per_marketplace: Mapping[str, int]) -> list[int]:
 def feed_seconds(
     per_marketplace: Mapping[str, int], *, processing_s: float, per_message_s: float
 ) -> float:
-    """Submission (document + createFeed + the 5-per-5-minutes window) and the modelled
-    processing of one seller's feeds, processed one after another."""
+    """Submission (document + createFeed + the 5-in-300-s JSON_LISTINGS_FEED window) and the
+    modelled processing of one seller's feeds, processed one after another."""
     sizes = feed_sizes(per_marketplace)
     if not sizes:
         return 0.0
-    window_rate = 5 / 300
     end = 0.0
     for i, messages in enumerate(sizes):
         submitted = max(
             op_seconds("createFeedDocument", i + 1),
             op_seconds("createFeed", i + 1),
-            max(0, i + 1 - 5) / window_rate,
+            window_wait(i, JSON_LISTINGS_FEED_WINDOW),
         )
         start = max(submitted + processing_s * QUEUE_SHARE, end)
         end = start + processing_s * (1 - QUEUE_SHARE) + messages * per_message_s
@@ -89,14 +98,18 @@ def apply_bound(
     *,
     processing_s: float,
     per_message_s: float,
+    write_delay_s: float = 0.0,
 ) -> dict[str, float]:
     """Apply (write then verify). Returns ``{"write", "verify", "total", "pipelined"}``:
-    ``total`` = write + verify (all writes, then all reads: how this tool runs a patch
-    apply); ``pipelined`` is the tighter bound of a writer that verifies each part as soon as
-    it is written (only the last feed's listings, or the last 20 patched listings, must be
-    read after the writes): how this tool runs a feed apply, verifying each feed's listings
-    once that feed is DONE, so it is the headline bound of a feed apply."""
+    ``total`` = write + delay + verify (all writes, then, once the last is visible, all reads:
+    how this tool runs a patch apply); ``pipelined`` is the tighter bound of a writer that
+    verifies each part as soon as it is written (only the last feed's listings, or the last 20
+    patched listings, must be read after the writes are visible): how this tool runs a feed
+    apply, verifying each feed's listings once that feed is DONE, so it is the headline bound
+    of a feed apply. ``write_delay_s``: Amazon makes an accepted write visible this long after
+    processing it (the emulator's ``--write-delay``)."""
     worst: dict[str, float] = {"write": 0.0, "verify": 0.0, "total": 0.0, "pipelined": 0.0}
+    d = write_delay_s
     for mps in per_seller.values():
         n = sum(mps.values())
         if strategy == "feed":
@@ -104,13 +117,13 @@ def apply_bound(
             last = feed_sizes(mps)[-1] if n else 0
             tail = op_seconds("searchListingsItems", math.ceil(last / SEARCH_MAX_IDENTIFIERS))
             # reading the earlier feeds' listings overlaps the later feeds' processing
-            pipelined = max(write + tail, read_seconds(mps))
+            pipelined = max(write + d + tail, read_seconds(mps))
         else:
             write = op_seconds("patchListingsItem", n)
-            pipelined = max(write, read_seconds(mps))
+            pipelined = max(write + d, read_seconds(mps))
         verify = read_seconds(mps)
-        if write + verify > worst["total"]:
-            worst = {"write": write, "verify": verify, "total": write + verify,
+        if write + d + verify > worst["total"]:
+            worst = {"write": write, "verify": verify, "delay": d, "total": write + d + verify,
                      "pipelined": pipelined}
     return worst
 

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from bench import lowerbound
+from bench.emu import refresh_token_for
 from bench.scenarios import (
     Meter,
     Params,
@@ -94,16 +95,19 @@ def scenario_naive(p: Params) -> dict[str, Any]:
     with emulator(p, prep) as emu:
         http = httpx.Client(transport=emu.transport, timeout=60.0)
         try:
-            tok = http.post(emu.url + "/auth/o2/token", data={
-                "grant_type": "refresh_token", "refresh_token": "Atzr|bench",
-                "client_id": "bench", "client_secret": "bench"}).json()["access_token"]
+            toks = {
+                seller: http.post(emu.url + "/auth/o2/token", data={
+                    "grant_type": "refresh_token", "refresh_token": refresh_token_for(seller),
+                    "client_id": "bench", "client_secret": "bench"}).json()["access_token"]
+                for seller in sellers.values()
+            }
             mark = emu.mark()
             m = Meter()
             counts: dict[str, int] = defaultdict(int)
             with m:
                 for account, seller in sorted(sellers.items()):
                     mine = [d for d in subset if d.key.account == account]
-                    for k, v in naive_loop(http, emu.url, tok, seller, mine, codes, mps,
+                    for k, v in naive_loop(http, emu.url, toks[seller], seller, mine, codes, mps,
                                            1.0 / p.time_scale).items():
                         counts[k] += v
             calls, throttled = emu.calls_since(mark)

@@ -27,7 +27,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a plain checkout
 
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
+from reconciler.emulator.state import EmulatorConfig
 from reconciler.kernel.quotas import QUOTAS
 from reconciler.live.reader import read_listings
 from reconciler.spapi.client import SpApiClient
@@ -60,7 +61,9 @@ def run(skus: int, latency_ms: float, time_scale: float, concurrency: int) -> di
     config = EmulatorConfig(latency_ms=latency_ms, time_scale=time_scale)
     with Emulator(":memory:", config) as emu:
         names = [f"BENCH-{i:05d}" for i in range(skus)]
-        emu.seed({"sellers": {SELLER: {"listings": [listing(s) for s in names]}}})
+        emu.seed({"sellers": {SELLER: {"listings": [listing(s) for s in names]}},
+                  "refreshTokens": [{"refreshToken": "Atzr|bench-refresh-token",
+                                     "sellerId": SELLER}]})
         with SpApiClient(
             seller_id=SELLER,
             base_url="https://sellingpartnerapi-na.amazon.com",

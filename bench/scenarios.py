@@ -60,6 +60,7 @@ class Params:
     time_scale: float = 20.0
     latency_ms: float = 300.0  # Amazon ms; the emulator divides by the time scale
     feed_processing_s: float = 300.0  # Amazon seconds (emulator --feed-processing)
+    write_delay_s: float = 120.0  # Amazon seconds until a write is visible (the emulator default)
     strategy: str = "auto"
     change: float = 0.01  # incremental: share of listings edited in Seller Central
     naive_listings: int = 600  # naive: listings actually run (then extrapolated)
@@ -221,7 +222,8 @@ def to_args(p: Params) -> list[str]:
 @contextmanager
 def emulator(p: Params, prep: Prepared) -> Iterator[Backend]:
     common: dict[str, Any] = {"time_scale": p.time_scale, "latency_ms": p.latency_ms,
-                              "feed_processing_s": p.feed_processing_s}
+                              "feed_processing_s": p.feed_processing_s,
+                              "write_delay_s": p.write_delay_s}
     backend: Backend
     if p.in_process:
         seed = json.loads(prep.seed.read_text(encoding="utf-8"))
@@ -345,7 +347,7 @@ def scenario_apply(p: Params) -> dict[str, Any]:
     chosen = report.strategy
     per_seller = _changed_per_seller(run.plan.changes, prep)
     b = lowerbound.apply_bound(per_seller, chosen, processing_s=p.feed_processing_s,
-                               per_message_s=FEED_PER_MESSAGE_S)
+                               per_message_s=FEED_PER_MESSAGE_S, write_delay_s=p.write_delay_s)
     # A feed apply verifies each feed's listings once that feed is DONE (apply.py), so its
     # headline bound is the pipelined one; patches are verified after the last patch.
     headline = "pipelined" if chosen == "feed" else "total"
@@ -428,6 +430,7 @@ def scenario_incremental(p: Params) -> dict[str, Any]:
         try:
             full, fm, _ = _timed_plan(prep, clients, sd, "full")
             edited = _seller_central_edits(emu, full.desired, p.change)
+            time.sleep(p.write_delay_s / p.time_scale + 0.05)  # until the edits are visible
             mark = emu.mark()
             run, m, info = _timed_plan(prep, clients, sd, "incremental")
             calls, throttled = emu.calls_since(mark)

@@ -9,7 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.apply import verify
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator import auth
+from reconciler.emulator.app import Emulator
+from reconciler.emulator.state import EmulatorConfig
 from reconciler.kernel.model import (
     Account,
     DesiredListing,
@@ -153,12 +155,17 @@ def emulator(config: EmulatorConfig, seed: dict[str, Any]) -> Iterator[Emulator]
         emu.close()
 
 
+REFRESH_TOKEN = "Atzr|test-refresh-token"
+
+
 def client(emu: Emulator, **kw: Any) -> SpApiClient:
+    # Amazon binds a refresh token to the seller who authorized it; so does the emulator.
+    auth.register_refresh_token(emu, REFRESH_TOKEN, seller_id=SELLER)
     return SpApiClient(
         seller_id=SELLER,
         base_url="http://emulator.local",
         token_url="http://emulator.local/auth/o2/token",
-        refresh_token="Atzr|test-refresh-token",
+        refresh_token=REFRESH_TOKEN,
         client_id="amzn1.application-oa2-client.test",
         client_secret="test-client-secret",
         transport=emu.transport(),

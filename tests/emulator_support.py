@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 
 from reconciler.emulator import auth
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
+from reconciler.emulator.state import EmulatorConfig
 
 SELLER = "A1PP0FEH11RW77"
 OTHER_SELLER = "A2OTHERSELLER9"
@@ -98,12 +99,20 @@ def download_report(c: httpx.Client, result_doc_id: str) -> dict[str, Any]:
     return report
 
 
-def start_server(db: Path, seed: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+def start_server(db: Path, seed: Path, *extra: str,
+                 refresh_tokens: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
     """``reconciler emulator serve --port 0`` as a subprocess; returns it and its base URL once
-    it printed its readiness line (fails the test after 30 s)."""
+    it printed its readiness line (fails the test after 30 s). ``refresh_tokens`` (token ->
+    seller) are registered through a second seed file: the server is strict by default."""
+    seeds = ["--seed", str(seed)]
+    if refresh_tokens:
+        tokens = db.with_name(db.name + ".tokens.json")
+        tokens.write_text(json.dumps({"refreshTokens": [
+            {"refreshToken": t, "sellerId": s} for t, s in refresh_tokens.items()]}))
+        seeds += ["--seed", str(tokens)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "reconciler", "emulator", "serve", "--port", "0",
-         "--db", str(db), "--seed", str(seed), *extra],
+         "--db", str(db), *seeds, *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     assert proc.stderr is not None

@@ -54,6 +54,8 @@ LWA_TOKEN_SCHEMA: dict[str, Any] = {
         "token_type": {"enum": ["bearer"]},
         "expires_in": {"type": "integer", "minimum": 1},
         "refresh_token": {"type": "string", "maxLength": 2048},
+        # client_credentials (grantless) answers carry the granted scope
+        "scope": {"type": "string", "minLength": 1},
     },
 }
 LWA_ERROR_SCHEMA: dict[str, Any] = {

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.apply.run import apply_plan
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
+from reconciler.emulator.state import EmulatorConfig
 from reconciler.kernel.model import DesiredState
 from reconciler.plan.builder import build_plan
 from reconciler.plan.value import Plan
@@ -297,7 +298,8 @@ def test_patches_wait_for_a_feed_left_in_flight(tmp_path: Path) -> None:
     from reconciler.apply import feeds as feedrun
 
     desired = au.desired_state(5, marketplaces=(au.CA,))
-    cfg = EmulatorConfig(time_scale=10.0, feed_processing_s=3.0)  # 0.3 s of processing
+    # 0.3 s of processing; writes visible at once (this is about the journal, not visibility)
+    cfg = EmulatorConfig(time_scale=10.0, feed_processing_s=3.0, write_delay_s=0.0)
     with au.emulator(cfg, au.drifted_seed(desired)) as emu, au.client(emu) as cl:
         plan, _ = au.make_plan(desired, cl)
         journal = feedrun.Journal(tmp_path, "na")
@@ -314,7 +316,8 @@ def test_a_feed_whose_create_answer_was_lost_is_found_and_waited_for(tmp_path: P
     from reconciler.apply import feeds as feedrun
 
     desired = au.desired_state(5, marketplaces=(au.CA,))
-    cfg = EmulatorConfig(time_scale=10.0, feed_processing_s=3.0)  # 0.3 s of processing
+    # 0.3 s of processing; writes visible at once (this is about the journal, not visibility)
+    cfg = EmulatorConfig(time_scale=10.0, feed_processing_s=3.0, write_delay_s=0.0)
     with au.emulator(cfg, au.drifted_seed(desired)) as emu, au.client(emu) as cl:
         plan, _ = au.make_plan(desired, cl)
 
@@ -358,7 +361,7 @@ def test_feed_listings_are_verified_while_later_feeds_still_process() -> None:
     seller's feeds one at a time), not after the last feed."""
     desired = au.desired_state(15)
     # 20 Amazon-s of processing at time scale 10: each feed ~1.5 s IN_PROGRESS, one after another
-    cfg = EmulatorConfig(time_scale=10.0, feed_processing_s=20.0)
+    cfg = EmulatorConfig(time_scale=10.0, feed_processing_s=20.0, write_delay_s=0.0)
     with au.emulator(cfg, au.drifted_seed(desired)) as emu, au.client(emu) as cl:
         plan, live = au.make_plan(desired, cl)
         emu.reset_calls()
@@ -413,7 +416,7 @@ def test_an_account_failure_while_verifying_a_feed_is_reported_not_hung(
     from reconciler.kernel.errors import ReconcilerError
 
     desired = au.desired_state(4)
-    cfg = EmulatorConfig(time_scale=10.0, feed_processing_s=10.0)
+    cfg = EmulatorConfig(time_scale=10.0, feed_processing_s=10.0, write_delay_s=0.0)
     with au.emulator(cfg, au.drifted_seed(desired)) as emu, au.client(emu) as cl:
         plan, live = au.make_plan(desired, cl)
 

@@ -25,7 +25,8 @@ from click.testing import CliRunner
 
 from reconciler.apply import lock
 from reconciler.cli import main
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
+from reconciler.emulator.state import EmulatorConfig
 from reconciler.kernel import redact
 from reconciler.spapi import connect
 from reconciler.spapi.connect import close_embedded_emulators, embedded_emulator
@@ -48,7 +49,7 @@ def setup(tmp_path: Path, isolated_state: Path, monkeypatch: pytest.MonkeyPatch)
     desired = load(catalog)
     # the embedded emulator of this state dir: our drifted seed (no demo seed), time-scaled
     isolated_state.mkdir(parents=True, exist_ok=True)
-    emu = Emulator(str(isolated_state / "emulator.db"), EmulatorConfig(time_scale=20.0))
+    emu = Emulator(str(isolated_state / "emulator.db"), EmulatorConfig(time_scale=100.0))
     emu.seed(au.drifted_seed(desired, missing_every=4))
     monkeypatch.setitem(connect._emulators, os.path.realpath(isolated_state), emu)
     monkeypatch.chdir(tmp_path)
@@ -210,8 +211,9 @@ def test_sample_catalog_against_drifted_emulator(
 
     desired = load(SAMPLE_CATALOG)
     isolated_state.mkdir(parents=True, exist_ok=True)
-    # the embedded emulator of this state dir, time-scaled so the test is quick
-    emu = Emulator(str(isolated_state / "emulator.db"), EmulatorConfig(time_scale=20.0))
+    # the embedded emulator of this state dir, time-scaled so the test is quick (Amazon's
+    # feed processing and write delays: 3 s and 1.2 s)
+    emu = Emulator(str(isolated_state / "emulator.db"), EmulatorConfig(time_scale=100.0))
     seed = build_seed(desired)
     # feeds are owned by the token's seller: give the EU account its own refresh token
     eu_token = "Atzr|sample-eu-refresh-token"

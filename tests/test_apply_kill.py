@@ -80,7 +80,9 @@ def test_sigkill_mid_apply_then_rerun_converges(tmp_path: Path) -> None:
     seed = tmp_path / "seed.json"
     seed.write_text(json.dumps(au.drifted_seed(desired)))
     db = tmp_path / "emu.db"
-    server, url = start_server(db, seed, "--time-scale", "4.0")
+    server, url = start_server(db, seed, "--time-scale", "4.0", "--feed-processing", "2",
+                               "--write-delay", "0",
+                               refresh_tokens={SECRETS["SP_API_REFRESH_TOKEN"]: au.SELLER})
     try:
         au.write_catalog(
             catalog,
@@ -167,7 +169,9 @@ def test_sigkill_with_feed_queued_then_rerun_waits_for_it(tmp_path: Path) -> Non
     seed.write_text(json.dumps(au.drifted_seed(load(catalog))))
     db = tmp_path / "emu.db"
     # 2 s of modelled processing per feed at time scale 2: the kill lands while it is queued
-    server, url = start_server(db, seed, "--time-scale", "2.0", "--feed-processing", "4")
+    server, url = start_server(db, seed, "--time-scale", "2.0", "--feed-processing", "4",
+                               "--write-delay", "0",
+                               refresh_tokens={SECRETS["SP_API_REFRESH_TOKEN"]: au.SELLER})
     try:
         au.write_catalog(catalog, n, endpoint=url, verify_timeout=60, verify_interval=0.1)
         env = {

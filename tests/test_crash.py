@@ -155,7 +155,9 @@ def test_twenty_kills_each_rerun_converges(tmp_path: Path) -> None:
         ),
     }
     server, url = start_server(
-        db, seed, "--time-scale", str(TIME_SCALE), "--latency", str(LATENCY_MS)
+        db, seed, "--time-scale", str(TIME_SCALE), "--latency", str(LATENCY_MS),
+        "--feed-processing", "2", "--write-delay", "0",
+        refresh_tokens={SECRETS["SP_API_REFRESH_TOKEN"]: au.SELLER},
     )
     landed: list[tuple[float, int]] = []
     stale_recovered = 0

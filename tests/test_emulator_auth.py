@@ -1,6 +1,6 @@
 """Emulator LWA endpoint and access-token checks: form and JSON exchange, LWA error bodies,
-403 Unauthorized (missing, invalid, expired, revoked), registered refresh tokens in strict mode,
-scaled expiry, grantless tokens."""
+403 Unauthorized (missing, invalid, expired, revoked), seller binding of refresh tokens (strict by
+default, permissive on request), scaled expiry, grantless tokens and their scopes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from reconciler.emulator import auth
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
+from reconciler.emulator.state import EmulatorConfig
 
 SELLER = "A1PP0FEH11RW77"
 US = "ATVPDKIKX0DER"
@@ -35,9 +36,14 @@ def make(clock: Clock, **cfg: object) -> Emulator:
     return Emulator(config=EmulatorConfig(**cfg), clock=clock)  # type: ignore[arg-type]
 
 
+REFRESH = ("Atzr|abc", "Atzr|j", "r")  # registered for SELLER by the fixture
+
+
 @pytest.fixture
 def emu(clock: Clock) -> Iterator[Emulator]:
     e = make(clock)
+    for rt in REFRESH:
+        auth.register_refresh_token(e, rt, seller_id=SELLER)
     yield e
     e.close()
 
@@ -90,6 +96,9 @@ def test_json_exchange(client: httpx.Client) -> None:
         ({"grant_type": "refresh_token"}, "invalid_request"),
         ({"grant_type": "password", "refresh_token": "x"}, "unsupported_grant_type"),
         ({"grant_type": "client_credentials"}, "invalid_scope"),
+        ({"grant_type": "client_credentials", "scope": "sellingpartnerapi::listings"},
+         "invalid_scope"),
+        ({"grant_type": "refresh_token", "refresh_token": "Atzr|unknown"}, "invalid_grant"),
         ({"grant_type": "refresh_token", "refresh_token": "x", "scope": "s"}, "invalid_request"),
     ],
 )
@@ -113,6 +122,16 @@ def test_grantless_token(client: httpx.Client) -> None:
         data={"grant_type": "client_credentials", "scope": "sellingpartnerapi::notifications"},
     )
     assert r.status_code == 200 and "refresh_token" not in r.json()
+    assert r.json()["scope"] == "sellingpartnerapi::notifications"
+    # a grantless token carries no seller's authorization: every seller operation refuses it
+    h = {"x-amz-access-token": r.json()["access_token"]}
+    for method, path in (("GET", ITEM), ("GET", f"/listings/2021-08-01/items/{SELLER}"),
+                         ("GET", "/feeds/2021-06-30/feeds"),
+                         ("GET", "/supplySources/2020-07-01/supplySources"),
+                         ("GET", "/orders/v0/orders")):
+        got = client.request(method, path, params={"marketplaceIds": US}, headers=h)
+        assert got.status_code == 403, path
+        assert got.json() == unauthorized(""), path
 
 
 def unauthorized(details: str) -> dict[str, object]:
@@ -142,6 +161,7 @@ def test_token_expires_after_scaled_ttl(clock: Clock) -> None:
         make(clock, time_scale=10.0, token_ttl_s=3600) as e,
         httpx.Client(transport=e.transport(), base_url="https://x") as c,
     ):
+        auth.register_refresh_token(e, "r", seller_id=SELLER)
         body = exchange_form(c, refresh_token="r").json()
         assert body["expires_in"] == 360
         h = {"x-amz-access-token": body["access_token"]}
@@ -161,7 +181,7 @@ def test_revoked_token(emu: Emulator, client: httpx.Client) -> None:
 
 def test_strict_mode_accepts_only_registered_refresh_tokens(clock: Clock) -> None:
     with (
-        make(clock, accept_any_refresh_token=False) as e,
+        make(clock) as e,
         httpx.Client(transport=e.transport(), base_url="https://x") as c,
     ):
         e.seed(
@@ -184,18 +204,41 @@ def test_strict_mode_accepts_only_registered_refresh_tokens(clock: Clock) -> Non
         assert r.status_code == 200
         h = {"x-amz-access-token": r.json()["access_token"]}
         # the token acts for A2OTHER only
-        assert c.get(ITEM, params={"marketplaceIds": US}, headers=h).status_code == 403
+        r = c.get(ITEM, params={"marketplaceIds": US}, headers=h)
+        assert r.status_code == 403 and r.json() == unauthorized("")
+        assert r.headers["x-amzn-ErrorType"] == "AccessDeniedException"
         other = "/listings/2021-08-01/items/A2OTHER/NOPE"
         assert c.get(other, params={"marketplaceIds": US}, headers=h).status_code == 404
+
+
+def test_permissive_mode_exchanges_any_refresh_token(clock: Clock) -> None:
+    with (
+        make(clock, permissive=True) as e,
+        httpx.Client(transport=e.transport(), base_url="https://x") as c,
+    ):
+        auth.register_refresh_token(e, "Atzr|bound", seller_id="A2OTHER")
+        tok = exchange_form(c, refresh_token="Atzr|anything").json()["access_token"]
+        h = {"x-amz-access-token": tok}
+        for seller in (SELLER, "A2OTHER"):  # unbound: acts for the seller the path names
+            path = f"/listings/2021-08-01/items/{seller}/NOPE"
+            assert c.get(path, params={"marketplaceIds": US}, headers=h).status_code == 404
+        # a registered refresh token stays bound to its seller in permissive mode too
+        bound = exchange_form(c, refresh_token="Atzr|bound").json()["access_token"]
+        r = c.get(ITEM, params={"marketplaceIds": US}, headers={"x-amz-access-token": bound})
+        assert r.status_code == 403
 
 
 def test_tokens_survive_a_restart(tmp_path: object, clock: Clock) -> None:
     db = str(tmp_path) + "/emu.db"  # type: ignore[operator]
     with Emulator(db, clock=clock) as e:
         tok = auth.issue_token(e, SELLER)
+        grantless = auth.issue_token(e, "", scope="sellingpartnerapi::notifications")
     with (
         Emulator(db, clock=clock) as e,
         httpx.Client(transport=e.transport(), base_url="https://x") as c,
     ):
         r = c.get(ITEM, params={"marketplaceIds": US}, headers={"x-amz-access-token": tok})
         assert r.status_code == 404
+        r = c.get(ITEM, params={"marketplaceIds": US},
+                  headers={"x-amz-access-token": grantless})
+        assert r.status_code == 403  # still grantless after the restart

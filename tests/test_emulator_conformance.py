@@ -26,8 +26,9 @@ import httpx
 import pytest
 
 from reconciler.emulator import auth
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
 from reconciler.emulator.faults import FaultSpec
+from reconciler.emulator.state import EmulatorConfig
 
 from . import spapi_models
 from .emulator_support import CA, NA_HOST, SELLER, US, FakeClock, emulator, listings_feed
@@ -86,7 +87,7 @@ def emu(clock: FakeClock) -> Iterator[Emulator]:
     with emulator(EmulatorConfig(feed_processing_s=1.0), clock) as e:
         e.seed({"sellers": {SELLER: {
             "listings": [listing("MUG-1", 12.0), listing("MUG-2", 15.0),
-                         listing("MUG 3/ü", 9.5)],
+                         listing("MUG 3#ü", 9.5)],
             "supplySources": [{"supplySourceId": "11111111-2222-3333-4444-555555555555",
                                "supplySourceCode": "brooklyn", "alias": "Brooklyn",
                                "status": "Active"}],
@@ -123,7 +124,7 @@ def test_listings_items_operations(emu: Emulator, c: Conformant, clock: FakeCloc
     mp = {"marketplaceIds": US}
     # getListingsItem: every includedData value, a percent-encoded SKU, errors
     assert h.get(f"{ITEMS}/MUG-1", params={**mp, "includedData": ALL_DATA}).status_code == 200
-    assert h.get(f"{ITEMS}/MUG%203%2F%C3%BC", params=mp).status_code == 200
+    assert h.get(f"{ITEMS}/MUG%203%23%C3%BC", params=mp).status_code == 200
     assert h.get(f"{ITEMS}/MUG-1", params={"marketplaceIds": f"{US},{CA}",
                                            "includedData": "offers,issues"}).status_code == 200
     assert h.get(f"{ITEMS}/NOPE", params=mp).status_code == 404
@@ -236,7 +237,8 @@ def test_auth_errors_and_lwa(emu: Emulator, clock: FakeClock) -> None:
         bad = h.get(f"{ITEMS}/MUG-1", params={"marketplaceIds": US},
                     headers={"x-amz-access-token": "Atza|forged"})
         assert bad.status_code == 403
-        # LWA: form and JSON, then errors
+        # LWA: form and JSON, then errors (the refresh token is registered for SELLER)
+        auth.register_refresh_token(emu, "Atzr|abc", seller_id=SELLER)
         form = h.post("/auth/o2/token", data={"grant_type": "refresh_token",
                                               "refresh_token": "Atzr|abc", "client_id": "id",
                                               "client_secret": "secret"})

@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from reconciler.emulator import auth
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
 from reconciler.emulator.faults import FaultSpec, FaultSpecError
+from reconciler.emulator.state import EmulatorConfig
 
 SELLER = "A1PP0FEH11RW77"
 US = "ATVPDKIKX0DER"
@@ -137,6 +138,7 @@ def test_lwa_is_not_faulted() -> None:
         Emulator(config=EmulatorConfig(faults=FaultSpec.parse("500=1"))) as e,
         httpx.Client(transport=e.transport()) as c,
     ):
+        auth.register_refresh_token(e, "x", seller_id="A1PP0FEH11RW77")
         r = c.post(
             "https://api.amazon.com/auth/o2/token",
             data={"grant_type": "refresh_token", "refresh_token": "x"},

@@ -19,8 +19,9 @@ import httpx
 import pytest
 
 from reconciler.emulator import feeds
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
 from reconciler.emulator.listings_feed import FeedJob, FeedOutcome
+from reconciler.emulator.state import EmulatorConfig
 
 from . import spapi_models
 from .emulator_support import (
@@ -39,7 +40,8 @@ from .emulator_support import (
 
 DOCS = "/feeds/2021-06-30/documents"
 FEEDS = "/feeds/2021-06-30/feeds"
-CFG = EmulatorConfig(feed_processing_s=2.0, feed_per_message_s=0.01)
+# writes visible at once: these tests are about feeds (the visibility delay: test_emulator_strict)
+CFG = EmulatorConfig(feed_processing_s=2.0, feed_per_message_s=0.01, write_delay_s=0.0)
 
 
 def offer(price: float) -> list[dict[str, Any]]:
@@ -191,9 +193,10 @@ def test_json_listings_feed_window_is_5_per_5_minutes_per_region(
     assert c.post(FEEDS, json={**spec, "marketplaceIds": [UK],
                                "inputFeedDocumentId": eu_doc}).status_code == 202
     assert c.post(FEEDS, json={**spec, "feedType": "POST_PRODUCT_DATA"}).status_code == 202
-    clock.advance(60)  # one submission back (5 per 300 s)
-    assert c.post(FEEDS, json=spec).status_code == 202
+    clock.advance(60)  # a sliding window: no submission back before the first is 300 s old
     assert c.post(FEEDS, json=spec).status_code == 429
+    clock.advance(240)
+    assert [c.post(FEEDS, json=spec).status_code for _ in range(6)] == [202] * 5 + [429]
 
 
 # ------------------------------------------------------------------ lifecycle
@@ -409,7 +412,7 @@ def test_feed_type_hook(emu: Emulator, c: httpx.Client, clock: FakeClock,
 
 def test_get_feeds_filters_and_pagination(clock: FakeClock) -> None:
     # getFeeds allows 0.0222 rps (burst 10): this test makes more calls, so quotas are off.
-    with emulator(EmulatorConfig(quotas=False), clock) as emu, client(emu) as c:
+    with emulator(EmulatorConfig(quotas=False, write_delay_s=0.0), clock) as emu, client(emu) as c:
         _get_feeds_checks(emu, c)
 
 

@@ -59,7 +59,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "reconciler", "emulator", "serve", "--port", "0",
          "--db", str(db), "--seed", str(seed), "--time-scale", "20",
-         "--feed-processing", "2"],
+         "--feed-processing", "2", "--write-delay", "0"],
         cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )

@@ -26,8 +26,9 @@ import pytest
 
 from bench import fuzz_emulator as fz
 from reconciler.emulator import auth
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
 from reconciler.emulator.server import running
+from reconciler.emulator.state import EmulatorConfig
 
 SELLER = fz.SELLER
 US = fz.US
@@ -50,7 +51,8 @@ def test_fuzz_over_real_http() -> None:
 
 @pytest.fixture(params=["in-process", "server"])
 def surface(request: pytest.FixtureRequest) -> Iterator[tuple[httpx.Client, Emulator]]:
-    emu = Emulator(":memory:", EmulatorConfig(time_scale=1000.0, quotas=False))
+    emu = Emulator(":memory:", EmulatorConfig(time_scale=1000.0, quotas=False, write_delay_s=0.0,
+                                                   feed_processing_s=2.0))
     emu.seed({"sellers": {SELLER: {"listings": [{
         "sku": fz.SKU, "marketplaceId": US, "productType": "PRODUCT",
         "attributes": {"item_name": [{"value": "Mug", "marketplace_id": US}]}}]}}})
@@ -175,7 +177,8 @@ def test_huge_query_values_on_get_item_and_feeds(surface: tuple[httpx.Client, Em
 
 @pytest.fixture
 def server() -> Iterator[tuple[str, int, Emulator]]:
-    emu = Emulator(":memory:", EmulatorConfig(time_scale=1000.0, quotas=False))
+    emu = Emulator(":memory:", EmulatorConfig(time_scale=1000.0, quotas=False, write_delay_s=0.0,
+                                                   feed_processing_s=2.0))
     try:
         with running(emu) as url:
             host, port = url.removeprefix("http://").split(":")
@@ -255,7 +258,9 @@ def test_a_message_with_an_object_operation_type_is_a_bad_message() -> None:
     from tests.emulator_support import FakeClock, client, emulator, listings_feed, submit_feed
 
     clock = FakeClock()
-    with emulator(EmulatorConfig(quotas=False), clock) as emu, client(emu) as c:
+    cfg = EmulatorConfig(quotas=False, write_delay_s=0.0, feed_processing_s=2.0)
+    with emulator(cfg, clock) as emu, \
+            client(emu) as c:
         doc = listings_feed([
             {"messageId": 1, "sku": "A", "operationType": {"x": 1}},
             {"messageId": 2, "sku": "B", "operationType": "PATCH", "productType": "PRODUCT",
@@ -284,7 +289,9 @@ def test_a_bug_while_processing_a_feed_kills_that_feed_not_the_emulator(
         raise RuntimeError("bug in message processing")
 
     clock = FakeClock()
-    with emulator(EmulatorConfig(quotas=False), clock) as emu, client(emu) as c:
+    cfg = EmulatorConfig(quotas=False, write_delay_s=0.0, feed_processing_s=2.0)
+    with emulator(cfg, clock) as emu, \
+            client(emu) as c:
         monkeypatch.setattr(listings_feed, "process_message", boom)
         doc = feed_doc([{"messageId": 1, "sku": "A", "operationType": "DELETE"}])
         feed_id = submit_feed(c, doc)

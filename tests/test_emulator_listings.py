@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from reconciler.emulator import auth
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
+from reconciler.emulator.state import EmulatorConfig
 
 SELLER = "A1PP0FEH11RW77"
 US = "ATVPDKIKX0DER"
@@ -74,7 +75,9 @@ def clock() -> Clock:
 
 @pytest.fixture
 def emu(clock: Clock) -> Iterator[Emulator]:
-    e = Emulator(config=EmulatorConfig(quotas=False), clock=clock, sleep=lambda s: None)
+    # writes visible at once unless a test asks for the delay (test_accepted_writes_are_...)
+    e = Emulator(config=EmulatorConfig(quotas=False, write_delay_s=0.0), clock=clock,
+                 sleep=lambda s: None)
     e.seed(
         {
             "sellers": {
@@ -738,7 +741,7 @@ def test_unknown_sku_is_404_not_found(api: httpx.Client) -> None:
     }
 
 
-@pytest.mark.parametrize("sku", ["MY SKU", "a/b", "kaffeebecher-ü-日本", "x%y+z"])
+@pytest.mark.parametrize("sku", ["MY SKU", "a#b", "kaffeebecher-ü-日本", "x%y+z"])
 def test_percent_encoded_skus(api: httpx.Client, emu: Emulator, sku: str) -> None:
     r = patch(
         api,
@@ -756,7 +759,9 @@ def test_percent_encoded_skus(api: httpx.Client, emu: Emulator, sku: str) -> Non
     assert get(api, sku).json()["sku"] == sku
 
 
-def test_several_marketplaces_merge(api: httpx.Client, emu: Emulator) -> None:
+def test_get_answers_the_first_marketplace_and_search_merges(
+    api: httpx.Client, emu: Emulator
+) -> None:
     emu.put_listing_direct(
         SELLER,
         "MUG-1",
@@ -769,7 +774,16 @@ def test_several_marketplaces_merge(api: httpx.Client, emu: Emulator) -> None:
             "fulfillment_availability": [{"fulfillment_channel_code": "DEFAULT", "quantity": 0}],
         },
     )
-    item = get(api, "MUG-1", mps=f"{US},{CA}").json()
+    # getListingsItem with several marketplaceIds: Amazon answers for the first one only
+    first = get(api, "MUG-1", mps=f"{US},{CA}").json()
+    assert [s["marketplaceId"] for s in first["summaries"]] == [US]
+    assert [o["price"]["currencyCode"] for o in first["offers"]] == ["USD"]
+    assert [s["marketplaceId"] for s in get(api, "MUG-1", mps=f"{CA},{US}").json()[
+        "summaries"]] == [CA]
+    r = api.get(BASE, params={"marketplaceIds": f"{US},{CA}", "identifiers": "MUG-1",
+                              "identifiersType": "SKU",
+                              "includedData": "summaries,offers,attributes"})
+    (item,) = r.json()["items"]
     assert [s["marketplaceId"] for s in item["summaries"]] == [US, CA]
     assert {o["price"]["currencyCode"]: o["price"]["amount"] for o in item["offers"]} == {
         "USD": "26.99",

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from reconciler.emulator import auth, quota
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
+from reconciler.emulator.state import EmulatorConfig
 from reconciler.kernel.quotas import JSON_LISTINGS_FEED_WINDOW, QUOTAS
 
 SELLER = "A1PP0FEH11RW77"
@@ -112,9 +113,11 @@ def test_burst_then_429_then_refill_at_the_models_rate(
 
 
 def test_buckets_are_per_seller(env: tuple[Emulator, httpx.Client]) -> None:
-    _, c = env
+    e, c = env
     assert burst_then_429(c, "getListingsItem") == QUOTAS["getListingsItem"].burst
-    r = CALLS["getListingsItem"](c, OTHER)
+    other = {"x-amz-access-token": auth.issue_token(e, OTHER)}  # the other seller's own token
+    r = c.get(f"/listings/2021-08-01/items/{OTHER}/S1", params={"marketplaceIds": US},
+              headers=other)
     assert r.status_code == 404  # another seller's bucket is full
 
 
@@ -142,10 +145,12 @@ def test_create_feed_bucket_and_json_feed_window(clock: Clock) -> None:
         assert quota.take(e, SELLER, "createFeed")
         assert not quota.take(e, SELLER, "createFeed")
         w = JSON_LISTINGS_FEED_WINDOW
-        assert sum(quota.take_extra(e, "JSON_LISTINGS_FEED", SELLER, w) for _ in range(9)) == 5
-        clock.t += 60  # 5 per 300 s -> one more per minute
-        assert quota.take_extra(e, "JSON_LISTINGS_FEED", SELLER, w)
-        assert not quota.take_extra(e, "JSON_LISTINGS_FEED", SELLER, w)
+        assert sum(quota.take_window(e, "JSON_LISTINGS_FEED", SELLER, w) for _ in range(9)) == 5
+        clock.t += 60  # a sliding window: nothing comes back before the first is 300 s old
+        assert not quota.take_window(e, "JSON_LISTINGS_FEED", SELLER, w)
+        clock.t += 240  # 300 s after the first five: five more
+        assert sum(quota.take_window(e, "JSON_LISTINGS_FEED", SELLER, w) for _ in range(9)) == 5
+        assert quota.take_window(e, "JSON_LISTINGS_FEED", OTHER, w)  # per seller
 
 
 def test_create_feed_over_http_if_feeds_module_present(clock: Clock) -> None:

@@ -15,8 +15,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from reconciler.emulator import sandbox
-from reconciler.emulator.app import EmulatorConfig
+from reconciler.emulator import auth, sandbox
+from reconciler.emulator.state import EmulatorConfig
 
 from . import spapi_models
 from .emulator_support import SELLER, US, FakeClock, client, emulator
@@ -138,7 +138,8 @@ def test_unmatched_request_is_a_400_and_non_vector_routes_fall_through() -> None
                                                     "inputFeedDocumentId": "nope"})
         assert r.status_code == 400
         spapi_models.assert_response("createFeed", 400, r.content)
-        # LWA has no vectors: the real token endpoint answers.
+        # LWA has no vectors: the real token endpoint answers (registered tokens only).
+        auth.register_refresh_token(emu, "Atzr|x", seller_id=SELLER)
         tok = c.post("/auth/o2/token", data={"grant_type": "refresh_token",
                                              "refresh_token": "Atzr|x", "client_id": "c",
                                              "client_secret": "s"})

@@ -21,7 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
+from reconciler.emulator.state import EmulatorConfig
 
 pytestmark = pytest.mark.server
 
@@ -29,6 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SELLER = "A1PP0FEH11RW77"
 US = "ATVPDKIKX0DER"
 SEED = f"""
+refreshTokens:  # the seed registers its refresh tokens: the emulator is strict by default
+  - {{refreshToken: "Atzr|test", sellerId: {SELLER}}}
 sellers:
   {SELLER}:
     listings:
@@ -75,6 +78,11 @@ def serve(tmp_path: Path, *extra: str) -> Iterator[Server]:
             str(db),
             "--seed",
             str(seed),
+            # the HTTP surface, not Amazon's time: quick feeds, writes visible at once
+            "--feed-processing",
+            "2",
+            "--write-delay",
+            "0",
             *extra,
         ],
         stderr=subprocess.PIPE,
@@ -289,3 +297,26 @@ def test_in_thread_server_shares_the_emulator() -> None:
             )
             assert r.status_code == 200 and r.json()["sku"] == "T 1"
         assert [x.status for x in e.calls("getListingsItem")] == [200]
+
+
+def test_serve_defaults_are_the_emulators_strict_defaults() -> None:
+    """`emulator serve` without options keeps Amazon's time and binds tokens to sellers."""
+    from reconciler.cli.emulator import serve
+
+    defaults = {p.name: p.default for p in serve.params}
+    cfg = EmulatorConfig()
+    assert defaults["write_delay"] == cfg.write_delay_s == 120.0
+    assert defaults["feed_processing"] == cfg.feed_processing_s == 300.0
+    assert cfg.permissive is False  # and --permissive is an off-by-default flag (next test)
+
+
+def test_permissive_server_exchanges_any_refresh_token(tmp_path: Path) -> None:
+    with serve(tmp_path, "--permissive") as srv, httpx.Client(base_url=srv.url, timeout=10) as c:
+        r = c.post("/auth/o2/token", data={"grant_type": "refresh_token",
+                                           "refresh_token": "Atzr|never-seeded"})
+        assert r.status_code == 200
+    (tmp_path / "strict").mkdir()
+    with serve(tmp_path / "strict") as srv, httpx.Client(base_url=srv.url, timeout=10) as c:
+        r = c.post("/auth/o2/token", data={"grant_type": "refresh_token",
+                                           "refresh_token": "Atzr|never-seeded"})
+        assert r.status_code == 400 and r.json()["error"] == "invalid_grant"

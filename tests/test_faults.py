@@ -39,8 +39,10 @@ import httpx
 import pytest
 
 from reconciler.apply.run import apply_plan
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator import auth
+from reconciler.emulator.app import Emulator
 from reconciler.emulator.faults import FaultSpec
+from reconciler.emulator.state import EmulatorConfig
 from reconciler.kernel.model import DesiredState, ListingKey, LiveListing
 from reconciler.plan.value import Plan
 from reconciler.spapi.client import SpApiClient
@@ -111,6 +113,7 @@ def planned() -> Planned:
 
 
 def faulty_client(emu: Emulator, lost: LostResponseTransport) -> SpApiClient:
+    auth.register_refresh_token(emu, "Atzr|faults-refresh-token", seller_id=au.SELLER)
     return SpApiClient(
         seller_id=au.SELLER,
         base_url="http://emulator.local",
@@ -336,6 +339,7 @@ def test_faults_over_real_http_with_real_timeouts() -> None:
     emu = Emulator(":memory:", cfg)
     try:
         emu.seed(au.drifted_seed(desired))
+        auth.register_refresh_token(emu, "Atzr|http-faults", seller_id=au.SELLER)
         with running(emu) as url, SpApiClient(
             seller_id=au.SELLER, base_url=url, token_url=url + "/auth/o2/token",
             refresh_token="Atzr|http-faults", client_id="amzn1.application-oa2-client.http",

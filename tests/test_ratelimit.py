@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from reconciler.kernel.quotas import QUOTAS
-from reconciler.spapi.ratelimit import DEFAULT_QUOTA, RateLimiter, TokenBucket
+from reconciler.spapi.ratelimit import DEFAULT_QUOTA, RateLimiter, SlidingWindow, TokenBucket
 from tests.spapi_fakes import FakeClock
 
 
@@ -122,3 +122,40 @@ def test_headroom_is_configurable_and_never_empties_the_bucket() -> None:
     clock = FakeClock()
     assert RateLimiter(headroom=0, clock=clock, sleep=clock.sleep).bucket("getFeed").burst == 15
     assert RateLimiter(headroom=99, clock=clock, sleep=clock.sleep).bucket("getFeed").burst == 1
+
+
+def window(limit: int = 5, seconds: float = 300.0) -> tuple[SlidingWindow, FakeClock]:
+    clock = FakeClock()
+    return SlidingWindow(limit, seconds, clock=clock, sleep=clock.sleep), clock
+
+
+def test_sliding_window_takes_five_then_waits_for_the_first_to_age_out() -> None:
+    w, clock = window()
+    start = clock()
+    for _ in range(5):
+        w.complete(w.acquire())
+    assert clock() == start and w.wait() == pytest.approx(300.0)
+    clock.sleep(100.0)
+    w.complete(w.acquire())  # the sixth: sleeps until 300 s after the first answer
+    assert clock() - start == pytest.approx(300.0)
+    assert w.wait() == 0.0  # the first aged out, the sixth took its place: 5 in the window
+
+
+def test_sliding_window_counts_from_the_answer_not_the_send() -> None:
+    w, clock = window(limit=1, seconds=10.0)
+    h = w.acquire()
+    assert w.wait() == pytest.approx(10.0)  # in flight: holds its slot
+    clock.sleep(3.0)  # the answer took 3 s
+    w.complete(h)
+    assert w.wait() == pytest.approx(10.0)
+
+
+def test_sliding_window_seed_and_fill() -> None:
+    w, _ = window()
+    w.seed([10.0, 20.0, 30.0, 40.0, 50.0, 400.0])  # five recent (one too old to count)
+    assert w.wait() == pytest.approx(250.0)  # the oldest recent one was 50 s ago
+    w.seed([1.0] * 5)  # a window already counting this process's requests is kept as is
+    assert w.wait() == pytest.approx(250.0)
+    fresh, _ = window()
+    fresh.fill()  # throttled anyway: a whole window from now
+    assert fresh.wait() == pytest.approx(300.0)

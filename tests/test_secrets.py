@@ -30,9 +30,11 @@ import yaml
 from click.testing import CliRunner, Result
 
 from reconciler.cli import main
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator import auth
+from reconciler.emulator.app import Emulator
 from reconciler.emulator.faults import FaultSpec
 from reconciler.emulator.server import running
+from reconciler.emulator.state import EmulatorConfig
 from reconciler.kernel import redact
 from reconciler.spapi.connect import close_embedded_emulators
 from tests import applyutil as au
@@ -82,9 +84,16 @@ def secrets_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 class Amazon:
     """A loopback emulator server with a file db (so its bytes can be scanned)."""
 
-    def __init__(self, tmp: Path, config: EmulatorConfig) -> None:
+    def __init__(self, tmp: Path, config: EmulatorConfig, *, authorized: bool = True) -> None:
         self.db = tmp / "amazon.db"
         self.emu = Emulator(str(self.db), config)
+        if authorized:  # each seller authorized the app: its refresh token is bound to it
+            auth.register_refresh_token(
+                self.emu, SECRETS["SP_API_REFRESH_TOKEN"], seller_id=au.SELLER
+            )
+            auth.register_refresh_token(
+                self.emu, SECRETS["SP_API_REFRESH_TOKEN_EU"], seller_id=EU_SELLER
+            )
 
     def close(self) -> None:
         self.emu.close()
@@ -98,8 +107,10 @@ class Amazon:
         return out
 
 
-def setup(tmp_path: Path, config: EmulatorConfig) -> tuple[Amazon, Path]:
-    amazon = Amazon(tmp_path, config)
+def setup(
+    tmp_path: Path, config: EmulatorConfig, *, authorized: bool = True
+) -> tuple[Amazon, Path]:
+    amazon = Amazon(tmp_path, config, authorized=authorized)
     cat = tmp_path / "catalog"
     au.write_catalog(cat, N_SKUS, audit_log=str(tmp_path / "audit.jsonl"), verify_timeout=20,
                      verify_interval=0.05)
@@ -181,8 +192,7 @@ def test_plan_and_apply_leave_no_secret_anywhere(tmp_path: Path, isolated_state:
 
 
 def test_refused_refresh_token_invalid_grant(tmp_path: Path, isolated_state: Path) -> None:
-    amazon, cat = setup(tmp_path, EmulatorConfig(time_scale=100.0,
-                                                 accept_any_refresh_token=False))
+    amazon, cat = setup(tmp_path, EmulatorConfig(time_scale=100.0), authorized=False)
     try:
         with running(amazon.emu) as url:
             point_at(cat, url)

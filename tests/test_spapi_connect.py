@@ -244,3 +244,22 @@ def test_sandbox_uses_the_sandbox_usage_plan(tmp_path: Path) -> None:
         assert (b.rate, b.burst) == (5.0, 15 - 1)  # one token of headroom
     with client_for(account("production"), state_dir=str(tmp_path), env=ENV) as c:
         assert c.limiter.bucket("createFeed").rate == pytest.approx(0.0083)
+
+
+def test_a_loopback_emulator_server_lends_the_client_its_time_scale(tmp_path: Path) -> None:
+    """A local `reconciler emulator serve --time-scale 25`: the client paces by that clock
+    (its buckets and the JSON_LISTINGS_FEED window run 25 times faster); any other loopback
+    server leaves Amazon's pace."""
+    from reconciler.emulator.app import Emulator
+    from reconciler.emulator.server import running
+    from reconciler.emulator.state import EmulatorConfig
+
+    with (
+        Emulator(config=EmulatorConfig(time_scale=25.0)) as emu,
+        running(emu) as url,
+        client_for(account(url), state_dir=str(tmp_path), env=ENV) as c,
+    ):
+        assert c.rate_scale == 25.0
+        assert c.feed_window.seconds == pytest.approx(300.0 / 25)
+    with client_for(account("http://127.0.0.1:9"), state_dir=str(tmp_path), env=ENV) as c:
+        assert c.rate_scale == 1.0  # nothing answers there

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from reconciler.emulator import auth as emu_auth
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
 from reconciler.emulator.faults import FaultSpec
+from reconciler.emulator.state import EmulatorConfig
 from reconciler.kernel.errors import InvalidRequestError, NotFoundError
 from reconciler.spapi.client import SpApiClient
 from tests.spapi_fakes import FakeClock
@@ -53,7 +54,9 @@ def listing(sku: str, price: str = "19.99", qty: int = 5) -> dict[str, Any]:
 def make(
     clock: FakeClock, config: EmulatorConfig | None = None, **kw: Any
 ) -> tuple[Emulator, SpApiClient]:
-    emu = Emulator(":memory:", config or EmulatorConfig(), clock=clock, sleep=clock.sleep)
+    emu = Emulator(":memory:", config or EmulatorConfig(write_delay_s=0.0), clock=clock,
+                   sleep=clock.sleep)
+    emu_auth.register_refresh_token(emu, "Atzr|emulator-integration-refresh", seller_id=SELLER)
     client = SpApiClient(
         seller_id=SELLER,
         base_url=BASE,
@@ -77,7 +80,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def pair(clock: FakeClock) -> Iterator[tuple[Emulator, SpApiClient]]:
     emu, client = make(clock)
-    emu.seed({"sellers": {SELLER: {"listings": [listing("MUG-1"), listing("my sku/α")]}}})
+    emu.seed({"sellers": {SELLER: {"listings": [listing("MUG-1"), listing("my sku#α+%")]}}})
     yield emu, client
     client.close()
     emu.close()
@@ -90,7 +93,7 @@ def our_price(item: dict[str, Any]) -> float:
 
 def test_get_patch_get_round_trip_with_awkward_sku(pair: tuple[Emulator, SpApiClient]) -> None:
     emu, client = pair
-    sku = "my sku/α"
+    sku = "my sku#α+%"  # a '/' cannot be addressed at all: test_emulator_strict
     item = client.get_listings_item(sku, [US])
     assert item["sku"] == sku and our_price(item) == 19.99
     res = client.patch_listings_item(
@@ -113,7 +116,7 @@ def test_get_patch_get_round_trip_with_awkward_sku(pair: tuple[Emulator, SpApiCl
         {"fulfillmentChannelCode": "DEFAULT", "quantity": 0}
     ]
     paths = {c.path for c in emu.calls("getListingsItem")}
-    assert paths == {f"/listings/2021-08-01/items/{SELLER}/my%20sku%2F%CE%B1"}
+    assert paths == {f"/listings/2021-08-01/items/{SELLER}/my%20sku%23%CE%B1%2B%25"}
 
 
 def test_typed_errors_from_emulator(pair: tuple[Emulator, SpApiClient]) -> None:
@@ -128,8 +131,8 @@ def test_typed_errors_from_emulator(pair: tuple[Emulator, SpApiClient]) -> None:
 
 def test_search_by_identifiers(pair: tuple[Emulator, SpApiClient]) -> None:
     _, client = pair
-    page = client.search_listings_items([US], identifiers=["MUG-1", "my sku/α", "NOPE"])
-    assert sorted(i["sku"] for i in page["items"]) == ["MUG-1", "my sku/α"]
+    page = client.search_listings_items([US], identifiers=["MUG-1", "my sku#α+%", "NOPE"])
+    assert sorted(i["sku"] for i in page["items"]) == ["MUG-1", "my sku#α+%"]
 
 
 def test_expired_token_is_refreshed_once(pair: tuple[Emulator, SpApiClient]) -> None:
@@ -163,9 +166,29 @@ def test_client_buckets_keep_emulator_from_throttling(clock: FakeClock) -> None:
         elapsed = clock() - start
         calls = emu.calls("getListingsItem")
     assert [c.status for c in calls] == [200] * 40
-    # getListingsItem: burst 10 (9 used: one token of headroom) then 5/s -> 31 more need
-    # 6.2 s: saturated, never over
-    assert elapsed == pytest.approx(6.2, abs=0.01)
+    # getListingsItem: burst 5 (4 used: one token of headroom) then 5/s -> 36 more need
+    # 7.2 s: saturated, never over
+    assert elapsed == pytest.approx(7.2, abs=0.01)
+
+
+def test_previews_are_paced_by_their_own_limit(clock: FakeClock) -> None:
+    """mode=VALIDATION_PREVIEW: one a second per seller (quotas.py); the client's preview
+    bucket paces them so the emulator never throttles, and patches keep their own bucket."""
+    emu, client = make(clock)
+    emu.seed({"sellers": {SELLER: {"listings": [listing("MUG-1")]}}})
+    body = {"productType": "PRODUCT", "patches": [{
+        "op": "merge", "path": "/attributes/fulfillment_availability",
+        "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 4}]}]}
+    with emu, client:
+        start = clock()
+        got = [client.patch_listings_item("MUG-1", [US], body, mode="VALIDATION_PREVIEW")
+               for _ in range(6)]
+        elapsed = clock() - start
+        client.patch_listings_item("MUG-1", [US], body)
+        statuses = [c.status for c in emu.calls("patchListingsItem")]
+    assert {g["status"] for g in got} == {"VALID"}
+    assert statuses == [200] * 7
+    assert elapsed == pytest.approx(5.0, abs=0.01)  # burst 1, then one a second
 
 
 def test_client_follows_scaled_rate_header(clock: FakeClock) -> None:
@@ -191,7 +214,7 @@ def test_faults_are_absorbed_by_retries(clock: FakeClock) -> None:
 
 
 def test_feed_lifecycle_through_the_client(clock: FakeClock) -> None:
-    emu, client = make(clock, EmulatorConfig(feed_processing_s=1.0))
+    emu, client = make(clock, EmulatorConfig(feed_processing_s=1.0, write_delay_s=0.0))
     emu.seed({"sellers": {SELLER: {"listings": [listing("MUG-1")]}}})
     feed = {
         "header": {"sellerId": SELLER, "version": "2.0", "issueLocale": "en_US"},
@@ -247,7 +270,9 @@ def test_client_for_a_loopback_server_over_real_http(tmp_path: Any) -> None:
     }
     skus = [f"HTTP SKU/{i:02d}" for i in range(45)]
     with Emulator(config=EmulatorConfig()) as emu:
-        emu.seed({"sellers": {SELLER: {"listings": [listing(s) for s in skus]}}})
+        emu.seed({"sellers": {SELLER: {"listings": [listing(s) for s in skus]}},
+                  "refreshTokens": [{"refreshToken": env["SP_API_REFRESH_TOKEN"],
+                                     "sellerId": SELLER}]})
         with running(emu) as url:
             acc = Account(
                 name="local", seller_id=SELLER, region="NA", endpoint=url, marketplaces=()
@@ -260,3 +285,62 @@ def test_client_for_a_loopback_server_over_real_http(tmp_path: Any) -> None:
         assert len(emu.calls("searchListingsItems")) == 3  # ceil(46 / 20)
     assert got["NOPE"] is None
     assert all(got[s] is not None and got[s]["sku"] == s for s in skus)
+
+
+def _upload(client: SpApiClient) -> str:
+    ct = "application/json"
+    doc = client.create_feed_document(ct)
+    client.upload_feed_document(doc["url"], json.dumps({
+        "header": {"sellerId": SELLER, "version": "2.0"},
+        "messages": [{"messageId": 1, "sku": "MUG-1", "operationType": "DELETE"}]}).encode(), ct)
+    return str(doc["feedDocumentId"])
+
+
+def test_create_feed_is_paced_by_the_json_listings_feed_window(clock: FakeClock) -> None:
+    """Seven JSON_LISTINGS_FEEDs: five at once, the sixth and seventh 300 s after the first,
+    with no 429 (the client waits for the window rather than retrying into it)."""
+    emu, client = make(clock)
+    with emu, client:
+        start = clock()
+        times = []
+        for _ in range(7):
+            client.create_feed("JSON_LISTINGS_FEED", [US], _upload(client))
+            times.append(clock() - start)
+        statuses = [c.status for c in emu.calls("createFeed")]
+    assert statuses == [202] * 7
+    assert times[:5] == pytest.approx([0.0] * 5, abs=2.0)  # document uploads take a little
+    assert times[5] >= 300.0 and times[6] >= 300.0 and times[6] < 310.0
+
+
+def test_a_window_used_elsewhere_costs_one_429_and_a_wait(clock: FakeClock) -> None:
+    """Another tool used this seller's window: the first createFeed gets 429, the client counts
+    the window as full from then and submits again once it has passed (never a burst of
+    retries)."""
+    from reconciler.emulator import quota
+    from reconciler.kernel.quotas import JSON_LISTINGS_FEED_WINDOW
+
+    emu, client = make(clock)
+    with emu, client:
+        for _ in range(5):
+            assert quota.take_window(emu, "JSON_LISTINGS_FEED:NA", SELLER,
+                                     JSON_LISTINGS_FEED_WINDOW)
+        doc = _upload(client)
+        start = clock()
+        client.create_feed("JSON_LISTINGS_FEED", [US], doc)
+        waited = clock() - start
+        statuses = [c.status for c in emu.calls("createFeed")]
+    assert statuses == [429, 202]
+    assert 300.0 <= waited < 301.0
+
+
+def test_the_journal_carries_the_window_to_the_next_run(tmp_path: Any, clock: FakeClock) -> None:
+    from reconciler.apply import feeds as feedrun
+
+    j = feedrun.Journal(str(tmp_path), "na")
+    for _ in range(5):
+        j.record_submission()
+    emu, client = make(clock)
+    with emu, client:
+        assert client.feed_submission_wait() == 0.0
+        client.feed_window.seed(feedrun.Journal(str(tmp_path), "na").submission_ages())
+        assert 290.0 < client.feed_submission_wait() <= 300.0

@@ -1,24 +1,17 @@
-"""The JSON_LISTINGS_FEED lifecycle for one account, and the journal of feeds in flight.
+"""The JSON_LISTINGS_FEED lifecycle for one account.
 
 Per account and marketplace, changes go out in feeds of at most 25,000 messages (one message
 per listing, so a listing is never half-updated; one marketplace per feed, because a feed's
 messages apply to every marketplace named in createFeed). Each feed runs the full lifecycle
 (CONTRACT.md §5.2): createFeedDocument (``application/json; charset=UTF-8``) -> PUT the UTF-8
 bytes -> createFeed -> poll getFeed -> getFeedDocument -> download (gunzip) -> map the processing
-report's issues (``messageId``) back to listings. :func:`wait_all` maps each feed's report as
-soon as that feed is terminal and hands the result over (``on_result``) while it goes on polling
-the others, so apply verifies a feed's listings while the seller's later feeds still process.
+report's issues (``messageId``) back to listings. :func:`run` submits each feed as soon as the
+JSON_LISTINGS_FEED window allows and polls the submitted ones meanwhile; it maps each feed's
+report as soon as that feed is terminal and hands the result over (``on_result``) while it goes
+on with the others, so apply verifies a feed's listings while the seller's later feeds still
+process. A feed unfinished at its bound (from its own submission) is handed over as such.
 
-**Never a PATCH and a queued feed for the same SKU.** Within one run every listing goes by one
-strategy. Across runs (an apply killed while its feeds were queued), the journal
-``<state_dir>/feeds/<account>.json`` remembers every feed submitted and not yet seen finished;
-the next apply of that account first waits for those feeds (:func:`settle_journal`) and does not
-write any SKU that is still in an unfinished feed. The journal entry is written *before*
-createFeed (with the document id and the time) and completed with the feed id after. A kill
-between the two leaves a marker with no feed id; the feed it may have created cannot be named
-(Amazon's Feed object does not carry its input document), so the next run asks getFeeds for
-every unfinished JSON_LISTINGS_FEED of that marketplace created since the marker (less the
-clock margin) and waits for all of them.
+Feeds in flight across runs: the journal (``reconciler.apply.feedjournal``, re-exported here).
 """
 
 from __future__ import annotations
@@ -26,26 +19,43 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
-import os
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
+from reconciler.apply.feedjournal import (  # re-exported: callers know the journal as feedrun's
+    FEED_TYPE,
+    TERMINAL,
+    UNFINISHED,
+    Journal,
+    settle_journal,
+)
 from reconciler.apply.verify import poll_delay
-from reconciler.kernel.clock import clock_margin, iso_utc, parse_iso_utc
-from reconciler.kernel.errors import ApiError, NotFoundError
+from reconciler.kernel.errors import ApiError
 from reconciler.kernel.model import Issue, ListingKey
 from reconciler.kernel.quotas import JSON_LISTINGS_FEED_MAX_MESSAGES
 from reconciler.plan import patches
 from reconciler.plan.change import Change
 from reconciler.spapi.client import SpApiClient
 
-FEED_TYPE = "JSON_LISTINGS_FEED"
+__all__ = [
+    "FEED_TYPE",
+    "TERMINAL",
+    "UNFINISHED",
+    "FeedResult",
+    "Journal",
+    "age_text",
+    "batches",
+    "map_report",
+    "run",
+    "settle_journal",
+    "submit",
+    "wait_all",
+]
+
 CONTENT_TYPE = "application/json; charset=UTF-8"
-TERMINAL = frozenset({"DONE", "FATAL", "CANCELLED"})
 
 
 @dataclass(frozen=True)
@@ -56,152 +66,23 @@ class FeedResult:
     keys: tuple[ListingKey, ...]
     rejected: Mapping[ListingKey, tuple[Issue, ...]]
     feed_issues: tuple[Issue, ...] = ()  # feed-level (no messageId)
+    age_s: float = 0.0  # seconds from its submission to this result
 
-
-# --------------------------------------------------------------------------- journal
-
-
-class Journal:
-    """Feeds submitted by this account and not yet seen finished (frozen=False holder)."""
-
-    def __init__(self, state_dir: str | Path | None, account: str) -> None:
-        self.path = Path(state_dir) / "feeds" / f"{account}.json" if state_dir else None
-        self.entries: list[dict[str, Any]] = self._load()
-
-    def _load(self) -> list[dict[str, Any]]:
-        if self.path is None or not self.path.exists():
-            return []
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            return list(data.get("feeds", []))
-        except (OSError, ValueError):
-            return []
-
-    def _save(self) -> None:
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({"feeds": self.entries}), encoding="utf-8")
-        os.replace(tmp, self.path)
-
-    def add(self, document_id: str, marketplace_id: str, skus: Sequence[str]) -> None:
-        self.entries.append(
-            {
-                "document_id": document_id,
-                "feed_id": "",
-                "marketplace_id": marketplace_id,
-                "skus": list(skus),
-                "submitted_at": iso_utc(datetime.now(timezone.utc)),
-            }
+    def unfinished_issue(self) -> Issue:
+        """Why this feed's listings are pending: the feed, its status and its age."""
+        return Issue(
+            f"FEED_{self.status}",
+            f"feed {self.feed_id} still {self.status} {age_text(self.age_s)} after it was "
+            "submitted; its listings are not written again until it finishes",
         )
-        self._save()
-
-    def set_feed(self, document_id: str, feed_id: str) -> None:
-        for e in self.entries:
-            if e["document_id"] == document_id:
-                e["feed_id"] = feed_id
-        self._save()
-
-    def drop(self, feed_ids: set[str]) -> None:
-        self.entries = [e for e in self.entries if e["feed_id"] not in feed_ids]
-        self._save()
-
-    def replace(self, entries: list[dict[str, Any]]) -> None:
-        self.entries = entries
-        self._save()
 
 
-def settle_journal(
-    client: SpApiClient,
-    journal: Journal,
-    *,
-    timeout_s: float,
-    poll_s: float,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, set[str]]:
-    """Wait (bounded) for feeds a previous run left in flight. Returns marketplace_id -> SKUs
-    still in an unfinished feed (empty when everything settled); those must not be written."""
-    deadline = clock() + timeout_s
-    rounds = 0
-    while journal.entries:
-        rounds += 1
-        _resolve_markers(client, journal)
-        done: set[str] = set()
-        for e in journal.entries:
-            if not e["feed_id"]:
-                continue  # getFeeds failed this round; ask again next round
-            try:
-                status = client.get_feed(e["feed_id"]).get("processingStatus", "")
-            except NotFoundError:  # Amazon no longer knows it (retention): nothing in flight
-                status = "DONE"
-            except ApiError:
-                continue  # ask again next round
-            if status in TERMINAL:
-                done.add(e["feed_id"])
-        journal.drop(done)
-        if not journal.entries or clock() >= deadline:
-            break
-        sleep(max(0.0, min(poll_delay(rounds - 1, poll_s), deadline - clock())))
-    blocked: dict[str, set[str]] = {}
-    for e in journal.entries:
-        blocked.setdefault(e["marketplace_id"], set()).update(e["skus"])
-    return blocked
-
-
-UNFINISHED = ("IN_QUEUE", "IN_PROGRESS")
-
-
-def _resolve_markers(client: SpApiClient, journal: Journal) -> None:
-    """Replace each marker (no feed id: killed between createFeed and recording its answer) by
-    the unfinished JSON_LISTINGS_FEEDs of its marketplace created since it was written, carrying
-    the marker's SKUs. None unfinished: whatever createFeed did has finished (or never
-    happened), so the marker is dropped. getFeeds failing leaves the marker for the next round
-    (getFeeds has a small quota, so this is one call per marker and round at most)."""
-    markers = [e for e in journal.entries if not e["feed_id"]]
-    if not markers:
-        return
-    resolved: dict[str, list[str]] = {}  # marker document id -> unfinished feed ids
-    for m in markers:
-        since = _marker_since(m.get("submitted_at", ""))
-        try:
-            feeds = client.get_feeds(
-                [FEED_TYPE],
-                processing_statuses=UNFINISHED,
-                marketplace_ids=[m["marketplace_id"]],
-                created_since=since,
-            )
-        except ApiError:
-            continue
-        resolved[m["document_id"]] = [str(f["feedId"]) for f in feeds if f.get("feedId")]
-    if not resolved:
-        return
-    entries: list[dict[str, Any]] = []
-    by_feed: dict[str, dict[str, Any]] = {e["feed_id"]: e for e in journal.entries if e["feed_id"]}
-    for e in journal.entries:
-        if e["feed_id"] or e["document_id"] not in resolved:
-            entries.append(e)
-            continue
-        for fid in resolved[e["document_id"]]:
-            known = by_feed.get(fid)
-            if known is not None:
-                known["skus"] = sorted(set(known["skus"]) | set(e["skus"]))
-                continue
-            adopted = {**e, "feed_id": fid, "skus": list(e["skus"])}
-            by_feed[fid] = adopted
-            entries.append(adopted)
-    journal.replace(entries)
-
-
-def _marker_since(submitted_at: str) -> str | None:
-    """createdSince for a marker: its time less the clock margin. Markers written before the
-    journal kept a time fall back to Amazon's default window (90 days)."""
-    try:
-        at = parse_iso_utc(submitted_at)
-    except ValueError:
-        return None
-    return iso_utc(at - clock_margin())
+def age_text(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 # --------------------------------------------------------------------------- lifecycle
@@ -241,6 +122,7 @@ def submit(
     journal.add(document_id, marketplace_id, [c.key.sku for c in changes])
     feed_id = client.create_feed(FEED_TYPE, [marketplace_id], document_id)
     journal.set_feed(document_id, feed_id)
+    journal.record_submission()
     return feed_id, by_id
 
 
@@ -282,6 +164,62 @@ def download_report(client: SpApiClient, document_id: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+class _Poller:
+    """Polls submitted feeds: each one until it is terminal (report mapped, out of the journal)
+    or until its own bound, ``timeout_s`` after its submission (then it stays in the journal and
+    its result says how long it has been unfinished)."""
+
+    def __init__(
+        self,
+        client: SpApiClient,
+        journal: Journal,
+        timeout_s: float,
+        clock: Callable[[], float],
+        on_result: Callable[[FeedResult], None] | None,
+    ) -> None:
+        self.client, self.journal, self.timeout_s, self.clock = client, journal, timeout_s, clock
+        self.on_result = on_result
+        self.feeds: dict[str, tuple[str, dict[int, ListingKey], float]] = {}
+        self.status: dict[str, str] = {}
+        self.open: set[str] = set()
+        self.results: dict[str, FeedResult] = {}
+
+    def add(self, fid: str, mp: str, by_id: dict[int, ListingKey], at: float) -> None:
+        self.feeds[fid] = (mp, by_id, at)
+        self.open.add(fid)
+
+    def _done(self, fid: str, result: FeedResult) -> None:
+        self.open.discard(fid)
+        self.results[fid] = result
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def poll(self) -> None:
+        for fid in sorted(self.open):
+            mp, by_id, at = self.feeds[fid]
+            try:
+                f: Mapping[str, Any] | None = self.client.get_feed(fid)
+            except ApiError:  # failed after bounded retries: poll again next round
+                f = None
+            if f is not None:
+                self.status[fid] = str(f.get("processingStatus", ""))
+                if self.status[fid] in TERMINAL:
+                    doc = str(f.get("resultFeedDocumentId") or "")
+                    result = _result(self.client, fid, mp, by_id, self.status[fid], doc)
+                    self.journal.drop({fid})
+                    self._done(fid, result)
+                    continue
+            age = self.clock() - at
+            if age >= self.timeout_s:  # the bound ran out: still in flight, stays in the journal
+                st = self.status.get(fid, "IN_QUEUE")
+                self._done(fid, _result(self.client, fid, mp, by_id, st, "", age))
+
+    def next_bound(self) -> float:
+        """Seconds until the earliest open feed reaches its bound."""
+        now = self.clock()
+        return min((self.feeds[f][2] + self.timeout_s - now for f in self.open), default=0.0)
+
+
 def wait_all(
     client: SpApiClient,
     feeds: Mapping[str, tuple[str, dict[int, ListingKey]]],
@@ -294,46 +232,76 @@ def wait_all(
     progress: Callable[[int], None] | None = None,
     on_result: Callable[[FeedResult], None] | None = None,
 ) -> list[FeedResult]:
-    """Poll every feed until terminal (or the bound), reading and mapping each feed's report as
-    soon as that feed is terminal; returns the results by feed id.
-    ``feeds``: feed id -> (marketplace id, messageId -> listing).
-
-    ``on_result`` is called (on this thread) with each feed's result as soon as it is known,
-    while the other feeds are still being polled: a terminal feed right after its report is
-    mapped (and it has left the journal), an unfinished one at the bound. The caller can start
-    verifying a DONE feed's listings while later feeds are still processing."""
-    deadline = clock() + timeout_s
-    status: dict[str, str] = {}
-    results: dict[str, FeedResult] = {}
-    open_ = set(feeds)
+    """Poll feeds submitted before (``feeds``: feed id -> (marketplace id, messageId ->
+    listing)) until each is terminal or ``timeout_s`` has passed, reading and mapping each
+    feed's report as soon as that feed is terminal and handing it over (``on_result``, on this
+    thread) while the others are still polled; a feed unfinished at the bound comes last."""
+    poller = _Poller(client, journal, timeout_s, clock, on_result)
+    start = clock()
+    for fid in sorted(feeds):
+        poller.add(fid, *feeds[fid], start)
     rounds = 0
-    while open_:
-        rounds += 1
-        for fid in sorted(open_):
-            try:
-                f = client.get_feed(fid)
-            except ApiError:  # failed after bounded retries: poll again next round
-                continue
-            status[fid] = str(f.get("processingStatus", ""))
-            if status[fid] in TERMINAL:
-                open_.discard(fid)
-                mp, by_id = feeds[fid]
-                doc = str(f.get("resultFeedDocumentId") or "")
-                results[fid] = _result(client, fid, mp, by_id, status[fid], doc)
-                journal.drop({fid})
-                if on_result is not None:
-                    on_result(results[fid])
+    while poller.open:
+        poller.poll()
         if progress is not None:
-            progress(len(feeds) - len(open_))
-        if not open_ or clock() >= deadline:
+            progress(len(feeds) - len(poller.open))
+        if not poller.open:
             break
-        sleep(max(0.0, min(poll_delay(rounds - 1, poll_s), deadline - clock())))
-    for fid in sorted(open_):  # the bound ran out: still in flight, stays in the journal
-        mp, by_id = feeds[fid]
-        results[fid] = _result(client, fid, mp, by_id, status.get(fid, "IN_QUEUE"), "")
-        if on_result is not None:
-            on_result(results[fid])
-    return [results[fid] for fid in sorted(feeds)]
+        sleep(max(0.0, min(poll_delay(rounds, poll_s), poller.next_bound())))
+        rounds += 1
+    return [poller.results[fid] for fid in sorted(feeds)]
+
+
+def run(
+    client: SpApiClient,
+    seller_id: str,
+    batches: Sequence[tuple[str, Sequence[Change]]],
+    journal: Journal,
+    *,
+    timeout_s: float,
+    poll_s: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    on_submitted: Callable[[str, Sequence[Change]], None] | None = None,
+    on_failed: Callable[[Sequence[Change], ApiError], None] | None = None,
+    on_result: Callable[[FeedResult], None] | None = None,
+) -> list[FeedResult]:
+    """Submit the feeds of ``batches`` (marketplace, changes) and poll them in one loop.
+
+    Each feed is submitted as soon as the JSON_LISTINGS_FEED window of this seller and region
+    allows (``client.feed_submission_wait``; the journal's recent submissions count), so the
+    submissions never run into createFeed throttling, and the feeds already submitted are
+    polled meanwhile: a feed's report is mapped and handed over (``on_result``) as soon as it is
+    terminal, while later feeds wait for their window. A feed unfinished ``timeout_s`` after its
+    own submission is handed over as such and stays in the journal (its listings pending): the
+    loop never waits longer for it. ``on_submitted(feed id, changes)`` /
+    ``on_failed(changes, error)`` report each submission."""
+    client.feed_window.seed(journal.submission_ages())
+    poller = _Poller(client, journal, timeout_s, clock, on_result)
+    pending = list(batches)
+    rounds = 0
+    while pending or poller.open:
+        while pending and client.feed_submission_wait() <= 0:
+            mp, batch = pending.pop(0)
+            try:
+                fid, by_id = submit(client, seller_id, mp, batch, journal)
+            except ApiError as e:
+                if on_failed is not None:
+                    on_failed(batch, e)
+                continue
+            poller.add(fid, mp, by_id, clock())
+            if on_submitted is not None:
+                on_submitted(fid, batch)
+        if poller.open:
+            poller.poll()
+        if not pending and not poller.open:
+            break
+        delay = min(poll_delay(rounds, poll_s), poller.next_bound()) if poller.open else math.inf
+        if pending:
+            delay = min(delay, client.feed_submission_wait())
+        sleep(max(0.0, delay))
+        rounds += 1
+    return [poller.results[fid] for fid in sorted(poller.results)]
 
 
 def _result(
@@ -343,6 +311,7 @@ def _result(
     by_id: Mapping[int, ListingKey],
     st: str,
     result_doc: str,
+    age: float = 0.0,
 ) -> FeedResult:
     """One feed's result: its processing report mapped to listings (FATAL: every listing)."""
     rejected: dict[ListingKey, tuple[Issue, ...]] = {}
@@ -353,4 +322,4 @@ def _result(
     if st == "FATAL":
         why = feed_issues or (Issue("FEED_FATAL", f"feed {fid} was aborted (FATAL)"),)
         rejected = {k: rejected.get(k, why) for k in by_id.values()}
-    return FeedResult(fid, mp, st, tuple(by_id.values()), rejected, feed_issues)
+    return FeedResult(fid, mp, st, tuple(by_id.values()), rejected, feed_issues, age)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -45,6 +45,7 @@ from reconciler.kernel.redact import redact
 from reconciler.live.normalize import amazon_issues
 from reconciler.plan.change import Change
 from reconciler.plan.patches import listing_request
+from reconciler.plan.strategy import path_addressable
 from reconciler.plan.value import Plan
 from reconciler.spapi.client import SpApiClient
 
@@ -202,19 +203,18 @@ def _run_account(
         clock=clock,
         sleep=sleep,
     )
+    holding = journal.holding()
     todo: list[Change] = []
     for c in acc.changes:
         if c.key.sku in blocked.get(c.key.marketplace_id, set()):
-            acc.written[c.key] = (
-                PENDING,
-                (
-                    Issue(
-                        "FEED_IN_FLIGHT",
-                        "an earlier run's feed with this SKU is still being processed; not written",
-                    ),
-                ),
-                "none",
+            fid, age = holding.get(c.key.marketplace_id, {}).get(c.key.sku, ("?", 0.0))
+            why = Issue(
+                "FEED_IN_FLIGHT",
+                f"feed {fid} of an earlier run, submitted {feedrun.age_text(age)} ago, is still "
+                "unfinished and holds this SKU; not written until it finishes",
             )
+            acc.written[c.key] = (PENDING, (why,), "none")
+            acc.feed_of[c.key] = fid
         else:
             todo.append(c)
 
@@ -243,8 +243,24 @@ def _run_account(
                 on_done=verifier.start,
             )
         else:
-            _write_patches(acc, todo, counter, workers)
-            verifier.start([c.key for c in todo])
+            # a SKU with '/' cannot be addressed in a path: its listings go by feed anyway
+            by_path = [c for c in todo if path_addressable(c.key.sku)]
+            _write_patches(acc, by_path, counter, workers)
+            verifier.start([c.key for c in by_path])
+            by_feed = [c for c in todo if not path_addressable(c.key.sku)]
+            if by_feed:
+                _write_feeds(
+                    acc,
+                    by_feed,
+                    journal,
+                    counter,
+                    feed_timeout_s,
+                    feed_poll_interval_s,
+                    clock,
+                    sleep,
+                    on_done=verifier.start,
+                    sent=len(by_path),
+                )
         # rejected or not written: nothing to wait for
         verifier.set_decided(len(acc.changes) - verifier.targets)
         results, last = verifier.finish()
@@ -293,36 +309,32 @@ def _write_feeds(
     clock: Callable[[], float],
     sleep: Callable[[float], None],
     on_done: Callable[[Collection[ListingKey]], None],
+    sent: int = 0,
 ) -> None:
-    """Submit one feed per marketplace (and 25,000 messages), then poll them; as soon as one
-    is terminal, its report decides its listings and ``on_done`` gets them (to verify the
-    accepted ones while the other feeds are still processing)."""
-    submitted: dict[str, tuple[str, dict[int, ListingKey]]] = {}
-    sent = 0
-    for mp, batch in feedrun.batches(todo):
-        try:
-            fid, by_id = feedrun.submit(acc.client, acc.seller_id, mp, batch, journal)
-        except ApiError as e:
-            for c in batch:
-                acc.written[c.key] = (PENDING, _api_issue(e), "feed")
-            continue
-        submitted[fid] = (mp, by_id)
+    """One feed per marketplace (and 25,000 messages), each submitted as soon as the
+    JSON_LISTINGS_FEED window allows and polled meanwhile (``feedrun.run``); as soon as one is
+    terminal its report decides its listings and ``on_done`` gets them (to verify the accepted
+    ones while the other feeds are still processing). A feed unfinished at its bound leaves its
+    listings pending, with the feed id and its age. ``sent``: listings already written."""
+
+    def submitted(fid: str, batch: Sequence[Change]) -> None:
+        nonlocal sent
         for c in batch:
             acc.written[c.key] = ("submitted", (), "feed")
             acc.feed_of[c.key] = fid
         sent += len(batch)
         counter.set("write", acc.name, sent)
 
+    def failed(batch: Sequence[Change], e: ApiError) -> None:
+        for c in batch:
+            acc.written[c.key] = (PENDING, _api_issue(e), "feed")
+
     def decided(r: feedrun.FeedResult) -> None:
         for key in r.keys:
             if key in r.rejected:
                 acc.written[key] = (REJECTED, r.rejected[key], "feed")
             elif r.status not in ("DONE",):
-                acc.written[key] = (
-                    PENDING,
-                    (Issue(f"FEED_{r.status}", f"feed {r.feed_id} is {r.status}"),),
-                    "feed",
-                )
+                acc.written[key] = (PENDING, (r.unfinished_issue(),), "feed")
         acc.feeds.append(
             FeedRecord(
                 acc.name, r.feed_id, r.marketplace_id, len(r.keys), r.status, len(r.rejected)
@@ -331,17 +343,21 @@ def _write_feeds(
         if r.status == "DONE":
             on_done(r.keys)
 
-    feedrun.wait_all(
+    feedrun.run(
         acc.client,
-        submitted,
+        acc.seller_id,
+        feedrun.batches(todo),
         journal,
         timeout_s=timeout_s,
         poll_s=poll_s,
         clock=clock,
         sleep=sleep,
+        on_submitted=submitted,
+        on_failed=failed,
         on_result=decided,
     )
     acc.feeds.sort(key=lambda f: f.feed_id)  # by feed id, as before, whichever ended first
+
 
 def _report(
     plan: Plan,

@@ -9,7 +9,9 @@ left for the next plan does not keep a listing from converging.
 
 An ERROR issue that was already on the listing when it was planned (``baseline``) is not taken as
 the answer to this write until the bound runs out: the write may not be visible yet, and it may be
-exactly what fixes that issue.
+exactly what fixes that issue. A new ERROR issue rejects the listing even when it shows the values
+written: ACCEPTED is only queued, and Amazon attaches what it finds while processing the write
+(a catalog conflict, a price outside the allowed range) to the listing.
 """
 
 from __future__ import annotations
@@ -105,17 +107,20 @@ def _error_issues(live: LiveListing, attributes: frozenset[str]) -> tuple[Issue,
 
 
 def judge(t: Target, live: LiveListing | None) -> tuple[str, tuple[Issue, ...]]:
-    """converged, or pending with the ERROR issues seen (candidates for rejection)."""
+    """converged or pending, with the ERROR issues seen (candidates for rejection: a listing
+    can show exactly the values written and still carry an issue Amazon attached after
+    accepting the write, e.g. a suppressed price)."""
     if t.action == "delete" or t.desired is None:
         return (CONVERGED, ()) if live is None else (PENDING, ())
     if live is None:
         return PENDING, ()
+    issues = _error_issues(live, t.attributes)
     remaining = diff_listing(t.desired, live)
     if t.fields is not None:
         remaining = tuple(f for f in remaining if (f.attribute, f.selector) in t.fields)
     if not remaining:
-        return CONVERGED, ()
-    return PENDING, _error_issues(live, t.attributes)
+        return CONVERGED, issues
+    return PENDING, issues
 
 
 def verify(
@@ -156,7 +161,7 @@ def verify(
             status, issues = judge(open_[key], live_now.get(key))
             old = set(baseline.get(key, ()))
             new_issues = tuple(i for i in issues if (i.code, i.message) not in old)
-            if status == CONVERGED:
+            if status == CONVERGED and not new_issues:
                 result[key] = (CONVERGED, ())
             elif new_issues or (timed_out and issues):
                 result[key] = (REJECTED, new_issues or issues)

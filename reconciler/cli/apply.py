@@ -248,6 +248,13 @@ def _write_audit(
     default=None,
     help="Seconds to wait for read-back convergence (default: apply settings).",
 )
+@click.option(
+    "--feed-timeout",
+    type=float,
+    default=None,
+    help="Seconds a JSON_LISTINGS_FEED may stay unfinished after its submission; its listings "
+    "are then reported pending with the feed id (default: the verify timeout).",
+)
 def apply_command(
     catalog_dir: str,
     plan_file: str | None,
@@ -258,6 +265,7 @@ def apply_command(
     marketplaces: tuple[str, ...],
     force: bool,
     verify_timeout: float | None,
+    feed_timeout: float | None,
 ) -> None:
     """Apply the catalog to Amazon: re-plan, check, write, verify, audit.
 
@@ -280,11 +288,12 @@ def apply_command(
     settings = desired0.apply
     timeout = settings.verify_timeout_seconds if verify_timeout is None else verify_timeout
     interval = settings.verify_interval_seconds
+    feed_bound = timeout if feed_timeout is None else feed_timeout
     command = "reconciler apply " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     with lock.hold(
         state_dir, [a.name for a in desired0.accounts], command=command.strip(), on_stale=err
     ):
-        _settle_feeds(desired0, state_dir, env, timeout, interval)
+        _settle_feeds(desired0, state_dir, env, feed_bound, interval)
         run = run_plan(
             catalog_dir,
             skus=skus,
@@ -306,6 +315,7 @@ def apply_command(
                 interval,
                 state_dir,
                 env,
+                feed_bound,
             )
         finally:
             for c in run.clients.values():
@@ -323,6 +333,7 @@ def _apply_run(
     interval: float,
     state_dir: str,
     env: Mapping[str, str],
+    feed_timeout: float,
 ) -> None:
     plan = rec.plan
     reviewed = (
@@ -369,6 +380,7 @@ def _apply_run(
             verify_interval_s=interval,
             progress=bar,
             feed_poll_interval_s=interval,
+            feed_timeout_s=feed_timeout,
             state_dir=state_dir,
             live_before=run.live,
         )

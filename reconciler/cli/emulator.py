@@ -13,7 +13,9 @@ COMMANDS: tuple[str, ...] = ("emulator_group",)
 FAULTS_HELP = (
     "Fault injection, comma-separated NAME=RATE (probability per SP-API request): "
     "429, 500, 503 (error responses), reset (connection reset), timeout (no answer), "
-    "expire (the access token expires now), slow=RATE:MS (MS extra latency). "
+    "expire (the access token expires now), slow=RATE:MS (MS extra latency); per object: "
+    "stuck-feed=RATE (a feed stays IN_PROGRESS forever), late-issue=RATE (an accepted listing "
+    "write gains an ERROR issue once processed: catalog conflict 8541 or price out of range). "
     "Example: 429=0.1,500=0.01,503=0.01,reset=0.01,timeout=0.005,expire=0.001,slow=0.01:2000"
 )
 
@@ -33,10 +35,11 @@ def emulator_group() -> None:
 @click.option("--db", default=":memory:", show_default=True, help="SQLite file for the state.")
 @click.option(
     "--seed",
-    "seed_file",
+    "seed_files",
     type=click.Path(dir_okay=False, exists=True),
-    default=None,
-    help="YAML/JSON seed file (sellers, listings, supply sources, refresh tokens).",
+    multiple=True,
+    help="YAML/JSON seed file (sellers, listings, supply sources, refresh tokens bound to "
+    "their sellers); repeat to load several.",
 )
 @click.option(
     "--time-scale",
@@ -55,17 +58,17 @@ def emulator_group() -> None:
 )
 @click.option(
     "--write-delay",
-    default=0.0,
+    default=120.0,
     show_default=True,
     type=float,
-    help="Seconds before an ACCEPTED listing write becomes visible (scaled).",
+    help="Amazon seconds before an ACCEPTED listing write becomes visible (scaled).",
 )
 @click.option(
     "--feed-processing",
-    default=2.0,
+    default=300.0,
     show_default=True,
     type=float,
-    help="Base feed processing time in seconds (scaled).",
+    help="Amazon seconds a feed takes: a quarter IN_QUEUE, the rest IN_PROGRESS (scaled).",
 )
 @click.option("--faults", default="", help=FAULTS_HELP)
 @click.option("--fault-seed", default=0, show_default=True, type=int, help="RNG seed for faults.")
@@ -76,14 +79,19 @@ def emulator_group() -> None:
     help="Answer the static x-amzn-api-sandbox vectors of Amazon's models.",
 )
 @click.option(
-    "--strict-tokens", is_flag=True, help="Accept only refresh tokens registered by the seed file."
+    "--permissive",
+    is_flag=True,
+    help="Quick tries: exchange any refresh token, not only the seed file's refreshTokens; "
+    "such a token acts for the seller each request names (listings: the path's sellerId, "
+    "feeds: the document's header.sellerId). Default: strict, each refresh token bound to "
+    "one seller.",
 )
 @click.option("--log-requests", is_flag=True, help="Log each request on stderr.")
 def serve(
     host: str,
     port: int,
     db: str,
-    seed_file: str | None,
+    seed_files: tuple[str, ...],
     time_scale: float,
     latency_ms: float,
     write_delay: float,
@@ -92,17 +100,18 @@ def serve(
     fault_seed: int,
     no_quotas: bool,
     sandbox: bool,
-    strict_tokens: bool,
+    permissive: bool,
     log_requests: bool,
 ) -> None:
     """Serve the emulator over HTTP/1.1 until SIGINT/SIGTERM.
 
     Prints "emulator listening on http://HOST:PORT" on stderr once it accepts connections.
     """
-    from reconciler.emulator.app import Emulator, EmulatorConfig
+    from reconciler.emulator.app import Emulator
     from reconciler.emulator.faults import FaultSpec, FaultSpecError
     from reconciler.emulator.seed import SeedError, load_seed_file
     from reconciler.emulator.server import make_server, serve_until_signalled
+    from reconciler.emulator.state import EmulatorConfig
 
     if not 0 <= port <= 65535:
         raise EmulatorError(f"--port {port} is not a TCP port: give 1..65535, or 0 for a free one")
@@ -121,11 +130,11 @@ def serve(
         sandbox=sandbox,
         faults=spec,
         seed=fault_seed,
-        accept_any_refresh_token=not strict_tokens,
+        permissive=permissive,
     )
     emu = Emulator(db, config)
     try:
-        if seed_file:
+        for seed_file in seed_files:
             emu.seed(load_seed_file(seed_file))
         server = make_server(emu, host, port, log=log_requests)
     except (SeedError, OSError, KeyError, TypeError, ValueError) as e:

@@ -1,4 +1,4 @@
-"""The emulator core: configuration, module wiring and the request pipeline.
+"""The emulator: the request pipeline over the state and the modules, wired together.
 
 ``Emulator.handle(Request) -> Response`` is the single implementation behind both surfaces (the
 threaded HTTP server in ``server.py`` and the httpx transport in ``transport.py``). For every
@@ -6,146 +6,87 @@ request it:
 
 1. assigns an ``x-amzn-RequestId`` (present on every response);
 2. ticks every module under ``emu.lock`` (due pending writes applied, feeds advanced);
-3. routes it (unknown path -> 404, known path with another method -> 405, Amazon-shaped);
+3. routes it (unknown path -> 404, known path with another method -> 405, Amazon-shaped; an
+   unknown path under the Listings Items API -> 403, as Amazon's gateway answers);
 4. draws an injected fault (``faults.py``) for authenticated SP-API routes;
-5. checks ``x-amz-access-token`` for ``route.auth`` routes (403 ``Unauthorized``);
-6. takes a token from the (seller, operation) bucket (429 ``QuotaExceeded``);
+5. checks ``x-amz-access-token`` for ``route.auth`` routes (403 ``Unauthorized``, seller binding:
+   ``auth.py``);
+6. takes the tokens of the request's usage plans (429, ``quota.py``);
 7. answers from the sandbox vectors when ``config.sandbox`` (``sandbox.respond``), else calls
    the handler; a handler exception is a 500 ``InternalFailure`` whose traceback goes to the
    call log (tests assert none happened);
 8. adds ``x-amzn-RateLimit-Limit`` on 2xx/400/404 and records a call-log row.
 
-Handler modules (``auth``, ``listings``, ``feeds``, ``supply_sources``) may define ``ROUTES``,
-``init_schema(conn)``, ``tick(emu)`` and ``seed(emu, data)``. Handlers receive the decoded path
-parameters plus ``params["_seller_id"]``: the seller the call acts for (path ``sellerId``, else
-the access token's seller). Handlers may raise :class:`ApiError` to answer with a response.
+The modules of :data:`MODULES` may define ``ROUTES``, ``init_schema(conn)``, ``tick(emu)`` and
+``seed(emu, data)``. They depend on ``state`` (:class:`~reconciler.emulator.state.EmulatorState`,
+the configuration and the shared errors), never on this module. Handlers receive the decoded
+path parameters plus ``params["_seller_id"]``: the seller the call acts for (path ``sellerId``,
+else the access token's seller). Handlers may raise :class:`ApiError` to answer with a response.
+The names modules share are re-exported here for callers that import them from ``app``.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import importlib
-import json
-import random
 import re
-import sqlite3
-import threading
-import time
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 from urllib.parse import unquote
 
-from . import quota, store
+from . import (
+    auth,
+    feeds,
+    fulfillment_feed,
+    listing_api,
+    listings,
+    orders,
+    quota,
+    sandbox,
+    store,
+    supply_sources,
+)
 from .faults import FaultSpec, FaultTimeout
 from .http import Request, Response, Route, api_error, json_response
+from .seed import load_seed_file
+from .state import (
+    DEFAULT_SELLER_ID,
+    ApiError,
+    EmulatorConfig,
+    EmulatorState,
+    dumps,
+    internal_failure,
+    iso,
+    json_body,
+    parse_iso,
+    service_unavailable,
+    too_large,
+)
 from .store import CallRecord, HistoryRecord
+from .transport import EmulatorTransport
 
-MODULE_NAMES = ("auth", "listings", "feeds", "supply_sources", "orders")
-DEFAULT_SELLER_ID = "A1PP0FEH11RW77"
-
-
-@dataclass(frozen=True)
-class EmulatorConfig:
-    time_scale: float = 1.0  # multiplies every rate, divides every delay
-    latency_ms: float = 0.0  # real sleep per request (divided by time_scale)
-    write_delay_s: float = 0.0  # ACCEPTED listing writes become visible after this (scaled)
-    feed_processing_s: float = 2.0  # feed base processing time (scaled; feeds module)
-    feed_per_message_s: float = 0.0005  # + per message (scaled; feeds module)
-    quotas: bool = True
-    sandbox: bool = False
-    faults: FaultSpec = field(default_factory=FaultSpec)
-    token_ttl_s: int = 3600  # access-token lifetime (scaled)
-    accept_any_refresh_token: bool = True  # else only refresh tokens registered by seed
-    seed: int = 0  # RNG seed for fault draws
-    max_body_bytes: int = 10 * 1024 * 1024 + 64 * 1024
-    timeout_fault_s: float = 30.0  # how long the server holds a connection for a timeout fault
-    default_seller_id: str = DEFAULT_SELLER_ID  # seller of unregistered refresh tokens
-    document_url_ttl_s: float = 300.0  # feed document URLs expire after this (scaled; feeds)
-
-    def scaled(self, seconds: float) -> float:
-        """A modelled delay in emulator seconds under the time scale."""
-        return seconds / self.time_scale if self.time_scale > 0 else seconds
-
-
-class ApiError(Exception):
-    """Raised inside a handler to answer with ``response`` (e.g. a 400 InvalidInput)."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status)
-        self.response = response
+# State and route modules, in schema order (listings before feeds before orders).
+MODULES: tuple[ModuleType, ...] = (
+    auth, listings, listing_api, feeds, supply_sources, orders, fulfillment_feed
+)
+LISTINGS_ITEMS_PREFIX = "/listings/2021-08-01/items/"
 
 
 def quota_exceeded() -> Response:
-    return api_error(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")
+    return quota.throttled()
 
 
-def internal_failure() -> Response:
-    return api_error(500, "InternalFailure", "We encountered an internal error. Please try again.")
+def info(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
+    """``GET /_emulator/info``: the time scale, for a local client to pace itself by (not an
+    Amazon API; like the document URLs, it lives under ``/_emulator``)."""
+    return json_response(200, {"timeScale": emu.config.time_scale})
 
 
-def service_unavailable() -> Response:
-    return api_error(
-        503, "ServiceUnavailable", "Service temporarily unavailable. Please try again later."
-    )
+INFO_ROUTES = [Route("GET", "/_emulator/info", "emulatorInfo", info, auth=False, quota=False)]
 
 
-def too_large() -> Response:
-    return api_error(
-        413, "RequestEntityTooLarge", "The request size exceeded the maximum accepted size."
-    )
-
-
-def json_body(req: Request, *, media: str = "application/json") -> Any:
-    """The request's JSON body; 415 for another content type, 400 for malformed JSON."""
-    ctype = req.headers.get("content-type", "")
-    if ctype and ctype.split(";", 1)[0].strip().lower() != media:
-        raise ApiError(
-            api_error(
-                415,
-                "UnsupportedMediaType",
-                "The request's Content-Type header is invalid.",
-                f"Content-Type must be {media}",
-            )
-        )
-    if not req.body:
-        raise ApiError(
-            api_error(
-                400,
-                "InvalidInput",
-                "Request has missing or invalid parameters and cannot be parsed.",
-                "The request body is missing.",
-            )
-        )
-    try:
-        return req.json()
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(
-            api_error(
-                400,
-                "InvalidInput",
-                "Request has missing or invalid parameters and cannot be parsed.",
-                "The request body is not valid JSON.",
-            )
-        ) from None
-
-
-def _load_modules() -> list[ModuleType]:
-    mods: list[ModuleType] = []
-    for name in MODULE_NAMES:
-        full = f"{__package__}.{name}"
-        try:
-            mods.append(importlib.import_module(full))
-        except ModuleNotFoundError as e:  # a module another helper has not written yet
-            if e.name != full:
-                raise
-    return mods
-
-
-class Emulator:
+class Emulator(EmulatorState):
     """A stateful fake Amazon. Thread-safe: every db use happens under ``self.lock``."""
 
     def __init__(
@@ -155,26 +96,22 @@ class Emulator:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self.config = config or EmulatorConfig()
-        self.db_path = db
-        self._clock = clock or time.time
-        self.sleep = sleep or time.sleep
-        self.lock = threading.RLock()
-        self.db: sqlite3.Connection = store.connect(db)
-        self.buckets: dict[tuple[str, str], quota.Bucket] = {}
-        self.rng = random.Random(self.config.seed)
-        self.modules = _load_modules()
+        super().__init__(db, config, clock, sleep)
+        self.modules = list(MODULES)
         with self.lock:
             for m in self.modules:
                 init = getattr(m, "init_schema", None)
                 if init is not None:
                     init(self.db)
         self._ticks = [m.tick for m in self.modules if hasattr(m, "tick")]
-        self.routes: list[Route] = [r for m in self.modules for r in getattr(m, "ROUTES", [])]
-        self._compiled: list[tuple[re.Pattern[str], Route]] = [
-            (re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", r.pattern)), r) for r in self.routes
+        self.routes: list[Route] = [
+            *(r for m in self.modules for r in getattr(m, "ROUTES", [])),
+            *INFO_ROUTES,
         ]
-        self._closed = False
+        self._compiled: list[tuple[re.Pattern[str], Route]] = [
+            (re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", r.pattern)), r)
+            for r in self.routes
+        ]
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -183,39 +120,15 @@ class Emulator:
         """Open a db written by another process (e.g. a server subprocess) to read its logs."""
         return cls(db)
 
-    def close(self) -> None:
-        with self.lock:
-            if not self._closed:
-                self._closed = True
-                self.db.close()
-
     def __enter__(self) -> Emulator:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def transport(self) -> Any:
+    def transport(self) -> EmulatorTransport:
         """An ``httpx.BaseTransport`` that calls this emulator in-process."""
-        from .transport import EmulatorTransport
-
         return EmulatorTransport(self)
-
-    # ------------------------------------------------------------------ helpers for modules
-
-    def now(self) -> float:
-        return self._clock()
-
-    def wall(self) -> float:
-        """Wall-clock epoch seconds (for ISO timestamps such as createdDate)."""
-        return time.time()
-
-    def utcnow_iso(self) -> str:
-        """Wall-clock UTC time, ISO 8601 with milliseconds and ``Z``."""
-        return iso(self.wall())
-
-    def new_id(self, prefix: str = "") -> str:
-        return f"{prefix}{uuid.uuid4()}" if prefix else str(uuid.uuid4())
 
     def module(self, name: str) -> ModuleType | None:
         full = f"{__package__}.{name}"
@@ -234,8 +147,6 @@ class Emulator:
                     fn(self, data)
 
     def seed_file(self, path: str) -> None:
-        from .seed import load_seed_file
-
         self.seed(load_seed_file(path))
 
     def put_listing_direct(
@@ -247,15 +158,11 @@ class Emulator:
         attributes: dict[str, Any],
     ) -> None:
         """A Seller Central edit: replaces the stored listing now (history ``seller_central``)."""
-        from . import listings
-
         with self.lock:
             listings.put_direct(self, seller_id, sku, marketplace_id, product_type, attributes)
 
     def listing_state(self, seller_id: str, sku: str, marketplace_id: str) -> dict[str, Any] | None:
         """Stored ``{productType, attributes, createdDate, lastUpdatedDate, issues}`` or None."""
-        from . import listings
-
         with self.lock:
             return listings.state(self, seller_id, sku, marketplace_id)
 
@@ -263,18 +170,6 @@ class Emulator:
         with self.lock:
             for t in self._ticks:
                 t(self)
-
-    def calls(self, operation: str | None = None) -> list[CallRecord]:
-        with self.lock:
-            return store.select_calls(self.db, operation)
-
-    def reset_calls(self) -> None:
-        with self.lock:
-            self.db.execute("DELETE FROM calls")
-
-    def history(self, sku: str | None = None) -> list[HistoryRecord]:
-        with self.lock:
-            return store.select_history(self.db, sku)
 
     # ------------------------------------------------------------------ the pipeline
 
@@ -302,6 +197,7 @@ class Emulator:
         delay = self.config.latency_ms / 1000.0
         resp: Response | None = None
         with self.lock:
+            self.arrived = arrived
             try:
                 for t in self._ticks:
                     t(self)
@@ -311,13 +207,17 @@ class Emulator:
                 error = traceback.format_exc()
                 resp = internal_failure()
             if resp is None and route is None:
-                resp = (
-                    api_error(404, "NotFound", "Resource not found.", f"No resource at {req.path}")
-                    if miss == 404
-                    else api_error(
+                if miss == 404 and req.path.startswith(LISTINGS_ITEMS_PREFIX):
+                    # e.g. a SKU with an unencoded '/': Amazon's gateway answers 403 (docs#467)
+                    resp = auth.unauthorized(auth.DENIED_DETAILS)
+                elif miss == 404:
+                    resp = api_error(
+                        404, "NotFound", "Resource not found.", f"No resource at {req.path}"
+                    )
+                else:
+                    resp = api_error(
                         405, "MethodNotAllowed", "Method not allowed.", f"{req.method} {req.path}"
                     )
-                )
             elif resp is None and len(req.body) > self.config.max_body_bytes:
                 resp = too_large()
             if resp is None and route is not None and route.auth and self.config.faults.any:
@@ -334,8 +234,6 @@ class Emulator:
                         raise ConnectionResetError("injected fault: connection reset")
                     raise FaultTimeout("injected fault: timeout")
                 elif fault == "expire":
-                    from . import auth
-
                     auth.expire(self, req.headers.get("x-amz-access-token", ""))
                 elif fault == "slow":
                     delay += self.config.faults.slow_ms / 1000.0
@@ -344,7 +242,7 @@ class Emulator:
             assert resp is not None
             resp.headers["x-amzn-RequestId"] = rid
             if route is not None and (200 <= resp.status < 300 or resp.status in (400, 404)):
-                limit = quota.rate_header(self, route.operation)
+                limit = quota.rate_header(self, quota.key_for(route, req))
                 if limit is not None and route.quota:
                     resp.headers["x-amzn-RateLimit-Limit"] = limit
             self._log(rid, arrived, operation, req, resp.status, seller, fault, error)
@@ -374,23 +272,22 @@ class Emulator:
     def _dispatch(
         self, route: Route, req: Request, params: dict[str, str], seller: str | None
     ) -> tuple[Response, str | None, str | None]:
+        app = "-"
         if route.auth:
-            from . import auth
-
-            principal = auth.authenticate(self, req, seller)
+            principal = auth.authenticate(self, req, route, seller)
             if isinstance(principal, Response):
                 return principal, seller, None
-            seller = seller or principal.seller_id
+            seller = auth.acting_seller(self, principal, route, seller)
+            app = principal.client_id
         params["_seller_id"] = seller or ""
-        if route.quota and not quota.take(self, seller or "-", route.operation):
-            return quota_exceeded(), seller, None
+        refused = quota.admit(self, quota.key_for(route, req), route, req, seller or "-", app)
+        if refused is not None:
+            return refused, seller, None
         try:
             if self.config.sandbox:
-                sb = self.module("sandbox") or _try_import("sandbox")
-                if sb is not None:
-                    r = sb.respond(self, route, req, params)
-                    if r is not None:
-                        return r, seller, None
+                r = sandbox.respond(self, route, req, params)
+                if r is not None:
+                    return r, seller, None
             return route.handler(self, req, params), seller, None
         except ApiError as e:
             return e.response, seller, None
@@ -429,47 +326,23 @@ class Emulator:
         )
 
 
-def _try_import(name: str) -> ModuleType | None:
-    full = f"{__package__}.{name}"
-    try:
-        return importlib.import_module(full)
-    except ModuleNotFoundError as e:
-        if e.name != full:
-            raise
-        return None
-
-
-def iso(ts: float) -> str:
-    """Epoch seconds -> ``2026-11-22T17:26:03.123Z``."""
-    d = _dt.datetime.fromtimestamp(ts, _dt.timezone.utc)
-    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
-
-
-def parse_iso(s: str) -> float | None:
-    """ISO 8601 date-time (``Z`` or offset; date-only allowed) -> epoch seconds, None if bad."""
-    try:
-        v = s.strip()
-        if v.endswith(("Z", "z")):
-            v = v[:-1] + "+00:00"
-        d = _dt.datetime.fromisoformat(v)
-    except ValueError:
-        return None
-    if d.tzinfo is None:
-        d = d.replace(tzinfo=_dt.timezone.utc)
-    return d.timestamp()
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-
 
 __all__ = [
+    "DEFAULT_SELLER_ID",
     "ApiError",
     "CallRecord",
     "Emulator",
     "EmulatorConfig",
+    "EmulatorState",
     "FaultSpec",
     "HistoryRecord",
+    "dumps",
+    "internal_failure",
+    "iso",
     "json_body",
     "json_response",
+    "parse_iso",
+    "quota_exceeded",
+    "service_unavailable",
+    "too_large",
 ]

@@ -7,9 +7,26 @@ Token exchange (CONTRACT §1.1): form-encoded or JSON body, ``grant_type=refresh
 is ``token_ttl_s`` divided by the time scale, so a client that refreshes ahead of ``expires_in``
 keeps working under a scaled clock. Errors: 400 ``{"error", "error_description"}``.
 
-With ``accept_any_refresh_token`` (the default) any non-empty refresh token works and acts for
-``config.default_seller_id`` unless it was registered by a seed (``refreshTokens``); otherwise only
-registered refresh tokens (and their client id/secret when registered with one) are accepted.
+**Seller binding (strict, the default).** A seller authorizes an application and Amazon hands out
+a refresh token for that one seller, so:
+
+- only refresh tokens registered with their seller (seed ``refreshTokens``, or
+  :func:`register_refresh_token`) are exchanged; any other is ``invalid_grant``;
+- the access token acts for that seller only: a call on another seller's path is ``403
+  Unauthorized`` "Access to requested resource is denied." with empty details, the body Amazon
+  answers when the caller may not act on a resource (models#826, models#1117), and the feeds,
+  supply sources and orders of a token are those of its seller;
+- a grantless token (``client_credentials``) has no seller: every seller operation refuses it
+  (403); its ``scope`` must be one of Amazon's grantless scopes (:data:`GRANTLESS_SCOPES`), else
+  ``invalid_scope``, and a grantless route (``Route.scope``) accepts only a token with its scope.
+
+**Permissive mode** (``EmulatorConfig.permissive``, ``emulator serve --permissive``: quick tries
+without a seed) exchanges any non-empty refresh token that is not registered for an *unbound*
+access token, which acts for the seller each request names, by the same rule for listings and
+feeds: the path's ``sellerId`` for the Listings Items API, the feed document's
+``header.sellerId`` for JSON_LISTINGS_FEED (its feeds and documents belong to the unbound
+principal :data:`ANY_SELLER`); APIs that name no seller (supply sources, orders) act for
+``config.default_seller_id``. Registered refresh tokens stay bound in both modes.
 
 Access tokens live in SQLite (so they survive a restart of a file-backed server) and in a memory
 cache (one dict lookup per request on the hot path).
@@ -23,26 +40,36 @@ import secrets
 import sqlite3
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 from .http import Request, Response, Route, api_error, json_response
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .state import EmulatorState
 
 UNAUTHORIZED_MESSAGE = "Access to requested resource is denied."
 INVALID_DETAILS = "The access token you provided is revoked, malformed or invalid."
 EXPIRED_DETAILS = "The access token you provided has expired."
+DENIED_DETAILS = ""  # a valid token that may not act here: Amazon leaves details empty
 MISSING = "The request is missing a required parameter : "
+ANY_SELLER = "*"  # the seller of an unbound (permissive-mode) access token
+# Amazon's grantless scopes (Developer Guide, "Grantless operations"): notifications and the
+# client-secret rotation of the application.
+GRANTLESS_SCOPES = frozenset(
+    {"sellingpartnerapi::notifications", "sellingpartnerapi::client_credential:rotation"}
+)
 
 
 @dataclass(frozen=True)
 class Principal:
-    seller_id: str  # "" for grantless tokens
-    client_id: str
+    seller_id: str  # "" for grantless tokens, ANY_SELLER for unbound (permissive) ones
+    client_id: str  # a fingerprint of the LWA client id (the application)
     expires_at: float
     revoked: bool = False
+    scope: str = ""  # grantless tokens: the granted scope(s), space-separated
+
+    @property
+    def grantless(self) -> bool:
+        return not self.seller_id
 
 
 def init_schema(conn: sqlite3.Connection) -> None:
@@ -59,14 +86,21 @@ def init_schema(conn: sqlite3.Connection) -> None:
             seller_id TEXT NOT NULL,
             client_id TEXT NOT NULL,
             expires_at REAL NOT NULL,
-            revoked INTEGER NOT NULL DEFAULT 0
+            revoked INTEGER NOT NULL DEFAULT 0,
+            scope TEXT NOT NULL DEFAULT ''
         );
         """
     )
+    # rows of a database written before only fingerprints were stored: drop the raw values
+    conn.execute("DELETE FROM lwa_refresh_tokens WHERE refresh_token NOT LIKE 'rt-sha256:%'")
+    cols = {r[1] for r in conn.execute("PRAGMA table_info(lwa_access_tokens)")}
+    if "scope" not in cols:  # a database written before scopes were checked
+        conn.execute("ALTER TABLE lwa_access_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT ''")
 
 
-def seed(emu: Emulator, data: dict[str, Any]) -> None:
-    """``refreshTokens``: strings, or ``{refreshToken, sellerId?, clientId?, clientSecret?}``."""
+def seed(emu: EmulatorState, data: dict[str, Any]) -> None:
+    """``refreshTokens``: strings (bound to ``config.default_seller_id``), or
+    ``{refreshToken, sellerId?, clientId?, clientSecret?}``."""
     for item in data.get("refreshTokens", []) or []:
         if isinstance(item, str):
             item = {"refreshToken": item}
@@ -80,18 +114,29 @@ def seed(emu: Emulator, data: dict[str, Any]) -> None:
 
 
 def register_refresh_token(
-    emu: Emulator,
+    emu: EmulatorState,
     refresh_token: str,
     *,
     seller_id: str,
     client_id: str | None = None,
     client_secret: str | None = None,
 ) -> None:
+    """Bind ``refresh_token`` to ``seller_id`` (and, when given, to one LWA client). Only
+    fingerprints are stored: the emulator's db never holds a caller's credentials."""
     with emu.lock:
         emu.db.execute(
             "INSERT OR REPLACE INTO lwa_refresh_tokens VALUES (?,?,?,?)",
-            (refresh_token, seller_id, client_id, client_secret),
+            (
+                _fingerprint("rt", refresh_token),
+                seller_id,
+                None if client_id is None else client_fingerprint(client_id),
+                None if client_secret is None else _fingerprint("cs", client_secret),
+            ),
         )
+
+
+def _fingerprint(kind: str, value: str) -> str:
+    return f"{kind}-sha256:" + hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 def client_fingerprint(client_id: str) -> str:
@@ -99,8 +144,11 @@ def client_fingerprint(client_id: str) -> str:
     return "client-sha256:" + hashlib.sha256(client_id.encode("utf-8")).hexdigest()[:16]
 
 
-def issue_token(emu: Emulator, seller_id: str, client_id: str = "test-client") -> str:
-    """Mint an access token directly (tests that skip the LWA exchange)."""
+def issue_token(
+    emu: EmulatorState, seller_id: str, client_id: str = "test-client", *, scope: str = ""
+) -> str:
+    """Mint an access token directly (tests that skip the LWA exchange). ``seller_id=""`` with
+    a ``scope`` is a grantless token."""
     token = "Atza|" + secrets.token_urlsafe(48)
     expires_at = emu.now() + emu.config.scaled(emu.config.token_ttl_s)
     # The caller's LWA client id is a credential of the caller: keep only a fingerprint, so the
@@ -108,14 +156,15 @@ def issue_token(emu: Emulator, seller_id: str, client_id: str = "test-client") -
     client_id = client_fingerprint(client_id)
     with emu.lock:
         emu.db.execute(
-            "INSERT INTO lwa_access_tokens VALUES (?,?,?,?,0)",
-            (token, seller_id, client_id, expires_at),
+            "INSERT INTO lwa_access_tokens(access_token, seller_id, client_id, expires_at,"
+            " revoked, scope) VALUES (?,?,?,?,0,?)",
+            (token, seller_id, client_id, expires_at, scope),
         )
-        _cache(emu)[token] = Principal(seller_id, client_id, expires_at)
+        _cache(emu)[token] = Principal(seller_id, client_id, expires_at, False, scope)
     return token
 
 
-def expire(emu: Emulator, token: str) -> None:
+def expire(emu: EmulatorState, token: str) -> None:
     """Make ``token`` expire now (the ``expire`` fault)."""
     if not token:
         return
@@ -127,17 +176,19 @@ def expire(emu: Emulator, token: str) -> None:
         emu.db.execute(
             "UPDATE lwa_access_tokens SET expires_at = ? WHERE access_token = ?", (now, token)
         )
-        _cache(emu)[token] = Principal(p.seller_id, p.client_id, now, p.revoked)
+        _cache(emu)[token] = Principal(p.seller_id, p.client_id, now, p.revoked, p.scope)
 
 
-def revoke(emu: Emulator, token: str) -> None:
+def revoke(emu: EmulatorState, token: str) -> None:
     with emu.lock:
         emu.db.execute("UPDATE lwa_access_tokens SET revoked = 1 WHERE access_token = ?", (token,))
         _cache(emu).pop(token, None)
 
 
-def authenticate(emu: Emulator, req: Request, path_seller: str | None) -> Principal | Response:
-    """The caller's principal, or the 403 Amazon answers."""
+def authenticate(
+    emu: EmulatorState, req: Request, route: Route, path_seller: str | None
+) -> Principal | Response:
+    """The caller's principal, or the 403 Amazon answers (see the module docstring)."""
     token = req.headers.get("x-amz-access-token", "")
     if not token:
         return unauthorized(INVALID_DETAILS)
@@ -146,44 +197,60 @@ def authenticate(emu: Emulator, req: Request, path_seller: str | None) -> Princi
         return unauthorized(INVALID_DETAILS)
     if emu.now() >= p.expires_at:
         return unauthorized(EXPIRED_DETAILS)
-    # A token bound to one seller (registered refresh token) cannot act for another.
-    if (
-        path_seller
-        and p.seller_id
-        and p.seller_id != path_seller
-        and not emu.config.accept_any_refresh_token
-    ):
-        return unauthorized(INVALID_DETAILS)
+    if route.scope is not None:  # a grantless operation: the token must carry its scope
+        if route.scope not in p.scope.split():
+            return unauthorized(DENIED_DETAILS)
+        return p
+    if p.grantless:  # a seller operation needs a seller's authorization
+        return unauthorized(DENIED_DETAILS)
+    # Amazon's static sandbox answers its canned vectors (e.g. sellerId "SellerId") to anyone
+    if path_seller and p.seller_id not in (path_seller, ANY_SELLER) and not emu.config.sandbox:
+        return unauthorized(DENIED_DETAILS)
     return p
 
 
+def acting_seller(emu: EmulatorState, p: Principal, route: Route, path_seller: str | None) -> str:
+    """The seller a request acts for: the path's (authenticate checked it is the token's), else
+    the token's; an unbound token keeps :data:`ANY_SELLER` on routes whose seller comes from the
+    request body (``Route.unbound_ok``: feeds) and acts for the default seller elsewhere."""
+    if path_seller:
+        return path_seller
+    if p.seller_id == ANY_SELLER and not route.unbound_ok:
+        return emu.config.default_seller_id
+    return p.seller_id
+
+
 def unauthorized(details: str) -> Response:
-    return api_error(403, "Unauthorized", UNAUTHORIZED_MESSAGE, details)
+    resp = api_error(403, "Unauthorized", UNAUTHORIZED_MESSAGE, details)
+    resp.headers["x-amzn-ErrorType"] = "AccessDeniedException"
+    return resp
 
 
-_CACHES: weakref.WeakKeyDictionary[Emulator, dict[str, Principal]] = weakref.WeakKeyDictionary()
+_CACHES: weakref.WeakKeyDictionary[EmulatorState, dict[str, Principal]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _cache(emu: Emulator) -> dict[str, Principal]:
+def _cache(emu: EmulatorState) -> dict[str, Principal]:
     c = _CACHES.get(emu)
     if c is None:
         c = _CACHES[emu] = {}
     return c
 
 
-def _lookup(emu: Emulator, token: str) -> Principal | None:
+def _lookup(emu: EmulatorState, token: str) -> Principal | None:
     cache = _cache(emu)
     p = cache.get(token)
     if p is not None:
         return p
     row = emu.db.execute(
-        "SELECT seller_id, client_id, expires_at, revoked FROM lwa_access_tokens"
+        "SELECT seller_id, client_id, expires_at, revoked, scope FROM lwa_access_tokens"
         " WHERE access_token = ?",
         (token,),
     ).fetchone()
     if row is None:
         return None
-    p = Principal(row[0], row[1], row[2], bool(row[3]))
+    p = Principal(row[0], row[1], row[2], bool(row[3]), row[4] or "")
     cache[token] = p
     return p
 
@@ -218,7 +285,7 @@ def _form(req: Request) -> dict[str, str] | None:
     return None
 
 
-def token_endpoint(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def token_endpoint(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     form = _form(req)
     if form is None:
         return _lwa_error(
@@ -235,19 +302,19 @@ def token_endpoint(emu: Emulator, req: Request, params: dict[str, str]) -> Respo
         row = emu.db.execute(
             "SELECT seller_id, client_id, client_secret FROM lwa_refresh_tokens"
             " WHERE refresh_token = ?",
-            (rt,),
+            (_fingerprint("rt", rt),),
         ).fetchone()
         if row is None:
-            if not emu.config.accept_any_refresh_token:
+            if not emu.config.permissive:
                 return _lwa_error(
                     "invalid_grant", "The request has an invalid grant parameter : refresh_token"
                 )
-            seller = emu.config.default_seller_id
+            seller = ANY_SELLER
         else:
             seller = row[0]
-            if row[1] is not None and row[1] != client_id:
+            if row[1] is not None and row[1] != client_fingerprint(client_id):
                 return _lwa_error("invalid_client", "Client authentication failed", 401)
-            if row[2] is not None and row[2] != form.get("client_secret", ""):
+            if row[2] is not None and row[2] != _fingerprint("cs", form.get("client_secret", "")):
                 return _lwa_error("invalid_client", "Client authentication failed", 401)
         token = issue_token(emu, seller, client_id or "unknown-client")
         body: dict[str, Any] = {
@@ -257,12 +324,13 @@ def token_endpoint(emu: Emulator, req: Request, params: dict[str, str]) -> Respo
             "expires_in": _expires_in(emu),
         }
     elif grant == "client_credentials":
-        if not form.get("scope"):
+        scopes = form.get("scope", "").split()
+        if not scopes or any(sc not in GRANTLESS_SCOPES for sc in scopes):
             return _lwa_error("invalid_scope", "The request has an invalid parameter : scope")
-        token = issue_token(emu, "", client_id or "unknown-client")
+        token = issue_token(emu, "", client_id or "unknown-client", scope=" ".join(scopes))
         body = {
             "access_token": token,
-            "scope": form["scope"],
+            "scope": " ".join(scopes),
             "token_type": "bearer",
             "expires_in": _expires_in(emu),
         }
@@ -273,7 +341,7 @@ def token_endpoint(emu: Emulator, req: Request, params: dict[str, str]) -> Respo
     return json_response(200, body, {"cache-control": "no-store", "pragma": "no-cache"})
 
 
-def _expires_in(emu: Emulator) -> int:
+def _expires_in(emu: EmulatorState) -> int:
     return max(1, int(emu.config.scaled(emu.config.token_ttl_s)))
 
 

@@ -12,16 +12,33 @@ Spec (comma-separated ``name=rate`` pairs, rates are probabilities per SP-API re
 - ``expire``: the caller's (valid) access token expires now, so this request gets 403;
 - ``slow=RATE:MS``: the response is delayed by MS milliseconds (divided by the time scale).
 
+Two kinds are not per request but per object, drawn from a hash of (fault seed, what they hit)
+so a given run hits the same feeds and listings whatever the request order (:func:`chance`):
+
+- ``stuck-feed=RATE``: a created feed goes IN_PROGRESS and stays there indefinitely, applying
+  nothing (``feed_processing``);
+- ``late-issue=RATE``: an ACCEPTED listing write (API or feed message), once processed, gains
+  an ERROR issue in that marketplace: a catalog conflict (8541, the write is not applied) or a
+  price outside the allowed range (18155, the write is applied, the offer suppressed)
+  (``listing_late``).
+
 Draws come from one ``random.Random(seed)``, so a run is reproducible for a given request order.
 Faults apply only to authenticated SP-API routes (not to LWA or document uploads/downloads).
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass
 
-KINDS = ("429", "500", "503", "reset", "timeout", "expire", "slow")
+KINDS = ("429", "500", "503", "reset", "timeout", "expire", "slow", "stuck-feed", "late-issue")
+
+
+def chance(seed: int, *key: str) -> float:
+    """A uniform number in [0, 1) fixed by (seed, key): the draw of a per-object fault."""
+    digest = hashlib.sha256("\x1f".join((str(seed), *key)).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
 class FaultTimeout(Exception):
@@ -43,6 +60,8 @@ class FaultSpec:
     expire: float = 0.0
     slow: float = 0.0
     slow_ms: float = 2000.0
+    stuck_feed: float = 0.0  # per created feed (not a per-request draw)
+    late_issue: float = 0.0  # per processed listing write (not a per-request draw)
 
     @property
     def any(self) -> bool:
@@ -84,7 +103,9 @@ class FaultSpec:
                     if values["slow_ms"] < 0:
                         raise FaultSpecError(f"bad fault {part!r}: MS must be >= 0")
                 continue
-            key = {"429": "rate_429", "500": "rate_500", "503": "rate_503"}.get(name, name)
+            key = {"429": "rate_429", "500": "rate_500", "503": "rate_503"}.get(
+                name, name.replace("-", "_")
+            )
             values[key] = _rate(part, raw)
         return cls(**values)
 

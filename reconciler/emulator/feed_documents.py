@@ -22,14 +22,11 @@ import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 from xml.sax.saxutils import escape
 
 from .http import Request, Response, Route
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .state import EmulatorState
 
 DOC_PATH = "/_emulator/documents"
 
@@ -67,18 +64,18 @@ def init_schema(conn: sqlite3.Connection) -> None:
     )
 
 
-def _secret(emu: Emulator) -> bytes:
+def _secret(emu: EmulatorState) -> bytes:
     row = emu.db.execute("SELECT value FROM feed_secrets WHERE name = 'url'").fetchone()
     return str(row[0]).encode()
 
 
-def new_document_id(emu: Emulator) -> str:
+def new_document_id(emu: EmulatorState) -> str:
     # Amazon's ids look like amzn1.tortuga.4.na.<uuid>.T<suffix>; clients must not parse them.
     return f"amzn1.tortuga.4.na.{emu.new_id()}.T{secrets.token_hex(4).upper()}"
 
 
 def create(
-    emu: Emulator,
+    emu: EmulatorState,
     seller_id: str,
     content_type: str,
     *,
@@ -96,14 +93,14 @@ def create(
     return doc_id
 
 
-def store_result(emu: Emulator, seller_id: str, report: bytes) -> str:
+def store_result(emu: EmulatorState, seller_id: str, report: bytes) -> str:
     """Store a processing report GZIP-compressed, as Amazon does; returns its document id."""
     packed = gzip.compress(report, mtime=0)
     return create(emu, seller_id, "application/json", kind="result", content=packed,
                   compression="GZIP")
 
 
-def get(emu: Emulator, doc_id: str) -> Document | None:
+def get(emu: EmulatorState, doc_id: str) -> Document | None:
     row = emu.db.execute(
         "SELECT doc_id, seller_id, kind, content_type, compression, created_at, uploaded"
         " FROM feed_documents WHERE doc_id = ?",
@@ -114,7 +111,7 @@ def get(emu: Emulator, doc_id: str) -> Document | None:
     return Document(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]))
 
 
-def content(emu: Emulator, doc_id: str) -> bytes | None:
+def content(emu: EmulatorState, doc_id: str) -> bytes | None:
     """The stored bytes (still compressed for GZIP documents)."""
     row = emu.db.execute(
         "SELECT content FROM feed_documents WHERE doc_id = ?", (doc_id,)
@@ -122,13 +119,14 @@ def content(emu: Emulator, doc_id: str) -> bytes | None:
     return None if row is None or row[0] is None else bytes(row[0])
 
 
-def _sign(emu: Emulator, verb: str, doc_id: str, expires: str, ce: str) -> str:
+def _sign(emu: EmulatorState, verb: str, doc_id: str, expires: str, ce: str) -> str:
     msg = f"{verb}\n{doc_id}\n{expires}\n{ce}".encode()
     return hmac.new(_secret(emu), msg, hashlib.sha256).hexdigest()[:40]
 
 
-def presigned_url(emu: Emulator, base_url: str, doc_id: str, verb: str, *, gzip_header: bool = False
-                  ) -> str:
+def presigned_url(
+    emu: EmulatorState, base_url: str, doc_id: str, verb: str, *, gzip_header: bool = False
+) -> str:
     """A URL for ``verb`` (PUT upload / GET download) valid for the scaled document URL TTL."""
     expires = f"{emu.now() + emu.config.scaled(emu.config.document_url_ttl_s):.3f}"
     ce = "gzip" if gzip_header else ""
@@ -148,7 +146,7 @@ def s3_error(status: int, code: str, message: str) -> Response:
     return Response(status, body.encode(), {"content-type": "application/xml"})
 
 
-def _check_url(emu: Emulator, req: Request, doc_id: str, verb: str) -> Response | None:
+def _check_url(emu: EmulatorState, req: Request, doc_id: str, verb: str) -> Response | None:
     expires = req.q("expires") or ""
     ce = req.q("ce") or ""
     sig = req.q("sig") or ""
@@ -161,7 +159,7 @@ def _check_url(emu: Emulator, req: Request, doc_id: str, verb: str) -> Response 
             "The request signature we calculated does not match the signature you provided.",
         )
     try:
-        expired = emu.now() > float(expires)
+        expired = emu.arrived > float(expires)  # judged on arrival, as S3 does
     except ValueError:
         expired = True
     if expired:
@@ -169,7 +167,7 @@ def _check_url(emu: Emulator, req: Request, doc_id: str, verb: str) -> Response 
     return None
 
 
-def upload(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def upload(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     doc_id = params["documentId"]
     doc = get(emu, doc_id)
     if doc is None or doc.kind != "input":
@@ -193,7 +191,7 @@ def upload(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
     return Response(200, b"", {"etag": f'"{etag}"'})
 
 
-def download(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def download(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     doc_id = params["documentId"]
     doc = get(emu, doc_id)
     if doc is None:

@@ -14,6 +14,9 @@ share of its processing time elapsed), each batch in one transaction together wi
 per-message results (table ``feed_results``), so a restarted server resumes a feed without
 applying any message twice; the report is built from those results when the feed ends.
 
+A feed hit by the ``stuck-feed`` fault goes IN_PROGRESS and stays there: it applies nothing,
+never ends, and does not hold up the seller's later feeds.
+
 Other feed types run their :data:`FEED_PROCESSORS` entry once, when their processing time is
 over; unknown types go ``FATAL`` without a report (legacy flat-file/XML listings feeds are dead
 since 2025-07-31). :func:`register_feed_type` is the hook for later types such as
@@ -22,6 +25,7 @@ since 2025-07-31). :func:`register_feed_type` is the hook for later types such a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sqlite3
@@ -29,18 +33,18 @@ import time
 import traceback
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import feed_documents, listings_feed, store
+from .auth import ANY_SELLER
+from .faults import chance
 from .listings_feed import FeedJob, FeedOutcome
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .state import EmulatorState, iso
 
 FEED_ID_BASE = 50_000_000_000  # feed ids are numeric strings, like Amazon's ("357051020111")
 QUEUE_SHARE = 0.25  # share of feed_processing_s spent IN_QUEUE
 
-FeedProcessor = Callable[["Emulator", FeedJob], FeedOutcome]
+FeedProcessor = Callable[["EmulatorState", FeedJob], FeedOutcome]
 FEED_PROCESSORS: dict[str, FeedProcessor] = {"JSON_LISTINGS_FEED": listings_feed.process}
 # Feed types applied message by message while IN_PROGRESS (see _progress); the others run their
 # FEED_PROCESSORS entry once, when processing time is over.
@@ -76,13 +80,17 @@ CREATE TABLE IF NOT EXISTS feed_results (
     result TEXT NOT NULL,           -- listings_feed.MessageResult.to_json()
     PRIMARY KEY (seq, idx)
 );
+CREATE TABLE IF NOT EXISTS feed_faults (
+    seq INTEGER PRIMARY KEY,        -- feeds.seq
+    kind TEXT NOT NULL              -- stuck: IN_PROGRESS indefinitely (the stuck-feed fault)
+);
 CREATE INDEX IF NOT EXISTS feeds_status ON feeds(status);
 CREATE INDEX IF NOT EXISTS feeds_seller ON feeds(seller_id, created_wall);
 """
 
-# Emulator -> emu.now() of the next due transition (inf: nothing pending). Keeps tick() free of
+# EmulatorState -> emu.now() of the next due transition (inf: nothing pending). Keeps tick() free of
 # SQL on the hot path; absent means "unknown, look in the db".
-_NEXT_DUE: weakref.WeakKeyDictionary[Emulator, float] = weakref.WeakKeyDictionary()
+_NEXT_DUE: weakref.WeakKeyDictionary[EmulatorState, float] = weakref.WeakKeyDictionary()
 
 
 def init_schema(conn: sqlite3.Connection) -> None:
@@ -94,15 +102,15 @@ def init_schema(conn: sqlite3.Connection) -> None:
 
 
 def to_iso(ts: float) -> str:
-    from .app import iso
-
     return iso(ts)
 
 
-_ANCHORS: weakref.WeakKeyDictionary[Emulator, tuple[float, float]] = weakref.WeakKeyDictionary()
+_ANCHORS: weakref.WeakKeyDictionary[EmulatorState, tuple[float, float]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def wall_time(emu: Emulator, t: float) -> float:
+def wall_time(emu: EmulatorState, t: float) -> float:
     """Wall-clock epoch seconds of emulator time ``t``: one (wall, emu) anchor per emulator keeps
     every feed timestamp consistent and ordered under a fake clock (and equal to the wall clock
     when the emulator runs on it)."""
@@ -115,16 +123,16 @@ def wall_time(emu: Emulator, t: float) -> float:
 # -- processing --------------------------------------------------------------------------------
 
 
-def _queue_s(emu: Emulator) -> float:
+def _queue_s(emu: EmulatorState) -> float:
     return emu.config.scaled(emu.config.feed_processing_s * QUEUE_SHARE)
 
 
-def _run_s(emu: Emulator, messages: int) -> float:
+def _run_s(emu: EmulatorState, messages: int) -> float:
     c = emu.config
     return c.scaled(c.feed_processing_s * (1 - QUEUE_SHARE) + messages * c.feed_per_message_s)
 
 
-def _finish(emu: Emulator, seq: int, row: sqlite3.Row | tuple[Any, ...]) -> None:
+def _finish(emu: EmulatorState, seq: int, row: sqlite3.Row | tuple[Any, ...]) -> None:
     """Run a whole-feed processor (FEED_PROCESSORS) and store its outcome."""
     job = _job(emu, seq, row)
     processor = FEED_PROCESSORS.get(job.feed_type)
@@ -135,22 +143,22 @@ def _finish(emu: Emulator, seq: int, row: sqlite3.Row | tuple[Any, ...]) -> None
     _store_outcome(emu, seq, job.seller_id, outcome)
 
 
-def _job(emu: Emulator, seq: int, row: sqlite3.Row | tuple[Any, ...]) -> FeedJob:
+def _job(emu: EmulatorState, seq: int, row: sqlite3.Row | tuple[Any, ...]) -> FeedJob:
     doc = feed_documents.get(emu, row[4])
     data = feed_documents.content(emu, row[4]) or b""
     return FeedJob(str(FEED_ID_BASE + seq), row[1], row[2], tuple(json.loads(row[3])), data,
                    doc.content_type if doc else "")
 
 
-# Emulator -> feed seq -> (job, parsed document or FATAL outcome, messageIds taken). A cache:
+# EmulatorState -> feed seq -> (job, parsed document or FATAL outcome, messageIds taken). A cache:
 # rebuilt from the document and feed_results after a restart.
 _RUNS: weakref.WeakKeyDictionary[
-    Emulator, dict[int, tuple[FeedJob, listings_feed.Parsed | FeedOutcome, set[int]]]
+    EmulatorState, dict[int, tuple[FeedJob, listings_feed.Parsed | FeedOutcome, set[int]]]
 ] = weakref.WeakKeyDictionary()
 
 
 def _run(
-    emu: Emulator, seq: int, row: sqlite3.Row | tuple[Any, ...]
+    emu: EmulatorState, seq: int, row: sqlite3.Row | tuple[Any, ...]
 ) -> tuple[FeedJob, listings_feed.Parsed | FeedOutcome, set[int]]:
     runs = _RUNS.setdefault(emu, {})
     run = runs.get(seq)
@@ -161,11 +169,15 @@ def _run(
             for r in _results(emu, seq)
             if r.applied and r.message_id is not None
         }
-        run = runs[seq] = (job, listings_feed.parse(job), seen)
+        parsed = listings_feed.parse(job)
+        if isinstance(parsed, listings_feed.Parsed) and job.seller_id == ANY_SELLER:
+            # an unbound (permissive) token's feed acts for its document's seller (auth.py)
+            job = dataclasses.replace(job, seller_id=str(parsed.header["sellerId"]))
+        run = runs[seq] = (job, parsed, seen)
     return run
 
 
-def _results(emu: Emulator, seq: int) -> list[listings_feed.MessageResult]:
+def _results(emu: EmulatorState, seq: int) -> list[listings_feed.MessageResult]:
     rows = emu.db.execute(
         "SELECT result FROM feed_results WHERE seq = ? ORDER BY idx", (seq,)
     ).fetchall()
@@ -173,7 +185,7 @@ def _results(emu: Emulator, seq: int) -> list[listings_feed.MessageResult]:
 
 
 def _progress(
-    emu: Emulator, seq: int, row: sqlite3.Row | tuple[Any, ...], start: float, end: float,
+    emu: EmulatorState, seq: int, row: sqlite3.Row | tuple[Any, ...], start: float, end: float,
     now: float
 ) -> float | None:
     """Apply the JSON_LISTINGS_FEED messages due by ``now``; finish the feed at ``end``.
@@ -201,12 +213,12 @@ def _progress(
             outcome = listings_feed.build_report(emu, job, parsed.header, _results(emu, seq))
         else:
             outcome = parsed
-        _store_outcome(emu, seq, job.seller_id, outcome)
+        _store_outcome(emu, seq, row[1], outcome)  # the feed owner's report
     _RUNS.get(emu, {}).pop(seq, None)
     return None
 
 
-def _store_outcome(emu: Emulator, seq: int, seller_id: str, outcome: FeedOutcome) -> None:
+def _store_outcome(emu: EmulatorState, seq: int, seller_id: str, outcome: FeedOutcome) -> None:
     result_id = (
         feed_documents.store_result(emu, seller_id, outcome.report)
         if outcome.report is not None
@@ -218,7 +230,7 @@ def _store_outcome(emu: Emulator, seq: int, seller_id: str, outcome: FeedOutcome
     )
 
 
-def _advance(emu: Emulator, now: float) -> float:
+def _advance(emu: EmulatorState, now: float) -> float:
     """Apply every due transition; returns the emu time of the next one (inf if none)."""
     rows = emu.db.execute(
         "SELECT seq, seller_id, feed_type, marketplace_ids, input_doc_id, status, created_at,"
@@ -227,6 +239,7 @@ def _advance(emu: Emulator, now: float) -> float:
     next_due = math.inf
     blocked: set[str] = set()
     cursor: dict[str, float] = {}
+    stuck = {r[0] for r in emu.db.execute("SELECT seq FROM feed_faults WHERE kind = 'stuck'")}
     for row in rows:
         seq, seller, status, created_at, end_at, start_at = (
             row[0], row[1], row[5], row[6], row[7], row[8]
@@ -253,6 +266,8 @@ def _advance(emu: Emulator, now: float) -> float:
                 " WHERE seq = ?",
                 (start, end_at, n, seq),
             )
+        if seq in stuck:  # IN_PROGRESS indefinitely: applies nothing, holds no feed up
+            continue
         if row[2] in PROGRESSIVE:
             try:
                 due = _progress(emu, seq, row, start_at, end_at, now)
@@ -281,7 +296,7 @@ def _advance(emu: Emulator, now: float) -> float:
     return next_due
 
 
-def tick(emu: Emulator) -> None:
+def tick(emu: EmulatorState) -> None:
     """Advance feeds whose next transition is due (called under ``emu.lock``)."""
     now = emu.now()
     due = _NEXT_DUE.get(emu)
@@ -290,12 +305,20 @@ def tick(emu: Emulator) -> None:
     _NEXT_DUE[emu] = _advance(emu, now)
 
 
-def invalidate(emu: Emulator) -> None:
+def draw_faults(emu: EmulatorState, seq: int, seller_id: str) -> None:
+    """The per-feed faults of a new feed (``stuck-feed=RATE``, a draw fixed by the fault seed,
+    the seller and the feed)."""
+    rate = emu.config.faults.stuck_feed
+    if rate > 0 and chance(emu.config.seed, "stuck-feed", seller_id, str(seq)) < rate:
+        emu.db.execute("INSERT OR REPLACE INTO feed_faults(seq, kind) VALUES (?, 'stuck')", (seq,))
+
+
+def invalidate(emu: EmulatorState) -> None:
     """A feed was created or cancelled: recompute the next due transition on the next tick."""
     _NEXT_DUE.pop(emu, None)
 
 
-def feed_error(emu: Emulator, feed_id: str) -> str | None:
+def feed_error(emu: EmulatorState, feed_id: str) -> str | None:
     """Tracebacks of emulator bugs hit while processing ``feed_id`` (tests assert None)."""
     with emu.lock:
         row = emu.db.execute("SELECT error FROM feeds WHERE seq = ?",

@@ -7,12 +7,13 @@ application and the processing report in ``listings_feed.py``.
 
 Error choices (Amazon-shaped ``ErrorList`` bodies): malformed ids -> 400 ``InvalidInput``;
 well-formed ids of nothing this seller owns -> 404 ``NotFound``; cancelling a feed that is not
-``IN_QUEUE`` -> 400 ``InvalidInput``; a ``JSON_LISTINGS_FEED`` beyond 5 per 5 minutes per
-(seller, region) -> 429 ``QuotaExceeded``. That limit is the token bucket
-``reconciler.kernel.quotas.JSON_LISTINGS_FEED_WINDOW`` (burst 5, one back per minute, scaled), the
-same
-figure the client paces itself with, rather than a strict sliding window. It is taken only after
-the specification validated, so a rejected createFeed does not use up a submission.
+``IN_QUEUE`` -> 400 ``InvalidInput``; a ``JSON_LISTINGS_FEED`` naming more than one marketplace
+-> 400 ``InvalidInput`` "Too many 'marketplaceIds' values provided. Expected a maximum of 1."
+(Amazon applies a listings feed's messages to one marketplace); a ``JSON_LISTINGS_FEED`` beyond 5
+per 5 minutes per (seller, region) -> 429 ``QuotaExceeded``. That limit is the sliding window
+``reconciler.kernel.quotas.JSON_LISTINGS_FEED_WINDOW`` (scaled), the same table the client paces
+itself with. It is counted only after the specification validated, so a rejected createFeed does not
+use up a submission.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reconciler.kernel.marketplaces import BY_ID
 from reconciler.kernel.quotas import JSON_LISTINGS_FEED_WINDOW
@@ -38,9 +39,7 @@ from .feed_processing import (  # re-exported: the public face of the Feeds modu
     wall_time,
 )
 from .http import Request, Response, Route, api_error, invalid_input, json_response
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .state import EmulatorState, json_body, parse_iso
 
 __all__ = [
     "FEED_ID_BASE",
@@ -55,6 +54,7 @@ __all__ = [
 ]
 
 BASE = "/feeds/2021-06-30"
+TOO_MANY_MARKETPLACES = "Too many 'marketplaceIds' values provided. Expected a maximum of 1."
 STATUSES = ("CANCELLED", "DONE", "FATAL", "IN_PROGRESS", "IN_QUEUE")
 RETENTION_S = 90 * 86400
 
@@ -72,7 +72,7 @@ _FEED_COLS = (
 )
 
 
-def _render(emu: Emulator, row: tuple[Any, ...]) -> dict[str, Any]:
+def _render(emu: EmulatorState, row: tuple[Any, ...]) -> dict[str, Any]:
     seq, feed_type, mkts, status, created_wall, start_at, end_at, result = row[:8]
     feed: dict[str, Any] = {
         "feedId": str(FEED_ID_BASE + seq),
@@ -96,7 +96,7 @@ def _seller(params: dict[str, str]) -> str:
 
 
 def _feed_row(
-    emu: Emulator, params: dict[str, str]
+    emu: EmulatorState, params: dict[str, str]
 ) -> tuple[tuple[Any, ...] | None, Response | None]:
     raw = params["feedId"]
     if not raw.isdigit() or int(raw) <= FEED_ID_BASE or len(raw) > 18:
@@ -114,9 +114,7 @@ def _feed_row(
 # -- documents ---------------------------------------------------------------------------------
 
 
-def create_feed_document(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
-    from .app import json_body
-
+def create_feed_document(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     body = json_body(req)
     ctype = body.get("contentType") if isinstance(body, dict) else None
     if not isinstance(ctype, str) or not ctype.strip():
@@ -126,7 +124,7 @@ def create_feed_document(emu: Emulator, req: Request, params: dict[str, str]) ->
     return json_response(201, {"feedDocumentId": doc_id, "url": url})
 
 
-def get_feed_document(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def get_feed_document(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     flag = req.q("enableContentEncodingUrlHeader")
     if flag is not None and flag.lower() not in ("true", "false"):
         return invalid_input("enableContentEncodingUrlHeader must be true or false.")
@@ -177,13 +175,13 @@ def _spec_problem(body: Any) -> str | None:
     return None
 
 
-def create_feed(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
-    from .app import json_body, quota_exceeded
-
+def create_feed(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     body = json_body(req)
     problem = _spec_problem(body)
     if problem is not None:
         return invalid_input(problem)
+    if body["feedType"] == "JSON_LISTINGS_FEED" and len(body["marketplaceIds"]) > 1:
+        return api_error(400, "InvalidInput", TOO_MANY_MARKETPLACES)
     seller_id = _seller(params)
     doc = feed_documents.get(emu, body["inputFeedDocumentId"])
     if doc is None or doc.seller_id != seller_id or doc.kind != "input":
@@ -195,9 +193,9 @@ def create_feed(emu: Emulator, req: Request, params: dict[str, str]) -> Response
     mkts = list(body["marketplaceIds"])
     if body["feedType"] == "JSON_LISTINGS_FEED":
         region = BY_ID[mkts[0]].region
-        if not quota.take_extra(emu, f"JSON_LISTINGS_FEED:{region}", seller_id,
-                                JSON_LISTINGS_FEED_WINDOW):
-            return quota_exceeded()
+        if not quota.take_window(emu, f"JSON_LISTINGS_FEED:{region}", seller_id,
+                                 JSON_LISTINGS_FEED_WINDOW):
+            return quota.throttled()
     cur = emu.db.execute(
         "INSERT INTO feeds(seller_id, feed_type, marketplace_ids, input_doc_id, feed_options,"
         " status, created_at, created_wall) VALUES (?,?,?,?,?,'IN_QUEUE',?,?)",
@@ -206,18 +204,19 @@ def create_feed(emu: Emulator, req: Request, params: dict[str, str]) -> Response
          emu.now(), wall_time(emu, emu.now())),
     )
     assert cur.lastrowid is not None
+    feed_processing.draw_faults(emu, cur.lastrowid, seller_id)
     feed_processing.invalidate(emu)
     return json_response(202, {"feedId": str(FEED_ID_BASE + cur.lastrowid)})
 
 
-def get_feed(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def get_feed(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     row, bad = _feed_row(emu, params)
     if row is None:
         return bad or invalid_input()
     return json_response(200, _render(emu, row))
 
 
-def cancel_feed(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def cancel_feed(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     row, bad = _feed_row(emu, params)
     if row is None:
         return bad or invalid_input()
@@ -245,9 +244,7 @@ def _decode_token(token: str) -> dict[str, Any] | None:
     return state
 
 
-def _get_feeds_filters(emu: Emulator, req: Request) -> dict[str, Any] | Response:
-    from .app import parse_iso
-
+def _get_feeds_filters(emu: EmulatorState, req: Request) -> dict[str, Any] | Response:
     types = req.q_csv("feedTypes")
     if not types or len(types) > 10:
         return invalid_input("feedTypes is required (1 to 10 values) unless nextToken is given.")
@@ -279,7 +276,7 @@ def _get_feeds_filters(emu: Emulator, req: Request) -> dict[str, Any] | Response
             "o": 0}
 
 
-def get_feeds(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def get_feeds(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     token = req.q("nextToken")
     if token is not None:
         if set(req.query) != {"nextToken"}:
@@ -320,11 +317,14 @@ def get_feeds(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
 
 
 ROUTES: list[Route] = [
-    Route("GET", BASE + "/feeds", "getFeeds", get_feeds),
-    Route("POST", BASE + "/feeds", "createFeed", create_feed),
-    Route("GET", BASE + "/feeds/{feedId}", "getFeed", get_feed),
-    Route("DELETE", BASE + "/feeds/{feedId}", "cancelFeed", cancel_feed),
-    Route("POST", BASE + "/documents", "createFeedDocument", create_feed_document),
-    Route("GET", BASE + "/documents/{feedDocumentId}", "getFeedDocument", get_feed_document),
+    # unbound_ok: an unbound (permissive) token's feeds act for their document's header.sellerId
+    Route("GET", BASE + "/feeds", "getFeeds", get_feeds, unbound_ok=True),
+    Route("POST", BASE + "/feeds", "createFeed", create_feed, unbound_ok=True),
+    Route("GET", BASE + "/feeds/{feedId}", "getFeed", get_feed, unbound_ok=True),
+    Route("DELETE", BASE + "/feeds/{feedId}", "cancelFeed", cancel_feed, unbound_ok=True),
+    Route("POST", BASE + "/documents", "createFeedDocument", create_feed_document,
+          unbound_ok=True),
+    Route("GET", BASE + "/documents/{feedDocumentId}", "getFeedDocument", get_feed_document,
+          unbound_ok=True),
     *feed_documents.ROUTES,
 ]

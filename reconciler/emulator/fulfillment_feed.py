@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING
 
+from .feed_processing import register_feed_type
 from .listings_feed import FeedJob, FeedOutcome
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .orders import Shipment, owner, ship
+from .state import EmulatorState, parse_iso
 
 FEED_TYPE = "POST_ORDER_FULFILLMENT_DATA"
 _FORBIDDEN = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
@@ -96,10 +95,7 @@ def _report(seller_id: str, feed_id: str, processed: int, ok: int,
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
 
 
-def process(emu: Emulator, job: FeedJob) -> FeedOutcome:
-    from .app import parse_iso
-    from .orders import Shipment, owner, ship
-
+def process(emu: EmulatorState, job: FeedJob) -> FeedOutcome:
     root = parse_document(job.document)
     if isinstance(root, str):
         return FeedOutcome("FATAL", _report(job.seller_id, job.feed_id, 0, 0, [], root))
@@ -168,3 +164,6 @@ def process(emu: Emulator, job: FeedJob) -> FeedOutcome:
                                      tracking, date), f"feed:{job.feed_id}", items)
         ok += 1
     return FeedOutcome("DONE", _report(job.seller_id, job.feed_id, len(messages), ok, errors))
+
+
+register_feed_type(FEED_TYPE, process)

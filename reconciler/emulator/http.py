@@ -12,11 +12,8 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
-
-if TYPE_CHECKING:
-    from .app import Emulator
 
 
 @dataclass(frozen=True)
@@ -77,7 +74,9 @@ def invalid_input(details: str = "") -> Response:
     return api_error(400, "InvalidInput", message, details)
 
 
-Handler = Callable[["Emulator", Request, dict[str, str]], Response]
+# A handler takes the emulator's state (``state.EmulatorState``, a layer above this one, hence
+# ``Any`` here), the request and its decoded path parameters.
+Handler = Callable[[Any, Request, dict[str, str]], Response]
 
 
 @dataclass(frozen=True)
@@ -90,6 +89,8 @@ class Route:
     handler: Handler
     auth: bool = True  # needs x-amz-access-token
     quota: bool = True  # subject to the per-operation token bucket
+    scope: str | None = None  # a grantless operation: the LWA scope its token must carry
+    unbound_ok: bool = False  # an unbound (permissive) token keeps its "any seller" identity
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method != self.method:

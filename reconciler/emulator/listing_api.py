@@ -1,13 +1,26 @@
 """HTTP handlers of the Listings Items API 2021-08-01: query/body checks (Amazon-shaped 400/415)
-around the functions of ``listings.py``; search is in ``listing_search.py``."""
+around the functions of ``listings.py``; search is in ``listing_search.py``.
+
+Amazon's behaviour reproduced here:
+
+- getListingsItem with several ``marketplaceIds`` answers for the first one only (the others are
+  checked, then ignored);
+- a SKU containing ``/`` cannot be addressed in a path, not even percent-encoded as ``%2F``
+  (models#4727, models#4429): getListingsItem does not find it (404) and put/patch/delete answer
+  403 ``Unauthorized`` (the gateway's "Access to requested resource is denied."). Such a listing
+  can be read by searchListingsItems and written by a JSON_LISTINGS_FEED. An unencoded ``/`` adds
+  a path segment: no route, the same 403 (``app.py``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .app import ApiError, json_body
+from .auth import DENIED_DETAILS, unauthorized
 from .http import Request, Response, Route, api_error, invalid_input, json_response
+from .listing_query import check_locale, enum_csv
+from .listing_search import search_items
 from .listing_views import INCLUDED_DATA
 from .listings import (
     BASE,
@@ -17,26 +30,7 @@ from .listings import (
     submit_patch,
     submit_put,
 )
-
-if TYPE_CHECKING:
-    from .app import Emulator
-
-
-def enum_csv(req: Request, name: str, allowed: tuple[str, ...], default: list[str]) -> list[str]:
-    vals = req.q_csv(name)
-    if vals is None:
-        return list(default)
-    bad = [v for v in vals if v not in allowed]
-    if bad or not vals:
-        raise ApiError(invalid_input(f"Invalid {name}: {', '.join(bad) or '(empty)'}"))
-    return vals
-
-
-def check_locale(req: Request) -> str | None:
-    loc = req.q("issueLocale")
-    if loc is not None and not (len(loc) in (2, 5) and loc[:2].isalpha()):
-        raise ApiError(invalid_input(f"Invalid issueLocale: {loc}"))
-    return loc
+from .state import ApiError, EmulatorState, json_body
 
 
 def _mode(req: Request) -> bool:
@@ -48,13 +42,14 @@ def _mode(req: Request) -> bool:
     return True
 
 
-def get_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def get_item(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     mps = req.q_csv("marketplaceIds") or []
     _check_marketplaces(mps)
     included = enum_csv(req, "includedData", INCLUDED_DATA, ["summaries"])
     check_locale(req)
     sku = params["sku"]
-    item = render_item(emu, params["sellerId"], sku, mps, included)
+    # Amazon answers for the first marketplace only; a SKU with '/' is not found by its path
+    item = None if "/" in sku else render_item(emu, params["sellerId"], sku, mps[:1], included)
     if item is None:
         return api_error(404, "NOT_FOUND", f"SKU '{sku}' not found in marketplace {mps[0]}")
     return json_response(200, item)
@@ -68,22 +63,24 @@ def _submission_args(req: Request, max_mps: int | None) -> tuple[list[str], bool
     return mps, _mode(req), included
 
 
-def put_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def put_item(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     return _submit(emu, req, params, submit_put, max_marketplaces=1)
 
 
-def patch_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def patch_item(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     return _submit(emu, req, params, submit_patch, max_marketplaces=None)
 
 
 def _submit(
-    emu: Emulator,
+    emu: EmulatorState,
     req: Request,
     params: dict[str, str],
     submit: Callable[..., dict[str, Any]],
     *,
     max_marketplaces: int | None,
 ) -> Response:
+    if "/" in params["sku"]:
+        return unauthorized(DENIED_DETAILS)
     mps, preview, included = _submission_args(req, max_marketplaces)
     body = json_body(req)
     resp = submit(
@@ -92,7 +89,9 @@ def _submit(
     return json_response(200, resp)
 
 
-def delete_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def delete_item(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
+    if "/" in params["sku"]:
+        return unauthorized(DENIED_DETAILS)
     mps = req.q_csv("marketplaceIds") or []
     _check_marketplaces(mps, 1)
     check_locale(req)
@@ -100,8 +99,6 @@ def delete_item(emu: Emulator, req: Request, params: dict[str, str]) -> Response
 
 
 def _routes() -> list[Route]:
-    from .listing_search import search_items
-
     item = BASE + "/{sellerId}/{sku}"
     return [
         Route("GET", item, "getListingsItem", get_item),

@@ -17,18 +17,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reconciler.kernel.quotas import SEARCH_MAX_IDENTIFIERS
 
-from .app import ApiError, parse_iso
 from .http import Request, Response, invalid_input, json_response
-from .listing_api import check_locale, enum_csv
+from .listing_query import check_locale, enum_csv
 from .listing_views import INCLUDED_DATA, Row, asin, render, statuses
 from .listings import _check_marketplaces, _row
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .state import ApiError, EmulatorState, parse_iso
 
 IDENTIFIER_TYPES = ("ASIN", "EAN", "FNSKU", "GTIN", "ISBN", "JAN", "MINSAN", "SKU", "UPC")
 MAX_RESULTS = 1000
@@ -98,7 +95,7 @@ FULL_COLUMNS = (
 )
 
 
-def search_items(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def search_items(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     seller = params["sellerId"]
     mps = req.q_csv("marketplaceIds") or []
     _check_marketplaces(mps)

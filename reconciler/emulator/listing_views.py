@@ -1,10 +1,10 @@
 """Read shapes of a stored listing (CONTRACT §3.2): the ``Item`` of getListingsItem/search.
 
 Derived like Amazon derives them from the attributes: ``summaries`` (status BUYABLE when the
-marketplace has an ``our_price`` and some quantity > 0, DISCOVERABLE when it has an
-``item_name``; a fake but stable ASIN), ``offers`` (money as decimal strings),
-``fulfillmentAvailability`` (``{fulfillmentChannelCode, quantity}`` only). ``attributes`` are
-echoed with ``marketplace_id`` and deliberately reordered (attribute names and entry groups in
+marketplace has an ``our_price`` and some quantity > 0 and no issue suppresses the listing,
+DISCOVERABLE when it has an ``item_name``; a fake but stable ASIN), ``offers`` (money as decimal
+strings), ``fulfillmentAvailability`` (``{fulfillmentChannelCode, quantity}`` only). ``attributes``
+are echoed with ``marketplace_id`` and deliberately reordered (attribute names and entry groups in
 reverse selector order; entries sharing selector values keep their order) so clients must
 normalise what they read.
 """
@@ -90,7 +90,12 @@ def statuses(row: Row) -> list[str]:
         or e.get("is_inventory_available") is True
         for e in a.get("fulfillment_availability", [])
     )
-    if has_price and in_stock:
+    suppressed = any(
+        a.get("action") == "LISTING_SUPPRESSED"
+        for i in row.issues
+        for a in ((i.get("enforcements") or {}).get("actions") or [])
+    )
+    if has_price and in_stock and not suppressed:
         out.append("BUYABLE")
     if a.get("item_name"):
         out.append("DISCOVERABLE")

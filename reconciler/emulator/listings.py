@@ -20,23 +20,21 @@ import math
 import sqlite3
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reconciler.kernel.marketplaces import BY_ID
 
+from . import listing_late, store, supply_sources
 from . import listing_rules as rules
-from . import store
-from .app import ApiError, iso, parse_iso
-from .http import Route, invalid_input
+from .http import invalid_input
 from .listing_views import Row, asin, render
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .state import ApiError, EmulatorState, iso, parse_iso
 
 BASE = "/listings/2021-08-01/items"
 
 
 def init_schema(conn: sqlite3.Connection) -> None:
+    listing_late.init_schema(conn)
     conn.executescript(
         """
         CREATE TABLE IF NOT EXISTS listings (
@@ -77,10 +75,10 @@ class _State:
     loaded: bool = False
 
 
-_STATES: weakref.WeakKeyDictionary[Emulator, _State] = weakref.WeakKeyDictionary()
+_STATES: weakref.WeakKeyDictionary[EmulatorState, _State] = weakref.WeakKeyDictionary()
 
 
-def _state(emu: Emulator) -> _State:
+def _state(emu: EmulatorState) -> _State:
     st = _STATES.get(emu)
     if st is None:
         st = _STATES[emu] = _State()
@@ -101,7 +99,7 @@ def _row(r: tuple[Any, ...]) -> Row:
     return Row(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7], r[8], json.loads(r[9]))
 
 
-def rows(emu: Emulator, seller_id: str, sku: str, marketplace_ids: list[str]) -> list[Row]:
+def rows(emu: EmulatorState, seller_id: str, sku: str, marketplace_ids: list[str]) -> list[Row]:
     """Stored rows of ``sku`` in the given marketplaces, in the order given."""
     marks = ",".join("?" * len(marketplace_ids))
     found = {
@@ -116,7 +114,7 @@ def rows(emu: Emulator, seller_id: str, sku: str, marketplace_ids: list[str]) ->
 
 
 def _save(
-    emu: Emulator,
+    emu: EmulatorState,
     seller_id: str,
     sku: str,
     marketplace_id: str,
@@ -128,6 +126,7 @@ def _save(
     submission_id: str | None,
     created: float | None = None,
     updated: float | None = None,
+    issues: list[dict[str, Any]] | None = None,
 ) -> None:
     now = math.floor(emu.wall() * 1000) / 1000  # ms precision, as the ISO strings show
     c_ts = old.created_ts if old is not None else (created if created is not None else now)
@@ -146,7 +145,7 @@ def _save(
             iso(u_ts),
             c_ts,
             u_ts,
-            json.dumps(old.issues if old is not None else []),
+            json.dumps(issues if issues is not None else old.issues if old is not None else []),
         ),
     )
     store.insert_history(
@@ -162,7 +161,7 @@ def _save(
 
 
 def _apply(
-    emu: Emulator,
+    emu: EmulatorState,
     kind: str,
     seller_id: str,
     sku: str,
@@ -200,13 +199,25 @@ def _apply(
             else:
                 attrs = rules.apply_patches(old.attributes if old else {}, payload, mp)
                 pt = old.product_type if old is not None else (product_type or "PRODUCT")
+            # a post-acceptance issue (listing_late): decided now, when the write is processed
+            names = listing_late.written_attributes(kind, payload)
+            late = listing_late.draw(emu, seller_id, sku, mp, names)
+            if late is not None and late[0] == listing_late.CATALOG_CONFLICT:
+                name = (late[1].get("attributeNames") or [listing_late.conflicting(names)])[0]
+                attrs = listing_late.keep_catalog_value(
+                    attrs, old.attributes if old else None, str(name)
+                )
+            issues = listing_late.settle_issues(
+                emu, seller_id, sku, mp, old.issues if old else [], late[1] if late else None
+            )
             _save(
-                emu, seller_id, sku, mp, pt, attrs, old, source=source, submission_id=submission_id
+                emu, seller_id, sku, mp, pt, attrs, old, source=source,
+                submission_id=submission_id, issues=issues,
             )
 
 
 def _schedule(
-    emu: Emulator,
+    emu: EmulatorState,
     kind: str,
     seller_id: str,
     sku: str,
@@ -243,7 +254,7 @@ def _schedule(
         st.next_due = due
 
 
-def tick(emu: Emulator) -> None:
+def tick(emu: EmulatorState) -> None:
     """Apply the queued writes that are due (in submission order)."""
     st = _state(emu)
     if st.next_due is None or emu.now() < st.next_due:
@@ -253,8 +264,8 @@ def tick(emu: Emulator) -> None:
         " submission_id FROM listing_pending WHERE due <= ? ORDER BY id",
         (emu.now(),),
     ).fetchall()
-    for r in due_rows:
-        with store.transaction(emu.db):
+    with store.transaction(emu.db):  # one commit for every write due now
+        for r in due_rows:
             _apply(emu, r[4], r[1], r[2], json.loads(r[3]), r[5], json.loads(r[6]), r[7], r[8])
             emu.db.execute("DELETE FROM listing_pending WHERE id = ?", (r[0],))
     row = emu.db.execute("SELECT MIN(due) FROM listing_pending").fetchone()
@@ -274,16 +285,12 @@ def _check_marketplaces(marketplace_ids: list[str], max_items: int | None = None
         raise ApiError(invalid_input(f"marketplaceIds allows at most {max_items} value(s)"))
 
 
-def _channel_check(emu: Emulator, seller_id: str) -> rules.ChannelCheck:
-    ss = emu.module("supply_sources")
-    fn = getattr(ss, "is_active", None) if ss is not None else None
-    if fn is None:
-        return lambda code: True
-    return lambda code: bool(fn(emu, seller_id, code))
+def _channel_check(emu: EmulatorState, seller_id: str) -> rules.ChannelCheck:
+    return lambda code: bool(supply_sources.is_active(emu, seller_id, code))
 
 
 def _response(
-    emu: Emulator,
+    emu: EmulatorState,
     seller_id: str,
     sku: str,
     marketplace_ids: list[str],
@@ -314,7 +321,7 @@ def _product_type(body: Any) -> str:
 
 
 def submit_patch(
-    emu: Emulator,
+    emu: EmulatorState,
     seller_id: str,
     sku: str,
     marketplace_ids: list[str],
@@ -350,7 +357,7 @@ def submit_patch(
 
 
 def submit_put(
-    emu: Emulator,
+    emu: EmulatorState,
     seller_id: str,
     sku: str,
     marketplace_ids: list[str],
@@ -382,7 +389,7 @@ def submit_put(
 
 
 def _answer(
-    emu: Emulator,
+    emu: EmulatorState,
     kind: str,
     seller_id: str,
     sku: str,
@@ -408,7 +415,12 @@ def _answer(
 
 
 def submit_delete(
-    emu: Emulator, seller_id: str, sku: str, marketplace_ids: list[str], *, source: str = "delete"
+    emu: EmulatorState,
+    seller_id: str,
+    sku: str,
+    marketplace_ids: list[str],
+    *,
+    source: str = "delete",
 ) -> dict[str, Any]:
     _check_marketplaces(marketplace_ids)
     with emu.lock:
@@ -420,7 +432,7 @@ def submit_delete(
 
 
 def render_item(
-    emu: Emulator,
+    emu: EmulatorState,
     seller_id: str,
     sku: str,
     marketplace_ids: list[str],
@@ -439,7 +451,7 @@ def render_item(
 
 
 def put_direct(
-    emu: Emulator,
+    emu: EmulatorState,
     seller_id: str,
     sku: str,
     marketplace_id: str,
@@ -467,7 +479,9 @@ def put_direct(
         )
 
 
-def state(emu: Emulator, seller_id: str, sku: str, marketplace_id: str) -> dict[str, Any] | None:
+def state(
+    emu: EmulatorState, seller_id: str, sku: str, marketplace_id: str
+) -> dict[str, Any] | None:
     found = rows(emu, seller_id, sku, [marketplace_id])
     if not found:
         return None
@@ -481,7 +495,8 @@ def state(emu: Emulator, seller_id: str, sku: str, marketplace_id: str) -> dict[
     }
 
 
-def seed(emu: Emulator, data: dict[str, Any]) -> None:
+def seed(emu: EmulatorState, data: dict[str, Any]) -> None:
+    listing_late.seed(emu, data)
     for seller_id, sdata in (data.get("sellers") or {}).items():
         for item in (sdata or {}).get("listings", []) or []:
             created = parse_iso(item["createdDate"]) if item.get("createdDate") else None
@@ -509,11 +524,3 @@ def seed(emu: Emulator, data: dict[str, Any]) -> None:
                     ),
                 )
 
-
-def _routes() -> list[Route]:
-    from .listing_api import ROUTES as api_routes
-
-    return api_routes
-
-
-ROUTES: list[Route] = _routes()

@@ -24,16 +24,15 @@ import traceback
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jsonschema  # type: ignore[import-untyped, unused-ignore]
 
 from reconciler.kernel.quotas import JSON_LISTINGS_FEED_MAX_MESSAGES
 
-from .app import ApiError
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from . import listings
+from .auth import ANY_SELLER
+from .state import ApiError, EmulatorState
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -213,9 +212,7 @@ def _api_error_text(e: ApiError) -> str:
     return f"Invalid parameters provided. {text}".strip()
 
 
-def _apply(emu: Emulator, job: FeedJob, msg: dict[str, Any]) -> dict[str, Any]:
-    from . import listings
-
+def _apply(emu: EmulatorState, job: FeedJob, msg: dict[str, Any]) -> dict[str, Any]:
     source = f"feed:{job.feed_id}"
     sku = msg["sku"]
     mkts = list(job.marketplace_ids)
@@ -266,7 +263,7 @@ def parse(job: FeedJob) -> Parsed | FeedOutcome:
             job, f"The feed document does not match the JSON_LISTINGS_FEED schema: {problem}"
         )
     header = doc["header"]
-    if header["sellerId"] != job.seller_id:
+    if header["sellerId"] != job.seller_id and job.seller_id != ANY_SELLER:
         return _fatal(
             job,
             f"header.sellerId {header['sellerId']!r} does not match the seller "
@@ -302,7 +299,7 @@ class MessageResult:
 
 
 def process_message(
-    emu: Emulator, job: FeedJob, raw: dict[str, Any], seen: set[int]
+    emu: EmulatorState, job: FeedJob, raw: dict[str, Any], seen: set[int]
 ) -> MessageResult:
     """Validate and apply one message (``seen``: messageIds applied so far, updated)."""
     mid = raw.get("messageId") if type(raw.get("messageId")) is int else None
@@ -342,7 +339,7 @@ def process_message(
 
 
 def build_report(
-    emu: Emulator, job: FeedJob, header: dict[str, Any], results: list[MessageResult]
+    emu: EmulatorState, job: FeedJob, header: dict[str, Any], results: list[MessageResult]
 ) -> FeedOutcome:
     """The DONE outcome: processing report over every message's result (+ items if asked)."""
     report_opts = header.get("report")
@@ -350,8 +347,6 @@ def build_report(
     accepted = sum(1 for r in results if r.outcome == "accepted")
     items: list[dict[str, Any]] | None = None
     if report_opts is not None:
-        from . import listings
-
         skus = dict.fromkeys(r.sku for r in results if r.applied and r.sku)
         items = []
         for sku in skus:
@@ -371,7 +366,7 @@ def build_report(
     return FeedOutcome("DONE", report, tuple(r.error for r in results if r.error))
 
 
-def process(emu: Emulator, job: FeedJob) -> FeedOutcome:
+def process(emu: EmulatorState, job: FeedJob) -> FeedOutcome:
     """Process a whole JSON_LISTINGS_FEED at once; never raises for bad input.
 
     (The feeds module applies messages progressively with :func:`parse`,

@@ -28,16 +28,13 @@ import base64
 import json
 import sqlite3
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reconciler.kernel.marketplaces import BY_ID
 
-from . import feeds, fulfillment_feed
 from .feed_processing import wall_time
 from .http import Request, Response, Route, api_error, invalid_input, json_response
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .state import EmulatorState, iso, json_body, parse_iso
 
 BASE = "/orders/2026-01-01/orders"
 BASE_V0 = "/orders/v0/orders"
@@ -99,7 +96,7 @@ def init_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
 
 
-def now_wall(emu: Emulator) -> float:
+def now_wall(emu: EmulatorState) -> float:
     return wall_time(emu, emu.now())
 
 
@@ -115,7 +112,7 @@ class Shipment:
     ship_date: str
 
 
-def insert_order(emu: Emulator, order: dict[str, Any]) -> None:
+def insert_order(emu: EmulatorState, order: dict[str, Any]) -> None:
     """Store one generator/seed order row (see ``orders_gen.generate`` for the shape)."""
     emu.db.execute(
         "INSERT INTO orders(order_id, seller_id, marketplace_id, created_ts, updated_ts, status,"
@@ -134,7 +131,7 @@ def insert_order(emu: Emulator, order: dict[str, Any]) -> None:
         )
 
 
-def order_status(emu: Emulator, order_id: str) -> str | None:
+def order_status(emu: EmulatorState, order_id: str) -> str | None:
     """The order's FulfillmentStatus, None when unknown (tests)."""
     with emu.lock:
         row = emu.db.execute("SELECT status FROM orders WHERE order_id = ?",
@@ -142,7 +139,7 @@ def order_status(emu: Emulator, order_id: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def shipment_counts(emu: Emulator) -> dict[str, int]:
+def shipment_counts(emu: EmulatorState) -> dict[str, int]:
     """order id -> number of accepted shipment confirmations (tests: never more than 1)."""
     with emu.lock:
         rows = emu.db.execute(
@@ -150,21 +147,21 @@ def shipment_counts(emu: Emulator) -> dict[str, int]:
     return {str(r[0]): int(r[1]) for r in rows}
 
 
-def statuses(emu: Emulator) -> dict[str, str]:
+def statuses(emu: EmulatorState) -> dict[str, str]:
     """order id -> FulfillmentStatus of every stored order (tests)."""
     with emu.lock:
         rows = emu.db.execute("SELECT order_id, status FROM orders").fetchall()
     return {str(r[0]): str(r[1]) for r in rows}
 
 
-def owner(emu: Emulator, order_id: str) -> tuple[str, str, str] | None:
+def owner(emu: EmulatorState, order_id: str) -> tuple[str, str, str] | None:
     """(seller id, marketplace id, status) of an order, None when unknown."""
     row = emu.db.execute("SELECT seller_id, marketplace_id, status FROM orders WHERE order_id = ?",
                          (order_id,)).fetchone()
     return None if row is None else (str(row[0]), str(row[1]), str(row[2]))
 
 
-def ship(emu: Emulator, order_id: str, shipment: Shipment, source: str,
+def ship(emu: EmulatorState, order_id: str, shipment: Shipment, source: str,
          items: dict[str, int] | None = None) -> str:
     """Mark items (all remaining when ``items`` is None) shipped; returns the new status.
     The caller checked that the order exists and has something left to ship."""
@@ -198,12 +195,10 @@ _ORDER_COLS = ("order_id, seller_id, marketplace_id, created_ts, updated_ts, sta
 
 
 def _iso(ts: float) -> str:
-    from .app import iso
-
     return iso(ts)
 
 
-def _items(emu: Emulator, order_ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+def _items(emu: EmulatorState, order_ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
     out: dict[str, list[tuple[Any, ...]]] = {o: [] for o in order_ids}
     for i in range(0, len(order_ids), 500):
         chunk = order_ids[i:i + 500]
@@ -216,7 +211,7 @@ def _items(emu: Emulator, order_ids: list[str]) -> dict[str, list[tuple[Any, ...
     return out
 
 
-def _shipments(emu: Emulator, order_ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+def _shipments(emu: EmulatorState, order_ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
     out: dict[str, list[tuple[Any, ...]]] = {o: [] for o in order_ids}
     for i in range(0, len(order_ids), 500):
         chunk = order_ids[i:i + 500]
@@ -309,10 +304,8 @@ class Window:
     before_name: str  # createdBefore | lastUpdatedBefore (response field, 2026 spelling)
 
 
-def _window(emu: Emulator, created_after: str | None, created_before: str | None,
+def _window(emu: EmulatorState, created_after: str | None, created_before: str | None,
             updated_after: str | None, updated_before: str | None) -> Window | Response:
-    from .app import parse_iso
-
     if (created_after is None) == (updated_after is None):
         return invalid_input("Exactly one of createdAfter and lastUpdatedAfter is required.")
     if created_after is not None and (updated_before is not None):
@@ -342,7 +335,7 @@ def _window(emu: Emulator, created_after: str | None, created_before: str | None
     return Window("updated_ts", after, before, "lastUpdatedBefore")
 
 
-def _query(emu: Emulator, seller: str, w: Window, marketplaces: list[str] | None,
+def _query(emu: EmulatorState, seller: str, w: Window, marketplaces: list[str] | None,
            statuses_: list[str] | None, fulfilled_by: list[str] | None,
            cursor: tuple[float, str] | None, limit: int) -> list[tuple[Any, ...]]:
     col = w.column
@@ -362,7 +355,7 @@ def _query(emu: Emulator, seller: str, w: Window, marketplaces: list[str] | None
     return [tuple(r) for r in emu.db.execute(sql, args).fetchall()]
 
 
-def _page(emu: Emulator, req: Request, seller: str, names: dict[str, str],
+def _page(emu: EmulatorState, req: Request, seller: str, names: dict[str, str],
           defaults_included: set[str]) -> tuple[list[tuple[Any, ...]], str | None, Window,
                                                 set[str]] | Response:
     """Shared by searchOrders and getOrders: ``names`` maps our keys to the query names."""
@@ -434,7 +427,7 @@ def _seller(params: dict[str, str]) -> str:
     return params.get("_seller_id", "")
 
 
-def search_orders(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def search_orders(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     names = {"ca": "createdAfter", "cb": "createdBefore", "ua": "lastUpdatedAfter",
              "ub": "lastUpdatedBefore", "token": "paginationToken", "mkts": "marketplaceIds",
              "status": "fulfillmentStatuses", "by": "fulfilledBy", "size": "maxResultsPerPage",
@@ -460,7 +453,7 @@ def _not_found(order_id: str) -> Response:
                      f"No order {order_id} exists for this seller.")
 
 
-def _own_row(emu: Emulator, params: dict[str, str]) -> tuple[Any, ...] | Response:
+def _own_row(emu: EmulatorState, params: dict[str, str]) -> tuple[Any, ...] | Response:
     oid = params["orderId"]
     row = emu.db.execute(f"SELECT {_ORDER_COLS} FROM orders WHERE order_id = ?"  # noqa: S608
                          " AND seller_id = ?", (oid, _seller(params))).fetchone()
@@ -469,7 +462,7 @@ def _own_row(emu: Emulator, params: dict[str, str]) -> tuple[Any, ...] | Respons
     return tuple(row)
 
 
-def get_order(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def get_order(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     inc = req.q_csv("includedData")
     if inc is not None and any(i not in INCLUDED for i in inc):
         return invalid_input(f"Invalid includedData {inc}.")
@@ -509,7 +502,7 @@ def _v0_order(row: tuple[Any, ...], items: list[tuple[Any, ...]]) -> dict[str, A
     return order
 
 
-def get_orders(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def get_orders(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     if req.q("NextToken") is None and not req.q_csv("MarketplaceIds"):
         return invalid_input("MarketplaceIds is required.")
     names = {"ca": "CreatedAfter", "cb": "CreatedBefore", "ua": "LastUpdatedAfter",
@@ -527,7 +520,7 @@ def get_orders(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
     return json_response(200, {"payload": payload})
 
 
-def get_order_items(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def get_order_items(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     row = _own_row(emu, params)
     if isinstance(row, Response):
         return row
@@ -542,9 +535,7 @@ def get_order_items(emu: Emulator, req: Request, params: dict[str, str]) -> Resp
     return json_response(200, {"payload": {"AmazonOrderId": oid, "OrderItems": out}})
 
 
-def confirm_shipment(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
-    from .app import json_body, parse_iso
-
+def confirm_shipment(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     body = json_body(req)
     if not isinstance(body, dict) or not isinstance(body.get("packageDetail"), dict) \
             or not isinstance(body.get("marketplaceId"), str):
@@ -579,12 +570,10 @@ def confirm_shipment(emu: Emulator, req: Request, params: dict[str, str]) -> Res
     return Response(204, b"", {})
 
 
-def seed(emu: Emulator, data: dict[str, Any]) -> None:
+def seed(emu: EmulatorState, data: dict[str, Any]) -> None:
     for order in data.get("orders") or []:
         insert_order(emu, order)
 
-
-feeds.register_feed_type(fulfillment_feed.FEED_TYPE, fulfillment_feed.process)
 
 ROUTES: list[Route] = [
     Route("GET", BASE, "searchOrders", search_orders),

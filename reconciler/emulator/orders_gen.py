@@ -23,15 +23,13 @@ from __future__ import annotations
 import json
 import random
 import zlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reconciler.kernel.marketplaces import BY_ID, MARKETPLACES
 
 from . import listings, store
 from .orders import insert_order, now_wall
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .state import EmulatorState
 
 COUNTRY = {"UK": "GB"}  # marketplace code -> ISO country where they differ
 FIRST = ("Alex", "Sam", "Maria", "Jordan", "Lena", "Noah", "Emma", "Luis", "Sofia", "Ben",
@@ -108,8 +106,14 @@ class _Listing:
         self.dirty = True
 
 
-def generate(emu: Emulator, count: int, marketplaces: tuple[str, ...] = ("US", "CA", "MX", "UK",
-             "DE"), *, seed: int = 0, span_s: float = 86_400.0) -> list[str]:
+def generate(
+    emu: EmulatorState,
+    count: int,
+    marketplaces: tuple[str, ...] = ("US", "CA", "MX", "UK", "DE"),
+    *,
+    seed: int = 0,
+    span_s: float = 86_400.0,
+) -> list[str]:
     """Create up to ``count`` orders; returns their ids (in creation order)."""
     rng = random.Random(seed)
     with emu.lock:

@@ -26,12 +26,10 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .http import Request, Response, Route, api_error
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .state import EmulatorState
 
 DATA = Path(__file__).resolve().parent / "data"
 SANDBOX_MODELS = (
@@ -187,7 +185,9 @@ def match(operation: str, req: Request, params: dict[str, str]) -> Vector | None
     return None
 
 
-def respond(emu: Emulator, route: Route, req: Request, params: dict[str, str]) -> Response | None:
+def respond(
+    emu: EmulatorState, route: Route, req: Request, params: dict[str, str]
+) -> Response | None:
     """The sandbox answer for this request, or None to let the normal handler run."""
     if route.operation not in _by_operation():
         return None

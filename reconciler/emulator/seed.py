@@ -8,7 +8,10 @@ reads JSON). Shape::
         listings:
           - {sku: MUG-001, marketplaceId: ATVPDKIKX0DER, productType: PRODUCT, attributes: {...}}
         supplySources: [...]
-    refreshTokens:
+        lateIssues:         # post-acceptance issues (listing_late.py), every processed write
+          - {sku: MUG-001, marketplaceId: ATVPDKIKX0DER, kind: catalog-conflict}
+          - {sku: MUG-002, kind: price-out-of-range}
+    refreshTokens:      # each bound to its seller; the emulator exchanges no other (strict)
       - {refreshToken: "Atzr|...", sellerId: A1PP0FEH11RW77, clientId: ..., clientSecret: ...}
 """
 

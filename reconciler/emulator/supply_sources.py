@@ -20,15 +20,13 @@ import sqlite3
 import uuid
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jsonschema  # type: ignore[import-untyped, unused-ignore]
 
 from . import store
 from .http import Request, Response, Route, api_error, invalid_input, json_response
-
-if TYPE_CHECKING:
-    from .app import Emulator
+from .state import EmulatorState, json_body  # json_body raises ApiError: 415, 400
 
 BASE = "/supplySources/2020-07-01/supplySources"
 MODEL = Path(__file__).resolve().parent / "data" / "supplySources_2020-07-01.json"
@@ -93,8 +91,6 @@ def _body_problem(definition: str, body: Any) -> str | None:
 
 
 def _json_body(req: Request) -> Any:
-    from .app import json_body  # raises ApiError: 415 wrong content type, 400 malformed JSON
-
     return json_body(req)
 
 
@@ -118,7 +114,7 @@ def _row_to_source(row: tuple[Any, ...]) -> dict[str, Any]:
     return src
 
 
-def _fetch(emu: Emulator, seller_id: str, supply_source_id: str) -> tuple[Any, ...] | None:
+def _fetch(emu: EmulatorState, seller_id: str, supply_source_id: str) -> tuple[Any, ...] | None:
     row: tuple[Any, ...] | None = emu.db.execute(
         f"SELECT {_COLS} FROM supply_sources"  # noqa: S608 - constant column list
         " WHERE seller_id = ? AND supply_source_id = ?",
@@ -127,7 +123,7 @@ def _fetch(emu: Emulator, seller_id: str, supply_source_id: str) -> tuple[Any, .
     return row
 
 
-def get_source(emu: Emulator, seller_id: str, supply_source_id: str) -> dict[str, Any] | None:
+def get_source(emu: EmulatorState, seller_id: str, supply_source_id: str) -> dict[str, Any] | None:
     """The stored ``SupplySource`` (as the API returns it), or None."""
     with emu.lock:
         row = _fetch(emu, seller_id, supply_source_id)
@@ -135,7 +131,7 @@ def get_source(emu: Emulator, seller_id: str, supply_source_id: str) -> dict[str
 
 
 def insert_source(
-    emu: Emulator,
+    emu: EmulatorState,
     seller_id: str,
     code: str,
     alias: str,
@@ -167,7 +163,7 @@ def insert_source(
     return sid
 
 
-def is_active(emu: Emulator, seller_id: str, code: str) -> bool:
+def is_active(emu: EmulatorState, seller_id: str, code: str) -> bool:
     """Whether ``code`` (a supplySourceId or supplySourceCode) is an Active source of the seller."""
     with emu.lock:
         row = emu.db.execute(
@@ -178,7 +174,7 @@ def is_active(emu: Emulator, seller_id: str, code: str) -> bool:
     return row is not None
 
 
-def seed(emu: Emulator, data: dict[str, Any]) -> None:
+def seed(emu: EmulatorState, data: dict[str, Any]) -> None:
     """Load ``data["sellers"][sid]["supplySources"]`` (SupplySource dicts, ``status`` honoured)."""
     for seller_id, seller in (data.get("sellers") or {}).items():
         for src in (seller or {}).get("supplySources") or []:
@@ -192,7 +188,7 @@ def seed(emu: Emulator, data: dict[str, Any]) -> None:
                 raise ValueError("a seeded supply source needs a supplySourceCode")
             address = src.get("address") or {
                 "name": str(src.get("alias", code)),
-                "addressLine1": "1 Emulator Way",
+                "addressLine1": "1 EmulatorState Way",
                 "countryCode": "US",
                 "stateOrRegion": "WA",
             }
@@ -229,7 +225,7 @@ def _not_found(supply_source_id: str) -> Response:
 
 
 def _lookup(
-    emu: Emulator, req: Request, params: dict[str, str]
+    emu: EmulatorState, req: Request, params: dict[str, str]
 ) -> tuple[str, tuple[Any, ...] | None, Response | None]:
     seller_id = _seller(params)
     ssid = params["supplySourceId"]
@@ -254,7 +250,7 @@ def _decode_token(token: str) -> int | None:
     return offset if isinstance(offset, int) and offset >= 0 else None
 
 
-def get_supply_sources(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def get_supply_sources(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     raw_size = req.q("pageSize")
     size = 10
     if raw_size is not None:
@@ -290,7 +286,7 @@ def get_supply_sources(emu: Emulator, req: Request, params: dict[str, str]) -> R
     return json_response(200, body)
 
 
-def create_supply_source(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def create_supply_source(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     body = _json_body(req)
     problem = _body_problem("CreateSupplySourceRequest", body)
     if problem is None:
@@ -311,14 +307,14 @@ def create_supply_source(emu: Emulator, req: Request, params: dict[str, str]) ->
     return json_response(200, {"supplySourceId": sid, "supplySourceCode": body["supplySourceCode"]})
 
 
-def get_supply_source(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def get_supply_source(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     _, row, bad = _lookup(emu, req, params)
     if bad is not None or row is None:
         return bad or invalid_input()
     return json_response(200, _row_to_source(row))
 
 
-def _update(emu: Emulator, seller_id: str, ssid: str, **cols: Any) -> None:
+def _update(emu: EmulatorState, seller_id: str, ssid: str, **cols: Any) -> None:
     sets = ", ".join(f"{c} = ?" for c in cols)
     with store.transaction(emu.db):
         emu.db.execute(
@@ -328,7 +324,7 @@ def _update(emu: Emulator, seller_id: str, ssid: str, **cols: Any) -> None:
         )
 
 
-def update_supply_source(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def update_supply_source(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     seller_id, row, bad = _lookup(emu, req, params)
     if bad is not None or row is None:
         return bad or invalid_input()
@@ -352,7 +348,7 @@ def update_supply_source(emu: Emulator, req: Request, params: dict[str, str]) ->
     return Response(204)
 
 
-def archive_supply_source(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def archive_supply_source(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     seller_id, row, bad = _lookup(emu, req, params)
     if bad is not None or row is None:
         return bad or invalid_input()
@@ -362,7 +358,9 @@ def archive_supply_source(emu: Emulator, req: Request, params: dict[str, str]) -
     return Response(204)
 
 
-def update_supply_source_status(emu: Emulator, req: Request, params: dict[str, str]) -> Response:
+def update_supply_source_status(
+    emu: EmulatorState, req: Request, params: dict[str, str]
+) -> Response:
     seller_id, row, bad = _lookup(emu, req, params)
     if bad is not None or row is None:
         return bad or invalid_input()

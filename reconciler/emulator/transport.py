@@ -8,20 +8,23 @@ errors a real connection would raise.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import parse_qs
 
 import httpx
 
 from .faults import FaultTimeout
-from .http import Request
+from .http import Request, Response
 
-if TYPE_CHECKING:
-    from .app import Emulator
+
+class Service(Protocol):
+    """What a transport needs of the emulator (``app.Emulator``)."""
+
+    def handle(self, req: Request) -> Response: ...
 
 
 class EmulatorTransport(httpx.BaseTransport):
-    def __init__(self, emu: Emulator) -> None:
+    def __init__(self, emu: Service) -> None:
         self.emu = emu
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:

@@ -21,7 +21,7 @@ from reconciler.plan.change import PRICE_ATTRIBUTES, Change, Held
 from reconciler.plan.diff import diff_listing
 from reconciler.plan.projection import ABSENT, managed_projection, projection_fingerprint
 from reconciler.plan.safety import check_safety
-from reconciler.plan.strategy import StrategyEstimate, estimate
+from reconciler.plan.strategy import StrategyEstimate, estimate, feed_only_counts
 from reconciler.plan.value import Plan
 
 
@@ -176,7 +176,11 @@ class PlanBuilder:
         if plan.strategy is None and plan.changes:
             per_mp = write_counts_per_marketplace(plan, self.desired)
             counts = {k: sum(v) for k, v in per_mp.items()}
-            plan = replace(plan, strategy=estimate(counts, per_marketplace=per_mp))
+            regions = {a.name: a.region for a in self.desired.accounts}
+            only = feed_only_counts((c.key for c in plan.changes), regions)
+            plan = replace(
+                plan, strategy=estimate(counts, per_marketplace=per_mp, feed_only=only)
+            )
         first = connection_reasons(self.desired.accounts, self.connections, self.allowed_hosts)
         return replace(plan, safety=(*first, *check_safety(plan, self.desired)))
 

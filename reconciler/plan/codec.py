@@ -236,13 +236,16 @@ def held_from(d: Mapping[str, Any]) -> Held:
 def strategy_data(s: StrategyEstimate | None) -> dict[str, Any] | None:
     if s is None:
         return None
-    return {
+    data: dict[str, Any] = {
         "chosen": s.chosen,
         "patch_seconds": s.patch_seconds,
         "feed_seconds": s.feed_seconds,
         "feeds": s.feeds,
         "listings": s.listings,
     }
+    if s.feed_only:  # only when some SKU needs a feed: plans without one keep their bytes
+        data["feed_only"] = s.feed_only
+    return data
 
 
 def strategy_from(d: Mapping[str, Any] | None) -> StrategyEstimate | None:
@@ -254,4 +257,5 @@ def strategy_from(d: Mapping[str, Any] | None) -> StrategyEstimate | None:
         feed_seconds=float(d["feed_seconds"]),
         feeds=int(d["feeds"]),
         listings=int(d["listings"]),
+        feed_only=int(d.get("feed_only", 0)),
     )

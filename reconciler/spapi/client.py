@@ -36,8 +36,14 @@ import httpx
 
 from reconciler.kernel.errors import ApiError, ApiErrorDetail, ServerError, ThrottledError
 from reconciler.kernel.model import to_json_value
-from reconciler.kernel.quotas import QUOTAS, SEARCH_MAX_IDENTIFIERS, Quota
-from reconciler.spapi.ratelimit import RateLimiter
+from reconciler.kernel.quotas import (
+    JSON_LISTINGS_FEED_WINDOW,
+    QUOTAS,
+    SEARCH_MAX_IDENTIFIERS,
+    Quota,
+    limit_key,
+)
+from reconciler.spapi.ratelimit import RateLimiter, SlidingWindow
 
 from .. import __version__
 from .auth import LwaAuth, LwaTokenSource
@@ -58,6 +64,8 @@ DEFAULT_INCLUDED: tuple[str, ...] = (
     "fulfillmentAvailability",
 )
 LISTINGS_PATH = "/listings/2021-08-01/items"
+JSON_LISTINGS_FEED = "JSON_LISTINGS_FEED"
+FEED_WINDOW_RETRIES = 3  # 429s on a paced createFeed, each answered by waiting a whole window
 FEEDS_PATH = "/feeds/2021-06-30"
 DEFAULT_USER_AGENT = (
     f"reconciler/{__version__} (Language=Python/{sys.version_info.major}.{sys.version_info.minor})"
@@ -114,6 +122,10 @@ class SpApiClient:
             quotas=dict(quotas if quotas is not None else QUOTAS),
         )
         self.retry = RetryPolicy(max_retries=max_retries).scaled(rate_scale)
+        window = JSON_LISTINGS_FEED_WINDOW  # per seller and region: this client's
+        self.feed_window = SlidingWindow(
+            window.limit, window.seconds / rate_scale, clock=clock, sleep=sleep
+        )
         headers = {"user-agent": user_agent, "accept": "application/json"}
         # Token requests go to a different host (api.amazon.com) and must not carry the auth.
         self._token_http = httpx.Client(transport=transport, timeout=timeout, headers=headers)
@@ -167,8 +179,14 @@ class SpApiClient:
         headers: Mapping[str, str] | None = None,
         metered: bool = True,
         signed: bool = True,
+        limit: str | None = None,
+        retry_throttled: bool = True,
     ) -> httpx.Response:
-        """Send one logical call with bucket, retries and stats; return the 2xx response."""
+        """Send one logical call with bucket, retries and stats; return the 2xx response.
+        ``limit``: the bucket's key when it is not the operation's (previews,
+        ``quotas.limit_key``); ``retry_throttled=False`` raises a 429 at once (the caller
+        paces itself by a window instead)."""
+        bucket = limit or operation
         hdrs = dict(headers or {})
         if body is not None:
             content = json.dumps(to_json_value(body), ensure_ascii=False).encode("utf-8")
@@ -176,7 +194,7 @@ class SpApiClient:
 
         def attempt(retries: int) -> httpx.Response:
             if metered:
-                self.limiter.acquire(operation)
+                self.limiter.acquire(bucket)
             start = self._clock()
             try:
                 if signed:
@@ -193,9 +211,9 @@ class SpApiClient:
             self.stats.record_call(operation, self._clock() - start, r.status_code)
             if metered:
                 if r.status_code == 429:
-                    self.limiter.bucket(operation).drain()
+                    self.limiter.bucket(bucket).drain()
                 else:
-                    self.limiter.observe_limit_header(operation, r.headers.get(RATE_LIMIT_HEADER))
+                    self.limiter.observe_limit_header(bucket, r.headers.get(RATE_LIMIT_HEADER))
             if not 200 <= r.status_code < 300:
                 raise error_from_response(r, operation, retries=retries)
             return r
@@ -210,7 +228,9 @@ class SpApiClient:
                 attempt,
                 # LWA failures (operation "lwaToken") were already retried by the token source
                 retryable=lambda e: (
-                    isinstance(e, (ThrottledError, ServerError)) and e.operation == operation
+                    isinstance(e, (ThrottledError, ServerError))
+                    and e.operation == operation
+                    and (retry_throttled or not isinstance(e, ThrottledError))
                 ),
                 policy=self.retry,
                 sleep=self._sleep,
@@ -309,9 +329,10 @@ class SpApiClient:
         if mode:
             params["mode"] = mode
         op = "patchListingsItem"
-        return self._json(
-            op, self._request(op, "PATCH", self._item_path(sku), params=params, body=body)
+        r = self._request(
+            op, "PATCH", self._item_path(sku), params=params, body=body, limit=limit_key(op, mode)
         )
+        return self._json(op, r)
 
     def put_listings_item(
         self,
@@ -325,9 +346,10 @@ class SpApiClient:
         if mode:
             params["mode"] = mode
         op = "putListingsItem"
-        return self._json(
-            op, self._request(op, "PUT", self._item_path(sku), params=params, body=body)
+        r = self._request(
+            op, "PUT", self._item_path(sku), params=params, body=body, limit=limit_key(op, mode)
         )
+        return self._json(op, r)
 
     def delete_listings_item(self, sku: str, marketplace_ids: Sequence[str]) -> dict[str, Any]:
         params = {"marketplaceIds": csv(marketplace_ids)}
@@ -358,14 +380,43 @@ class SpApiClient:
     def create_feed(
         self, feed_type: str, marketplace_ids: Sequence[str], input_feed_document_id: str
     ) -> str:
+        """createFeed. A ``JSON_LISTINGS_FEED`` is paced by its own quota (five submissions in
+        any five minutes, :attr:`feed_window`): it waits for the earliest free slot instead of
+        retrying into 429s. A 429 anyway (someone else used the window) fills the window and
+        the submission waits for the next one, at most ``FEED_WINDOW_RETRIES`` times."""
         op = "createFeed"
         body = {
             "feedType": feed_type,
             "marketplaceIds": list(marketplace_ids),
             "inputFeedDocumentId": input_feed_document_id,
         }
-        data = self._json(op, self._request(op, "POST", f"{FEEDS_PATH}/feeds", body=body))
-        return str(data["feedId"])
+        if feed_type != JSON_LISTINGS_FEED:
+            data = self._json(op, self._request(op, "POST", f"{FEEDS_PATH}/feeds", body=body))
+            return str(data["feedId"])
+        throttled = 0
+        while True:
+            slot = self.feed_window.acquire()
+            try:
+                r = self._request(
+                    op, "POST", f"{FEEDS_PATH}/feeds", body=body, retry_throttled=False
+                )
+            except ThrottledError:
+                self.feed_window.complete(slot)
+                self.feed_window.fill()
+                throttled += 1
+                if throttled > FEED_WINDOW_RETRIES:
+                    raise
+                log.debug("%s: 429, waiting for the next submission window", op)
+                continue
+            except BaseException:
+                self.feed_window.complete(slot)  # Amazon may have counted it
+                raise
+            self.feed_window.complete(slot)
+            return str(self._json(op, r)["feedId"])
+
+    def feed_submission_wait(self) -> float:
+        """Seconds until the next JSON_LISTINGS_FEED may be submitted (0: now)."""
+        return self.feed_window.wait()
 
     def get_feed(self, feed_id: str) -> dict[str, Any]:
         op = "getFeed"

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from reconciler.kernel.quotas import QUOTAS, Quota
 
 DEFAULT_QUOTA = Quota(1.0, 5)  # operations missing from the table: conservative
+INF = float("inf")
 
 
 @dataclass(frozen=False)
@@ -152,3 +153,81 @@ class RateLimiter:
         except ValueError:
             return False
         return self.bucket(operation).set_rate(rate)
+
+
+@dataclass(frozen=False)
+class SlidingWindow:
+    """At most ``limit`` requests in any ``seconds``: Amazon's feed-type quotas such as five
+    JSON_LISTINGS_FEED submissions per five minutes (``quotas.JSON_LISTINGS_FEED_WINDOW``).
+
+    A request counts from the moment its answer arrived (:meth:`complete`), not from when it was
+    sent: Amazon counts it on arrival, which is earlier, so a window measured from our side is
+    never shorter than Amazon's. :meth:`wait` says how long until a slot is free,
+    :meth:`acquire` sleeps until then and holds the slot; :meth:`seed` adds submissions made
+    before this process (the feed journal), :meth:`fill` treats the window as full from now
+    (Amazon throttled: someone else used it). Thread-safe; clock and sleep injected.
+    """
+
+    limit: int
+    seconds: float
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    _times: dict[int, float] = field(default_factory=dict, repr=False)  # handle -> t, inf: sent
+    _next: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def _prune(self, now: float) -> None:
+        for h in [h for h, t in self._times.items() if t <= now - self.seconds]:
+            del self._times[h]
+
+    def _add(self, t: float) -> int:
+        self._next += 1
+        self._times[self._next] = t
+        return self._next
+
+    def wait(self) -> float:
+        """Seconds until a request may be sent (0 now); in-flight requests hold their slot."""
+        with self._lock:
+            now = self.clock()
+            self._prune(now)
+            if len(self._times) < self.limit:
+                return 0.0
+            oldest = sorted(self._times.values())[len(self._times) - self.limit]
+            return max(0.0, oldest + self.seconds - now) if oldest != INF else self.seconds
+
+    def acquire(self) -> int:
+        """Sleep until a slot is free, take it (in flight) and return its handle."""
+        while True:
+            w = self.wait()
+            if w > 0:
+                self.sleep(w)
+                continue
+            with self._lock:
+                self._prune(self.clock())
+                if len(self._times) < self.limit:
+                    return self._add(INF)
+
+    def complete(self, handle: int) -> None:
+        """The request of ``handle`` got its answer (or failed) now: it counts from now."""
+        with self._lock:
+            self._times[handle] = self.clock()
+
+    def seed(self, ages: list[float]) -> None:
+        """Submissions made ``ages`` seconds ago (an earlier run's, from the feed journal). A
+        window that already counts requests of this process keeps them instead: they are
+        the same submissions."""
+        with self._lock:
+            if self._times:
+                return
+            now = self.clock()
+            for a in ages:
+                if 0 <= a < self.seconds:
+                    self._add(now - a)
+
+    def fill(self) -> None:
+        """Amazon throttled although we paced: count the window as full from now."""
+        with self._lock:
+            now = self.clock()
+            self._prune(now)
+            for _ in range(max(0, self.limit - len(self._times))):
+                self._add(now)
