@@ -258,3 +258,13 @@ def test_division_by_an_expression_that_is_zero() -> None:
     e = _error("1 + base / (rate - rate)", ENV)
     assert (e.message, e.column) == ("division by zero", 10)
     assert parse("0 / base").evaluate(ENV) == 0
+
+
+def test_a_number_may_start_with_a_dot_anywhere() -> None:
+    assert parse("1 + .5").evaluate({}) == D("1.5")
+    assert parse(".5").evaluate({}) == D("0.5")
+
+
+def test_zero_to_the_power_zero_is_an_arithmetic_error_at_its_operator() -> None:
+    e = _error("1 + (base - base) ** 0", ENV)
+    assert (e.message, e.column) == ("arithmetic error (InvalidOperation)", 19)

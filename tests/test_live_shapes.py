@@ -57,6 +57,10 @@ def test_an_offer_with_a_dict_audience_takes_its_value() -> None:
     assert other["audience"] == "ALL"
     (nameless,) = _offers(_offer("9.99", audience={"displayName": "Everyone"}))
     assert nameless["audience"] == "ALL"  # a dict without a value
+    untyped = _offer("9.99", audience={"value": "B2B"})
+    del untyped["offerType"]
+    (b2b,) = _offers(untyped)
+    assert b2b["audience"] == "B2B"  # from the audience alone
 
 
 def test_a_b2b_offer_without_an_audience_is_b2b() -> None:
@@ -80,11 +84,20 @@ def test_an_offer_without_a_currency_code_is_in_the_marketplace_currency() -> No
     }
 
 
+def test_an_offer_keeps_its_own_currency_code() -> None:
+    (entry,) = _offers({**_offer("9.995"), "price": {"currencyCode": "USD", "amount": "9.995"}})
+    assert entry["currency"] == "USD" and _price(entry) == Decimal("10.00")
+    (entry,) = _offers(_offer("1500.5", JP), mp=JP)
+    assert entry["currency"] == "JPY" and _price(entry) == Decimal("1501")
+
+
 def test_offers_without_a_price_amount_or_of_another_marketplace_are_skipped() -> None:
     no_amount = _offer("1")
     del no_amount["price"]["amount"]
     not_a_dict = {**_offer("1"), "price": "9.99"}
     assert _offers(no_amount, not_a_dict, _offer("2.00", US)) == []
+    (kept,) = _offers(no_amount, not_a_dict, _offer("3.00"))  # skipping one goes on to the next
+    assert _price(kept) == Decimal("3.00")
     live = normalize_item(_item(offers=[no_amount]), key("S1", CA), CA)
     assert "purchasable_offer" not in live.attributes
 
@@ -271,7 +284,9 @@ def test_issues_with_missing_parts_and_marketplace_filtering() -> None:
         Issue("3", "", "ERROR", ()),
         Issue("4", "", "ERROR", ("brand", "item_name")),
     )
-    assert [i.code for i in amazon_issues(raw)] == ["", "2", "3", "4"]
+    assert [(i.code, i.severity) for i in amazon_issues(raw)] == [
+        ("", "ERROR"), ("2", "WARNING"), ("3", "ERROR"), ("4", "ERROR")
+    ]
     assert amazon_issues(None) == ()
 
 
@@ -282,3 +297,26 @@ def test_status_and_last_update_come_from_this_marketplace_summary() -> None:
     ])
     live = normalize_item(item, key("S1", CA), CA)
     assert (live.status, live.last_updated) == (("DISCOVERABLE",), "ca")
+
+
+def test_entries_called_directly_keep_their_own_marketplace() -> None:
+    # canonical_attributes filters other marketplaces out first; called alone, an entry keeps
+    # the marketplace it names, and only marketplace-selected attributes get one filled in
+    e = canonical_entry("item_name", {"value": "x", "marketplace_id": US.marketplace_id}, CA)
+    assert e["marketplace_id"] == US.marketplace_id
+    assert canonical_entry("color", {"value": "red"}, CA) == {"value": "red"}
+
+
+def test_status_tuples_are_shared_and_the_cache_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from reconciler.live import normalize
+
+    monkeypatch.setattr(normalize, "_STATUSES", {})
+    first = normalize._status(["BUYABLE"])
+    assert first == ("BUYABLE",) and normalize._status(("BUYABLE",)) is first
+    for i in range(100):
+        assert normalize._status([f"S{i}"]) == (f"S{i}",)
+    assert len(normalize._STATUSES) == 64
+    assert normalize._status(["S99"]) == ("S99",)  # not cached, still its status
+    assert normalize._status(None) == ()
