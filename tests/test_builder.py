@@ -139,3 +139,16 @@ def test_the_builder_ignores_untargeted_keys_and_keeps_the_first_result() -> Non
     b.add(d.key, None)  # a second read of the same key is ignored
     plan = b.finish({})
     assert plan.changes == () and plan.unchanged == 1
+
+
+def test_the_projection_cuts_nested_fields_to_what_desired_declares() -> None:
+    d = desired("MUG-001", CA, price="19.99")
+    base = live_of(d, CA, quirks=False)
+    (offer,) = base.attributes["purchasable_offer"]
+    schedule = {"value_with_tax": Decimal("19.99"), "start_at": "2026-01-01"}  # not declared
+    nested = {**offer, "our_price": [{"schedule": [schedule], "note": "x"}]}
+    live = LiveListing(d.key, "PRODUCT", {**base.attributes, "purchasable_offer": [nested]})
+    assert managed_projection(d, live) == d.attributes
+    assert fingerprint(d, live) == fingerprint(d, base)
+    plan = build_plan(state(d), {d.key: live})
+    assert plan.changes == () and plan.unchanged == 1

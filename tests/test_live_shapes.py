@@ -320,3 +320,8 @@ def test_status_tuples_are_shared_and_the_cache_is_bounded(
     assert len(normalize._STATUSES) == 64
     assert normalize._status(["S99"]) == ("S99",)  # not cached, still its status
     assert normalize._status(None) == ()
+
+
+def test_a_product_types_entry_without_a_type_gives_no_type() -> None:
+    item = _item(productTypes=[{"marketplaceId": CA.marketplace_id}])
+    assert normalize_item(item, key("S1", CA), CA).product_type == ""

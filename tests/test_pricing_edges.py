@@ -229,3 +229,14 @@ def test_raw_is_shown_with_at_most_six_places_and_no_exponent() -> None:
 def test_formula_errors_become_price_errors() -> None:
     e = error("10", formula="base * fx")
     assert (e.kind, e.message, e.column) == ("formula", "unknown variable 'fx'", 8)
+
+
+def test_a_fixed_price_finer_than_the_currency_is_a_price_error() -> None:
+    e = error("1", "JPY", fixed="1980.50")
+    assert (e.kind, e.message) == ("price", "1980.50 is not a valid JPY amount (smallest unit 1)")
+
+
+def test_a_rule_knows_the_builtin_variables_and_its_own() -> None:
+    rule = Rule(parse("base * markup"), vars={"markup": D("1.1"), "fee": D(2)})
+    assert rule.known_names() == {"base", "rate", "tax", "markup", "fee"}
+    assert Rule(parse("base")).known_names() == {"base", "rate", "tax"}

@@ -96,7 +96,8 @@ def test_batches_split_at_exactly_the_message_limit() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(119.94, "119.9 s"), (120.0, "2.0 min"), (7199.0, "120.0 min"), (7200.0, "2.0 h")],
+    [(119.94, "119.9 s"), (120.0, "2.0 min"), (7199.0, "120.0 min"), (7200.0, "2.0 h"),
+     (8101.0, "2.3 h")],
 )
 def test_durations_switch_units_at_two_minutes_and_two_hours(seconds: float, text: str) -> None:
     e = StrategyEstimate("patch", seconds, 9000.0, 1, 3)
@@ -112,3 +113,8 @@ def test_describe_a_single_listing_and_feed() -> None:
     assert StrategyEstimate("feed", 60.0, 30.0, 2, 2).describe() == (
         "feed: 2 listings, est. 30.0 s via 2 JSON_LISTINGS_FEEDs (vs 60.0 s via patchListingsItem)"
     )
+
+
+def test_estimates_are_rounded_to_a_tenth_of_a_second() -> None:
+    e = estimate({("main", "NA"): 10}, rate_scale=3)  # patch: 5 / 15 = 0.333 s
+    assert (e.patch_seconds, e.feed_seconds) == (0.3, 101.7)  # feed: 305.1 / 3
