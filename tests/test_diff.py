@@ -152,8 +152,15 @@ def test_a_field_missing_live_is_a_change() -> None:
 
 
 def test_absent_desired_listing_has_no_field_changes() -> None:
-    d = desired("OLD", CA, state="absent")
-    assert diff_listing(d, live_of(desired("OLD", CA), CA)) == ()
+    from dataclasses import replace
+
+    # The guard, not an empty attribute set, makes this empty: the absent listing still
+    # carries entries that differ from the live ones (a price) or are missing live (no live).
+    d = replace(desired("OLD", CA, price="25.00", title="New title"), state="absent")
+    live = live_of(desired("OLD", CA, price="19.99"), CA)
+    assert diff_listing(replace(d, state="present"), live) != ()  # it would differ if present
+    assert diff_listing(d, live) == ()
+    assert diff_listing(d, None) == ()
 
 
 def test_several_entries_under_one_unordered_selector_ignore_order() -> None:
