@@ -43,7 +43,7 @@ from reconciler.live.reader import SearchCapReached, read_listings, read_updated
 from reconciler.plan.builder import PlanBuilder
 from reconciler.plan.value import Plan
 from reconciler.spapi.client import SpApiClient
-from reconciler.spapi.connect import client_for
+from reconciler.spapi.connect import client_for, require_credentials
 
 Progress = Callable[[int], None]
 Item = dict[str, Any]
@@ -105,6 +105,8 @@ def open_clients(
 ) -> dict[str, SpApiClient]:
     """One client per account (credentials resolved here, not before)."""
     wanted = [a for a in desired.accounts if not accounts or a.name in accounts]
+    require_credentials(wanted, env)  # all of them before any request (a loopback server's
+    # time scale is asked for when its client is made)
     return {
         a.name: client_for(a, state_dir=state_dir, env=env, **client_kwargs) for a in wanted
     }

@@ -27,6 +27,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import main
+from reconciler.emulator import auth as emu_auth
 from reconciler.emulator.app import Emulator, EmulatorConfig
 from reconciler.emulator.transport import EmulatorTransport
 from reconciler.kernel import connstate, redact
@@ -214,6 +215,8 @@ def proxied(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Emulato
     """The operator's proxy host (and Amazon's LWA host the proxy setup still uses for tokens),
     answered in-process by an emulator: these requests never reach the network."""
     emu = Emulator(str(tmp_path / "proxy.db"), EmulatorConfig(time_scale=50.0))
+    # Amazon (and the strict emulator) binds a refresh token to the seller who authorized it
+    emu_auth.register_refresh_token(emu, SECRETS["SP_API_REFRESH_TOKEN"], seller_id=au.SELLER)
     served = EmulatorTransport(emu)
     real = httpx.HTTPTransport.handle_request
 
@@ -289,6 +292,7 @@ def test_operator_allowed_host_works_and_the_plan_flags_it(
     cfg.write_text(cfg.read_text("utf-8").replace(
         "endpoint: https://", "credentials: {refresh_token: env/SP_API_REFRESH_TOKEN_B}\n"
         "    endpoint: https://"), "utf-8")
+    emu_auth.register_refresh_token(proxied, "Atzr|IwEBIDEST-other-tok", seller_id=au.SELLER)
     r = run("plan", str(cat), env={**allow, "SP_API_REFRESH_TOKEN_B": "Atzr|IwEBIDEST-other-tok"})
     assert r.exit_code == 1
     assert ("account na: credentials.refresh_token changes from 'env/SP_API_REFRESH_TOKEN' to "

@@ -48,7 +48,10 @@ def setup(tmp_path: Path, isolated_state: Path, monkeypatch: pytest.MonkeyPatch)
     fa = rows[("GEN-0002", au.US.marketplace_id)]["attributes"]["fulfillment_availability"]
     next(e for e in fa if e["fulfillment_channel_code"] == au.LOC_A)["quantity"] += 3
     isolated_state.mkdir(parents=True, exist_ok=True)
-    emu = Emulator(str(isolated_state / "emulator.db"), EmulatorConfig(time_scale=20.0))
+    # write_delay_s=0: these tests are about what a review approves, not about Amazon time
+    emu = Emulator(
+        str(isolated_state / "emulator.db"), EmulatorConfig(time_scale=20.0, write_delay_s=0.0)
+    )
     emu.seed(seed)
     monkeypatch.setitem(connect._emulators, os.path.realpath(isolated_state), emu)
     monkeypatch.chdir(tmp_path)

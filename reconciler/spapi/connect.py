@@ -36,7 +36,7 @@ import atexit
 import importlib
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -177,6 +177,14 @@ def _local_time_scale(base_url: str, transport: httpx.BaseTransport | None) -> f
     return scale if scale > 0 else 1.0
 
 
+def require_credentials(accounts: Iterable[Account], env: Mapping[str, str] = os.environ) -> None:
+    """Resolve every account's credentials (CredentialsError naming the first one missing),
+    so that a run with one account's secret unset sends no request for any account."""
+    for account in accounts:
+        if account.endpoint != "emulator":
+            _credentials(account, env)
+
+
 def client_for(
     account: Account,
     *,
@@ -208,16 +216,16 @@ def client_for(
         host = urlsplit(base_url).hostname or ""
         local = base_url.startswith("http://") and is_loopback(host)
         default_token = base_url + EMULATOR_TOKEN_PATH if local else LWA_TOKEN_URL
-        if local and "rate_scale" not in client_kwargs:
-            # a local `reconciler emulator serve` keeps Amazon's ratios N times faster: pace by
-            # its clock (buckets, backoff and the JSON_LISTINGS_FEED window alike)
-            client_kwargs["rate_scale"] = _local_time_scale(base_url, transport)
         token_url = account.token_url or default_token
         try:
             classify(token_url, TOKEN_URL, allowed)
         except DestinationError as e:
             raise _refuse(account, e) from None
-        creds = _credentials(account, env)
+        creds = _credentials(account, env)  # a missing credential: refused before any request
+        if local and "rate_scale" not in client_kwargs:
+            # a local `reconciler emulator serve` keeps Amazon's ratios N times faster: pace by
+            # its clock (buckets, backoff and the JSON_LISTINGS_FEED window alike)
+            client_kwargs["rate_scale"] = _local_time_scale(base_url, transport)
         if account.endpoint == "sandbox":  # every operation: 5 rps, burst 15 (CONTRACT.md §4)
             client_kwargs.setdefault("quotas", dict.fromkeys(QUOTAS, SANDBOX_QUOTA))
     client = SpApiClient(
