@@ -200,12 +200,12 @@ def client_for(
         host = urlsplit(base_url).hostname or ""
         local = base_url.startswith("http://") and _is_loopback(host)
         default_token = base_url + EMULATOR_TOKEN_PATH if local else LWA_TOKEN_URL
+        token_url = account.token_url or default_token
+        creds = _credentials(account, env, lenient=False)  # before any request
         if local and "rate_scale" not in client_kwargs:
             # a local `reconciler emulator serve` keeps Amazon's ratios N times faster: pace by
             # its clock (buckets, backoff and the JSON_LISTINGS_FEED window alike)
             client_kwargs["rate_scale"] = _local_time_scale(base_url, transport)
-        token_url = account.token_url or default_token
-        creds = _credentials(account, env, lenient=False)
         if account.endpoint == "sandbox":  # every operation: 5 rps, burst 15 (CONTRACT.md §4)
             client_kwargs.setdefault("quotas", dict.fromkeys(QUOTAS, SANDBOX_QUOTA))
     return SpApiClient(
