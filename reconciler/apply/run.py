@@ -214,7 +214,6 @@ def _run_account(
                 "unfinished and holds this SKU; not written until it finishes",
             )
             acc.written[c.key] = (PENDING, (why,), "none")
-            acc.feed_of[c.key] = fid
         else:
             todo.append(c)
 

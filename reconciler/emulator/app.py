@@ -79,11 +79,13 @@ def quota_exceeded() -> Response:
 
 def info(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     """``GET /_emulator/info``: the time scale, for a local client to pace itself by (not an
-    Amazon API; like the document URLs, it lives under ``/_emulator``)."""
+    Amazon API; like the document URLs, it lives under ``/_emulator``; not in the call log)."""
     return json_response(200, {"timeScale": emu.config.time_scale})
 
 
-INFO_ROUTES = [Route("GET", "/_emulator/info", "emulatorInfo", info, auth=False, quota=False)]
+INFO_ROUTES = [
+    Route("GET", "/_emulator/info", "emulatorInfo", info, auth=False, quota=False, logged=False)
+]
 
 
 class Emulator(EmulatorState):
@@ -245,7 +247,8 @@ class Emulator(EmulatorState):
                 limit = quota.rate_header(self, quota.key_for(route, req))
                 if limit is not None and route.quota:
                     resp.headers["x-amzn-RateLimit-Limit"] = limit
-            self._log(rid, arrived, operation, req, resp.status, seller, fault, error)
+            if route is None or route.logged:
+                self._log(rid, arrived, operation, req, resp.status, seller, fault, error)
         if delay > 0:
             self.sleep(self.config.scaled(delay))
         return resp

@@ -91,6 +91,7 @@ class Route:
     quota: bool = True  # subject to the per-operation token bucket
     scope: str | None = None  # a grantless operation: the LWA scope its token must carry
     unbound_ok: bool = False  # an unbound (permissive) token keeps its "any seller" identity
+    logged: bool = True  # recorded in the call log (the emulator's own plumbing is not)
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method != self.method:

@@ -21,7 +21,9 @@ Which writes get one:
   object instead; no ``marketplaceId``: every marketplace), every processed write of that SKU;
 - drawn with the fault ``late-issue=RATE``: a draw fixed per (fault seed, seller, sku,
   marketplace) (``faults.chance``), so the same listings are hit whatever the order of writes;
-  the kind alternates by the same draw.
+  the same draw picks the kind among those that fit the write (a catalog conflict needs a
+  product attribute such as ``item_name``, a price out of range a ``purchasable_offer``; a
+  write with neither, e.g. stock only, gets none).
 
 A later processed write that draws no late issue clears the one the emulator added before (Amazon
 re-evaluates the listing); issues given by a seed stay. Deletes get none.
@@ -135,9 +137,10 @@ def draw(
         if rate <= 0:
             return None
         x = chance(emu.config.seed, "late-issue", seller_id, sku, marketplace_id)
-        if x >= rate:
+        kinds = [k for k in KINDS if _plausible(k, attributes)]
+        if x >= rate or not kinds:
             return None
-        kind = KINDS[int(x / rate * len(KINDS)) % len(KINDS)]
+        kind = kinds[int(x / rate * len(kinds)) % len(kinds)]
     if kind == PRICE_OUT_OF_RANGE:
         return kind, {
             "code": "18155",
@@ -165,6 +168,14 @@ def draw(
         "categories": ["INVALID_ATTRIBUTE"],
         "marketplaceIds": [marketplace_id],
     }
+
+
+def _plausible(kind: str, attributes: list[str]) -> bool:
+    """Whether a drawn late issue fits the write: a catalog conflict needs product data, a price
+    out of range a price."""
+    if kind == CATALOG_CONFLICT:
+        return any(a not in OFFER_ATTRIBUTES for a in attributes)
+    return "purchasable_offer" in attributes
 
 
 def conflicting(attributes: list[str]) -> str:
