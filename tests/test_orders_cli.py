@@ -17,8 +17,8 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from reconciler.cli import main
-from reconciler.emulator import orders as emu_orders
 from reconciler.emulator import orders_gen
+from reconciler.emulator import orders_store as emu_orders
 from reconciler.spapi.connect import close_embedded_emulators, embedded_emulator
 
 CATALOG = str(Path(__file__).resolve().parent.parent / "catalog")

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bench.orders_sim import Sim
-from reconciler.emulator import orders as emu_orders
 from reconciler.emulator import orders_gen
+from reconciler.emulator import orders_store as emu_orders
 from reconciler.orders import confirm, pull
 from reconciler.orders.confirm import Shipment, build_envelope, carrier_code, validate_envelope
 from reconciler.orders.state import OrderState

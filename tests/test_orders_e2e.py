@@ -18,8 +18,8 @@ import pytest
 
 from bench.orders_sim import Sim, shipments_csv, stock_rows
 from reconciler.catalog.loader import load as load_raw
-from reconciler.emulator import orders as emu_orders
 from reconciler.emulator import orders_gen
+from reconciler.emulator import orders_store as emu_orders
 from reconciler.orders import confirm, pull, route, warehouses
 from reconciler.orders.state import OrderState, apply_reservations, reserved_stock
 from reconciler.pipeline import load

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.emulator import orders as emu_orders
 from reconciler.emulator import orders_gen
+from reconciler.emulator import orders_store as emu_orders
 from reconciler.emulator.app import Emulator, EmulatorConfig
 from reconciler.emulator.feed_processing import feed_error
 from reconciler.kernel.quotas import QUOTAS

@@ -42,6 +42,7 @@ from . import (
     listing_api,
     listings,
     orders,
+    orders_store,
     quota,
     sandbox,
     store,
@@ -68,7 +69,7 @@ from .transport import EmulatorTransport
 
 # State and route modules, in schema order (listings before feeds before orders).
 MODULES: tuple[ModuleType, ...] = (
-    auth, listings, listing_api, feeds, supply_sources, orders, fulfillment_feed
+    auth, listings, listing_api, feeds, supply_sources, orders_store, orders, fulfillment_feed
 )
 LISTINGS_ITEMS_PREFIX = "/listings/2021-08-01/items/"
 

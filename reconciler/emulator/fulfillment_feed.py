@@ -28,7 +28,7 @@ import xml.etree.ElementTree as ET
 
 from .feed_processing import register_feed_type
 from .listings_feed import FeedJob, FeedOutcome
-from .orders import Shipment, owner, ship
+from .orders_store import Shipment, owner, ship
 from .state import EmulatorState, parse_iso
 
 FEED_TYPE = "POST_ORDER_FULFILLMENT_DATA"

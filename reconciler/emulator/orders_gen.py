@@ -28,7 +28,7 @@ from typing import Any
 from reconciler.kernel.marketplaces import BY_ID, MARKETPLACES
 
 from . import listings, store
-from .orders import insert_order, now_wall
+from .orders_store import insert_order, now_wall
 from .state import EmulatorState
 
 COUNTRY = {"UK": "GB"}  # marketplace code -> ISO country where they differ
