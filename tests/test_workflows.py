@@ -219,8 +219,16 @@ def test_minimal_permissions_and_safe_steps(name: str) -> None:
     assert perms["contents"] == "read"
     writes = {k for k, v in perms.items() if v == "write"}
     assert writes == ({"pull-requests"} if name == "plan.yml" else set())
-    for job in wf["jobs"].values():
-        assert "permissions" not in job  # no job widens them
+    for job_name, job in wf["jobs"].items():
+        if (name, job_name) == ("drift.yml", "pages"):
+            # the one exception: deploying to GitHub Pages needs exactly these two, and the
+            # job runs only when the repository opts in
+            assert job["permissions"] == {"pages": "write", "id-token": "write"}
+            assert "vars.RECONCILER_PAGES == 'true'" in job["if"]
+            assert not any(s.get("uses", "").startswith("actions/checkout@")
+                           for s in job["steps"])  # it never runs the repository's code
+        else:
+            assert "permissions" not in job  # no job widens them
         assert isinstance(job.get("timeout-minutes"), int)
         for s in job["steps"]:
             if "run" in s:
