@@ -67,6 +67,9 @@ class Params:
     versus_amazon_s: float = 0.0  # naive: the same in Amazon time (amazon.wall_est_s sum)
     in_process: bool = False  # emulator in this process (smoke tests) instead of a server
     workdir: str = ""
+    # local: check every listing against its product type definition ("on"), skip it ("off"),
+    # or run both in turn and report both figures ("compare", issue 14 must-show 6)
+    schema_validation: str = "on"
 
     def data(self) -> dict[str, Any]:
         d = asdict(self)
@@ -164,8 +167,14 @@ class Prepared:
     accounts: dict[str, str]  # account name -> seller id
 
 
+# Bumped when generated catalogs change shape (the work dir caches them across runs and
+# checkouts): "pt" = with product type attributes and cached definitions (issue 14).
+CATALOG_FORMAT = "pt"
+
+
 def _catalog_dir(p: Params) -> Path:
-    return Path(p.workdir or default_workdir()) / f"catalog-{p.skus}-{'-'.join(p.marketplaces)}"
+    name = f"catalog-{CATALOG_FORMAT}-{p.skus}-{'-'.join(p.marketplaces)}"
+    return Path(p.workdir or default_workdir()) / name
 
 
 def _seed_path(p: Params) -> Path:
@@ -499,6 +508,7 @@ def _read_live(items_file: Path, desired: DesiredState) -> dict[ListingKey, Live
     """Normalize the captured Items marketplace by marketplace, as ``workflow.read_live``
     does with a marketplace's search results (raw JSON parsed here, as httpx would)."""
     mps = {(a.name, mk.marketplace_id): mk for a in desired.accounts for mk in a.marketplaces}
+    keep = desired.managed_attributes
     live: dict[ListingKey, LiveListing | None] = dict.fromkeys(d.key for d in desired.listings)
     with items_file.open(encoding="utf-8") as f, paused_gc():
         for line in f:
@@ -507,7 +517,7 @@ def _read_live(items_file: Path, desired: DesiredState) -> dict[ListingKey, Live
             # workflow.read_live, whose keys are made from the desired listings' SKUs
             k = ListingKey(sys.intern(account), sys.intern(sku), sys.intern(mp))
             if k in live:
-                live[k] = live_mod.normalize_item(item, k, mps[(account, mp)])
+                live[k] = live_mod.normalize_item(item, k, mps[(account, mp)], keep)
     return live
 
 
@@ -523,10 +533,14 @@ class _CountingSink:
 
 
 def scenario_local(p: Params) -> dict[str, Any]:
-    """Local compute only (no emulator, no quotas, no latency): load, desired, parse and
-    normalize the captured live Items, diff + plan, render text / markdown / json; each stage
-    timed. ``target_stages_s`` = every stage but the renders + the slowest render (a run
-    prints one format)."""
+    """Local compute only (no emulator, no quotas, no latency): load, desired (with the product
+    type schema validation unless ``schema_validation`` is off), parse and normalize the captured
+    live Items, diff + plan, render text / markdown / json; each stage timed.
+    ``target_stages_s`` = every stage but the renders + the slowest render (a run prints one
+    format). ``schema_validation="compare"`` runs the scenario without and then with the
+    validation, each in its own process, and reports both and their ratio."""
+    if p.schema_validation == "compare":
+        return _compare_schema_validation(p)
     if not p.in_process and not _items_path(p).exists():
         subprocess.run(
             [sys.executable, "-m", "bench", "prepare", "--items", *to_args(p)], cwd=ROOT,
@@ -539,7 +553,7 @@ def scenario_local(p: Params) -> dict[str, Any]:
     with m:
         raw = load(prep.catalog)
         m.stage("load")
-        desired = build(raw)
+        desired = build(raw, validate_schemas=p.schema_validation != "off")
         del raw  # as in loader.load_desired: the raw catalog is garbage once built
         m.stage("desired")
         live = _read_live(items_file, desired)
@@ -560,6 +574,33 @@ def scenario_local(p: Params) -> dict[str, Any]:
             "peak_rss_after_stage_mib": m.peaks,
             "listings": len(desired.listings), "changes": len(plan.changes),
             "render_chars": sizes, "calls": {}, "lower_bound_s": 0.0, "ratio": None}
+
+
+def _compare_schema_validation(p: Params) -> dict[str, Any]:
+    runs: dict[str, dict[str, Any]] = {}
+    for mode in ("off", "on"):
+        if p.in_process:
+            runs[mode] = scenario_local(replace(p, schema_validation=mode))
+            continue
+        out = subprocess.run(
+            [sys.executable, "-m", "bench", "local", *to_args(p), "--schema-validation", mode],
+            cwd=ROOT, check=True, capture_output=True, text=True,
+        ).stdout.strip().splitlines()
+        runs[mode] = json.loads(out[-1])
+    off, on = runs["off"], runs["on"]
+    return {
+        "scenario": "local-schema-validation", "params": p.data(),
+        "listings": on["listings"],
+        "without": {k: off[k] for k in ("wall_s", "cpu_s", "target_stages_s", "stages_s",
+                                        "peak_rss_mib")},
+        "with": {k: on[k] for k in ("wall_s", "cpu_s", "target_stages_s", "stages_s",
+                                    "peak_rss_mib")},
+        "ratio_wall": _r(on["wall_s"] / off["wall_s"]),
+        "ratio_target_stages": _r(on["target_stages_s"] / off["target_stages_s"]),
+        "desired_stage_s": {"without": off["stages_s"]["desired"],
+                            "with": on["stages_s"]["desired"]},
+        "calls": {}, "lower_bound_s": 0.0, "ratio": None,
+    }
 
 
 def scenario_naive(p: Params) -> dict[str, Any]:

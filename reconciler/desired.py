@@ -20,6 +20,13 @@ Per listing (see the sample catalog for the YAML):
   ``DEFAULT`` = the quantity (a literal, or the sum of its locations' quantities). Quantities
   come from the SKU (``quantity:``) or from an allocation policy over stock.csv
   (:mod:`reconciler.allocation`). No quantity given -> the attribute is not managed.
+- the rest of the offer (:mod:`reconciler.offers`): sale price, business price with quantity
+  tiers, minimum/maximum seller allowed prices, ``clear`` to remove one;
+- any other attribute of the product type definition (:mod:`reconciler.listing_attributes`),
+  shaped by the catalog's cached definition (``product-types/``, :mod:`reconciler.listing_schema`),
+  with the listing's requirements set (``requirements:``);
+- every listing is then checked against its definition (requirements enforced; texts held for
+  review: structure only), unless ``validate_schemas=False``;
 - ``state: absent`` -> ``DesiredListing(state="absent", attributes={})``.
 
 Pure: no I/O, no clock (``today`` is a parameter).
@@ -34,8 +41,11 @@ from decimal import Decimal
 from typing import Any
 
 from . import marketplaces as mkt
+from . import offers
 from .errors import CatalogError, Problem
 from .fulfillment import Fulfillment
+from .listing_attributes import OWN_KEYS, AttributeProblem, declared
+from .listing_schema import Definitions, describe, locate, missing_message, without_cleared
 from .model import (
     Account,
     DesiredListing,
@@ -44,9 +54,10 @@ from .model import (
     ListingKey,
     MarketplaceConfig,
     PriceDerivation,
+    Selector,
     SourceRef,
 )
-from .pricing import PriceError, Rule, compute
+from .pricing import PriceError, Rule, compute, quantum
 from .raw import Doc, RawCatalog, SkuDecl, paused_gc
 from .settings import (
     RulePart,
@@ -76,18 +87,46 @@ MAX_BULLET = 600
 MAX_DESCRIPTION_BYTES = 10_000
 
 
-def build(raw: RawCatalog, *, today: _dt.date | None = None) -> DesiredState:
-    """The desired state of the catalog. Raises CatalogError with every problem found."""
+def build(
+    raw: RawCatalog, *, today: _dt.date | None = None, validate_schemas: bool = True
+) -> DesiredState:
+    """The desired state of the catalog. Raises CatalogError with every problem found.
+    ``validate_schemas=False`` skips checking listings against their product type definitions
+    (the benchmark's comparison; shapes still come from the definitions)."""
     with paused_gc():
-        return _Builder(raw, today).build()
+        return _Builder(raw, today, validate_schemas).build()
 
 
+
+
+def schema_needs(raw: RawCatalog) -> dict[tuple[str, str, str], tuple[str, str]]:
+    """The product type definitions the catalog needs: (product type, marketplace code,
+    requirements set) -> (an account selling there, the marketplace's language_tag as locale),
+    for every listing that is not ``state: absent``. Raises CatalogError (accounts, targets)."""
+    b = _Builder(raw, None)
+    config = read_config(raw.config, b.problems)
+    b.accounts = {a.name: a for a in config.accounts}
+    out: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for sku in b.collect_skus():
+        data = sku.data
+        pt = data.get("product_type")
+        if data.get("state", "present") == "absent" or not pt:
+            continue
+        for acc, m in b.sku_targets(sku):
+            ov = (data.get("overrides") or {}).get(m.code) or {}
+            req = str(ov.get("requirements") or data.get("requirements") or "LISTING")
+            out.setdefault((pt, m.code, req), (acc.name, m.language_tag))
+    if b.problems:
+        raise CatalogError(list(dict.fromkeys(b.problems)))
+    return dict(sorted(out.items()))
 
 
 class _Builder:
-    def __init__(self, raw: RawCatalog, today: _dt.date | None) -> None:
+    def __init__(self, raw: RawCatalog, today: _dt.date | None, validate: bool = True) -> None:
         self.raw = raw
         self.today = today
+        self.defs = Definitions(raw.product_types, validate=validate)
+        self._no_definition: set[tuple[str, str, str]] = set()
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
         self._seen: set[tuple[str, int, str]] = set()
@@ -225,8 +264,9 @@ class _Builder:
         codes = {m.code for _, m in targets}
         state = data.get("state", "present")
         pt = data.get("product_type", "")
-        if pt and pt not in PRODUCT_TYPES:
-            close = difflib.get_close_matches(pt, sorted(PRODUCT_TYPES), n=1)
+        cached_types = {k[0] for k in self.raw.product_types}
+        if pt and pt not in PRODUCT_TYPES and pt not in cached_types:
+            close = difflib.get_close_matches(pt, sorted(PRODUCT_TYPES | cached_types), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             self.add(sku.ref("product_type"), f"unknown product type {pt!r}{hint}", sku.context)
         for section in ("quantity", "overrides"):
@@ -254,14 +294,32 @@ class _Builder:
         alloc: dict[str, int],
     ) -> DesiredListing:
         ctx = f"SKU {sku.code!r} ({m.code})"
+        before = len(self.problems)
+        ov = (sku.data.get("overrides") or {}).get(m.code) or {}
+        requirements = str(ov.get("requirements") or sku.data.get("requirements") or "LISTING")
+        key = (pt, m.code, requirements)
+        known_type = pt in PRODUCT_TYPES or any(k[0] == pt for k in self.raw.product_types)
+        if self.defs.get(key) is None:
+            if key not in self._no_definition and pt and known_type:
+                self._no_definition.add(key)
+                self.add(sku.ref("product_type"), missing_message(key), ctx)
+            dkey = None
+        else:
+            dkey = key
         attrs: dict[str, list[Entry]] = {}
+        clears: list[tuple[str, Selector]] = []
         part = self.rule_for(sku, m.code)
-        derivations = self.prices(sku, m, ctx, attrs, part)
-        held = self.texts_for(sku, acc, m, ctx, attrs)
+        derivations = self.prices(sku, m, ctx, attrs, part, dkey, clears)
+        text_lang = self.text_lang(sku, acc, m)
+        self.texts_for(sku, m, ctx, attrs, text_lang)
+        held = text_lang is None
         entries, allocated = self.fulfillment.entries(sku, acc, m, ctx, alloc)
         if entries is not None:
             attrs["fulfillment_availability"] = entries
-        return DesiredListing(
+        decl = declared(sku.data, m.code, text_lang)
+        if dkey is not None:
+            self.catalog_attributes(sku, m, ctx, dkey, decl, attrs, clears)
+        d = DesiredListing(
             key=ListingKey(acc.name, sku.code, m.marketplace_id),
             product_type=pt,
             attributes=attrs,
@@ -273,7 +331,57 @@ class _Builder:
             price_max=_dec_or_none(part.values.get("max")),
             allocated=allocated,
             source=sku.source,
+            requirements=requirements,
+            clears=tuple(clears),
+            selectors=self.defs.selectors(dkey) if dkey is not None else None,
+            locked=self.defs.locked(dkey) if dkey is not None else frozenset(),
         )
+        if dkey is not None and self.defs.validate and len(self.problems) == before:
+            self.check_schema(sku, m, ctx, dkey, d, text_lang, decl)
+        return d
+
+    # ----------------------------------------------------------------------- attributes
+
+    def catalog_attributes(
+        self, sku: SkuDecl, m: MarketplaceConfig, ctx: str, dkey: tuple[str, str, str],
+        decl: dict[str, Any], attrs: dict[str, list[Entry]], clears: list[tuple[str, Selector]],
+    ) -> None:
+        """The product type attributes the SKU declares (listing_attributes)."""
+        for name, dv in decl.items():
+            if name in OWN_KEYS:
+                self.add(sku.ref(*dv.path, key=True),
+                         f"{name} is not declared under attributes: use {OWN_KEYS[name]}", ctx)
+                continue
+            maker = self.defs.maker(dkey, name)
+            if maker is None:
+                pt, code, req = dkey
+                self.add(sku.ref(*dv.path, key=True),
+                         f"{name} is not an attribute of product type {pt} in {code} "
+                         f"({req} definition); check the name in product-types/", ctx)
+                continue
+            try:
+                entries, clear = maker.entries(dv.value, m.marketplace_id, m.language_tag)
+            except AttributeProblem as e:
+                self.add(sku.ref(*dv.path, *e.path_suffix), e.message, ctx)
+                continue
+            if entries is not None:
+                attrs[name] = entries
+            elif clear is not None:
+                clears.append((name, clear))
+
+    def check_schema(
+        self, sku: SkuDecl, m: MarketplaceConfig, ctx: str, dkey: tuple[str, str, str],
+        d: DesiredListing, text_lang: str | None, decl: dict[str, Any],
+    ) -> None:
+        """The listing against its cached definition; problems point at the catalog."""
+        v = self.defs.validator(dkey, enforced=not d.held_texts)
+        payload = without_cleared(d.attributes) if d.clears or _has_none(d.attributes) else (
+            d.attributes)
+        if v.is_valid(payload):
+            return
+        for issue in v.issues(payload):
+            path, key = locate(sku.data, m.code, text_lang, issue, decl)
+            self.add(sku.ref(*path, key=key), describe(issue, dkey), ctx)
 
     # ----------------------------------------------------------------------- prices
 
@@ -306,7 +414,7 @@ class _Builder:
 
     def prices(
         self, sku: SkuDecl, m: MarketplaceConfig, ctx: str, attrs: dict[str, list[Entry]],
-        part: RulePart,
+        part: RulePart, dkey: tuple[str, str, str] | None, clears: list[tuple[str, Selector]],
     ) -> list[PriceDerivation]:
         ov = (sku.data.get("overrides") or {}).get(m.code) or {}
         own_rule = any(k in ov for k in ("formula", "tax", "ending", "min", "max", "vars"))
@@ -327,23 +435,47 @@ class _Builder:
         if our is None:
             return out
         out.append(our)
-        attrs["purchasable_offer"] = [{
+        offer: Entry = {
             "marketplace_id": m.marketplace_id,
             "currency": m.currency,
             "audience": "ALL",
             "our_price": [{"schedule": [{"value_with_tax": our.result}]}],
-        }]
+        }
+        attrs["purchasable_offer"] = [offer]
+
+        def price(base: Any, fixed: Any, base_field: str, fixed_field: str, note: str,
+                  clamp: bool) -> PriceDerivation | None:
+            return self.one_price(sku, m, ctx, rule, part, base, fixed, base_field, fixed_field,
+                                  note, clamp=clamp)
+
+        def report(path: tuple[Any, ...], message: str) -> None:
+            self.add(sku.ref(*path) if path else sku.ref(key=True), message, ctx)
+
+        parts = offers.build(sku.data, ov, m.code, m.marketplace_id, m.currency, price, report)
+        offer.update(parts.all_fields)
+        if parts.b2b is not None:
+            attrs["purchasable_offer"].append(parts.b2b)
+        clears.extend(parts.clears)
         lp_fixed = ov.get("list_price")
         lp_base = sku.data.get("list_price")
-        if lp_fixed is not None or lp_base is not None:
-            lp = self.one_price(sku, m, ctx, rule, part, lp_base, lp_fixed, "list_price",
-                                "list_price", "list price", clamp=False)
+        chosen = lp_fixed if lp_fixed is not None else lp_base
+        field = self.defs.list_price_field(dkey)
+        if chosen == offers.CLEAR:
+            clears.append(("list_price", (("marketplace_id", m.marketplace_id),
+                                          ("currency", m.currency))))
+        elif chosen is not None and Decimal(chosen) == 0:  # Amazon: 0 means "no list price"
+            attrs["list_price"] = [{"marketplace_id": m.marketplace_id, "currency": m.currency,
+                                    field: Decimal(0).quantize(quantum(m.currency))}]
+        elif chosen is not None:
+            lp = self.one_price(sku, m, ctx, rule, part, lp_base if lp_fixed is None else None,
+                                lp_fixed, "list_price", "list_price", "list price", clamp=False)
             if lp is not None:
                 out.append(lp)
                 attrs["list_price"] = [
                     {"marketplace_id": m.marketplace_id, "currency": m.currency,
-                     "value": lp.result}
+                     field: lp.result}
                 ]
+        out.extend(parts.derivations)
         return out
 
     def one_price(
@@ -372,8 +504,8 @@ class _Builder:
                 base=Decimal(base) if base is not None else Decimal(0),
                 base_currency=st.base_currency or m.currency, rule=rule, rates=rates,
                 fixed=Decimal(fixed) if fixed is not None else None, clamp=clamp,
-                note=("list price fixed per SKU" if note == "list price" else "price fixed per SKU")
-                if fixed is not None else note,
+                note=(f"{note} fixed per SKU" if note and note != "rule override per SKU"
+                      else "price fixed per SKU") if fixed is not None else note,
             )
         except PriceError as e:
             if e.kind == "formula":
@@ -398,19 +530,24 @@ class _Builder:
 
     # ----------------------------------------------------------------------- texts
 
-    def texts_for(
-        self, sku: SkuDecl, acc: Account, m: MarketplaceConfig, ctx: str,
-        attrs: dict[str, list[Entry]],
-    ) -> bool:
-        """Fill the text attributes; True when they are held (no text in the language)."""
+    def text_lang(self, sku: SkuDecl, acc: Account, m: MarketplaceConfig) -> str | None:
+        """The language whose texts the listing uses (its own or a fallback); None: held."""
         texts = sku.data.get("texts") or {}
         lang = m.language_tag
-        source_lang = lang if lang in texts else next(
+        return lang if lang in texts else next(
             (f for f in self.settings.config.fallbacks.get((acc.name, m.code), ()) if f in texts),
             None,
         )
+
+    def texts_for(
+        self, sku: SkuDecl, m: MarketplaceConfig, ctx: str, attrs: dict[str, list[Entry]],
+        source_lang: str | None,
+    ) -> None:
+        """Fill the text attributes from ``source_lang`` (None: held for review)."""
         if source_lang is None:
-            return True
+            return
+        texts = sku.data.get("texts") or {}
+        lang = m.language_tag
         block = texts[source_lang]
         context = {
             **(sku.data.get("vars") or {}),
@@ -453,7 +590,6 @@ class _Builder:
                 first[v] = i
                 bullets.append(entry(v))
             attrs["bullet_point"] = bullets
-        return False
 
     def text(
         self, sku: SkuDecl, path: tuple[Any, ...], spec: Any, context: dict[str, Any], ctx: str,
@@ -490,6 +626,11 @@ class _Builder:
 
 def _dec_or_none(v: Any) -> Decimal | None:
     return None if v is None else Decimal(v)
+
+
+def _has_none(attributes: dict[str, list[Entry]]) -> bool:
+    """Whether a field is cleared (None): only offer lines are (reconciler.offers)."""
+    return any(v is None for e in attributes.get("purchasable_offer", ()) for v in e.values())
 
 
 def summary(state: DesiredState) -> str:

@@ -64,6 +64,7 @@ class Change:
     derivations: tuple[PriceDerivation, ...] = ()
     mli: bool = False
     fingerprint: str = ABSENT
+    requirements: str = "LISTING"  # a create's putListingsItem requirements set
 
     @property
     def name(self) -> str:
@@ -411,6 +412,8 @@ def _change_data(c: Change, plain: bool = True, request: bool = True) -> dict[st
         "fields": [_field_data(f, plain) for f in c.fields],
         "derivations": [_derivation_data(p, plain) for p in c.derivations],
     }
+    if c.action == "create":
+        d["requirements"] = c.requirements
     if request:
         d["request"] = _request_data(c)
     return d
@@ -441,6 +444,7 @@ def _change_from(d: Mapping[str, Any]) -> Change:
         derivations=tuple(_derivation_from(p) for p in d["derivations"]),
         mli=bool(d["mli"]),
         fingerprint=str(d["fingerprint"]),
+        requirements=str(d.get("requirements", "LISTING")),
     )
 
 
@@ -606,6 +610,7 @@ class PlanBuilder:
                 tuple(d.derivations) if prices else (),
                 d.mli,
                 fp,
+                d.requirements,
             )
         )
 
@@ -749,6 +754,13 @@ _NO_SETTING = "(dangerous: no setting allows this; fix the catalog or use --forc
 
 def _dangerous(c: Change, d: DesiredListing) -> list[str]:
     out = []
+    if c.action == "update":
+        for f in c.fields:
+            if f.attribute in d.locked and f.old:
+                out.append(
+                    f"{c.name}: Amazon does not let an existing listing change {f.attribute} "
+                    f"(editable: false in its product type definition) {_NO_SETTING}"
+                )
     if d.mli:
         for e in d.attributes.get("fulfillment_availability", ()):
             q = e.get("quantity")

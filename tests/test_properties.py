@@ -87,6 +87,9 @@ def catalogs(draw: st.DrawFn, *, max_skus: int = 4) -> dict[str, Any]:
             texts["en_CA"] = {"item_name": draw(_word)}
         entry: dict[str, Any] = {
             "product_type": "PRODUCT",
+            "requirements": "LISTING_OFFER_ONLY",
+            "attributes": {"condition_type": "new_new",
+                           "merchant_suggested_asin": f"B0PROP{i:04d}"},
             "base_price": float(draw(_price)),
             "texts": texts,
         }
@@ -148,6 +151,7 @@ def write(root: Path, files: dict[str, Any]) -> None:
         text = data if isinstance(data, str) else yaml.safe_dump(data, allow_unicode=True,
                                                                   sort_keys=False)
         p.write_text(text, encoding="utf-8")
+    au.write_product_types(root)
 
 
 def load_files(files: dict[str, Any]) -> DesiredState:

@@ -30,7 +30,8 @@ from .common import err, state_dir_for
 class ReconcilerGroup(click.Group):
     """Runs commands inside the error boundary; lists commands in workflow order."""
 
-    ORDER = ("validate", "plan", "apply", "import", "demo", "orders", "schema", "emulator")
+    ORDER = ("validate", "plan", "apply", "import", "product-types", "demo", "orders", "schema",
+             "emulator")
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = super().list_commands(ctx)
@@ -90,9 +91,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import apply, demo, emulator, importer, orders, plan, schema, validate
+    from . import apply, demo, emulator, importer, orders, plan, product_types, schema, validate
 
-    for mod in (validate, plan, apply, demo, importer, schema, emulator, orders):
+    for mod in (validate, plan, apply, demo, importer, product_types, schema, emulator, orders):
         for name in getattr(mod, "COMMANDS", ()):
             main.add_command(getattr(mod, name))
 

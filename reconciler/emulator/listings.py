@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.marketplaces import BY_ID
 
 from . import listing_rules as rules
-from . import store
+from . import listing_schemas, store
 from .app import ApiError, iso, parse_iso
 from .http import Route, invalid_input
 from .listing_views import Row, asin, render
@@ -333,7 +333,9 @@ def submit_patch(
         raise ApiError(invalid_input(reason))
     with emu.lock:
         issues = rules.validate_patches(patches, marketplace_ids, _channel_check(emu, seller_id))
-        for r in rows(emu, seller_id, sku, marketplace_ids):
+        stored = rows(emu, seller_id, sku, marketplace_ids)
+        issues += listing_schemas.patch_issues(emu, pt, stored, patches, marketplace_ids)
+        for r in stored:
             if pt not in (r.product_type, "PRODUCT"):
                 issues.append(
                     rules.issue(
@@ -375,6 +377,7 @@ def submit_put(
         issues = rules.validate_attributes(
             attributes, marketplace_ids, _channel_check(emu, seller_id), requirements
         )
+        issues += listing_schemas.put_issues(emu, pt, requirements, attributes, marketplace_ids)
         return _answer(
             emu, "put", seller_id, sku, marketplace_ids, pt, attributes, issues,
             preview=preview, source=source, included_data=included_data,
