@@ -41,11 +41,11 @@ from decimal import Decimal
 from typing import Any
 
 from . import marketplaces as mkt
-from . import offers
+from .desired_contract import ContractMixin
 from .errors import CatalogError, Problem
 from .fulfillment import Fulfillment
-from .listing_attributes import OWN_KEYS, AttributeProblem, declared
-from .listing_schema import Definitions, describe, locate, missing_message, without_cleared
+from .listing_attributes import declared
+from .listing_schema import Definitions
 from .model import (
     Account,
     DesiredListing,
@@ -57,7 +57,7 @@ from .model import (
     Selector,
     SourceRef,
 )
-from .pricing import PriceError, Rule, compute, quantum
+from .pricing import PriceError, Rule, compute
 from .raw import Doc, RawCatalog, SkuDecl, paused_gc
 from .settings import (
     RulePart,
@@ -121,11 +121,12 @@ def schema_needs(raw: RawCatalog) -> dict[tuple[str, str, str], tuple[str, str]]
     return dict(sorted(out.items()))
 
 
-class _Builder:
+class _Builder(ContractMixin):
     def __init__(self, raw: RawCatalog, today: _dt.date | None, validate: bool = True) -> None:
         self.raw = raw
         self.today = today
         self.defs = Definitions(raw.product_types, validate=validate)
+        self.known_product_types = PRODUCT_TYPES
         self._no_definition: set[tuple[str, str, str]] = set()
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
@@ -295,17 +296,7 @@ class _Builder:
     ) -> DesiredListing:
         ctx = f"SKU {sku.code!r} ({m.code})"
         before = len(self.problems)
-        ov = (sku.data.get("overrides") or {}).get(m.code) or {}
-        requirements = str(ov.get("requirements") or sku.data.get("requirements") or "LISTING")
-        key = (pt, m.code, requirements)
-        known_type = pt in PRODUCT_TYPES or any(k[0] == pt for k in self.raw.product_types)
-        if self.defs.get(key) is None:
-            if key not in self._no_definition and pt and known_type:
-                self._no_definition.add(key)
-                self.add(sku.ref("product_type"), missing_message(key), ctx)
-            dkey = None
-        else:
-            dkey = key
+        requirements, dkey = self.definition_key(sku, m, pt, ctx)
         attrs: dict[str, list[Entry]] = {}
         clears: list[tuple[str, Selector]] = []
         part = self.rule_for(sku, m.code)
@@ -339,49 +330,6 @@ class _Builder:
         if dkey is not None and self.defs.validate and len(self.problems) == before:
             self.check_schema(sku, m, ctx, dkey, d, text_lang, decl)
         return d
-
-    # ----------------------------------------------------------------------- attributes
-
-    def catalog_attributes(
-        self, sku: SkuDecl, m: MarketplaceConfig, ctx: str, dkey: tuple[str, str, str],
-        decl: dict[str, Any], attrs: dict[str, list[Entry]], clears: list[tuple[str, Selector]],
-    ) -> None:
-        """The product type attributes the SKU declares (listing_attributes)."""
-        for name, dv in decl.items():
-            if name in OWN_KEYS:
-                self.add(sku.ref(*dv.path, key=True),
-                         f"{name} is not declared under attributes: use {OWN_KEYS[name]}", ctx)
-                continue
-            maker = self.defs.maker(dkey, name)
-            if maker is None:
-                pt, code, req = dkey
-                self.add(sku.ref(*dv.path, key=True),
-                         f"{name} is not an attribute of product type {pt} in {code} "
-                         f"({req} definition); check the name in product-types/", ctx)
-                continue
-            try:
-                entries, clear = maker.entries(dv.value, m.marketplace_id, m.language_tag)
-            except AttributeProblem as e:
-                self.add(sku.ref(*dv.path, *e.path_suffix), e.message, ctx)
-                continue
-            if entries is not None:
-                attrs[name] = entries
-            elif clear is not None:
-                clears.append((name, clear))
-
-    def check_schema(
-        self, sku: SkuDecl, m: MarketplaceConfig, ctx: str, dkey: tuple[str, str, str],
-        d: DesiredListing, text_lang: str | None, decl: dict[str, Any],
-    ) -> None:
-        """The listing against its cached definition; problems point at the catalog."""
-        v = self.defs.validator(dkey, enforced=not d.held_texts)
-        payload = without_cleared(d.attributes) if d.clears or _has_none(d.attributes) else (
-            d.attributes)
-        if v.is_valid(payload):
-            return
-        for issue in v.issues(payload):
-            path, key = locate(sku.data, m.code, text_lang, issue, decl)
-            self.add(sku.ref(*path, key=key), describe(issue, dkey), ctx)
 
     # ----------------------------------------------------------------------- prices
 
@@ -435,47 +383,7 @@ class _Builder:
         if our is None:
             return out
         out.append(our)
-        offer: Entry = {
-            "marketplace_id": m.marketplace_id,
-            "currency": m.currency,
-            "audience": "ALL",
-            "our_price": [{"schedule": [{"value_with_tax": our.result}]}],
-        }
-        attrs["purchasable_offer"] = [offer]
-
-        def price(base: Any, fixed: Any, base_field: str, fixed_field: str, note: str,
-                  clamp: bool) -> PriceDerivation | None:
-            return self.one_price(sku, m, ctx, rule, part, base, fixed, base_field, fixed_field,
-                                  note, clamp=clamp)
-
-        def report(path: tuple[Any, ...], message: str) -> None:
-            self.add(sku.ref(*path) if path else sku.ref(key=True), message, ctx)
-
-        parts = offers.build(sku.data, ov, m.code, m.marketplace_id, m.currency, price, report)
-        offer.update(parts.all_fields)
-        if parts.b2b is not None:
-            attrs["purchasable_offer"].append(parts.b2b)
-        clears.extend(parts.clears)
-        lp_fixed = ov.get("list_price")
-        lp_base = sku.data.get("list_price")
-        chosen = lp_fixed if lp_fixed is not None else lp_base
-        field = self.defs.list_price_field(dkey)
-        if chosen == offers.CLEAR:
-            clears.append(("list_price", (("marketplace_id", m.marketplace_id),
-                                          ("currency", m.currency))))
-        elif chosen is not None and Decimal(chosen) == 0:  # Amazon: 0 means "no list price"
-            attrs["list_price"] = [{"marketplace_id": m.marketplace_id, "currency": m.currency,
-                                    field: Decimal(0).quantize(quantum(m.currency))}]
-        elif chosen is not None:
-            lp = self.one_price(sku, m, ctx, rule, part, lp_base if lp_fixed is None else None,
-                                lp_fixed, "list_price", "list_price", "list price", clamp=False)
-            if lp is not None:
-                out.append(lp)
-                attrs["list_price"] = [
-                    {"marketplace_id": m.marketplace_id, "currency": m.currency,
-                     field: lp.result}
-                ]
-        out.extend(parts.derivations)
+        out.extend(self.offer_lines(sku, m, ctx, attrs, our, rule, part, dkey, clears))
         return out
 
     def one_price(
@@ -628,9 +536,7 @@ def _dec_or_none(v: Any) -> Decimal | None:
     return None if v is None else Decimal(v)
 
 
-def _has_none(attributes: dict[str, list[Entry]]) -> bool:
-    """Whether a field is cleared (None): only offer lines are (reconciler.offers)."""
-    return any(v is None for e in attributes.get("purchasable_offer", ()) for v in e.values())
+
 
 
 def summary(state: DesiredState) -> str:

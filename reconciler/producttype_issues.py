@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .producttype_check import simplify_any_of
 from .producttypes import (
     _TYPES,
     INVALID_VALUE,
@@ -28,7 +29,6 @@ from .producttypes import (
     _format_ok,
     _key,
     _multiple_of,
-    _simplify_any_of,
     is_number,
     selector_counts,
     utf8_len,
@@ -75,7 +75,7 @@ class _Walker:
             return []
         if schema is False:
             return [self.issue(path, f"'{path_text(path)}' is not allowed.")]
-        simple = _simplify_any_of(schema)
+        simple = simplify_any_of(schema)
         if simple is not None:
             schema = simple
         out: list[SchemaIssue] = []

@@ -196,3 +196,44 @@ def test_pull_names_what_amazon_refuses(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert "failed product-types/PRODUCT/US.json" in r.output
     assert "supports only requirements LISTING_OFFER_ONLY" in r.output
+
+
+def test_emulator_refuses_an_offer_only_create_without_asin_like_amazon(api: httpx.Client) -> None:
+    """An offer-only request without merchant_suggested_asin fails like a full listing without
+    identifiers: 90220, in a PUT, a preview and a feed message alike."""
+    attrs = {"condition_type": [{"value": "new_new"}],
+             "purchasable_offer": [{"currency": "USD", "our_price": [
+                 {"schedule": [{"value_with_tax": 9.99}]}]}]}
+    items = f"/listings/2021-08-01/items/{SELLER}/NEW-1"
+    for params in ({}, {"mode": "VALIDATION_PREVIEW"}):
+        r = api.put(items, params={"marketplaceIds": US, **params}, json={
+            "productType": "DRINKING_CUP", "requirements": "LISTING_OFFER_ONLY",
+            "attributes": attrs}).json()
+        assert r["status"] == "INVALID"
+        assert [(i["code"], i["message"]) for i in r["issues"]] == [
+            ("90220", "'merchant_suggested_asin' is required but not supplied.")]
+    full = api.put(items, params={"marketplaceIds": US}, json={
+        "productType": "DRINKING_CUP", "requirements": "LISTING", "attributes": attrs}).json()
+    assert full["status"] == "INVALID"
+    assert {i["message"] for i in full["issues"]} >= {
+        "'externally_assigned_product_identifier' is required but not supplied.",
+        "'brand' is required but not supplied."}
+    ok = api.put(items, params={"marketplaceIds": US}, json={
+        "productType": "DRINKING_CUP", "requirements": "LISTING_OFFER_ONLY",
+        "attributes": {**attrs, "merchant_suggested_asin": [{"value": "B0C7MUG12S"}]}}).json()
+    assert ok["status"] == "ACCEPTED", ok
+    # a patch may not change an attribute Amazon does not let a listing change
+    bad = api.patch(items, params={"marketplaceIds": US}, json={
+        "productType": "DRINKING_CUP", "patches": [{
+            "op": "replace", "path": "/attributes/condition_type",
+            "value": [{"value": "used_good"}]}]}).json()
+    assert bad["status"] == "INVALID" and bad["issues"][0]["code"] == "4000007"
+    # an identifier with a wrong check digit
+    gtin = api.put(f"/listings/2021-08-01/items/{SELLER}/NEW-2", params={"marketplaceIds": US},
+                   json={"productType": "DRINKING_CUP", "requirements": "LISTING_OFFER_ONLY",
+                         "attributes": {**attrs, "merchant_suggested_asin": [{"value": "B0C7MUG1"
+                                                                              "2S"}],
+                                        "externally_assigned_product_identifier": [
+                                            {"type": "ean", "value": "5061234567895"}]}}).json()
+    assert gtin["status"] == "INVALID"
+    assert "wrong check digit (expected 4)" in gtin["issues"][0]["message"]

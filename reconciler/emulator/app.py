@@ -44,7 +44,7 @@ from .faults import FaultSpec, FaultTimeout
 from .http import Request, Response, Route, api_error, json_response
 from .store import CallRecord, HistoryRecord
 
-MODULE_NAMES = ("auth", "listings", "feeds", "supply_sources", "orders", "product_types")
+MODULE_NAMES = ("auth", "listings", "feeds", "supply_sources", "orders", "product_type_api")
 DEFAULT_SELLER_ID = "A1PP0FEH11RW77"
 
 

@@ -30,6 +30,7 @@ from reconciler.marketplaces import BY_ID
 from reconciler.producttypes import SchemaIssue, Validator, non_editable
 
 from . import listing_rules as rules
+from . import product_type_api as api
 from . import product_types as pts
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def _validator(doc_json: str, enforced: bool) -> Validator:
 
 
 def _document(emu: Emulator, pt: str, code: str, requirements: str) -> dict[str, Any]:
-    return pts.emulator_document(emu, pt, code, requirements)
+    return api.emulator_document(emu, pt, code, requirements)
 
 
 def validator(emu: Emulator, pt: str, code: str, requirements: str, enforced: bool) -> Validator:
