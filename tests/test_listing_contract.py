@@ -232,3 +232,31 @@ def test_4_the_whole_offer_converges_and_clears(cat: Path, emu: Emulator) -> Non
         "value_with_tax"] == 39.99
     assert Decimal("59.99") == Decimal(str(_offer(emu, NA, "TEA-CI-1L", US)[
         "maximum_seller_allowed_price"][0]["schedule"][0]["value_with_tax"]))
+
+
+def test_plan_stops_on_a_change_amazon_does_not_allow() -> None:
+    """editable: false (ASIN, condition, brand, identifiers) cannot change on an existing
+    listing: the plan names it as dangerous instead of sending a patch Amazon refuses."""
+    from dataclasses import replace
+
+    from reconciler.live import normalize_item
+    from reconciler.model import DesiredState
+    from reconciler.plan import build_plan
+    from tests.core_builders import ACCOUNT, amazon_item, desired
+    from tests.core_builders import US as US_MP
+
+    d = desired("MUG-1", US_MP)
+    attrs = {**d.attributes, "condition_type": [{"value": "new_new", "marketplace_id": US}]}
+    d = replace(d, attributes=attrs, locked=frozenset({"condition_type"}))
+    item = amazon_item(d, US_MP)
+    item["attributes"]["condition_type"] = [{"value": "used_good", "marketplace_id": US}]
+    plan = build_plan(DesiredState((d,), (ACCOUNT,)), {d.key: normalize_item(item, d.key, US_MP)})
+    (change,) = plan.changes
+    assert [f.attribute for f in change.fields] == ["condition_type"]
+    assert any("Amazon does not let an existing listing change condition_type" in r
+               for r in plan.safety), plan.safety
+    # the same value is no change, and an unlocked attribute is not dangerous
+    unlocked = replace(d, locked=frozenset())
+    plan = build_plan(DesiredState((unlocked,), (ACCOUNT,)),
+                      {d.key: normalize_item(item, d.key, US_MP)})
+    assert not any("does not let" in r for r in plan.safety)
