@@ -127,6 +127,7 @@ class _Builder(ContractMixin):
         self.today = today
         self.defs = Definitions(raw.product_types, validate=validate)
         self.known_product_types = PRODUCT_TYPES
+        self.schema_problems: dict[tuple[SourceRef, str], list[str]] = {}
         self._no_definition: set[tuple[str, str, str]] = set()
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
@@ -288,7 +289,9 @@ class _Builder(ContractMixin):
                 for a, m in targets
             ]
         alloc = self.fulfillment.allocation(sku, targets)
-        return [self.listing(sku, acc, mc, pt, alloc) for acc, mc in targets]
+        out = [self.listing(sku, acc, mc, pt, alloc) for acc, mc in targets]
+        self.flush_schema_problems(sku)
+        return out
 
     def listing(
         self, sku: SkuDecl, acc: Account, m: MarketplaceConfig, pt: str,

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 from . import offers
 from .listing_attributes import OWN_KEYS, AttributeProblem, Declared
 from .listing_schema import Definitions, describe, locate, missing_message, without_cleared
-from .model import DesiredListing, Entry, MarketplaceConfig, PriceDerivation, Selector
+from .model import (
+    DesiredListing,
+    Entry,
+    MarketplaceConfig,
+    PriceDerivation,
+    Selector,
+    SourceRef,
+)
 from .pricing import Rule, quantum
 
 if TYPE_CHECKING:
@@ -31,6 +38,8 @@ class ContractMixin:
     add: Callable[..., None]
     one_price: Callable[..., PriceDerivation | None]
     known_product_types: frozenset[str]
+    # a SKU's schema problems, by (where, message) -> marketplace codes (flushed per SKU)
+    schema_problems: dict[tuple[SourceRef, str], list[str]]
 
     def definition_key(self, sku: SkuDecl, m: MarketplaceConfig, pt: str, ctx: str
                        ) -> tuple[str, Key | None]:
@@ -79,7 +88,9 @@ class ContractMixin:
         self, sku: SkuDecl, m: MarketplaceConfig, ctx: str, dkey: Key,
         d: DesiredListing, text_lang: str | None, decl: dict[str, Declared],
     ) -> None:
-        """The listing against its cached definition; problems point at the catalog."""
+        """The listing against its cached definition; problems point at the catalog (the same
+        problem in several marketplaces of a SKU is one problem naming them all, see
+        :meth:`flush_schema_problems`)."""
         v = self.defs.validator(dkey, enforced=not d.held_texts)
         payload = without_cleared(d.attributes) if d.clears or _has_none(d.attributes) else (
             d.attributes)
@@ -87,7 +98,13 @@ class ContractMixin:
             return
         for issue in v.issues(payload):
             path, key = locate(sku.data, m.code, text_lang, issue, decl)
-            self.add(sku.ref(*path, key=key), describe(issue, dkey), ctx)
+            found = (sku.ref(*path, key=key), describe(issue, dkey))
+            self.schema_problems.setdefault(found, []).append(m.code)
+
+    def flush_schema_problems(self, sku: SkuDecl) -> None:
+        pending, self.schema_problems = self.schema_problems, {}
+        for (ref, message), codes in pending.items():
+            self.add(ref, message, f"SKU {sku.code!r} ({', '.join(codes)})")
 
     def offer_lines(
         self, sku: SkuDecl, m: MarketplaceConfig, ctx: str, attrs: dict[str, list[Entry]],

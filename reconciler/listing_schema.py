@@ -134,8 +134,9 @@ def locate(
 
 
 def describe(issue: SchemaIssue, key: Key) -> str:
-    """A catalog problem's message: the attribute path, Amazon's message and the definition."""
-    pt, code, req = key
+    """A catalog problem's message: the attribute path, Amazon's message and the definition
+    (product type and requirements set; the problem's context names the marketplaces)."""
+    pt, _, req = key
     text = issue.message
     if issue.path and issue.path not in text:
         text = f"{issue.path}: {text}"
@@ -143,8 +144,8 @@ def describe(issue: SchemaIssue, key: Key) -> str:
     if issue.attribute in OWN_KEYS and issue.code == MISSING_ATTRIBUTE:
         hint = f" (declare it with {OWN_KEYS[issue.attribute]})"
     elif issue.code == MISSING_ATTRIBUTE:
-        hint = f" (add it under attributes: for {code} or the SKU)"
-    return f"{text}{hint} [{pt} {code} {req}, Amazon code {issue.code}]"
+        hint = " (add it under attributes:)"
+    return f"{text}{hint} [{pt} {req}, Amazon code {issue.code}]"
 
 
 def locked_changes(locked: frozenset[str], attributes: tuple[str, ...]) -> list[str]:
