@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import offers
 from .listing_attributes import OWN_KEYS, AttributeProblem, Declared
-from .listing_schema import Definitions, describe, locate, missing_message, without_cleared
+from .listing_schema import (
+    Definitions,
+    DefinitionUnusable,
+    describe,
+    locate,
+    missing_message,
+    without_cleared,
+)
 from .model import (
     DesiredListing,
     Entry,
@@ -91,7 +98,13 @@ class ContractMixin:
         """The listing against its cached definition; problems point at the catalog (the same
         problem in several marketplaces of a SKU is one problem naming them all, see
         :meth:`flush_schema_problems`)."""
-        v = self.defs.validator(dkey, enforced=not d.held_texts)
+        try:
+            v = self.defs.validator(dkey, enforced=not d.held_texts)
+        except DefinitionUnusable as e:
+            if dkey not in self._no_definition:
+                self._no_definition.add(dkey)
+                self.add(SourceRef(str(self.defs.cached[dkey].path)), str(e))
+            return
         payload = without_cleared(d.attributes) if d.clears or _has_none(d.attributes) else (
             d.attributes)
         if v.is_valid(payload):

@@ -24,9 +24,19 @@ from typing import Any
 from .listing_attributes import OWN_KEYS, Declared, EntryMaker
 from .model import Attributes, Entry
 from .producttype_files import CachedDefinition, Key, relative_path
-from .producttypes import MISSING_ATTRIBUTE, SchemaIssue, Validator, non_editable
+from .producttypes import (
+    MISSING_ATTRIBUTE,
+    SchemaIssue,
+    UnsupportedSchema,
+    Validator,
+    non_editable,
+)
 
 PULL_HINT = "run `reconciler product-types pull`"
+
+
+class DefinitionUnusable(ValueError):
+    pass
 
 
 class Definitions:
@@ -42,10 +52,19 @@ class Definitions:
         return self.cached.get(key)
 
     def validator(self, key: Key, enforced: bool) -> Validator:
+        """The compiled definition. Raises DefinitionUnusable for a schema this validator cannot
+        run (an unknown keyword, a pattern prone to catastrophic backtracking)."""
         v = self._validators.get((key, enforced))
         if v is None:
-            v = self._validators[(key, enforced)] = Validator(self.cached[key].schema,
-                                                              enforced=enforced)
+            try:
+                v = Validator(self.cached[key].schema, enforced=enforced)
+            except (UnsupportedSchema, RecursionError) as e:
+                reason = str(e) if isinstance(e, UnsupportedSchema) else "nested too deeply"
+                raise DefinitionUnusable(
+                    f"cannot check listings against this definition (unsupported: {reason}); "
+                    f"{PULL_HINT} to fetch Amazon's copy again"
+                ) from None
+            self._validators[(key, enforced)] = v
         return v
 
     def maker(self, key: Key, attribute: str) -> EntryMaker | None:

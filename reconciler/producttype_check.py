@@ -110,7 +110,7 @@ def compile_schema(root: Mapping[str, Any]) -> Check:
         """A string schema's keywords in one closure."""
         lo, hi = schema.get("minLength"), schema.get("maxLength")
         blo, bhi = schema.get("minUtf8ByteLength"), schema.get("maxUtf8ByteLength")
-        rx = re.compile(schema["pattern"]) if "pattern" in schema else None
+        rx = safe_pattern(schema["pattern"]) if "pattern" in schema else None
         enum = frozenset(e for e in schema["enum"] if isinstance(e, str)) if "enum" in schema \
             else None
         fmt = schema.get("format")
@@ -220,7 +220,7 @@ def compile_schema(root: Mapping[str, Any]) -> Check:
         if key == "minUtf8ByteLength":
             return lambda x: not isinstance(x, str) or len(x) >= v or utf8_len(x) >= v
         if key == "pattern":
-            rx = re.compile(v)
+            rx = safe_pattern(v)
             return lambda x: not isinstance(x, str) or rx.search(x) is not None
         if key == "format":
             return lambda x: _format_ok(v, x)
@@ -261,6 +261,26 @@ def compile_schema(root: Mapping[str, Any]) -> Check:
         raise UnsupportedSchema(key)
 
     return build(root)
+
+
+# A group that contains a quantifier and is itself quantified: (a+)+, (\w*x)*, ... the shape of
+# catastrophic backtracking. Definitions come from Amazon but are cached in catalogs, which
+# arrive in pull requests: such a pattern is refused rather than run on catalog values.
+_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]")
+MAX_PATTERN = 1000
+
+
+def safe_pattern(pattern: Any) -> re.Pattern[str]:
+    """``pattern`` compiled, unless it is too long, malformed or prone to catastrophic
+    backtracking (UnsupportedSchema)."""
+    if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN:
+        raise UnsupportedSchema("pattern that is not a string of at most 1000 characters")
+    if _NESTED_QUANTIFIER.search(pattern):
+        raise UnsupportedSchema(f"pattern with nested quantifiers {pattern!r}")
+    try:
+        return re.compile(pattern)
+    except re.error as e:
+        raise UnsupportedSchema(f"pattern {pattern!r}: {e}") from None
 
 
 def simplify_any_of(schema: Mapping[str, Any]) -> Mapping[str, Any] | None:

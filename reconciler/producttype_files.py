@@ -83,6 +83,8 @@ def parse(text: str, path: str) -> CachedDefinition:
     that ``reconciler product-types pull`` rewrites the file)."""
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise DefinitionFileError("nested too deeply to be a product type definition") from None
     except ValueError as e:
         raise DefinitionFileError(f"not valid JSON ({e}); run `reconciler product-types pull` "
                                   "to fetch it again") from None

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .producttype_check import simplify_any_of
+from .producttype_check import safe_pattern, simplify_any_of
 from .producttypes import (
     _TYPES,
     INVALID_VALUE,
@@ -160,12 +160,9 @@ class _Walker:
             return [self.issue(path, f"'{p}' is longer than {v} bytes in UTF-8 ({utf8_len(x)}).")]
         elif key == "minUtf8ByteLength" and utf8_len(x) < v:
             return [self.issue(path, f"'{p}' is shorter than {v} bytes in UTF-8.")]
-        elif key == "pattern":
-            import re
-
-            if re.search(v, x) is None:
-                return [self.issue(path, f"The value {_show(x)} for '{p}' does not match the "
-                                         f"expected format {v}.")]
+        elif key == "pattern" and safe_pattern(v).search(x) is None:
+            return [self.issue(path, f"The value {_show(x)} for '{p}' does not match the "
+                                     f"expected format {v}.")]
         if key == "format" and not _format_ok(v, x):
             return [self.issue(path, f"The value {_show(x)} for '{p}' is not a valid {v}.")]
         if is_number(x):

@@ -237,3 +237,24 @@ def test_emulator_refuses_an_offer_only_create_without_asin_like_amazon(api: htt
                                             {"type": "ean", "value": "5061234567895"}]}}).json()
     assert gtin["status"] == "INVALID"
     assert "wrong check digit (expected 4)" in gtin["issues"][0]["message"]
+
+
+def test_a_tampered_definition_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    """Cached definitions arrive in pull requests too: a pattern prone to catastrophic
+    backtracking, or a keyword nobody implements, is refused with the file and the way out."""
+    cat = tmp_path / "catalog"
+    shutil.copytree(SAMPLE, cat)
+    rel = "product-types/UTENSIL/US.LISTING_OFFER_ONLY.json"
+    data = json.loads((cat / rel).read_text("utf-8"))
+    value = data["schema"]["properties"]["merchant_suggested_asin"]["items"]["properties"]["value"]
+    value["pattern"] = "^(a+)+$"
+    (cat / rel).write_text(json.dumps(data), "utf-8")
+    r = CliRunner().invoke(main, ["validate", str(cat)])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert f"{rel}: cannot check listings against this definition (unsupported: pattern with "\
+           "nested quantifiers" in r.output
+    assert "reconciler product-types pull" in r.output
+    (cat / rel).write_text("[" * 100_000, "utf-8")
+    r = CliRunner().invoke(main, ["validate", str(cat)])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert rel in r.output
