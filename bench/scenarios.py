@@ -17,6 +17,7 @@ import json
 import math
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,7 @@ class Params:
     # local: check every listing against its product type definition ("on"), skip it ("off"),
     # or run both in turn and report both figures ("compare", issue 14 must-show 6)
     schema_validation: str = "on"
+    repeat: int = 1  # local compare: rounds of (off, on), the median of each is reported
 
     def data(self) -> dict[str, Any]:
         d = asdict(self)
@@ -577,28 +579,41 @@ def scenario_local(p: Params) -> dict[str, Any]:
 
 
 def _compare_schema_validation(p: Params) -> dict[str, Any]:
-    runs: dict[str, dict[str, Any]] = {}
-    for mode in ("off", "on"):
-        if p.in_process:
-            runs[mode] = scenario_local(replace(p, schema_validation=mode))
-            continue
-        out = subprocess.run(
-            [sys.executable, "-m", "bench", "local", *to_args(p), "--schema-validation", mode],
-            cwd=ROOT, check=True, capture_output=True, text=True,
-        ).stdout.strip().splitlines()
-        runs[mode] = json.loads(out[-1])
-    off, on = runs["off"], runs["on"]
+    """``repeat`` rounds of the local scenario without then with the validation, each run in its
+    own process; the medians, every run, and the ratios of the medians."""
+    runs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
+    for _ in range(max(1, p.repeat)):
+        for mode in ("off", "on"):
+            if p.in_process:
+                runs[mode].append(scenario_local(replace(p, schema_validation=mode)))
+                continue
+            out = subprocess.run(
+                [sys.executable, "-m", "bench", "local", *to_args(p), "--schema-validation",
+                 mode], cwd=ROOT, check=True, capture_output=True, text=True,
+            ).stdout.strip().splitlines()
+            runs[mode].append(json.loads(out[-1]))
+
+    def median(mode: str, field: str) -> float:
+        return _r(statistics.median(r[field] for r in runs[mode]))
+
+    def stage(mode: str, name: str) -> float:
+        return _r(statistics.median(r["stages_s"][name] for r in runs[mode]))
+
+    fields = ("wall_s", "cpu_s", "target_stages_s")
+    off = {f: median("off", f) for f in fields}
+    on = {f: median("on", f) for f in fields}
     return {
         "scenario": "local-schema-validation", "params": p.data(),
-        "listings": on["listings"],
-        "without": {k: off[k] for k in ("wall_s", "cpu_s", "target_stages_s", "stages_s",
-                                        "peak_rss_mib")},
-        "with": {k: on[k] for k in ("wall_s", "cpu_s", "target_stages_s", "stages_s",
-                                    "peak_rss_mib")},
+        "listings": runs["on"][0]["listings"], "rounds": len(runs["on"]),
+        "without": {**off, "desired_s": stage("off", "desired"),
+                    "peak_rss_mib": max(r["peak_rss_mib"] for r in runs["off"])},
+        "with": {**on, "desired_s": stage("on", "desired"),
+                 "peak_rss_mib": max(r["peak_rss_mib"] for r in runs["on"])},
         "ratio_wall": _r(on["wall_s"] / off["wall_s"]),
         "ratio_target_stages": _r(on["target_stages_s"] / off["target_stages_s"]),
-        "desired_stage_s": {"without": off["stages_s"]["desired"],
-                            "with": on["stages_s"]["desired"]},
+        "ratio_cpu": _r(on["cpu_s"] / off["cpu_s"]),
+        "runs": {mode: [{f: r[f] for f in (*fields, "stages_s")} for r in rs]
+                 for mode, rs in runs.items()},
         "calls": {}, "lower_bound_s": 0.0, "ratio": None,
     }
 
