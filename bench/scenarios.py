@@ -605,6 +605,9 @@ def _compare_schema_validation(p: Params) -> dict[str, Any]:
     return {
         "scenario": "local-schema-validation", "params": p.data(),
         "listings": runs["on"][0]["listings"], "rounds": len(runs["on"]),
+        # the common fields are those of the normal configuration (validation on)
+        "wall_s": on["wall_s"], "cpu_s": on["cpu_s"],
+        "peak_rss_mib": max(r["peak_rss_mib"] for r in runs["on"]),
         "without": {**off, "desired_s": stage("off", "desired"),
                     "peak_rss_mib": max(r["peak_rss_mib"] for r in runs["off"])},
         "with": {**on, "desired_s": stage("on", "desired"),

@@ -103,7 +103,9 @@ def test_local_plans_every_listing(params: Params) -> None:
 
 
 def test_local_compares_schema_validation_on_and_off(params: Params) -> None:
-    out = run("local", replace(params, drift=0.5, schema_validation="compare", repeat=2))
+    out = SCENARIOS["local"](replace(params, drift=0.5, schema_validation="compare", repeat=2))
+    json.dumps(out)
+    assert all(k in out for k in COMMON)
     assert out["scenario"] == "local-schema-validation" and out["rounds"] == 2
     assert out["listings"] == 24
     assert len(out["runs"]["off"]) == len(out["runs"]["on"]) == 2
