@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--workdir", default=str(default_workdir()))
     ap.add_argument("--items", action="store_true", help="prepare: also capture live Items")
     ap.add_argument("--out", default="", help="all: also append the JSON lines to this file")
+    ap.add_argument("--schema-validation", choices=["on", "off", "compare"], default="on",
+                    help="local: validate listings against their product type definitions (on), "
+                         "not (off), or run both and report both figures (compare)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="local --schema-validation compare: rounds of (off, on); medians reported")
     ap.add_argument("--profile", default="",
                     help="write a cProfile of the scenario to this file (top 30 on stderr)")
     return ap
@@ -74,7 +79,8 @@ def params_from(ns: argparse.Namespace) -> Params:
         strategy=ns.strategy, change=ns.change,
         naive_listings=ns.naive_listings, versus_wall_s=ns.versus_wall_s,
         versus_amazon_s=ns.versus_amazon_s,
-        in_process=ns.in_process, workdir=ns.workdir,
+        in_process=ns.in_process, workdir=ns.workdir, schema_validation=ns.schema_validation,
+        repeat=ns.repeat,
     )
 
 

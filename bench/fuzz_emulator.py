@@ -223,8 +223,10 @@ def check(req: FuzzRequest, status: int, headers: httpx.Headers, body: bytes) ->
     if not headers.get("x-amzn-RequestId"):
         problems.append("no x-amzn-RequestId")
     if 400 <= status < 500 and req.method != "HEAD":
-        if req.path.startswith("/_emulator/documents/") and body.startswith(b"<?xml"):
-            # presigned document URLs are S3's, which answers S3's XML <Error>
+        if req.path.startswith(("/_emulator/documents/", "/_emulator/definitions/")) and (
+            body.startswith(b"<?xml")
+        ):
+            # presigned document and definition URLs are S3's, which answers S3's XML <Error>
             return problems if b"<Error><Code>" in body else [*problems, "bad S3 error"]
         try:
             data = json.loads(body)

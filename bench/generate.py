@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from reconciler.emulator.product_types import write_catalog_copies
 from reconciler.kernel.marketplaces import by_code
 from reconciler.kernel.model import DesiredState, to_json_value
 
@@ -210,6 +211,10 @@ def write_catalog(
         base = 9 + (i * 7) % 60 + price_shift + (1 if i in changed_set else 0)
         entry: dict[str, Any] = {
             "product_type": "HOME",
+            # offers on existing ASINs, as most multi-marketplace listings are (issue 14)
+            "requirements": "LISTING_OFFER_ONLY",
+            "attributes": {"condition_type": "new_new",
+                           "merchant_suggested_asin": f"B0{i:08d}"},
             "base_price": round(base + 0.5, 2),
             "vars": {"brand": "Birchwood Kitchen", "kind": kind, "n": i, "size": size,
                      "color": color},
@@ -238,6 +243,9 @@ def write_catalog(
         w.writerow(["sku", "location", "on_hand"])
         w.writerows(stock_rows)
     files += 1
+    # the product type definitions the catalog uses, as `reconciler product-types pull` caches
+    files += len(write_catalog_copies(
+        root, [("HOME", m.code, "LISTING_OFFER_ONLY") for m in mps], retrieved="2026-11-20"))
     return CatalogInfo(root, skus, tuple(marketplaces), skus * len(mps), files)
 
 

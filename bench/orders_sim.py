@@ -15,7 +15,8 @@ from typing import Any
 
 from reconciler.catalog.raw import StockRow
 from reconciler.emulator import auth as emu_auth
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
+from reconciler.emulator.state import EmulatorConfig
 from reconciler.kernel.model import Account
 from reconciler.orders.route import RoutingPlan
 from reconciler.spapi.client import SpApiClient

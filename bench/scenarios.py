@@ -17,12 +17,13 @@ import json
 import math
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -68,6 +69,10 @@ class Params:
     versus_amazon_s: float = 0.0  # naive: the same in Amazon time (amazon.wall_est_s sum)
     in_process: bool = False  # emulator in this process (smoke tests) instead of a server
     workdir: str = ""
+    # local: check every listing against its product type definition ("on"), skip it ("off"),
+    # or run both in turn and report both figures ("compare", issue 14 must-show 6)
+    schema_validation: str = "on"
+    repeat: int = 1  # local compare: rounds of (off, on), the median of each is reported
 
     def data(self) -> dict[str, Any]:
         d = asdict(self)
@@ -165,8 +170,14 @@ class Prepared:
     accounts: dict[str, str]  # account name -> seller id
 
 
+# Bumped when generated catalogs change shape (the work dir caches them across runs and
+# checkouts): "pt" = with product type attributes and cached definitions (issue 14).
+CATALOG_FORMAT = "pt"
+
+
 def _catalog_dir(p: Params) -> Path:
-    return Path(p.workdir or default_workdir()) / f"catalog-{p.skus}-{'-'.join(p.marketplaces)}"
+    name = f"catalog-{CATALOG_FORMAT}-{p.skus}-{'-'.join(p.marketplaces)}"
+    return Path(p.workdir or default_workdir()) / name
 
 
 def _seed_path(p: Params) -> Path:
@@ -502,6 +513,7 @@ def _read_live(items_file: Path, desired: DesiredState) -> dict[ListingKey, Live
     """Normalize the captured Items marketplace by marketplace, as ``workflow.read_live``
     does with a marketplace's search results (raw JSON parsed here, as httpx would)."""
     mps = {(a.name, mk.marketplace_id): mk for a in desired.accounts for mk in a.marketplaces}
+    keep = desired.managed_attributes
     live: dict[ListingKey, LiveListing | None] = dict.fromkeys(d.key for d in desired.listings)
     with items_file.open(encoding="utf-8") as f, paused_gc():
         for line in f:
@@ -510,7 +522,7 @@ def _read_live(items_file: Path, desired: DesiredState) -> dict[ListingKey, Live
             # workflow.read_live, whose keys are made from the desired listings' SKUs
             k = ListingKey(sys.intern(account), sys.intern(sku), sys.intern(mp))
             if k in live:
-                live[k] = live_mod.normalize_item(item, k, mps[(account, mp)])
+                live[k] = live_mod.normalize_item(item, k, mps[(account, mp)], keep)
     return live
 
 
@@ -526,10 +538,14 @@ class _CountingSink:
 
 
 def scenario_local(p: Params) -> dict[str, Any]:
-    """Local compute only (no emulator, no quotas, no latency): load, desired, parse and
-    normalize the captured live Items, diff + plan, render text / markdown / json; each stage
-    timed. ``target_stages_s`` = every stage but the renders + the slowest render (a run
-    prints one format)."""
+    """Local compute only (no emulator, no quotas, no latency): load, desired (with the product
+    type schema validation unless ``schema_validation`` is off), parse and normalize the captured
+    live Items, diff + plan, render text / markdown / json; each stage timed.
+    ``target_stages_s`` = every stage but the renders + the slowest render (a run prints one
+    format). ``schema_validation="compare"`` runs the scenario without and then with the
+    validation, each in its own process, and reports both and their ratio."""
+    if p.schema_validation == "compare":
+        return _compare_schema_validation(p)
     if not p.in_process and not _items_path(p).exists():
         subprocess.run(
             [sys.executable, "-m", "bench", "prepare", "--items", *to_args(p)], cwd=ROOT,
@@ -542,7 +558,7 @@ def scenario_local(p: Params) -> dict[str, Any]:
     with m:
         raw = load(prep.catalog)
         m.stage("load")
-        desired = build(raw)
+        desired = build(raw, validate_schemas=p.schema_validation != "off")
         del raw  # as in loader.load_desired: the raw catalog is garbage once built
         m.stage("desired")
         live = _read_live(items_file, desired)
@@ -563,6 +579,65 @@ def scenario_local(p: Params) -> dict[str, Any]:
             "peak_rss_after_stage_mib": m.peaks,
             "listings": len(desired.listings), "changes": len(plan.changes),
             "render_chars": sizes, "calls": {}, "lower_bound_s": 0.0, "ratio": None}
+
+
+def _compare_schema_validation(p: Params) -> dict[str, Any]:
+    """``repeat`` rounds of the local scenario without then with the validation, each run in its
+    own process; the medians, every run, and the ratios of the medians."""
+    runs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
+    for _ in range(max(1, p.repeat)):
+        for mode in ("off", "on"):
+            if p.in_process:
+                runs[mode].append(scenario_local(replace(p, schema_validation=mode)))
+                continue
+            out = subprocess.run(
+                [sys.executable, "-m", "bench", "local", *to_args(p), "--schema-validation",
+                 mode], cwd=ROOT, check=True, capture_output=True, text=True,
+            ).stdout.strip().splitlines()
+            runs[mode].append(json.loads(out[-1]))
+
+    def median(mode: str, field: str) -> float:
+        return _r(statistics.median(r[field] for r in runs[mode]))
+
+    def stage(mode: str, name: str) -> float:
+        return _r(statistics.median(r["stages_s"][name] for r in runs[mode]))
+
+    fields = ("wall_s", "cpu_s", "target_stages_s")
+    off = {f: median("off", f) for f in fields}
+    on = {f: median("on", f) for f in fields}
+    return {
+        "scenario": "local-schema-validation", "params": p.data(),
+        "listings": runs["on"][0]["listings"], "rounds": len(runs["on"]),
+        # the common fields are those of the normal configuration (validation on)
+        "wall_s": on["wall_s"], "cpu_s": on["cpu_s"],
+        "peak_rss_mib": max(r["peak_rss_mib"] for r in runs["on"]),
+        "without": {**off, "desired_s": stage("off", "desired"),
+                    "peak_rss_mib": max(r["peak_rss_mib"] for r in runs["off"])},
+        "with": {**on, "desired_s": stage("on", "desired"),
+                 "peak_rss_mib": max(r["peak_rss_mib"] for r in runs["on"])},
+        "ratio_wall": _r(on["wall_s"] / off["wall_s"]),
+        "ratio_target_stages": _r(on["target_stages_s"] / off["target_stages_s"]),
+        "ratio_cpu": _r(on["cpu_s"] / off["cpu_s"]),
+        "runs": {mode: [{f: r[f] for f in (*fields, "stages_s")} for r in rs]
+                 for mode, rs in runs.items()},
+        "calls": {}, "lower_bound_s": 0.0, "ratio": None,
+    }
+
+
+def scenario_naive(p: Params) -> dict[str, Any]:
+    from bench.naive import scenario_naive as run
+
+    return run(p)
+
+
+SCENARIOS: dict[str, Callable[[Params], dict[str, Any]]] = {
+    "plan": scenario_plan,
+    "apply": scenario_apply,
+    "noop": scenario_noop,
+    "incremental": scenario_incremental,
+    "naive": scenario_naive,
+    "local": scenario_local,
+}
 
 
 def with_defaults(name: str, p: Params) -> Params:

@@ -9,7 +9,15 @@ catalog YAML that reproduces exactly the managed state Amazon has:
 - **quantities** literally: an integer for the DEFAULT channel of non-MLI marketplaces, and
   ``location -> quantity`` on MLI marketplaces (locations.yaml gets one location per channel
   code seen; FBA ``AMAZON_*`` channels are not managed);
-- **texts** per language_tag of each marketplace (title, description, bullets in order).
+- **texts** per language_tag of each marketplace (title, description, bullets in order);
+- **the rest of the offer** as fixed per-marketplace overrides: sale price with its schedule,
+  business (B2B) price with its quantity tiers, minimum/maximum seller allowed prices, and the
+  list price in the marketplace's shape (``value`` or ``value_with_tax``);
+- **every other attribute** Amazon returns (condition_type, merchant_suggested_asin, brand,
+  identifiers, images, ...) under ``attributes:`` (per SKU when every marketplace has the same
+  value, else per marketplace), and a ``requirements`` set per SKU: LISTING_OFFER_ONLY for an
+  offer on an existing ASIN (merchant_suggested_asin), else LISTING. The CLI then pulls the
+  product type definitions the new catalog uses (``product-types/``).
 
 What cannot plan empty is reported as a warning, never silently changed: an MLI listing whose
 DEFAULT channel carries stock (the catalog forces DEFAULT=0), an MLI listing lacking one of the
@@ -138,6 +146,7 @@ def build_files(
             loc_of[(mp.code, code)] = _location_name(code, loc_names)
     # ---------------------------------------------------------------- SKUs
     skus: dict[str, dict[str, Any]] = {}
+    per_mp: dict[str, dict[str, dict[str, Any]]] = {}  # sku -> code -> catalog attributes
     listings = 0
     for mp_id in sorted(live):
         mp = mp_by_id[mp_id]
@@ -158,6 +167,10 @@ def build_files(
             _texts(s, sku, lst, mp, warnings)
             _quantity(s, sku, lst, mp, loc_of, warnings)
             _prices(s, lst, mp)
+            _offer_extras(s, lst, mp)
+            per_mp.setdefault(sku, {})[mp.code] = _attributes(lst, mp)
+    for sku, by_code in per_mp.items():
+        _place_attributes(skus[sku], by_code)
     # every MLI listing must carry every location of its marketplace (else the catalog
     # manages the missing one at 0 and the plan is not empty)
     for sku, s in skus.items():
@@ -210,8 +223,21 @@ def build_files(
         while fname in used:
             fname += "_"
         used.add(fname)
-        files[f"skus/{fname}.yaml"] = _dump("sku", {"skus": {sku: skus[sku]}})
+        files[f"skus/{fname}.yaml"] = _dump("sku", {"skus": {sku: _ordered(skus[sku])}})
     return ImportResult(files, len(skus), listings, tuple(warnings))
+
+
+_KEY_ORDER = ("product_type", "requirements", "marketplaces", "attributes", "texts", "quantity",
+              "overrides")
+
+
+def _ordered(s: dict[str, Any]) -> dict[str, Any]:
+    out = {k: s[k] for k in _KEY_ORDER if k in s}
+    out.update({k: v for k, v in s.items() if k not in out})
+    for code, ov in (out.get("overrides") or {}).items():
+        first = {k: ov[k] for k in ("requirements", "attributes") if k in ov}
+        out["overrides"][code] = {**first, **{k: v for k, v in ov.items() if k not in first}}
+    return out
 
 
 def _settings(account: Account, marketplaces: Sequence[MarketplaceConfig]) -> dict[str, Any]:
@@ -320,8 +346,9 @@ def _prices(s: dict[str, Any], lst: LiveListing, mp: MarketplaceConfig) -> None:
                 if v.get("value_with_tax") is not None:
                     ov["price"] = _num(v["value_with_tax"])
     for e in lst.attributes.get("list_price", []):
-        if e.get("currency") in (None, mp.currency) and e.get("value") is not None:
-            ov["list_price"] = _num(e["value"])
+        v = e.get("value", e.get("value_with_tax"))
+        if e.get("currency") in (None, mp.currency) and v is not None:
+            ov["list_price"] = _num(v)
     if ov:
         s.setdefault("overrides", {})[mp.code] = ov
 
@@ -334,6 +361,99 @@ def schema_files(files: Mapping[str, str]) -> dict[str, str]:
                     if (m := _MODELINE.match(text.split("\n", 1)[0]))})
     return {f"{SCHEMAS_DIR}/{k}.schema.json":
             (SCHEMA_DIR / f"{k}.schema.json").read_text(encoding="utf-8") for k in kinds}
+
+
+def _schedule(field_value: Any) -> dict[str, Any] | None:
+    try:
+        first = field_value[0]["schedule"][0]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return first if isinstance(first, dict) else None
+
+
+def _offer_extras(s: dict[str, Any], lst: LiveListing, mp: MarketplaceConfig) -> None:
+    """Sale, allowed and business prices as fixed overrides of marketplace ``mp``."""
+    ov: dict[str, Any] = {}
+    for e in lst.attributes.get("purchasable_offer", []):
+        if e.get("currency") not in (None, mp.currency):
+            continue
+        if e.get("audience", "ALL") == "ALL":
+            sale = _schedule(e.get("discounted_price"))
+            if sale and sale.get("value_with_tax") is not None:
+                ov["sale_price"] = {"price": _num(sale["value_with_tax"]),
+                                    "start_at": str(sale.get("start_at", "")),
+                                    "end_at": str(sale.get("end_at", ""))}
+            for name in ("minimum_seller_allowed_price", "maximum_seller_allowed_price"):
+                v = _schedule(e.get(name))
+                if v and v.get("value_with_tax") is not None:
+                    ov[name] = _num(v["value_with_tax"])
+        elif e.get("audience") == "B2B":
+            our = _schedule(e.get("our_price"))
+            if not our or our.get("value_with_tax") is None:
+                continue
+            b2b: dict[str, Any] = {"price": _num(our["value_with_tax"])}
+            plan = _schedule(e.get("quantity_discount_plan"))
+            if plan and isinstance(plan.get("levels"), list):
+                key = "percent_off" if plan.get("discount_type") == "percent" else "price"
+                b2b["tiers"] = [{"quantity": int(lv["lower_bound"]), key: _num(lv["value"])}
+                                for lv in plan["levels"]]
+            ov["business_price"] = b2b
+    if ov:
+        s.setdefault("overrides", {}).setdefault(mp.code, {}).update(ov)
+
+
+# Attributes the catalog writes from its own keys (texts, prices, quantities).
+_OWN = frozenset({"item_name", "product_description", "bullet_point", "purchasable_offer",
+                  "list_price", "fulfillment_availability"})
+
+
+def _catalog_value(entries: list[Any], mp: MarketplaceConfig) -> Any:
+    """Live entries as the catalog writes them: hidden selector fields left out (filled in per
+    marketplace again), a lone field as a scalar, several entries as a list."""
+    out = []
+    for e in entries:
+        fields = {k: _plain(v) for k, v in e.items() if k != "marketplace_id"
+                  and not (k == "language_tag" and v == mp.language_tag)}
+        out.append(next(iter(fields.values())) if len(fields) == 1 else fields)
+    return out[0] if len(out) == 1 else out
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return _num(v)
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _attributes(lst: LiveListing, mp: MarketplaceConfig) -> dict[str, Any]:
+    return {name: _catalog_value(entries, mp) for name, entries in sorted(lst.attributes.items())
+            if name not in _OWN and entries}
+
+
+def _place_attributes(s: dict[str, Any], by_code: Mapping[str, dict[str, Any]]) -> None:
+    """Attributes the same in every marketplace go to the SKU, the others to overrides; the
+    requirements set follows (offer-only when the listing names an existing ASIN)."""
+    names = sorted({n for attrs in by_code.values() for n in attrs})
+    shared = {n: by_code[next(iter(by_code))].get(n) for n in names
+              if all(n in a and a[n] == by_code[next(iter(by_code))].get(n)
+                     for a in by_code.values())}
+    if shared:
+        s["attributes"] = shared
+    for code, attrs in by_code.items():
+        own = {n: v for n, v in attrs.items() if n not in shared}
+        if own:
+            s.setdefault("overrides", {}).setdefault(code, {})["attributes"] = own
+    reqs = {code: "LISTING_OFFER_ONLY" if "merchant_suggested_asin" in attrs else "LISTING"
+            for code, attrs in by_code.items()}
+    common = "LISTING_OFFER_ONLY" if "LISTING_OFFER_ONLY" in reqs.values() else "LISTING"
+    if common != "LISTING":
+        s["requirements"] = common
+    for code, req in reqs.items():
+        if req != common:
+            s.setdefault("overrides", {}).setdefault(code, {})["requirements"] = req
 
 
 def write_files(out_dir: str | Path, files: Mapping[str, str]) -> list[Path]:

@@ -164,6 +164,7 @@ def read_live(
     if refresh not in REFRESH_MODES:
         raise ValueError(f"refresh must be one of {REFRESH_MODES}")
     mps = _marketplace_configs(desired.accounts)
+    keep = desired.managed_attributes  # attributes no listing declares are not kept (memory)
     if digests is None:
         digests = (
             {d.key: catalog_digest(d) for d in desired.listings} if cache is not None else {}
@@ -185,7 +186,7 @@ def read_live(
                 key = ListingKey(account, sku, mp_id)
                 if known is not None and key in known:
                     continue
-                have = None if item is None else live_mod.normalize_item(item, key, mp)
+                have = None if item is None else live_mod.normalize_item(item, key, mp, keep)
                 live[key] = have
                 if builder is not None:
                     builder.add(key, have)

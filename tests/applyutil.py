@@ -53,6 +53,11 @@ def desired_listing(
                 "our_price": [{"schedule": [{"value_with_tax": price}]}],
             }
         ],
+        # an offer on an existing ASIN (PRODUCT is offer-only)
+        "condition_type": [{"value": "new_new", "marketplace_id": mp.marketplace_id}],
+        "merchant_suggested_asin": [
+            {"value": f"B0{i:08d}", "marketplace_id": mp.marketplace_id}
+        ],
     }
     if mp.mli:
         fa = [
@@ -67,8 +72,13 @@ def desired_listing(
     attrs["fulfillment_availability"] = sorted(fa, key=lambda e: e["fulfillment_channel_code"])
     allocated = sum(e["quantity"] for e in fa)
     return DesiredListing(
-        ListingKey("na", sku, mp.marketplace_id), "PRODUCT", attrs, mli=mp.mli, allocated=allocated
+        ListingKey("na", sku, mp.marketplace_id), "PRODUCT", attrs, mli=mp.mli,
+        allocated=allocated, requirements="LISTING_OFFER_ONLY",
     )
+
+
+def _lang(marketplace_id: str) -> str:
+    return US.language_tag if marketplace_id == US.marketplace_id else CA.language_tag
 
 
 def desired_state(
@@ -113,7 +123,8 @@ def drifted_seed(desired: DesiredState, *, missing_every: int = 0) -> dict[str, 
         else:
             attrs["fulfillment_availability"][0]["quantity"] += 2
             attrs["fulfillment_availability"][0]["lead_time_to_ship_max_days"] = 3
-        attrs["brand"] = [{"value": "Acme", "marketplace_id": d.key.marketplace_id}]
+        attrs["brand"] = [{"value": "Acme", "language_tag": _lang(d.key.marketplace_id),
+                           "marketplace_id": d.key.marketplace_id}]
         rows.append(
             {
                 "sku": d.key.sku,
@@ -265,6 +276,9 @@ def write_catalog(
             "skus": {
                 f"GEN-{i:04d}": {
                     "product_type": "PRODUCT",
+                    "requirements": "LISTING_OFFER_ONLY",
+                    "attributes": {"condition_type": "new_new",
+                                   "merchant_suggested_asin": f"B0GEN{i:05d}"},
                     "base_price": 10 + i % 40,
                     "texts": {
                         "en_US": {
@@ -283,6 +297,17 @@ def write_catalog(
         (root / rel).write_text(
             yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8"
         )
+    write_product_types(root)
+
+
+def write_product_types(root: Any) -> None:
+    """The product type definitions the catalog at ``root`` uses, as a pull would cache them."""
+    from reconciler.catalog.desired import schema_needs
+    from reconciler.catalog.loader import load
+    from reconciler.emulator.product_types import write_catalog_copies
+
+    write_catalog_copies(root, schema_needs(load(root, definitions=False)),
+                         retrieved="2026-11-20")
 
 
 def exact_seed(desired: DesiredState) -> dict[str, Any]:
@@ -292,7 +317,8 @@ def exact_seed(desired: DesiredState) -> dict[str, Any]:
     rows = seed["sellers"][SELLER]["listings"]
     for row, d in zip(rows, desired.listings, strict=True):
         attrs = to_json_value(d.attributes)
-        attrs["brand"] = [{"value": "Acme", "marketplace_id": d.key.marketplace_id}]
+        attrs["brand"] = [{"value": "Acme", "language_tag": _lang(d.key.marketplace_id),
+                           "marketplace_id": d.key.marketplace_id}]
         attrs["purchasable_offer"][0]["discounted_price"] = [
             {
                 "schedule": [

@@ -37,6 +37,7 @@ MODELS = {
     # validate 2026-01-01 getOrder bodies with assert_conforms("orders", "GetOrderResponse").
     "orders": "orders_2026-01-01.json",
     "ordersV0": "ordersV0.json",
+    "definitions": "definitionsProductTypes_2020-09-01.json",
 }
 FEED_SCHEMAS = {
     "feed": "listings-feed-schema-v2.json",

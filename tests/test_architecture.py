@@ -29,21 +29,25 @@ PKG = ROOT / "reconciler"
 # or a top-level module.
 ALLOWED: dict[str, frozenset[str]] = {
     "kernel": frozenset(),
-    "catalog": frozenset({"kernel"}),
-    "spapi": frozenset({"kernel"}),
-    "emulator": frozenset({"kernel"}),
+    # Amazon's listing contract (product type definitions), shared by catalog and emulator
+    "contract": frozenset({"kernel"}),
+    "catalog": frozenset({"kernel", "contract"}),
+    "spapi": frozenset({"kernel", "contract"}),
+    "emulator": frozenset({"kernel", "contract"}),
     "live": frozenset({"kernel", "spapi"}),
-    "plan": frozenset({"kernel", "catalog", "live"}),
+    "plan": frozenset({"kernel", "contract", "catalog", "live"}),
     "orders": frozenset({"kernel", "catalog", "spapi"}),
-    "apply": frozenset({"kernel", "catalog", "spapi", "live", "plan"}),
+    "apply": frozenset({"kernel", "contract", "catalog", "spapi", "live", "plan"}),
     # the monitoring report reads what the stages below left on disk; only the cli runs it
     "report": frozenset({"kernel", "catalog", "live", "plan", "apply"}),
-    "pipeline": frozenset({"kernel", "catalog", "spapi", "live", "plan", "orders"}),
+    "pipeline": frozenset({"kernel", "contract", "catalog", "spapi", "live", "plan", "orders"}),
     # live listings -> catalog YAML (`reconciler import`): reads like live, writes the catalog
-    "importer": frozenset({"kernel", "catalog", "spapi", "live"}),
+    "importer": frozenset({"kernel", "contract", "catalog", "spapi", "live"}),
+    # product type definitions from Amazon -> catalog/product-types/ (`product-types pull`)
+    "producttype_pull": frozenset({"kernel", "contract", "catalog", "spapi"}),
     "cli": frozenset(
-        {"kernel", "catalog", "spapi", "live", "plan", "orders", "apply", "pipeline", "importer",
-         "emulator", "report", "__init__"}
+        {"kernel", "contract", "catalog", "spapi", "live", "plan", "orders", "apply", "pipeline",
+         "importer", "producttype_pull", "emulator", "report", "__init__"}
     ),
     "__init__": frozenset(),
     "__main__": frozenset({"cli"}),

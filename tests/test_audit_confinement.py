@@ -25,7 +25,8 @@ from click.testing import CliRunner, Result
 
 from reconciler.apply import audit
 from reconciler.cli import main
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
+from reconciler.emulator.state import EmulatorConfig
 from reconciler.kernel import redact
 from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.model import ApplySettings

@@ -103,6 +103,17 @@ def test_local_plans_every_listing(params: Params) -> None:
     assert out["render_chars"]["json"] > 0
 
 
+def test_local_compares_schema_validation_on_and_off(params: Params) -> None:
+    out = SCENARIOS["local"](replace(params, drift=0.5, schema_validation="compare", repeat=2))
+    json.dumps(out)
+    assert all(k in out for k in COMMON)
+    assert out["scenario"] == "local-schema-validation" and out["rounds"] == 2
+    assert out["listings"] == 24
+    assert len(out["runs"]["off"]) == len(out["runs"]["on"]) == 2
+    assert out["ratio_wall"] == round(out["with"]["wall_s"] / out["without"]["wall_s"], 3)
+    assert out["with"]["desired_s"] > 0 and out["without"]["desired_s"] > 0
+
+
 def test_plan_over_real_http_server(params: Params, capsys: pytest.CaptureFixture[str]) -> None:
     p = replace(params, in_process=False, skus=4)
     prepare(p)  # cached: no preparation subprocess

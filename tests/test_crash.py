@@ -60,6 +60,9 @@ def write_cycle_catalog(root: Path, url: str, cycle: int) -> None:
     skus = {
         f"GEN-{i:04d}": {
             "product_type": "PRODUCT",
+            "requirements": "LISTING_OFFER_ONLY",
+            "attributes": {"condition_type": "new_new",
+                           "merchant_suggested_asin": f"B0GEN{i:05d}"},
             "base_price": 10 + (i + cycle) % 40,
             "texts": {
                 "en_US": {"item_name": f"Stoneware mug no. {i}"},

@@ -28,7 +28,8 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import main
 from reconciler.emulator import auth as emu_auth
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
+from reconciler.emulator.state import EmulatorConfig
 from reconciler.emulator.transport import EmulatorTransport
 from reconciler.kernel import connstate, redact
 from reconciler.kernel.connections import Connection, connection_reasons

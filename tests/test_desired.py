@@ -68,7 +68,8 @@ def test_every_desired_field_is_one_the_live_side_keeps(state: DesiredState) -> 
     seen: set[tuple[str, str]] = set()
     for x in state.listings:
         for name, entries in x.attributes.items():
-            assert name in MANAGED_FIELDS
+            if name not in MANAGED_FIELDS:  # other attributes keep every field (live.py)
+                continue
             for e in entries:
                 assert set(e) <= MANAGED_FIELDS[name], (name, e)
                 seen.update((name, k) for k in e)
@@ -87,7 +88,11 @@ def test_exact_attribute_shapes(state: DesiredState) -> None:
     x = get(state, "na", "ssnm001", US)
     a = x.attributes
     assert set(a) == {"purchasable_offer", "list_price", "item_name", "product_description",
-                      "bullet_point", "fulfillment_availability"}
+                      "bullet_point", "fulfillment_availability", "condition_type",
+                      "merchant_suggested_asin"}
+    assert x.requirements == "LISTING_OFFER_ONLY"
+    assert a["condition_type"] == [{"value": "new_new", "marketplace_id": US}]
+    assert a["merchant_suggested_asin"] == [{"value": "B0C7SSNM01", "marketplace_id": US}]
     assert a["purchasable_offer"] == [{
         "marketplace_id": US, "currency": "USD", "audience": "ALL",
         "our_price": [{"schedule": [{"value_with_tax": D("34.99")}]}],
@@ -213,15 +218,31 @@ locations:
 """
 
 
+OFFER_ONLY = """
+    requirements: LISTING_OFFER_ONLY
+    attributes: {condition_type: new_new, merchant_suggested_asin: B0C7TEST01}"""
+
+
+def defs(*keys: tuple[str, str, str]) -> dict[tuple[str, str, str], object]:
+    """Cached definitions as `product-types pull` stores them (from the emulator's source)."""
+    from reconciler.emulator.product_types import cached_definition
+
+    return {k: cached_definition(*k, retrieved="2026-11-20") for k in keys}
+
+
+PRODUCT_NA = defs(("PRODUCT", "US", "LISTING_OFFER_ONLY"), ("PRODUCT", "CA", "LISTING_OFFER_ONLY"))
+
+
 def test_build_in_memory_location_without_quantity_is_managed_at_zero() -> None:
     raw = RawCatalog(
         root="mem",
         config=doc("reconciler.yaml", CONFIG),
         locations=doc("locations.yaml", LOCATIONS),
+        product_types=PRODUCT_NA,
         skus=(doc("skus/x.yaml", """
 skus:
   X-1:
-    product_type: PRODUCT
+    product_type: PRODUCT""" + OFFER_ONLY + """
     overrides: {US: {price: 9.99}, CA: {price: 12.49}}
     texts: {en_US: {item_name: Thing}}
     quantity: {US: {a: 4}}
@@ -241,7 +262,9 @@ def test_build_needs_pricing_for_base_prices() -> None:
     raw = RawCatalog(
         root="mem",
         config=doc("reconciler.yaml", CONFIG),
-        skus=(doc("skus/x.yaml", "skus:\n  X-1: {product_type: PRODUCT, base_price: 5}\n"),),
+        product_types=PRODUCT_NA,
+        skus=(doc("skus/x.yaml", "skus:\n  X-1:\n    product_type: PRODUCT\n    base_price: 5"
+                  + OFFER_ONLY + "\n"),),
     )
     with pytest.raises(CatalogError) as e:
         build(raw)

@@ -106,6 +106,7 @@ def listing(sku: str, price: float) -> dict[str, Any]:
     return {"sku": sku, "marketplaceId": US, "productType": "PRODUCT", "attributes": {
         "item_name": [{"value": f"Mug {sku}", "language_tag": "en_US", "marketplace_id": US}],
         "condition_type": [{"value": "new_new", "marketplace_id": US}],
+        "merchant_suggested_asin": [{"value": "B0C7MUG001", "marketplace_id": US}],
         "purchasable_offer": [{"marketplace_id": US, "currency": "USD", "audience": "ALL",
                                "our_price": [{"schedule": [{"value_with_tax": price}]}]}],
         "fulfillment_availability": [
@@ -113,6 +114,13 @@ def listing(sku: str, price: float) -> dict[str, Any]:
             {"fulfillment_channel_code": "brooklyn", "quantity": 5,
              "lead_time_to_ship_max_days": 2}],
     }}
+
+
+OFFER_ONLY = "LISTING_OFFER_ONLY"
+
+
+def put_body(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {"productType": "PRODUCT", "requirements": OFFER_ONLY, "attributes": attrs}
 
 
 ALL_DATA = "summaries,attributes,issues,offers,fulfillmentAvailability,procurement,relationships,"\
@@ -132,20 +140,21 @@ def test_listings_items_operations(emu: Emulator, c: Conformant, clock: FakeCloc
     assert h.get(f"{ITEMS}/MUG-1", params={**mp, "includedData": "everything"}).status_code == 400
     # putListingsItem: ACCEPTED, INVALID (missing price, unknown attribute), VALID preview
     attrs = listing("NEW-1", 20.0)["attributes"]
-    ok = h.put(f"{ITEMS}/NEW-1", params=mp, json={"productType": "PRODUCT", "attributes": attrs})
+    ok = h.put(f"{ITEMS}/NEW-1", params=mp, json=put_body(attrs))
     assert ok.json()["status"] == "ACCEPTED"
     no_price = {k: v for k, v in attrs.items() if k != "purchasable_offer"}
     bad = h.put(f"{ITEMS}/NEW-2", params=mp,
-                json={"productType": "PRODUCT", "attributes": {**no_price, "fake_attribute": [{}]}})
+                json={"productType": "PRODUCT", "requirements": OFFER_ONLY,
+                      "attributes": {**no_price, "fake_attribute": [{}]}})
     assert bad.json()["status"] == "INVALID"
     codes = {i["code"] for i in bad.json()["issues"]}
     assert {"90220", "90000900"} <= codes
     prev = h.put(f"{ITEMS}/NEW-3", params={**mp, "mode": "VALIDATION_PREVIEW",
                                             "includedData": "identifiers,issues"},
-                 json={"productType": "PRODUCT", "attributes": attrs})
+                 json=put_body(attrs))
     assert prev.json()["status"] == "VALID" and prev.json()["identifiers"]
     assert h.put(f"{ITEMS}/NEW-1", params={"marketplaceIds": f"{US},{CA}"},
-                 json={"productType": "PRODUCT", "attributes": attrs}).status_code == 400
+                 json=put_body(attrs)).status_code == 400
     assert h.put(f"{ITEMS}/NEW-1", params=mp, content=b"{oops",
                  headers={"content-type": "application/json"}).status_code == 400
     assert h.put(f"{ITEMS}/NEW-1", params=mp, content=b"<xml/>",

@@ -311,6 +311,8 @@ def test_every_operation_type_and_per_message_issues(emu: Emulator, c: httpx.Cli
          "requirements": "LISTING_OFFER_ONLY",
          "attributes": {"purchasable_offer": offer(5.0),
                         "condition_type": [{"value": "new_new", "marketplace_id": US}],
+                        "merchant_suggested_asin": [{"value": "B0C7NEW001",
+                                                     "marketplace_id": US}],
                         "fulfillment_availability": [{"fulfillment_channel_code": "DEFAULT",
                                                       "quantity": 1}]}},
         {"messageId": 4, "sku": "DELETED", "operationType": "DELETE"},

@@ -86,7 +86,7 @@ def emu(clock: Clock) -> Iterator[Emulator]:
                         {
                             "sku": "MUG-1",
                             "marketplaceId": US,
-                            "productType": "MUG",
+                            "productType": "DRINKING_CUP",
                             "attributes": mug_attributes(),
                         },
                     ]
@@ -116,7 +116,7 @@ def patch(
     patches: list[dict[str, Any]],
     *,
     mps: str = US,
-    product_type: str = "MUG",
+    product_type: str = "DRINKING_CUP",
     **params: str,
 ) -> httpx.Response:
     return api.patch(
@@ -486,8 +486,13 @@ def test_put_without_price_is_invalid_90220(api: httpx.Client, emu: Emulator) ->
         f"{BASE}/MUG-2",
         params={"marketplaceIds": US},
         json={
-            "productType": "MUG",
-            "attributes": {"item_name": [{"value": "x", "language_tag": "en_US"}]},
+            "productType": "DRINKING_CUP",
+            "requirements": "LISTING_OFFER_ONLY",
+            "attributes": {
+                "item_name": [{"value": "x", "language_tag": "en_US"}],
+                "condition_type": [{"value": "new_new"}],
+                "merchant_suggested_asin": [{"value": "B0C7MUG002"}],
+            },
         },
     )
     body = r.json()
@@ -499,6 +504,7 @@ def test_put_without_price_is_invalid_90220(api: httpx.Client, emu: Emulator) ->
             "severity": "ERROR",
             "attributeNames": ["purchasable_offer"],
             "categories": ["MISSING_ATTRIBUTE"],
+            "marketplaceIds": [US],
         }
     ]
     assert emu.listing_state(SELLER, "MUG-2", US) is None
@@ -508,16 +514,19 @@ def test_put_replaces_the_whole_listing(api: httpx.Client, emu: Emulator) -> Non
     attrs = {
         "purchasable_offer": [
             {"currency": "USD", "our_price": [{"schedule": [{"value_with_tax": 9.5}]}]}
-        ]
+        ],
+        "condition_type": [{"value": "new_new"}],
+        "merchant_suggested_asin": [{"value": "B0C7MUG001"}],
     }
     r = api.put(
         f"{BASE}/MUG-1",
         params={"marketplaceIds": US},
-        json={"productType": "MUG", "attributes": attrs},
+        json={"productType": "DRINKING_CUP", "requirements": "LISTING_OFFER_ONLY",
+              "attributes": attrs},
     )
     assert r.json()["status"] == "ACCEPTED"
     st = emu.listing_state(SELLER, "MUG-1", US)
-    assert st is not None and set(st["attributes"]) == {"purchasable_offer"}
+    assert st is not None and set(st["attributes"]) == set(attrs)
     assert get(api, "MUG-1").json()["offers"][0]["price"] == {
         "currencyCode": "USD",
         "amount": "9.50",
@@ -528,7 +537,7 @@ def test_put_takes_one_marketplace(api: httpx.Client) -> None:
     r = api.put(
         f"{BASE}/MUG-1",
         params={"marketplaceIds": f"{US},{CA}"},
-        json={"productType": "MUG", "attributes": {}},
+        json={"productType": "DRINKING_CUP", "attributes": {}},
     )
     assert r.status_code == 400 and r.json()["errors"][0]["code"] == "InvalidInput"
 
@@ -599,7 +608,7 @@ def test_malformed_json_wrong_type_and_bad_query(api: httpx.Client) -> None:
     r = api.patch(
         f"{BASE}/MUG-1",
         params={"marketplaceIds": US, "mode": "DRY"},
-        json={"productType": "MUG", "patches": []},
+        json={"productType": "DRINKING_CUP", "patches": []},
     )
     assert r.status_code == 400
 
@@ -627,7 +636,7 @@ def test_accepted_writes_are_visible_after_the_delay_in_order(clock: Clock) -> N
     with Emulator(
         config=EmulatorConfig(write_delay_s=10.0, time_scale=2.0, quotas=False), clock=clock
     ) as e:
-        e.put_listing_direct(SELLER, "S", US, "MUG", mug_attributes())
+        e.put_listing_direct(SELLER, "S", US, "DRINKING_CUP", mug_attributes())
         token = auth.issue_token(e, SELLER)
         with httpx.Client(
             transport=e.transport(), base_url="https://x", headers={"x-amz-access-token": token}
@@ -679,7 +688,7 @@ def test_get_read_shapes(api: httpx.Client) -> None:
     assert r.headers["x-amzn-RateLimit-Limit"] == "5.0"
     item = r.json()
     s = item["summaries"][0]
-    assert s["marketplaceId"] == US and s["productType"] == "MUG"
+    assert s["marketplaceId"] == US and s["productType"] == "DRINKING_CUP"
     assert s["status"] == ["BUYABLE", "DISCOVERABLE"]
     assert s["itemName"] == "Mug" and s["asin"].startswith("B0") and len(s["asin"]) == 10
     assert s["createdDate"].endswith("Z") and s["lastUpdatedDate"].endswith("Z")
@@ -802,7 +811,7 @@ def test_delete_removes_the_listing(api: httpx.Client, emu: Emulator) -> None:
 
 def test_seller_central_edit_bumps_last_updated(emu: Emulator, clock: Clock) -> None:
     before = emu.listing_state(SELLER, "MUG-1", US)
-    emu.put_listing_direct(SELLER, "MUG-1", US, "MUG", mug_attributes(qty_nyc=1))
+    emu.put_listing_direct(SELLER, "MUG-1", US, "DRINKING_CUP", mug_attributes(qty_nyc=1))
     after = emu.listing_state(SELLER, "MUG-1", US)
     assert before is not None and after is not None
     assert after["lastUpdatedDate"] > before["lastUpdatedDate"]
@@ -824,7 +833,7 @@ def many(emu: Emulator) -> Emulator:
             {
                 "sku": f"SKU-{i:02d}",
                 "marketplaceId": US,
-                "productType": "MUG",
+                "productType": "DRINKING_CUP",
                 "attributes": attrs,
                 "createdDate": f"2026-01-{i + 1:02d}T00:00:00Z",
                 "lastUpdatedDate": f"2026-02-{(i % 28) + 1:02d}T00:00:00.000Z",
@@ -912,7 +921,7 @@ def test_search_caps_paging_at_1000(api: httpx.Client, emu: Emulator) -> None:
                         {
                             "sku": f"C-{i:04d}",
                             "marketplaceId": US,
-                            "productType": "MUG",
+                            "productType": "DRINKING_CUP",
                             "attributes": {},
                         }
                         for i in range(1005)

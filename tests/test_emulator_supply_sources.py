@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from reconciler.emulator import supply_sources
-from reconciler.emulator.app import EmulatorConfig
+from reconciler.emulator.state import EmulatorConfig
 
 from . import spapi_models
 from .emulator_support import OTHER_SELLER, SELLER, client, emulator

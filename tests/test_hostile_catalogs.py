@@ -25,8 +25,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import main
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
 from reconciler.emulator.server import running
+from reconciler.emulator.state import EmulatorConfig
 from reconciler.spapi.connect import close_embedded_emulators, embedded_emulator
 from tests.test_validate_cli import BASE, FIXTURES, build_fixture
 

@@ -79,6 +79,50 @@ def test_import_validate_plan_empty(
     assert again.exit_code == 1 and "not empty" in again.output
 
 
+def test_import_captures_every_attribute_and_the_whole_offer(
+    tmp_path: Path, isolated_state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sample after `reconciler demo` (its sale price, business tiers, allowed prices, UK
+    list price with tax, condition and ASINs): import -> validate -> plan is empty."""
+    from reconciler.pipeline import run_plan
+
+    sample = Path(__file__).resolve().parent.parent / "catalog"
+    monkeypatch.chdir(tmp_path)
+    try:
+        assert CliRunner().invoke(main, ["demo", str(sample)]).exit_code == 0
+        out = tmp_path / "imported"
+        r = CliRunner().invoke(main, ["import", str(sample), "--account", "eu", "--out",
+                                      str(out)], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        assert (out / "product-types" / "CUTTING_BOARD" / "UK.LISTING_OFFER_ONLY.json").is_file()
+        v = CliRunner().invoke(main, ["validate", str(out)], catch_exceptions=False)
+        assert v.exit_code == 0, v.output
+        run = run_plan(out, state_dir=str(isolated_state))
+        try:
+            assert not run.plan.has_changes, [c.name for c in run.plan.changes]
+        finally:
+            for c in run.clients.values():
+                c.close()
+    finally:
+        close_embedded_emulators()
+    knife = yaml.safe_load((out / "skus" / "knf-chef-8.yaml").read_text())["skus"]["KNF-CHEF-8"]
+    assert knife["requirements"] == "LISTING_OFFER_ONLY"
+    # every attribute Amazon has, the demo's unmanaged brand too
+    assert knife["attributes"] == {"condition_type": "new_new", "brand": "Hearth & Hollow",
+                                   "merchant_suggested_asin": "B0C7KNFCH8"}
+    assert knife["overrides"]["UK"]["business_price"]["tiers"] == [
+        {"quantity": 5, "percent_off": 5}, {"quantity": 10, "percent_off": 10}]
+    board = yaml.safe_load((out / "skus" / "cb-oak-l.yaml").read_text())["skus"]["CB-OAK-L"]
+    assert board["overrides"]["UK"]["list_price"] == pytest.approx(66.99)
+    mug = yaml.safe_load((out / "skus" / "mug-cer-16.yaml").read_text())["skus"]["MUG-CER-16"]
+    assert mug["overrides"]["DE"]["sale_price"] == {"price": pytest.approx(17.95),
+                                                    "start_at": "2026-12-01",
+                                                    "end_at": "2026-12-31"}
+    tea = yaml.safe_load((out / "skus" / "tea-ci-1l.yaml").read_text())["skus"]["TEA-CI-1L"]
+    assert set(tea["overrides"]["FR"]) >= {"minimum_seller_allowed_price",
+                                           "maximum_seller_allowed_price"}
+
+
 def test_import_unknown_account(live_account: Path, tmp_path: Path) -> None:
     r = CliRunner().invoke(
         main, ["import", str(live_account), "--account", "zz", "--out", str(tmp_path / "x")]

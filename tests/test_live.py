@@ -64,10 +64,17 @@ def test_applied_listing_diffs_empty_despite_every_quirk() -> None:
     assert [
         e["fulfillment_channel_code"] for e in live.attributes["fulfillment_availability"]
     ] == sorted(fa_live)
+    # a sale price is a field a catalog may manage (kept, money canonical); this one does not
+    # manage it, so it is not in the diff above
     assert "discounted_price" in item["attributes"]["purchasable_offer"][0]
-    assert "discounted_price" not in live.attributes["purchasable_offer"][0]
-    # attributes no catalog can manage are not kept (memory at 100k listings)
-    assert item["attributes"]["brand"] and "brand" not in live.attributes
+    sale = live.attributes["purchasable_offer"][0]["discounted_price"][0]["schedule"][0]
+    assert sale["value_with_tax"] == Decimal("1.50")
+    assert "map_price" not in live.attributes["purchasable_offer"][0]
+    # attributes the catalog does not declare are not kept when the planner says what to keep
+    # (memory at 100k listings); import keeps them all
+    assert item["attributes"]["brand"] and "brand" in live.attributes
+    kept = normalize_item(item, d.key, US, keep=frozenset(d.attributes))
+    assert "brand" not in kept.attributes and diff_listing(d, kept) == ()
 
 
 def test_keys_and_string_values_are_shared_across_listings() -> None:

@@ -18,8 +18,9 @@ import pytest
 
 from reconciler.emulator import orders_gen
 from reconciler.emulator import orders_store as emu_orders
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
 from reconciler.emulator.feed_processing import feed_error
+from reconciler.emulator.state import EmulatorConfig
 from reconciler.kernel.quotas import QUOTAS
 
 from . import spapi_models

@@ -132,11 +132,13 @@ def test_unsafe_plan_stops_and_names_the_setting(tmp_path: Path) -> None:
 def test_unmanaged_live_data_never_appears(isolated_state: Path) -> None:
     data = plan_json("--force")
     text = json.dumps(data)
-    # the seed adds a brand attribute everywhere, a discount beside one price, a lead time and
-    # an AMAZON_NA channel: none is managed by the catalog
-    assert "brand" not in {f["attribute"] for c in data["changes"] for f in c["fields"]}
+    # the seed adds a brand attribute where the catalog declares none, a discount beside one
+    # price, a lead time and an AMAZON_NA channel: none is managed by the catalog (only the new
+    # product JAR-GLS-6 declares a brand, and MUG-CER-16 a sale price)
+    assert {c["sku"] for c in data["changes"] for f in c["fields"]
+            if f["attribute"] == "brand"} <= {"JAR-GLS-6"}
     assert demo_mod.BRAND not in text
-    assert "discounted_price" not in text
+    assert '"start_at": "2026-01-01"' not in text  # the seed's unmanaged discount
     assert "lead_time_to_ship_max_days" not in text
     assert "AMAZON_NA" not in text
 

@@ -39,7 +39,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from reconciler.apply.run import apply_plan
-from reconciler.emulator.app import EmulatorConfig
+from reconciler.emulator.state import EmulatorConfig
 from reconciler.kernel.errors import CatalogError
 from reconciler.kernel.model import DesiredState, ListingKey, LiveListing, to_json_value
 from reconciler.live import normalize as live_mod
@@ -87,6 +87,9 @@ def catalogs(draw: st.DrawFn, *, max_skus: int = 4) -> dict[str, Any]:
             texts["en_CA"] = {"item_name": draw(_word)}
         entry: dict[str, Any] = {
             "product_type": "PRODUCT",
+            "requirements": "LISTING_OFFER_ONLY",
+            "attributes": {"condition_type": "new_new",
+                           "merchant_suggested_asin": f"B0PROP{i:04d}"},
             "base_price": float(draw(_price)),
             "texts": texts,
         }
@@ -148,6 +151,7 @@ def write(root: Path, files: dict[str, Any]) -> None:
         text = data if isinstance(data, str) else yaml.safe_dump(data, allow_unicode=True,
                                                                   sort_keys=False)
         p.write_text(text, encoding="utf-8")
+    au.write_product_types(root)
 
 
 def load_files(files: dict[str, Any]) -> DesiredState:

@@ -320,7 +320,8 @@ def test_emulator_call_log_shows_ceil_n_over_20_searches(n: int) -> None:
 def test_reader_saturates_the_search_quota_with_latency() -> None:
     """design.md §4: with 300 ms latency one request at a time reaches only 3.3 of 5 rps; the
     concurrent reader must run at the quota. Same ratios 10× faster (emulator time scale)."""
-    from reconciler.emulator.app import Emulator, EmulatorConfig
+    from reconciler.emulator.app import Emulator
+    from reconciler.emulator.state import EmulatorConfig
 
     scale, skus = 10.0, 600  # 30 searches; quota 50/s, latency 30 ms
     config = EmulatorConfig(latency_ms=300, time_scale=scale)

@@ -22,7 +22,8 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import main
-from reconciler.emulator.app import Emulator, EmulatorConfig
+from reconciler.emulator.app import Emulator
+from reconciler.emulator.state import EmulatorConfig
 from reconciler.kernel import redact
 from reconciler.spapi import connect
 from reconciler.spapi.connect import close_embedded_emulators

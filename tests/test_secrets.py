@@ -139,6 +139,7 @@ def add_eu_account(cat: Path) -> None:
     rates = yaml.safe_load((cat / "rates.yaml").read_text("utf-8"))
     rates["rates"]["EUR"] = 0.92
     (cat / "rates.yaml").write_text(yaml.safe_dump(rates), "utf-8")
+    au.write_product_types(cat)
 
 
 def run(*args: str) -> Result:

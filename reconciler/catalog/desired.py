@@ -21,6 +21,14 @@ Per listing (see the sample catalog for the YAML):
   ``DEFAULT`` = the quantity (a literal, or the sum of its locations' quantities). Quantities
   come from the SKU (``quantity:``) or from an allocation policy over stock.csv
   (:mod:`reconciler.catalog.allocation`). No quantity given -> the attribute is not managed.
+- the rest of the offer (:mod:`reconciler.catalog.offers`): sale price, business price with
+  quantity tiers, minimum/maximum seller allowed prices, ``clear`` to remove one;
+- any other attribute of the product type definition
+  (:mod:`reconciler.contract.listing_attributes`), shaped by the catalog's cached definition
+  (``product-types/``, :mod:`reconciler.catalog.listing_schema`), with the listing's
+  requirements set (``requirements:``);
+- every listing is then checked against its definition (requirements enforced; texts held for
+  review: structure only), unless ``validate_schemas=False``;
 - ``state: absent`` -> ``DesiredListing(state="absent", attributes={})``.
 
 Pure: no I/O, no clock (``today`` is a parameter).
@@ -34,7 +42,9 @@ import sys
 from decimal import Decimal
 from typing import Any
 
+from reconciler.catalog.desired_contract import ContractMixin
 from reconciler.catalog.fulfillment import Fulfillment
+from reconciler.catalog.listing_schema import Definitions
 from reconciler.catalog.pricing import PriceError, Rule, compute
 from reconciler.catalog.raw import Doc, RawCatalog, SkuDecl
 from reconciler.catalog.settings import (
@@ -49,6 +59,7 @@ from reconciler.catalog.settings import (
     read_rates,
 )
 from reconciler.catalog.texts import TemplateProblem, Texts
+from reconciler.contract.listing_attributes import declared
 from reconciler.kernel import marketplaces as mkt
 from reconciler.kernel.errors import CatalogError, Problem
 from reconciler.kernel.gcpause import paused_gc
@@ -60,6 +71,7 @@ from reconciler.kernel.model import (
     ListingKey,
     MarketplaceConfig,
     PriceDerivation,
+    Selector,
     SourceRef,
 )
 
@@ -78,18 +90,48 @@ MAX_BULLET = 600
 MAX_DESCRIPTION_BYTES = 10_000
 
 
-def build(raw: RawCatalog, *, today: _dt.date | None = None) -> DesiredState:
-    """The desired state of the catalog. Raises CatalogError with every problem found."""
+def build(
+    raw: RawCatalog, *, today: _dt.date | None = None, validate_schemas: bool = True
+) -> DesiredState:
+    """The desired state of the catalog. Raises CatalogError with every problem found.
+    ``validate_schemas=False`` skips checking listings against their product type definitions
+    (the benchmark's comparison; shapes still come from the definitions)."""
     with paused_gc():
-        return _Builder(raw, today).build()
+        return _Builder(raw, today, validate_schemas).build()
 
 
 
 
-class _Builder:
-    def __init__(self, raw: RawCatalog, today: _dt.date | None) -> None:
+def schema_needs(raw: RawCatalog) -> dict[tuple[str, str, str], tuple[str, str]]:
+    """The product type definitions the catalog needs: (product type, marketplace code,
+    requirements set) -> (an account selling there, the marketplace's language_tag as locale),
+    for every listing that is not ``state: absent``. Raises CatalogError (accounts, targets)."""
+    b = _Builder(raw, None)
+    config = read_config(raw.config, b.problems)
+    b.accounts = {a.name: a for a in config.accounts}
+    out: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for sku in b.collect_skus():
+        data = sku.data
+        pt = data.get("product_type")
+        if data.get("state", "present") == "absent" or not pt:
+            continue
+        for acc, m in b.sku_targets(sku):
+            ov = (data.get("overrides") or {}).get(m.code) or {}
+            req = str(ov.get("requirements") or data.get("requirements") or "LISTING")
+            out.setdefault((pt, m.code, req), (acc.name, m.language_tag))
+    if b.problems:
+        raise CatalogError(list(dict.fromkeys(b.problems)))
+    return dict(sorted(out.items()))
+
+
+class _Builder(ContractMixin):
+    def __init__(self, raw: RawCatalog, today: _dt.date | None, validate: bool = True) -> None:
         self.raw = raw
         self.today = today
+        self.defs = Definitions(raw.product_types, validate=validate)
+        self.known_product_types = PRODUCT_TYPES
+        self.schema_problems: dict[tuple[SourceRef, str], list[str]] = {}
+        self._no_definition: set[tuple[str, str, str]] = set()
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
         self._seen: set[tuple[str, int, str]] = set()
@@ -228,8 +270,9 @@ class _Builder:
         codes = {m.code for _, m in targets}
         state = data.get("state", "present")
         pt = data.get("product_type", "")
-        if pt and pt not in PRODUCT_TYPES:
-            close = difflib.get_close_matches(pt, sorted(PRODUCT_TYPES), n=1)
+        cached_types = {k[0] for k in self.raw.product_types}
+        if pt and pt not in PRODUCT_TYPES and pt not in cached_types:
+            close = difflib.get_close_matches(pt, sorted(PRODUCT_TYPES | cached_types), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             self.add(sku.ref("product_type"), f"unknown product type {pt!r}{hint}", sku.context)
         for section in ("quantity", "overrides"):
@@ -250,21 +293,31 @@ class _Builder:
                 for a, m in targets
             ]
         alloc = self.fulfillment.allocation(sku, targets)
-        return [self.listing(sku, acc, mc, pt, alloc) for acc, mc in targets]
+        out = [self.listing(sku, acc, mc, pt, alloc) for acc, mc in targets]
+        self.flush_schema_problems(sku)
+        return out
 
     def listing(
         self, sku: SkuDecl, acc: Account, m: MarketplaceConfig, pt: str,
         alloc: dict[str, int],
     ) -> DesiredListing:
         ctx = f"SKU {sku.code!r} ({m.code})"
+        before = len(self.problems)
+        requirements, dkey = self.definition_key(sku, m, pt, ctx)
         attrs: dict[str, list[Entry]] = {}
+        clears: list[tuple[str, Selector]] = []
         part = self.rule_for(sku, m.code)
-        derivations = self.prices(sku, m, ctx, attrs, part)
-        held = self.texts_for(sku, acc, m, ctx, attrs)
+        derivations = self.prices(sku, m, ctx, attrs, part, dkey, clears)
+        text_lang = self.text_lang(sku, acc, m)
+        self.texts_for(sku, m, ctx, attrs, text_lang)
+        held = text_lang is None
         entries, allocated = self.fulfillment.entries(sku, acc, m, ctx, alloc)
         if entries is not None:
             attrs["fulfillment_availability"] = entries
-        return DesiredListing(
+        decl = declared(sku.data, m.code, text_lang)
+        if dkey is not None:
+            self.catalog_attributes(sku, m, ctx, dkey, decl, attrs, clears)
+        d = DesiredListing(
             key=ListingKey(acc.name, sku.code, m.marketplace_id),
             product_type=pt,
             attributes=attrs,
@@ -276,7 +329,14 @@ class _Builder:
             price_max=_dec_or_none(part.values.get("max")),
             allocated=allocated,
             source=sku.source,
+            requirements=requirements,
+            clears=tuple(clears),
+            selectors=self.defs.selectors(dkey) if dkey is not None else None,
+            locked=self.defs.locked(dkey) if dkey is not None else frozenset(),
         )
+        if dkey is not None and self.defs.validate and len(self.problems) == before:
+            self.check_schema(sku, m, ctx, dkey, d, text_lang, decl)
+        return d
 
     # ----------------------------------------------------------------------- prices
 
@@ -309,7 +369,7 @@ class _Builder:
 
     def prices(
         self, sku: SkuDecl, m: MarketplaceConfig, ctx: str, attrs: dict[str, list[Entry]],
-        part: RulePart,
+        part: RulePart, dkey: tuple[str, str, str] | None, clears: list[tuple[str, Selector]],
     ) -> list[PriceDerivation]:
         ov = (sku.data.get("overrides") or {}).get(m.code) or {}
         own_rule = any(k in ov for k in ("formula", "tax", "ending", "min", "max", "vars"))
@@ -330,23 +390,7 @@ class _Builder:
         if our is None:
             return out
         out.append(our)
-        attrs["purchasable_offer"] = [{
-            "marketplace_id": m.marketplace_id,
-            "currency": m.currency,
-            "audience": "ALL",
-            "our_price": [{"schedule": [{"value_with_tax": our.result}]}],
-        }]
-        lp_fixed = ov.get("list_price")
-        lp_base = sku.data.get("list_price")
-        if lp_fixed is not None or lp_base is not None:
-            lp = self.one_price(sku, m, ctx, rule, part, lp_base, lp_fixed, "list_price",
-                                "list_price", "list price", clamp=False)
-            if lp is not None:
-                out.append(lp)
-                attrs["list_price"] = [
-                    {"marketplace_id": m.marketplace_id, "currency": m.currency,
-                     "value": lp.result}
-                ]
+        out.extend(self.offer_lines(sku, m, ctx, attrs, our, rule, part, dkey, clears))
         return out
 
     def one_price(
@@ -375,8 +419,8 @@ class _Builder:
                 base=Decimal(base) if base is not None else Decimal(0),
                 base_currency=st.base_currency or m.currency, rule=rule, rates=rates,
                 fixed=Decimal(fixed) if fixed is not None else None, clamp=clamp,
-                note=("list price fixed per SKU" if note == "list price" else "price fixed per SKU")
-                if fixed is not None else note,
+                note=(f"{note} fixed per SKU" if note and note != "rule override per SKU"
+                      else "price fixed per SKU") if fixed is not None else note,
             )
         except PriceError as e:
             if e.kind == "formula":
@@ -401,19 +445,24 @@ class _Builder:
 
     # ----------------------------------------------------------------------- texts
 
-    def texts_for(
-        self, sku: SkuDecl, acc: Account, m: MarketplaceConfig, ctx: str,
-        attrs: dict[str, list[Entry]],
-    ) -> bool:
-        """Fill the text attributes; True when they are held (no text in the language)."""
+    def text_lang(self, sku: SkuDecl, acc: Account, m: MarketplaceConfig) -> str | None:
+        """The language whose texts the listing uses (its own or a fallback); None: held."""
         texts = sku.data.get("texts") or {}
         lang = m.language_tag
-        source_lang = lang if lang in texts else next(
+        return lang if lang in texts else next(
             (f for f in self.settings.config.fallbacks.get((acc.name, m.code), ()) if f in texts),
             None,
         )
+
+    def texts_for(
+        self, sku: SkuDecl, m: MarketplaceConfig, ctx: str, attrs: dict[str, list[Entry]],
+        source_lang: str | None,
+    ) -> None:
+        """Fill the text attributes from ``source_lang`` (None: held for review)."""
         if source_lang is None:
-            return True
+            return
+        texts = sku.data.get("texts") or {}
+        lang = m.language_tag
         block = texts[source_lang]
         context = {
             **(sku.data.get("vars") or {}),
@@ -456,7 +505,6 @@ class _Builder:
                 first[v] = i
                 bullets.append(entry(v))
             attrs["bullet_point"] = bullets
-        return False
 
     def text(
         self, sku: SkuDecl, path: tuple[Any, ...], spec: Any, context: dict[str, Any], ctx: str,
@@ -493,6 +541,9 @@ class _Builder:
 
 def _dec_or_none(v: Any) -> Decimal | None:
     return None if v is None else Decimal(v)
+
+
+
 
 
 def summary(state: DesiredState) -> str:

@@ -13,6 +13,7 @@ Layout (``ROOT`` = the catalog directory)::
     stock.csv         optional   sku,location,on_hand                       schemas/stock
     skus/**/*.yaml    SKUs (one per file or a family per file)              schemas/sku
     templates/**/*.j2 jinja2 text templates (rendered sandboxed by reconciler.catalog.texts)
+    product-types/**/*.json  cached product type definitions (reconciler.contract.producttype_files)
 
 Safety (catalogs arrive in pull requests):
 
@@ -52,6 +53,9 @@ from reconciler.catalog.raw import Doc, RawCatalog, StockRow, YDict
 from reconciler.catalog.schemacheck import Check, UnsupportedSchema, compile_schema, ecma_regex
 from reconciler.catalog.schemamsg import explain
 from reconciler.catalog.yamlsrc import parse_yaml
+from reconciler.contract.producttype_files import DIRECTORY as PRODUCT_TYPES_DIR
+from reconciler.contract.producttype_files import CachedDefinition, DefinitionFileError
+from reconciler.contract.producttype_files import parse as parse_definition
 from reconciler.kernel.destinations import operator_hosts
 from reconciler.kernel.errors import CatalogError, Problem
 from reconciler.kernel.gcpause import paused_gc
@@ -103,12 +107,16 @@ def _validator(kind: str) -> jsonschema.protocols.Validator:
     return v
 
 
-def load(root: str | Path, env: Mapping[str, str] | None = None) -> RawCatalog:
+def load(
+    root: str | Path, env: Mapping[str, str] | None = None, *, definitions: bool = True
+) -> RawCatalog:
     """Read and schema-validate the catalog at ``root``. Raises CatalogError with every problem
     (paths relative to ``root``). ``env`` (default ``os.environ``) supplies the operator's
-    ``RECONCILER_ALLOW_HOSTS`` (see :mod:`reconciler.kernel.destinations`)."""
+    ``RECONCILER_ALLOW_HOSTS`` (see :mod:`reconciler.kernel.destinations`).
+    ``definitions=False`` does not read product-types/ (``product-types pull`` rewrites them,
+    broken or not)."""
     with paused_gc():
-        return _Loader(Path(root), env).load()
+        return _Loader(Path(root), env, definitions=definitions).load()
 
 
 def load_desired(root: str | Path, *, today: datetime.date | None = None) -> DesiredState:
@@ -138,9 +146,12 @@ def validate_data(kind: str, data: Any, path: str) -> list[Problem]:
 
 
 class _Loader:
-    def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, root: Path, env: Mapping[str, str] | None = None, *, definitions: bool = True
+    ) -> None:
         self.given = root
         self.env = os.environ if env is None else env  # the operator's RECONCILER_ALLOW_HOSTS
+        self.definitions = definitions
         self.problems: list[Problem] = []
 
     def problem(self, file: str, message: str, line: int = 0, column: int = 0) -> None:
@@ -174,6 +185,7 @@ class _Loader:
             if text is not None:
                 templates[p.relative_to(self.root / "templates").as_posix()] = text
         stock = self.stock(self.root / "stock.csv")
+        product_types = self.product_types() if self.definitions else {}
         if self.problems:
             raise CatalogError(self.problems)
         config = docs["config"]
@@ -187,6 +199,7 @@ class _Loader:
             skus=skus,
             stock=stock,
             templates=templates,
+            product_types=product_types,
         )
 
     # ----------------------------------------------------------------------- files
@@ -318,6 +331,22 @@ class _Loader:
             data = YDict((1, 1))
         self.problems.extend(validate_data(kind, data, rel))
         return Doc(rel, data)
+
+    def product_types(self) -> dict[tuple[str, str, str], CachedDefinition]:
+        """The cached product type definitions under product-types/ (see producttype_files)."""
+        out: dict[tuple[str, str, str], CachedDefinition] = {}
+        for p in self.files(PRODUCT_TYPES_DIR, (".json",)):
+            text = self.read_text(p)
+            if text is None:
+                continue
+            rel = self.rel(p)
+            try:
+                d = parse_definition(text, rel)
+            except DefinitionFileError as e:
+                self.problem(rel, str(e))
+                continue
+            out[d.key] = d
+        return out
 
     def stock(self, path: Path) -> tuple[StockRow, ...] | None:
         if not os.path.lexists(path):

@@ -204,4 +204,7 @@ class RawCatalog:
     stock: tuple[StockRow, ...] | None = None
     stock_file: str = "stock.csv"
     templates: dict[str, str] = field(default_factory=dict)
+    # Cached product type definitions (``product-types/``), by (product type, marketplace code,
+    # requirements set); values are ``producttype_files.CachedDefinition``.
+    product_types: dict[tuple[str, str, str], Any] = field(default_factory=dict)
 

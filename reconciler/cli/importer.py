@@ -124,10 +124,15 @@ def import_command(
 ) -> None:
     """Write catalog YAML from an account's live listings; it validates and plans empty.
 
-    Prices become fixed per-SKU overrides, quantities literal per location, texts per language.
+    Prices become fixed per-SKU overrides, quantities literal per location, texts per language,
+    other attributes (condition, ASIN, brand, ...) attributes per SKU; the product type
+    definitions the catalog uses are pulled into product-types/.
     """
+    from reconciler.catalog.desired import schema_needs
+    from reconciler.catalog.loader import load as load_raw
     from reconciler.importer import build_files, read_account, write_files
     from reconciler.pipeline import load
+    from reconciler.producttype_pull import pull
     from reconciler.spapi.connect import client_for
 
     account = None if seller_id else _account_from_settings(catalog_dir, account_name)
@@ -177,12 +182,17 @@ def import_command(
     client = client_for(account, state_dir=state_dir, env=os.environ)
     try:
         live = read_account(client, account, chosen)
+        result = build_files(account, chosen, live, today=_dt.date.today())
+        write_files(target, result.files)
+        # the product type definitions the new catalog uses (it validates against them)
+        pulled = pull(target, schema_needs(load_raw(target, definitions=False)),
+                      {account.name: client}, today=_dt.date.today())
     finally:
         client.close()
-    result = build_files(account, chosen, live, today=_dt.date.today())
-    write_files(target, result.files)
     for w in result.warnings:
         err(f"warning: {w}")
+    for rel, why in pulled.failed:
+        err(f"warning: product type definition {rel} could not be pulled: {why}")
     load(target)  # the catalog we wrote must validate (a failure here is a bug: report it)
     codes = ", ".join(m.code for m in chosen)
     out(

@@ -43,6 +43,7 @@ from . import (
     listings,
     orders,
     orders_store,
+    product_type_api,
     quota,
     sandbox,
     store,
@@ -69,7 +70,8 @@ from .transport import EmulatorTransport
 
 # State and route modules, in schema order (listings before feeds before orders).
 MODULES: tuple[ModuleType, ...] = (
-    auth, listings, listing_api, feeds, supply_sources, orders_store, orders, fulfillment_feed
+    auth, listings, listing_api, feeds, supply_sources, orders_store, orders, fulfillment_feed,
+    product_type_api,
 )
 LISTINGS_ITEMS_PREFIX = "/listings/2021-08-01/items/"
 

@@ -7,9 +7,9 @@ drift (design.md §1, issue 4):
 - prices edited by hand (a few percent off the formula);
 - a stale non-zero ``DEFAULT`` on MLI listings (Amazon's MLI guide: ``ssnm001`` DEFAULT = 3);
 - a title edited in Seller Central;
-- unmanaged data that must be left alone: a ``brand`` attribute on every listing, a
-  ``discounted_price`` beside one ``our_price``, a lead time beside one location quantity, and an
-  ``AMAZON_NA`` channel entry;
+- unmanaged data that must be left alone: a ``brand`` attribute on every listing whose SKU does
+  not declare one, a ``discounted_price`` beside one ``our_price`` that the catalog does not
+  manage, a lead time beside one location quantity, and an ``AMAZON_NA`` channel entry;
 - a few listings not yet created.
 
 Listings marked ``state: absent`` are not seeded (their deletion would trip the sample's safe
@@ -28,6 +28,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
 from typing import Any
 
+from reconciler.kernel.marketplaces import BY_ID
 from reconciler.kernel.model import DEFAULT_CHANNEL, DesiredListing, DesiredState, to_json_value
 
 SEED_FILE = "demo_seed.json"
@@ -55,11 +56,14 @@ def _live_attributes(d: DesiredListing, i: int) -> dict[str, Any]:
     attrs: dict[str, Any] = to_json_value(d.attributes)
     key = (d.key.account, d.key.sku, d.key.marketplace_id)
     mp = d.key.marketplace_id
-    attrs["brand"] = [{"value": BRAND, "marketplace_id": mp}]
+    names = attrs.get("item_name") or [{}]
+    lang = names[0].get("language_tag") or BY_ID[mp].language_tag
+    attrs.setdefault("brand", [{"value": BRAND, "language_tag": lang, "marketplace_id": mp}])
     offers = attrs.get("purchasable_offer")
     if offers and _bucket(key, 6) == 0:
         _drift_price(offers, Decimal("0.93"))
-    if offers and i == 1:  # an unmanaged discount that a `merge` must keep
+    if offers and i == 1 and "discounted_price" not in offers[0]:
+        # an unmanaged discount that a `merge` must keep
         offers[0]["discounted_price"] = [
             {
                 "schedule": [

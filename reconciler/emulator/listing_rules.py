@@ -26,7 +26,14 @@ code       when                                                                s
            or non-numeric price, wrong currency or marketplace, too long text
 4000004    fulfillment_channel_code is not an active supply source (MLI)       emulator
 4000005    productType differs from the listing's (and is not PRODUCT)         emulator
+4000006    a product type / requirements set the emulator does not define      emulator
+4000007    a patch changes an attribute that is ``editable: false``            emulator
 =========  ==================================================================  ===============
+
+Attribute names, shapes, lengths and required attributes come from the product type
+definitions (``listing_schemas.py`` checks every write against them; ``product_types.py``);
+the rules here are the ones a definition cannot express (requested marketplaces, currencies,
+supply sources).
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ from typing import Any
 
 from reconciler.kernel.marketplaces import BY_ID
 from reconciler.kernel.model import SELECTORS
+
+from .product_types import selectors as definition_selectors
 
 Entry = dict[str, Any]
 Attrs = dict[str, list[Entry]]
@@ -54,94 +63,11 @@ SELECTOR_DEFAULTS = {"audience": "ALL"}
 PATH_RX = re.compile(r"^/attributes/([A-Za-z0-9_]+)$")
 OPS = ("add", "replace", "merge", "delete")
 
-# Attribute names a typical product-type definition accepts; anything else is 90000900.
-KNOWN_ATTRIBUTES = frozenset(
-    {
-        *SELECTORS,
-        "brand",
-        "item_type_name",
-        "item_type_keyword",
-        "condition_type",
-        "condition_note",
-        "externally_assigned_product_identifier",
-        "merchant_suggested_asin",
-        "supplier_declared_has_product_identifier_exemption",
-        "manufacturer",
-        "model_number",
-        "model_name",
-        "part_number",
-        "color",
-        "material",
-        "size",
-        "style",
-        "pattern",
-        "item_package_quantity",
-        "number_of_items",
-        "unit_count",
-        "item_weight",
-        "item_dimensions",
-        "item_package_dimensions",
-        "item_package_weight",
-        "item_display_dimensions",
-        "generic_keyword",
-        "special_feature",
-        "target_audience_keyword",
-        "country_of_origin",
-        "batteries_required",
-        "batteries_included",
-        "supplier_declared_dg_hazmat_regulation",
-        "main_product_image_locator",
-        "other_product_image_locator_1",
-        "other_product_image_locator_2",
-        "other_product_image_locator_3",
-        "other_product_image_locator_4",
-        "other_product_image_locator_5",
-        "other_product_image_locator_6",
-        "other_product_image_locator_7",
-        "other_product_image_locator_8",
-        "swatch_product_image_locator",
-        "merchant_shipping_group",
-        "skip_offer",
-        "max_order_quantity",
-        "product_tax_code",
-        "gift_options",
-        "list_price_with_tax",
-        "merchant_release_date",
-        "product_site_launch_date",
-        "fulfillment_center_id",
-        "parentage_level",
-        "child_parent_sku_relationship",
-        "variation_theme",
-        "recommended_browse_nodes",
-        "department",
-        "age_range_description",
-        "included_components",
-        "capacity",
-        "care_instructions",
-        "warranty_description",
-        "number_of_boxes",
-        "is_fragile",
-        "is_expiration_dated_product",
-        "contains_liquid_contents",
-        "theme",
-        "finish_type",
-        "shape",
-        "lifestyle",
-        "compliance_media",
-        "power_plug_type",
-        "unit_count_type",
-        "item_shape",
-        "product_description_html",
-    }
-)
-TEXT_LIMITS = {"item_name": 200, "bullet_point": 600}  # characters
-UTF8_LIMITS = {"product_description": 10_000}  # bytes
-MAX_BULLETS = 10
 
 
 def selectors(name: str, entry: Entry) -> tuple[str, ...]:
-    sel = SELECTORS.get(name)
-    if sel is not None:
+    sel = SELECTORS.get(name) or definition_selectors().get(name)
+    if sel:
         return sel
     return ("marketplace_id", "language_tag") if "language_tag" in entry else ("marketplace_id",)
 
@@ -268,9 +194,6 @@ def validate_patches(
     for p in patches:
         name = PATH_RX.match(p["path"]).group(1)  # type: ignore[union-attr]
         value = p.get("value") or []
-        if name not in KNOWN_ATTRIBUTES:
-            issues.append(issue(UNKNOWN_ATTRIBUTE, "The attributes are invalid.", [name]))
-            continue
         if p["op"] == "delete" and not value:
             issues.append(_missing_selector(name, selectors(name, {})[0]))
             continue
@@ -288,19 +211,7 @@ def validate_attributes(
 ) -> list[Issue]:
     issues: list[Issue] = []
     for name, entries in attributes.items():
-        if name not in KNOWN_ATTRIBUTES:
-            issues.append(issue(UNKNOWN_ATTRIBUTE, "The attributes are invalid.", [name]))
-            continue
         issues.extend(validate_entries(name, entries, marketplace_ids, channel_ok, values=True))
-    if requirements != "LISTING_PRODUCT_ONLY" and not attributes.get("purchasable_offer"):
-        issues.append(
-            issue(
-                MISSING_ATTRIBUTE,
-                "'purchasable_offer' is required but not supplied.",
-                ["purchasable_offer"],
-                ["MISSING_ATTRIBUTE"],
-            )
-        )
     return issues
 
 
@@ -340,12 +251,6 @@ def validate_entries(
             )
         if values:
             issues.extend(_validate_values(name, e, marketplace_ids, channel_ok))
-    if values and name == "bullet_point":
-        counts: dict[tuple[str, ...], int] = {}
-        for e in entries:
-            counts[key(name, e)] = counts.get(key(name, e), 0) + 1
-        if any(c > MAX_BULLETS for c in counts.values()):
-            issues.append(_bad(name, f"'bullet_point' allows at most {MAX_BULLETS} values."))
     return issues
 
 
@@ -396,14 +301,6 @@ def _validate_values(
         if v is not None and (not _is_number(v) or v < 0):
             out.append(_bad(name, f"The value '{v}' for 'list_price' must be a number >= 0."))
         out.extend(_check_currency(name, e, marketplace_ids))
-    elif name in TEXT_LIMITS or name in UTF8_LIMITS:
-        v = e.get("value")
-        if not isinstance(v, str):
-            out.append(_bad(name, f"'{name}' needs a string 'value'."))
-        elif name in TEXT_LIMITS and len(v) > TEXT_LIMITS[name]:
-            out.append(_bad(name, f"'{name}' is longer than {TEXT_LIMITS[name]} characters."))
-        elif name in UTF8_LIMITS and len(v.encode("utf-8")) > UTF8_LIMITS[name]:
-            out.append(_bad(name, f"'{name}' is longer than {UTF8_LIMITS[name]} bytes."))
     return out
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from reconciler.kernel.marketplaces import BY_ID
 
-from . import listing_late, store, supply_sources
+from . import listing_late, listing_schemas, store, supply_sources
 from . import listing_rules as rules
 from .http import invalid_input
 from .listing_views import Row, asin, render
@@ -340,7 +340,9 @@ def submit_patch(
         raise ApiError(invalid_input(reason))
     with emu.lock:
         issues = rules.validate_patches(patches, marketplace_ids, _channel_check(emu, seller_id))
-        for r in rows(emu, seller_id, sku, marketplace_ids):
+        stored = rows(emu, seller_id, sku, marketplace_ids)
+        issues += listing_schemas.patch_issues(emu, pt, stored, patches, marketplace_ids)
+        for r in stored:
             if pt not in (r.product_type, "PRODUCT"):
                 issues.append(
                     rules.issue(
@@ -382,6 +384,7 @@ def submit_put(
         issues = rules.validate_attributes(
             attributes, marketplace_ids, _channel_check(emu, seller_id), requirements
         )
+        issues += listing_schemas.put_issues(emu, pt, requirements, attributes, marketplace_ids)
         return _answer(
             emu, "put", seller_id, sku, marketplace_ids, pt, attributes, issues,
             preview=preview, source=source, included_data=included_data,

@@ -15,6 +15,7 @@ This module is pure: no I/O, no clock.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any, NamedTuple
 
 Entry = dict[str, Any]
 Attributes = dict[str, list[Entry]]
+Selector = tuple[tuple[str, str], ...]  # (field, value) pairs that identify an entry
 
 # Selector fields per managed attribute (CONTRACT.md §7). Diffs are per selector, not per
 # attribute: an entry whose selector values the catalog does not declare is unmanaged.
@@ -179,6 +181,17 @@ class DesiredListing(Listing):
     price_max: Decimal | None = None
     allocated: int | None = None  # total units allocated to this listing (MLI invariant)
     source: SourceRef | None = None
+    # The requirements set of the product type definition the listing is created with
+    # (putListingsItem ``requirements``): LISTING, LISTING_OFFER_ONLY or LISTING_PRODUCT_ONLY.
+    requirements: str = "LISTING"
+    # Entries the catalog says to remove (``clear``): (attribute, selector). Only an entry Amazon
+    # has is deleted; an absent one needs nothing.
+    clears: tuple[tuple[str, Selector], ...] = ()
+    # Selector fields per attribute from the product type definition (shared by every listing
+    # of one definition); attributes not named fall back to SELECTORS.
+    selectors: Mapping[str, tuple[str, ...]] | None = None
+    # Attributes Amazon does not let an existing listing change (``editable: false``).
+    locked: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)  # slots: 100k+ of each in a plan
@@ -201,6 +214,15 @@ class DesiredState:
     # fulfillment_channel_code (supply source id) -> its location's name in locations.yaml,
     # so a plan can say "newark (353e4e48…)" instead of the id alone.
     location_names: Mapping[str, str] = field(default_factory=dict)
+
+    @functools.cached_property
+    def managed_attributes(self) -> frozenset[str]:
+        """Every attribute some listing declares or clears: what reading live state keeps."""
+        names: set[str] = set(SELECTORS)
+        for d in self.listings:
+            names.update(d.attributes)
+            names.update(a for a, _ in d.clears)
+        return frozenset(names)
 
 
 # --------------------------------------------------------------------------- changes

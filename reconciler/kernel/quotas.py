@@ -86,6 +86,10 @@ QUOTAS: dict[str, Quota] = {
     "getOrders": Quota(0.0167, 20),
     "getOrderItems": Quota(0.5, 30),
     "confirmShipment": Quota(2.0, 10),
+    # Product Type Definitions 2020-09-01: the model says 5/10; Amazon's current usage-plan page
+    # says rate 5, burst 5 (CONTRACT.md §4: the docs page is what Amazon enforces).
+    "getDefinitionsProductType": Quota(5.0, 5),
+    "searchDefinitionsProductTypes": Quota(5.0, 5),
 }
 
 # Per-application rates (every seller of one application together). Keys: an operation, its

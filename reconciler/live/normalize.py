@@ -8,27 +8,27 @@ order. :func:`normalize_item` applies exactly the canonicalisation the desired s
 (``model.py``): Decimal money quantized to the currency's minor units, int quantities, entries
 sorted by selector values (bullet points keep their order within a selector).
 
-Only what a catalog can manage is kept: the attributes of
-:data:`~reconciler.kernel.model.SELECTORS`, and in their entries the fields of
-:data:`MANAGED_FIELDS` (what ``reconciler.catalog.desired`` writes; other selectors are kept).
-No desired listing has any other attribute or field, so nothing reads them (``brand``,
-``discounted_price``, ``lead_time_to_ship_max_days``: apply's merge patches leave them alone on
-Amazon), and a 100k-listing plan holds every live listing in memory. The differ and the
-fingerprint look only at what the desired listing manages (the managed projection, in
-:mod:`reconciler.plan.projection`), which is unchanged by leaving out fields no desired entry
-declares. Keys and the top-level
-string values of entries are interned (``sys.intern``): JSON decoding makes a new string for
-every key of every Item, and the same marketplace ids, language tags, currencies and texts
-repeat across listings (the desired side interns its texts too, so an unchanged live text is
-the desired listing's string).
-
+Only what a catalog can manage is kept: the attributes ``keep`` names (the planner passes
+``DesiredState.managed_attributes``: every attribute the catalog declares; ``None`` keeps all, as
+``import`` needs), and in the entries of the attributes of :data:`MANAGED_FIELDS` only those
+fields (what ``reconciler.catalog.desired`` writes; other selectors are kept). No desired listing
+has any other attribute or field, so nothing reads them (``lead_time_to_ship_max_days``,
+``map_price``: apply's merge patches leave them alone on Amazon), and a 100k-listing plan holds
+every live listing in memory. Numbers of other attributes are canonical too: an integral float is
+an int (Amazon may echo ``12`` as ``12.0``). The differ and the fingerprint look only at what the
+desired listing manages (the managed projection, in :mod:`reconciler.plan.projection`), which is
+unchanged by leaving out fields no desired entry declares. Keys and the top-level string values of
+entries are interned (``sys.intern``): JSON decoding makes a new string for every key of every
+Item, and the same marketplace ids, language tags, currencies and texts repeat across listings
+(the desired side interns its texts too, so an unchanged live text is the desired listing's
+string).
 Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -53,8 +53,11 @@ MANAGED_FIELDS: dict[str, frozenset[str]] = {
     "item_name": frozenset({"value", "language_tag", "marketplace_id"}),
     "product_description": frozenset({"value", "language_tag", "marketplace_id"}),
     "bullet_point": frozenset({"value", "language_tag", "marketplace_id"}),
-    "purchasable_offer": frozenset({"marketplace_id", "currency", "audience", "our_price"}),
-    "list_price": frozenset({"marketplace_id", "currency", "value"}),
+    "purchasable_offer": frozenset({
+        "marketplace_id", "currency", "audience", "our_price", "discounted_price",
+        "minimum_seller_allowed_price", "maximum_seller_allowed_price", "quantity_discount_plan",
+    }),
+    "list_price": frozenset({"marketplace_id", "currency", "value", "value_with_tax"}),
     "fulfillment_availability": frozenset({"fulfillment_channel_code", "quantity"}),
 }
 
@@ -135,7 +138,9 @@ def canonical_entry(attribute: str, entry: Entry, mp: MarketplaceConfig) -> Entr
         e.setdefault("audience", "ALL")
         currency = str(e.get("currency") or mp.currency)
         for name, value in list(e.items()):
-            if isinstance(value, list):
+            if name == "quantity_discount_plan":
+                e[name] = discount_plan(value)
+            elif isinstance(value, list):
                 e[name] = _money_schedules(value, currency)
     elif attribute == "list_price":
         currency = str(e.get("currency") or mp.currency)
@@ -147,15 +152,62 @@ def canonical_entry(attribute: str, entry: Entry, mp: MarketplaceConfig) -> Entr
         e.pop("marketplace_id", None)
         for name in _INT_FIELDS & e.keys():
             e[name] = to_int(e[name])
+    elif attribute not in MANAGED_FIELDS:
+        e = {k: canonical_number(v) for k, v in e.items()}
     return e
 
 
-def selector_of(attribute: str, entry: Entry) -> tuple[tuple[str, str], ...]:
+def canonical_number(value: Any) -> Any:
+    """Integral floats as ints, recursively (desired YAML ints stay ints; ``12.0`` from Amazon
+    is ``12``). Other values unchanged."""
+    t = type(value)
+    if t is float and value.is_integer():
+        return int(value)
+    if t is dict:
+        return {k: canonical_number(v) for k, v in value.items()}
+    if t is list:
+        return [canonical_number(v) for v in value]
+    return value
+
+
+def discount_plan(value: Any) -> Any:
+    """A ``quantity_discount_plan`` with int lower bounds and Decimal level values (2 places, as
+    ``reconciler.catalog.offers`` writes them)."""
+    if not isinstance(value, list):
+        return value
+    out = []
+    for plan in value:
+        if isinstance(plan, dict) and isinstance(plan.get("schedule"), list):
+            plan = {**plan, "schedule": [
+                {**s, "levels": [
+                    {**lv, "lower_bound": to_int(lv.get("lower_bound")),
+                     "value": to_decimal(lv.get("value"), "")}
+                    if isinstance(lv, dict) else lv for lv in s["levels"]
+                ]} if isinstance(s, dict) and isinstance(s.get("levels"), list) else s
+                for s in plan["schedule"]
+            ]}
+        out.append(plan)
+    return out
+
+
+def selector_fields(
+    attribute: str, selectors: Mapping[str, tuple[str, ...]] | None = None
+) -> tuple[str, ...]:
+    """The selector fields of ``attribute``: the product type definition's (``selectors``), else
+    :data:`~reconciler.kernel.model.SELECTORS`, else ``marketplace_id``."""
+    if selectors is not None:
+        found = selectors.get(attribute)
+        if found:
+            return found
+    return SELECTORS.get(attribute, _DEFAULT_SELECTOR)
+
+
+def selector_of(
+    attribute: str, entry: Entry, selectors: Mapping[str, tuple[str, ...]] | None = None
+) -> tuple[tuple[str, str], ...]:
     """The (field, value) pairs that identify ``entry`` within ``attribute``."""
     get = entry.get
-    return tuple(
-        [(name, str(get(name, ""))) for name in SELECTORS.get(attribute, _DEFAULT_SELECTOR)]
-    )
+    return tuple([(name, str(get(name, ""))) for name in selector_fields(attribute, selectors)])
 
 
 def sort_entries(attribute: str, entries: Iterable[Entry]) -> list[Entry]:
@@ -163,12 +215,14 @@ def sort_entries(attribute: str, entries: Iterable[Entry]) -> list[Entry]:
     return sorted(entries, key=lambda e: tuple(v for _, v in selector_of(attribute, e)))
 
 
-def canonical_attributes(attributes: Mapping[str, Any], mp: MarketplaceConfig) -> Attributes:
-    """Restrict to the attributes a catalog can manage (:data:`SELECTORS`) and to entries of
-    ``mp`` (or without marketplace_id), and canonicalise."""
+def canonical_attributes(
+    attributes: Mapping[str, Any], mp: MarketplaceConfig, keep: Collection[str] | None = None
+) -> Attributes:
+    """Restrict to the attributes ``keep`` names (all when None) and to entries of ``mp`` (or
+    without marketplace_id), and canonicalise."""
     out: Attributes = {}
     for name in sorted(attributes):
-        if name not in SELECTORS:
+        if keep is not None and name not in keep:
             continue  # no desired listing manages it: not kept (memory at 100k listings)
         value = attributes[name]
         if not isinstance(value, list):
@@ -261,9 +315,14 @@ def _status(value: Any) -> tuple[str, ...]:
     return _STATUSES.get(status, status)
 
 
-def normalize_item(item: Mapping[str, Any], key: ListingKey, mp: MarketplaceConfig) -> LiveListing:
+def normalize_item(
+    item: Mapping[str, Any],
+    key: ListingKey,
+    mp: MarketplaceConfig,
+    keep: Collection[str] | None = None,
+) -> LiveListing:
     """One SP-API ``Item`` (getListingsItem / searchListingsItems) as the live listing of ``key``
-    in marketplace ``mp``."""
+    in marketplace ``mp``, keeping the attributes ``keep`` names (all when None)."""
     summaries = _for_marketplace(item.get("summaries"), mp)
     summary = summaries[0] if summaries else {}
     product_type = str(summary.get("productType", ""))
@@ -282,7 +341,7 @@ def normalize_item(item: Mapping[str, Any], key: ListingKey, mp: MarketplaceConf
     return LiveListing(
         key=key,
         product_type=sys.intern(product_type),
-        attributes=canonical_attributes(raw, mp),
+        attributes=canonical_attributes(raw, mp, keep),
         status=_status(summary.get("status")),
         issues=amazon_issues(item.get("issues"), mp.marketplace_id),
         last_updated=sys.intern(str(summary.get("lastUpdatedDate", ""))),

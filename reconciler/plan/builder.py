@@ -148,6 +148,7 @@ class PlanBuilder:
                 tuple(d.derivations) if prices else (),
                 d.mli,
                 fp,
+                d.requirements,
             )
         )
 

@@ -29,6 +29,7 @@ class Change:
     derivations: tuple[PriceDerivation, ...] = ()
     mli: bool = False
     fingerprint: str = ABSENT
+    requirements: str = "LISTING"  # a create's putListingsItem requirements set
 
     @property
     def name(self) -> str:

@@ -161,6 +161,8 @@ def change_data(c: Change, plain: bool = True, request: bool = True) -> dict[str
         "fields": [field_data(f, plain) for f in c.fields],
         "derivations": [derivation_data(p, plain) for p in c.derivations],
     }
+    if c.action == "create":
+        d["requirements"] = c.requirements
     if request:
         d["request"] = request_data(c)
     return d
@@ -184,6 +186,8 @@ def write_data(c: Change, plain: bool = True) -> dict[str, Any]:
             }
             for f in c.fields
         ]
+    if c.action == "create" and c.requirements != "LISTING":
+        d["requirements"] = c.requirements  # the requirements set the put is checked against
     return d
 
 
@@ -210,6 +214,7 @@ def change_from(d: Mapping[str, Any]) -> Change:
         derivations=tuple(derivation_from(p) for p in d["derivations"]),
         mli=bool(d["mli"]),
         fingerprint=str(d["fingerprint"]),
+        requirements=str(d.get("requirements", "LISTING")),
     )
 
 

@@ -5,6 +5,10 @@ attributes, the selectors it declares, and within a selector the fields its entr
 So sibling fields Amazon or the seller keep (``discounted_price``, ``lead_time_to_ship_max_days``),
 other marketplaces, languages and channels, and unmanaged attributes never produce a change.
 Bullet points are compared as the ordered list of one selector; other attributes ignore order.
+Selectors come from the product type definition (``DesiredListing.selectors``). A selector the
+catalog clears gives a change to ``None`` when Amazon has entries under it (nothing otherwise);
+a field the catalog clears inside an entry is ``None`` in the desired entry, and a live entry
+without it projects the same (``live.managed_projection``).
 
 This is the only module that imports deepdiff. Equal listings take a fast path (one canonical
 JSON comparison of the managed projection), and within a differing listing each selector is
@@ -59,10 +63,15 @@ def diff_listing(
     if live is not None and canonical_json(projected) == canonical_json(desired.attributes):
         return ()
     changes: list[FieldChange] = []
+    sel = desired.selectors
     for attribute, wanted in desired.attributes.items():
-        have = group_by_selector(attribute, projected.get(attribute, ()))
-        for selector, new in group_by_selector(attribute, wanted).items():
+        have = group_by_selector(attribute, projected.get(attribute, ()), sel)
+        for selector, new in group_by_selector(attribute, wanted, sel).items():
             old = have.get(selector)
             if old is None or _differs(attribute, old, new):
                 changes.append(FieldChange(attribute, selector, old, new))
+    for attribute, selector in desired.clears:
+        old = group_by_selector(attribute, projected.get(attribute, ()), sel).get(selector)
+        if old:
+            changes.append(FieldChange(attribute, selector, old, None))
     return tuple(sorted(changes, key=lambda c: (c.attribute, c.selector)))

@@ -10,10 +10,19 @@ Ops (CONTRACT.md §3.3):
   selector entries. Merge updates only the fields we send inside the instance matched by its
   selectors, so siblings we do not manage (``discounted_price``,
   ``minimum_seller_allowed_price``, ``lead_time_to_ship_max_days``, ``restock_date``) survive.
-- texts (``item_name``, ``product_description``, ``bullet_point``): ``replace`` with the complete
-  entries of each changed selector (bullets: the full ordered list), so a shorter bullet list
-  really loses its extra bullets.
-- create: ``PUT`` ``{productType, requirements: "LISTING", attributes}`` (feed ``UPDATE``);
+- texts (``item_name``, ``product_description``, ``bullet_point``) and every other attribute:
+  ``replace`` with the complete entries of each changed selector (bullets: the full ordered
+  list), so a shorter bullet list really loses its extra bullets.
+- a selector the catalog clears (``clear``): ``delete`` with its selector values ("attributes
+  cannot be deleted by name alone", CONTRACT.md §3.3;
+  https://developer-docs.amazon.com/sp-api/docs/manage-purchasable-offer). A field cleared inside a
+  ``purchasable_offer`` entry (a sale price, the quantity discounts, a min/max allowed price)
+  travels in the entry's ``merge`` as ``null``, which deletes just that field (Amazon's merge
+  semantics, https://developer-docs.amazon.com/sp-api/docs/merge-a-listing and the 2025-06-16
+  changelog "...now include a JSON patch merge operation"). A feed ``PATCH`` message carries the
+  same patches.
+- create: ``PUT`` ``{productType, requirements, attributes}`` (feed ``UPDATE``) with the
+  listing's requirements set; cleared fields are left out (nothing to delete yet);
   delete: ``DELETE`` (feed ``DELETE``).
 
 Values are plain JSON (Decimal -> JSON number). Pure: no I/O.
@@ -55,8 +64,18 @@ def _new_attributes(change: Change) -> dict[str, list[Entry]]:
     return attrs
 
 
+def _deleted_selectors(change: Change) -> dict[str, list[Entry]]:
+    """Per attribute, the selector values of the entries the change removes (``clear``)."""
+    out: dict[str, list[Entry]] = {}
+    for f in change.fields:
+        if f.new is None and f.old is not None:
+            out.setdefault(f.attribute, []).append(dict(f.selector))
+    return out
+
+
 def patch_ops(change: Change) -> list[dict[str, Any]]:
-    """The patch operations of an update, one per attribute."""
+    """The patch operations of an update: one per attribute, plus one ``delete`` per attribute
+    with cleared selectors."""
     ops = []
     for attribute, entries in sorted(_new_attributes(change).items()):
         ops.append(
@@ -66,7 +85,18 @@ def patch_ops(change: Change) -> list[dict[str, Any]]:
                 "value": to_json_value(entries),
             }
         )
+    for attribute, selectors in sorted(_deleted_selectors(change).items()):
+        ops.append({"op": "delete", "path": f"/attributes/{attribute}", "value": selectors})
     return ops
+
+
+def _without_nulls(value: Any) -> Any:
+    """``value`` without the fields the catalog clears (None): a create has nothing to clear."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def listing_request(change: Change) -> ListingRequest:
@@ -77,8 +107,10 @@ def listing_request(change: Change) -> ListingRequest:
     if change.action == "create":
         body = {
             "productType": change.product_type,
-            "requirements": "LISTING",
-            "attributes": to_json_value(dict(sorted(_new_attributes(change).items()))),
+            "requirements": change.requirements,
+            "attributes": _without_nulls(
+                to_json_value(dict(sorted(_new_attributes(change).items())))
+            ),
         }
         return ListingRequest("PUT", key.sku, key.marketplace_id, body)
     if change.action == "update":

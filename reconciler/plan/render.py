@@ -17,6 +17,7 @@ from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
 
+from reconciler.catalog.offers import describe as describe_offer
 from reconciler.catalog.pricing import describe as describe_derivation
 from reconciler.kernel.marketplaces import lookup
 from reconciler.kernel.model import Entry, FieldChange, Issue, ListingKey, canonical_json
@@ -34,6 +35,8 @@ TEXT_MAX = 200  # characters of a text value shown in the terminal
 MD_TEXT_MAX = 1000  # ... and in a PR comment
 MD_MAX_SKUS = 100  # SKUs with details in a PR comment (GitHub caps a comment at 65,536 chars)
 _SELECTOR_HIDDEN = ("marketplace_id",)
+_ENTRY_HIDDEN = ("marketplace_id", "language_tag")
+_TEXTS = ("item_name", "product_description", "bullet_point")
 
 
 # --------------------------------------------------------------------------- escaping
@@ -95,17 +98,35 @@ def value_texts(attribute: str, entries: list[Entry] | None) -> list[str]:
         return []
     out = []
     for e in entries:
-        if attribute in ("purchasable_offer", "list_price"):
+        if attribute == "purchasable_offer":
+            out.append(describe_offer(e))
+        elif attribute == "list_price":
             out.append(_money(e))
         elif attribute == "fulfillment_availability":
             rest = {k: v for k, v in e.items() if k not in ("fulfillment_channel_code", "quantity")}
             q = str(e.get("quantity", "?"))
             out.append(q + (f" {canonical_json(rest)}" if rest else ""))
-        elif "value" in e and len(e) <= 3:
+        elif "value" in e and len(e) <= 3 and attribute in _TEXTS:
             out.append(str(e["value"]))
         else:
-            out.append(canonical_json({k: v for k, v in e.items() if k not in _SELECTOR_HIDDEN}))
+            out.append(_fields_text(e))
     return out
+
+
+def _fields_text(e: Entry) -> str:
+    """A product type attribute's entry without its hidden selectors: its only field, a value
+    with its unit, or the fields as JSON."""
+    fields = {k: v for k, v in e.items() if k not in _ENTRY_HIDDEN}
+    if len(fields) == 1:
+        return str(next(iter(fields.values())))
+    if set(fields) == {"value", "unit"}:
+        return f"{fields['value']} {fields['unit']}"
+    return canonical_json(fields)
+
+
+def _absent_or_clear(f: FieldChange) -> str:
+    """How a missing side of a field change reads: a selector the catalog clears is (clear)."""
+    return "(clear)" if f.new is None and f.old is not None else "(absent)"
 
 
 def _marketplace_code(marketplace_id: str) -> str:
@@ -233,16 +254,20 @@ def text(plan: Plan, *, color: bool = False) -> str:
 def _text_field(
     c: Change, f: FieldChange, locations: Mapping[str, str], paint: Callable[[str, str], str]
 ) -> list[str]:
-    label = f"    {f.attribute} ({term_clean(selector_label(f, locations))})"
+    sel = selector_label(f, locations)
+    label = f"    {f.attribute} ({term_clean(sel)})" if sel else f"    {f.attribute}"
     # repr() shows text values quoted with control characters escaped; others are cleaned.
     show = repr if _is_text(f) else term_clean
     old = [show(_clip(s, TEXT_MAX)) for s in value_texts(f.attribute, f.old)]
     new = [show(_clip(s, TEXT_MAX)) for s in value_texts(f.attribute, f.new)]
     if len(old) <= 1 and len(new) <= 1:
-        line = f"{label}: {old[0] if old else '(absent)'} -> {new[0] if new else '(absent)'}"
+        after = new[0] if new else _absent_or_clear(f)
+        line = f"{label}: {old[0] if old else '(absent)'} -> {after}"
         lines = [line + price_move(f)]
     else:
         lines = [f"{label}:", *(f"      - {s}" for s in old), *(f"      + {s}" for s in new)]
+        if f.new is None:
+            lines.append("      + (clear)")
     words = word_line(  # wdiff style, coloured too when colour is on
         f, term_clean,
         lambda t: paint("removed", f"[-{t}-]"), lambda t: paint("added", f"{{+{t}+}}"),
@@ -309,7 +334,8 @@ def _sections(
                 "attribute": md_escape(f.attribute),
                 "selector": md_escape(selector_label(f, locations)),
                 "old": _md_values(f.attribute, f.old),
-                "new": _md_values(f.attribute, f.new) + md_escape(price_move(f)),
+                "new": (_md_values(f.attribute, f.new) + md_escape(price_move(f)))
+                if f.new is not None or f.old is None else "(clear)",
             }
             for f in c.fields
         )

@@ -112,6 +112,13 @@ _NO_SETTING = "(dangerous: no setting allows this; fix the catalog or use --forc
 
 def _dangerous(c: Change, d: DesiredListing) -> list[str]:
     out = []
+    if c.action == "update":
+        for f in c.fields:
+            if f.attribute in d.locked and f.old:
+                out.append(
+                    f"{c.name}: Amazon does not let an existing listing change {f.attribute} "
+                    f"(editable: false in its product type definition) {_NO_SETTING}"
+                )
     if d.mli:
         for e in d.attributes.get("fulfillment_availability", ()):
             q = e.get("quantity")
