@@ -14,15 +14,14 @@ The catalog is validated as by `reconciler validate`; a bad catalog exits 1 with
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 from typing import Any
 
 import click
 
-from reconciler.catalog.desired import build
 from reconciler.catalog.loader import load
 from reconciler.catalog.raw import Doc
+from reconciler.catalog.settings import read_config
 from reconciler.kernel.credentials import variable_of
 from reconciler.kernel.errors import CatalogError, Problem
 from reconciler.kernel.model import Account
@@ -94,23 +93,28 @@ def accounts(catalog_dir: str, as_json: bool) -> None:
     Each entry names the account's marketplaces (for --marketplace) and the environment
     variables its credentials are read from (refresh_token, client_id, client_secret).
     """
-    raw = load(catalog_dir)
-    state = build(raw, today=_dt.datetime.now(_dt.timezone.utc).date())
-    problems = shared_marketplaces(state.accounts, raw.config)
+    # only the accounts are listed: reconciler.yaml is read and checked, the SKUs are not (a
+    # product type cache still to be pulled for a new marketplace is the plan's business)
+    raw = load(catalog_dir, definitions=False)
+    config_problems: list[Problem] = []
+    accounts = read_config(raw.config, config_problems).accounts
+    if config_problems:
+        raise CatalogError(config_problems)
+    problems = shared_marketplaces(accounts, raw.config)
     if problems:
         raise CatalogError(problems, summary="accounts share a marketplace: they cannot run "
                            "as one job per account")
     if as_json:
-        if len(state.accounts) > MAX_MATRIX_JOBS:
+        if len(accounts) > MAX_MATRIX_JOBS:
             raise CatalogError(
-                [Problem("reconciler.yaml", message=f"{len(state.accounts)} accounts")],
-                summary=f"{len(state.accounts)} accounts, but a GitHub Actions matrix runs at "
+                [Problem("reconciler.yaml", message=f"{len(accounts)} accounts")],
+                summary=f"{len(accounts)} accounts, but a GitHub Actions matrix runs at "
                 f"most {MAX_MATRIX_JOBS} jobs per workflow run: split the catalog",
             )
-        out(json.dumps(github_matrix(state.accounts), separators=(",", ":")))
+        out(json.dumps(github_matrix(accounts), separators=(",", ":")))
         return
-    for a in state.accounts:
+    for a in accounts:
         e = matrix_entry(a)
         out(f"{a.name}  {a.region}  {e['marketplaces']}  (credentials from "
             f"{e['refresh_token']}, {e['client_id']}, {e['client_secret']})")
-    err(f"{len(state.accounts)} account(s)")
+    err(f"{len(accounts)} account(s)")
