@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from reconciler.cli import main
 from reconciler.emulator.app import Emulator
-from reconciler.importer import build_files
+from reconciler.importer.build import build_files
 from reconciler.kernel.model import ListingKey, LiveListing
 from reconciler.spapi.connect import close_embedded_emulators
 from tests import applyutil as au

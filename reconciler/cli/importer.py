@@ -130,7 +130,7 @@ def import_command(
     """
     from reconciler.catalog.desired import schema_needs
     from reconciler.catalog.loader import load as load_raw
-    from reconciler.importer import build_files, read_account, write_files
+    from reconciler.importer.build import build_files, read_account, write_files
     from reconciler.pipeline import load
     from reconciler.producttype_pull import pull
     from reconciler.spapi.connect import client_for
