@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -622,22 +622,6 @@ def _compare_schema_validation(p: Params) -> dict[str, Any]:
                  for mode, rs in runs.items()},
         "calls": {}, "lower_bound_s": 0.0, "ratio": None,
     }
-
-
-def scenario_naive(p: Params) -> dict[str, Any]:
-    from bench.naive import scenario_naive as run
-
-    return run(p)
-
-
-SCENARIOS: dict[str, Callable[[Params], dict[str, Any]]] = {
-    "plan": scenario_plan,
-    "apply": scenario_apply,
-    "noop": scenario_noop,
-    "incremental": scenario_incremental,
-    "naive": scenario_naive,
-    "local": scenario_local,
-}
 
 
 def with_defaults(name: str, p: Params) -> Params:

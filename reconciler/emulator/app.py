@@ -41,6 +41,7 @@ from . import (
     fulfillment_feed,
     listing_api,
     listings,
+    listings_store,
     orders,
     orders_store,
     product_type_api,
@@ -70,8 +71,8 @@ from .transport import EmulatorTransport
 
 # State and route modules, in schema order (listings before feeds before orders).
 MODULES: tuple[ModuleType, ...] = (
-    auth, listings, listing_api, feeds, supply_sources, orders_store, orders, fulfillment_feed,
-    product_type_api,
+    auth, listings_store, listings, listing_api, feeds, supply_sources, orders_store, orders,
+    fulfillment_feed, product_type_api,
 )
 LISTINGS_ITEMS_PREFIX = "/listings/2021-08-01/items/"
 
@@ -164,12 +165,14 @@ class Emulator(EmulatorState):
     ) -> None:
         """A Seller Central edit: replaces the stored listing now (history ``seller_central``)."""
         with self.lock:
-            listings.put_direct(self, seller_id, sku, marketplace_id, product_type, attributes)
+            listings_store.put_direct(
+                self, seller_id, sku, marketplace_id, product_type, attributes
+            )
 
     def listing_state(self, seller_id: str, sku: str, marketplace_id: str) -> dict[str, Any] | None:
         """Stored ``{productType, attributes, createdDate, lastUpdatedDate, issues}`` or None."""
         with self.lock:
-            return listings.state(self, seller_id, sku, marketplace_id)
+            return listings_store.state(self, seller_id, sku, marketplace_id)
 
     def tick(self) -> None:
         with self.lock:

@@ -24,7 +24,8 @@ from reconciler.kernel.quotas import SEARCH_MAX_IDENTIFIERS
 from .http import Request, Response, invalid_input, json_response
 from .listing_query import check_locale, enum_csv
 from .listing_views import INCLUDED_DATA, Row, asin, render, statuses
-from .listings import _check_marketplaces, _row
+from .listings import _check_marketplaces
+from .listings_store import _row
 from .state import ApiError, EmulatorState, parse_iso
 
 IDENTIFIER_TYPES = ("ASIN", "EAN", "FNSKU", "GTIN", "ISBN", "JAN", "MINSAN", "SKU", "UPC")

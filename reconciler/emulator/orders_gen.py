@@ -27,7 +27,7 @@ from typing import Any
 
 from reconciler.kernel.marketplaces import BY_ID, MARKETPLACES
 
-from . import listings, store
+from . import listings_store, store
 from .orders_store import insert_order, now_wall
 from .state import EmulatorState
 
@@ -169,7 +169,7 @@ def generate(
                 })
                 ids.append(oid)
             for lst in (x for xs in by_mp.values() for x in xs if x.dirty):
-                listings.put_direct(emu, lst.seller, lst.sku, lst.mp, lst.ptype, lst.attrs,
+                listings_store.put_direct(emu, lst.seller, lst.sku, lst.mp, lst.ptype, lst.attrs,
                                     source="orders")
     return ids
 
