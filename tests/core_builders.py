@@ -76,7 +76,8 @@ def quantities(mp: MarketplaceConfig, qty: int | dict[str, int]) -> list[Entry]:
 RATES = Rates(
     as_of="2026-11-01",
     base="USD",
-    rates={"CAD": Decimal("1.3654"), "MXN": Decimal("17.2140"), "JPY": Decimal("150.25")},
+    rates={"CAD": Decimal("1.3654"), "MXN": Decimal("17.2140"), "JPY": Decimal("150.25"),
+           "GBP": Decimal("0.7912"), "EUR": Decimal("0.9241")},
     source="ECB",
 )
 MARGIN_RULE = "base * rate * (1 + margin) + tax"

@@ -160,13 +160,15 @@ def test_list_price_as_a_string_or_over_precise_is_canonical() -> None:
     ]}
     live = normalize_item(_item(attributes=attrs), key("S1", CA), CA)
     assert live.attributes["list_price"] == [
-        {"marketplace_id": CA.marketplace_id, "currency": "CAD", "value": Decimal("61.99")}
-    ]  # value_with_tax is not a managed field
+        {"marketplace_id": CA.marketplace_id, "currency": "CAD", "value": Decimal("61.99"),
+         "value_with_tax": Decimal("69.99")}
+    ]  # value_with_tax is managed too (UK/EU list prices: issue 14)
 
 
 def test_list_price_without_currency_uses_the_marketplace_one() -> None:
     e = canonical_entry("list_price", {"value": "1980.5", "value_with_tax": "2178.5"}, JP)
-    assert e == {"value": Decimal("1981"), "marketplace_id": JP.marketplace_id}
+    assert e == {"value": Decimal("1981"), "value_with_tax": Decimal("2179"),
+                 "marketplace_id": JP.marketplace_id}
     e = canonical_entry("list_price", {"value": "19.805", "currency": "USD"}, JP)
     assert e["value"] == Decimal("19.81")  # the entry's own currency wins
 
@@ -256,7 +258,9 @@ def test_attributes_that_are_not_lists_or_entries_that_are_not_dicts_are_dropped
         "brand": [{"value": "Acme", "marketplace_id": mid}],
     }
     assert canonical_attributes(attrs, CA) == {
-        "bullet_point": [{"value": "b", "language_tag": "en_CA", "marketplace_id": mid}]
+        "bullet_point": [{"value": "b", "language_tag": "en_CA", "marketplace_id": mid}],
+        # any product-type attribute is kept now (issue 14); only malformed entries are dropped
+        "brand": [{"value": "Acme", "marketplace_id": mid}],
     }
 
 

@@ -205,14 +205,16 @@ def test_the_derivation_of_a_formula_price() -> None:
         base_currency="EUR", rate=D("1.483324"), rate_as_of="2026-11-20", rate_source="ECB",
         tax_delta=D("0.50"), raw=D("16.816564"), rounding="ending .95", result=D("16.95"),
         guard_min=D("1"), guard_max=D("100"), override="rule override per SKU",
+        vars=(("markup", D("1.1")),),  # the rule's own variables, shown in the derivation
     )
 
 
 def test_the_derivation_of_a_fixed_price() -> None:
     d = derive("10", "CAD", fixed="12.50", min=D("1"), max=D("100"))
     assert d == PriceDerivation(
+        # a fixed price used no rate: no rate date or source to show (issue 12 item 2)
         marketplace="X", currency="CAD", formula="fixed", base=D("12.50"), base_currency="CAD",
-        rate=D(1), rate_as_of="2026-11-20", rate_source="ECB", tax_delta=D(0), raw=D("12.50"),
+        rate=D(1), rate_as_of="", rate_source="", tax_delta=D(0), raw=D("12.50"),
         rounding="fixed", result=D("12.50"), guard_min=D("1"), guard_max=D("100"),
         override="price fixed per SKU",
     )

@@ -21,7 +21,7 @@ from reconciler.plan.strategy import StrategyEstimate
 
 # Money fields stored as strings in data() and turned back into Decimal by from_data().
 _MONEY_FIELDS = {
-    "purchasable_offer": ("value_with_tax",),
+    "purchasable_offer": ("value_with_tax", "value"),  # value: a quantity discount level
     "list_price": ("value", "value_with_tax"),
 }
 
