@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from tests.test_architecture import cycles  # one circle finder for every layering test
+
 PKG = Path(__file__).resolve().parent.parent / "reconciler" / "emulator"
 PREFIX = "reconciler.emulator"
 # The bottom layers import no other emulator module but these.
@@ -49,43 +51,6 @@ def imports(path: Path) -> set[str]:
 def graph(root: Path = PKG) -> dict[str, set[str]]:
     mods = {p.stem: p for p in root.glob("*.py") if p.stem != "__init__"}
     return {m: imports(p) & set(mods) for m, p in mods.items()}
-
-
-def cycles(g: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components with more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on: set[str] = set()
-    out: list[list[str]] = []
-    counter = [0]
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = counter[0]
-        counter[0] += 1
-        stack.append(v)
-        on.add(v)
-        for w in sorted(g.get(v, ())):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            if len(comp) > 1:
-                out.append(sorted(comp))
-
-    for v in sorted(g):
-        if v not in index:
-            visit(v)
-    return out
 
 
 def test_no_import_circle_in_the_emulator() -> None:
