@@ -45,9 +45,15 @@ ALLOWED: dict[str, frozenset[str]] = {
     "importer": frozenset({"kernel", "contract", "catalog", "spapi", "live"}),
     # product type definitions from Amazon -> catalog/product-types/ (`product-types pull`)
     "producttype_pull": frozenset({"kernel", "contract", "catalog", "spapi"}),
+    # machine translation drafts -> catalog files (`reconciler translate`): engines are I/O
+    "translate": frozenset({"kernel", "contract", "catalog"}),
+    # SP-API notifications from SQS -> reservations and quantity patches (`reconciler watch`,
+    # `reconciler notifications setup`)
+    "watch": frozenset({"kernel", "contract", "catalog", "spapi", "live", "plan", "orders",
+                        "apply", "pipeline"}),
     "cli": frozenset(
         {"kernel", "contract", "catalog", "spapi", "live", "plan", "orders", "apply", "pipeline",
-         "importer", "producttype_pull", "emulator", "report", "__init__"}
+         "importer", "producttype_pull", "translate", "watch", "emulator", "report", "__init__"}
     ),
     "__init__": frozenset(),
     "__main__": frozenset({"cli"}),
@@ -57,7 +63,7 @@ EMULATOR_IMPORTERS = {"reconciler.spapi.connect"}
 PURE = ("catalog", "plan")
 # I/O and the clock: what a pure stage may never import.
 IMPURE = ("httpx", "click", "sqlite3", "socket", "subprocess", "requests", "urllib.request",
-          "reconciler.kernel.clock")
+          "boto3", "botocore", "deepl", "reconciler.kernel.clock")
 
 
 def module_name(path: Path, root: Path) -> str:
