@@ -28,7 +28,7 @@ from reconciler.catalog.desired import build
 from reconciler.catalog.loader import load
 from reconciler.cli import main
 from reconciler.emulator import auth
-from reconciler.emulator.app import Emulator
+from reconciler.emulator.app import Emulator, EmulatorConfig
 from reconciler.emulator.demo import demo_seed
 from reconciler.kernel.marketplaces import MARKETPLACES
 from reconciler.plan.change import Change
@@ -61,7 +61,10 @@ def cat(tmp_path: Path) -> Path:
 def emu(isolated_state: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The embedded emulator of the test's state dir, seeded like `reconciler demo`."""
     isolated_state.mkdir(parents=True, exist_ok=True)
-    e = Emulator(str(isolated_state / "emulator.db"))
+    # at the embedded emulator's time scale, as `reconciler apply` would open it: Amazon's
+    # write visibility delay in a fraction of a second of wall
+    e = Emulator(str(isolated_state / "emulator.db"),
+                 EmulatorConfig(time_scale=connect.EMBEDDED_TIME_SCALE))
     e.seed(demo_seed())
     monkeypatch.setitem(connect._emulators, os.path.realpath(isolated_state), e)
     yield e
