@@ -171,7 +171,7 @@ def render(
     if hit is not None and rx is not None:
         lower = {k.lower(): v for k, v in entries.items()}
         wanted = {lower[m.group(0).lower()] for m in rx.finditer(plain)}
-        if any(w not in hit for w in wanted):
+        if any(w.lower() not in hit.lower() for w in wanted):
             hit = None
     if hit is not None:
         out = escape(hit) if xml else hit
