@@ -83,7 +83,7 @@ def test_other_texts_get_a_marked_rendering(translator: deepl.Translator) -> Non
 
 
 def test_form_bodies_with_repeated_text_answer_like_json(emu: Emulator, url: str) -> None:
-    texts = cb_oak_l_texts()[:2] + ["plain"]
+    texts = [*cb_oak_l_texts()[:2], "plain"]
     headers = {"Authorization": f"DeepL-Auth-Key {KEY}"}
     form = urlencode([("target_lang", "FR"), ("source_lang", "EN")] + [("text", t) for t in texts])
     with httpx.Client(base_url=url, headers=headers) as c:
