@@ -314,6 +314,12 @@ def test_amazon_translate_faults(emu: Emulator, url: str, faults: list[int], ok:
         assert len(aws_calls(emu)) == (1 if faults == [456] else 3)
 
 
+def test_amazon_translate_on_the_emulators_root_url(emu: Emulator, url: str) -> None:
+    engine = make_engine("amazon-translate", {"endpoint": "emulator", "region": "eu-west-1"},
+                         env={}, server_url=url)
+    assert engine.translate(["x"], source="en_GB", target="es_MX", glossary=None) == ["[es-mx] x"]
+
+
 def test_amazon_translate_keys_go_only_to_its_regional_host() -> None:
     ok = make_engine("amazon-translate", {**AWS, "endpoint":
                                           "https://translate.eu-west-1.amazonaws.com"}, env=ENV)
