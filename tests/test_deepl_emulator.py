@@ -13,6 +13,7 @@ import deepl
 import httpx
 import pytest
 import yaml
+from deepl.api_data import MultilingualGlossaryDictionaryEntries
 
 from reconciler.emulator import deepl_api
 from reconciler.emulator import machine_translation as mt
@@ -145,6 +146,31 @@ def test_glossaries_round_trip_and_apply(translator: deepl.Translator) -> None:
     translator.delete_glossary(g)
     with pytest.raises(deepl.GlossaryNotFoundException):
         translator.get_glossary(g.glossary_id)
+
+
+def test_v3_multilingual_glossaries_with_deepl_client(url: str, emu: Emulator) -> None:
+    client = deepl.DeepLClient(KEY, server_url=url)
+    g = client.create_multilingual_glossary("m", [
+        MultilingualGlossaryDictionaryEntries("EN", "FR", {"board": "planche"}),
+        MultilingualGlossaryDictionaryEntries("EN", "DE", {"board": "Brett"}),
+    ])
+    assert {(d.source_lang, d.target_lang, d.entry_count) for d in g.dictionaries} == {
+        ("EN", "FR", 1), ("EN", "DE", 1)}
+    assert [x.glossary_id for x in client.list_multilingual_glossaries()] == [g.glossary_id]
+    assert client.get_multilingual_glossary(g.glossary_id).name == "m"
+    got = client.get_multilingual_glossary_entries(g, "EN", "DE").dictionaries[0]
+    assert "Brett" in str(got.entries)
+    for target, word in (("FR", "planche"), ("DE", "Brett")):
+        r = client.translate_text("a board", source_lang="EN", target_lang=target, glossary=g)
+        assert not isinstance(r, list) and r.text == f"[{target.lower()}] a {word}"
+    with pytest.raises(deepl.DeepLException):  # no EN->IT dictionary
+        client.translate_text("a board", source_lang="EN", target_lang="IT",
+                              glossary=g.glossary_id)
+    client.delete_multilingual_glossary(g)
+    with pytest.raises(deepl.GlossaryNotFoundException):
+        client.get_multilingual_glossary(g.glossary_id)
+    client.close()
+    assert {c.operation for c in emu.calls()} >= {"deepl.v3CreateGlossary", "deepl.translate"}
 
 
 def test_a_glossary_entry_beats_the_phrase_table(translator: deepl.Translator) -> None:
