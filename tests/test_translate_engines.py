@@ -146,6 +146,21 @@ def test_kept_terms_survive_and_forced_terms_apply(emu: Emulator, url: str) -> N
     assert "Juice Groove" not in out2[0]
 
 
+def test_blank_texts_are_not_sent(emu: Emulator, url: str) -> None:
+    out = deepl_engine(url).translate(["", " ", "x"], source="en_US", target="fr_FR",
+                                      glossary=None)
+    assert out == ["", " ", "[fr] x"]
+    assert deepl_engine(url).translate([""], source="en_US", target="fr_FR", glossary=None) == [""]
+    assert translate_calls(emu) == [200]
+
+
+def test_a_glossary_term_deepl_refuses_is_a_clear_error(emu: Emulator, url: str) -> None:
+    bad = Glossary("g9", forced={"fr_FR": {"a\tb": "c"}})
+    with pytest.raises(TranslationEngineError) as e:
+        deepl_engine(url).translate(["x"], source="en_US", target="fr_FR", glossary=bad)
+    assert "glossary" in str(e.value)
+
+
 def test_a_glossary_is_created_once_and_reused_by_content(emu: Emulator, url: str) -> None:
     for _ in range(2):  # two runs: two engines, like two processes
         engine = deepl_engine(url)
