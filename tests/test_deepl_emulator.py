@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlencode
 
 import deepl
@@ -21,6 +22,7 @@ from reconciler.emulator.app import Emulator
 from reconciler.emulator.server import running
 from reconciler.translate import engines
 from tests.conftest import SAMPLE_CATALOG
+from tests.test_emulator_server import serve
 
 KEY = "test-deepl-key"
 
@@ -267,3 +269,23 @@ def test_phrase_table_is_valid_json_with_collapsed_keys() -> None:
         for src in table:
             assert src == " ".join(src.split())
     assert json.loads(json.dumps(mt.phrases()))
+
+
+@pytest.mark.server
+def test_reconciler_emulator_serve_speaks_deepl(tmp_path: Path) -> None:
+    """The real server subprocess, seeded from a file (a key and two queued faults): the
+    client sees the faults in order, then translations; the call log counts every request."""
+    seed = tmp_path / "deepl.yaml"
+    seed.write_text("deepl:\n  authKeys: [file-key]\n  faults: [429, 503]\n", encoding="utf-8")
+    with serve(tmp_path, "--seed", str(seed)) as server:
+        t = deepl.Translator("file-key", server_url=server.url)
+        with pytest.raises(deepl.TooManyRequestsException):
+            t.translate_text("x", target_lang="FR")
+        with pytest.raises(deepl.DeepLException):
+            t.translate_text("x", target_lang="FR")
+        texts = cb_oak_l_texts("en_GB")
+        out = t.translate_text(texts, source_lang="EN", target_lang="FR")
+        assert isinstance(out, list) and not any(r.text.startswith("[fr]") for r in out)
+        t.close()
+    with Emulator.open_readonly(str(server.db)) as emu:
+        assert [c.status for c in emu.calls("deepl.translate")] == [429, 503, 200]
