@@ -212,6 +212,29 @@ def test_a_second_run_sends_zero_requests(emu: Emulator, url: str, tmp_path: Pat
     assert "INSERT" in dump and f"'{texts[1]}'" not in dump
 
 
+class FakeEngine:
+    name = "deepl"
+    memory_key = "deepl"
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def translate(self, texts: Any, *, source: str, target: str, glossary: Any) -> list[str]:
+        self.seen.extend(texts)
+        return [f"real {t}" for t in texts]
+
+
+def test_the_emulators_answers_never_serve_a_real_engine(emu: Emulator, url: str) -> None:
+    memory = TranslationMemory(":memory:")
+    demo = MemoEngine(deepl_engine(url), memory)
+    assert demo.key == "deepl@loopback"
+    assert demo.translate(["a"], source="en_US", target="fr_FR", glossary=None) == ["[fr] a"]
+    real = FakeEngine()  # what make_engine builds for api.deepl.com (memory_key "deepl")
+    assert getattr(make_engine("deepl", DEEPL, env=ENV), "memory_key") == "deepl"
+    out = MemoEngine(real, memory).translate(["a"], source="en_US", target="fr_FR", glossary=None)
+    assert out == ["real a"] and real.seen == ["a"]
+
+
 def test_memory_sends_each_distinct_text_once(emu: Emulator, url: str) -> None:
     memo = MemoEngine(deepl_engine(url), TranslationMemory(":memory:"))
     out = memo.translate(["a", "b", "a"], source="en_US", target="fr_FR", glossary=None)

@@ -99,6 +99,7 @@ class DeepLEngine:
         )
         self._retry = retry or RetryPolicy()
         self._where = where
+        self.memory_key = self.name  # translation memory's engine key (engines.py)
         self._glossaries: dict[str, str] = {}  # content name -> glossary id
         self._listed: dict[str, str] | None = None
 

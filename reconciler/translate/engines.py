@@ -107,6 +107,15 @@ def _check_host(url: str, hosts: frozenset[str], what: str, env: Mapping[str, st
         raise TranslationEngineError(escape(str(e))) from None
 
 
+def _memory_key(engine: str, url: str | None) -> str:
+    """What the translation memory files an engine's answers under: the engine's name, or
+    ``NAME@loopback`` for an emulator or other local server, so the emulator's renderings are
+    never served as a real engine's translations (and survive the emulator's changing port)."""
+    if url is not None and is_loopback(urlsplit(url).hostname or ""):
+        return f"{engine}@loopback"
+    return engine
+
+
 def _is_loopback_root(url: str) -> bool:
     parts = urlsplit(url)
     return is_loopback(parts.hostname or "") and parts.path in ("", "/")
@@ -153,7 +162,9 @@ def make_engine(
                                                       "DeepL")
         from .deepl_engine import DeepLEngine
 
-        return DeepLEngine(key, server_url=url, retry=retry)
+        engine_d = DeepLEngine(key, server_url=url, retry=retry)
+        engine_d.memory_key = _memory_key(DEEPL, url)
+        return engine_d
     region = settings.get("region")
     if not isinstance(region, str) or not region.replace("-", "").isalnum():
         raise TranslationEngineError(
@@ -178,6 +189,8 @@ def make_engine(
         )
     from .aws_engine import AmazonTranslateEngine
 
-    return AmazonTranslateEngine.connect(
+    engine_a = AmazonTranslateEngine.connect(
         region, keys, endpoint_url=url or f"https://{host}", retry=retry
     )
+    engine_a.memory_key = _memory_key(AMAZON_TRANSLATE, url)
+    return engine_a
