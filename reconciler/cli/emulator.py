@@ -87,6 +87,27 @@ def emulator_group() -> None:
     "one seller.",
 )
 @click.option("--log-requests", is_flag=True, help="Log each request on stderr.")
+@click.option(
+    "--sqs-endpoint",
+    default=None,
+    metavar="URL",
+    help="Publish SP-API notifications of subscribed sellers to this loopback SQS-compatible "
+    "server (e.g. moto's server mode). Default: no notifications.",
+)
+@click.option(
+    "--eventbridge-queue-arn",
+    default=None,
+    metavar="ARN",
+    help="The SQS queue the emulated EventBridge rule targets: where the listings "
+    "notifications of eventBridge destinations go (as EventBridge events).",
+)
+@click.option(
+    "--notify-faults",
+    default="",
+    help="Notification delivery faults: dup=RATE[:COPIES] (same notificationId delivered "
+    "COPIES times), delay=S and jitter=S (Amazon seconds), reorder. "
+    "Example: dup=0.2:3,delay=5,jitter=10,reorder",
+)
 def serve(
     host: str,
     port: int,
@@ -102,13 +123,16 @@ def serve(
     sandbox: bool,
     permissive: bool,
     log_requests: bool,
+    sqs_endpoint: str | None,
+    eventbridge_queue_arn: str | None,
+    notify_faults: str,
 ) -> None:
     """Serve the emulator over HTTP/1.1 until SIGINT/SIGTERM.
 
     Prints "emulator listening on http://HOST:PORT" on stderr once it accepts connections.
     """
     from reconciler.emulator.app import Emulator
-    from reconciler.emulator.faults import FaultSpec, FaultSpecError
+    from reconciler.emulator.faults import FaultSpec, FaultSpecError, NotifyFaults
     from reconciler.emulator.seed import SeedError, load_seed_file
     from reconciler.emulator.server import make_server, serve_until_signalled
     from reconciler.emulator.state import EmulatorConfig
@@ -121,6 +145,21 @@ def serve(
         spec = FaultSpec.parse(faults)
     except FaultSpecError as e:
         raise EmulatorError(f"--faults: {e}") from None
+    try:
+        nspec = NotifyFaults.parse(notify_faults)
+    except FaultSpecError as e:
+        raise EmulatorError(f"--notify-faults: {e}") from None
+    if sqs_endpoint is not None:
+        from urllib.parse import urlsplit
+
+        from reconciler.kernel.destinations import is_loopback
+
+        parts = urlsplit(sqs_endpoint)
+        if parts.scheme not in ("http", "https") or not is_loopback(parts.hostname or ""):
+            raise EmulatorError(
+                f"--sqs-endpoint {sqs_endpoint!r}: give a loopback URL such as "
+                "http://127.0.0.1:5000 (the emulator publishes to a local SQS server only)"
+            )
     config = EmulatorConfig(
         time_scale=time_scale,
         latency_ms=latency_ms,
@@ -131,6 +170,9 @@ def serve(
         faults=spec,
         seed=fault_seed,
         permissive=permissive,
+        sqs_endpoint=sqs_endpoint,
+        eventbridge_queue_arn=eventbridge_queue_arn,
+        notify_faults=nspec,
     )
     emu = Emulator(db, config)
     try:

@@ -42,6 +42,7 @@ from . import (
     listing_api,
     listings,
     listings_store,
+    notifications,
     orders,
     orders_store,
     product_type_api,
@@ -72,7 +73,7 @@ from .transport import EmulatorTransport
 # State and route modules, in schema order (listings before feeds before orders).
 MODULES: tuple[ModuleType, ...] = (
     auth, listings_store, listings, listing_api, feeds, supply_sources, orders_store, orders,
-    fulfillment_feed, product_type_api,
+    fulfillment_feed, product_type_api, notifications,
 )
 LISTINGS_ITEMS_PREFIX = "/listings/2021-08-01/items/"
 
@@ -132,6 +133,12 @@ class Emulator(EmulatorState):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def close(self) -> None:
+        if not self._closed:
+            with self.lock:
+                notifications.shutdown(self)  # queued notifications are sent first
+        super().close()
+
     def transport(self) -> EmulatorTransport:
         """An ``httpx.BaseTransport`` that calls this emulator in-process."""
         return EmulatorTransport(self)
@@ -168,6 +175,21 @@ class Emulator(EmulatorState):
             listings_store.put_direct(
                 self, seller_id, sku, marketplace_id, product_type, attributes
             )
+            notifications.flush(self)
+
+    def set_quantity(self, seller_id: str, sku: str, marketplace_id: str, quantity: int) -> bool:
+        """A Seller Central edit of the merchant-fulfilled quantity (publishes
+        LISTINGS_ITEM_MFN_QUANTITY_CHANGE when subscribed); False when there is no listing."""
+        with self.lock:
+            return notifications.set_quantity(self, seller_id, sku, marketplace_id, quantity)
+
+    def flush_notifications(self, timeout: float = 10.0, *, now: bool = False) -> bool:
+        """Queue pending notifications and wait until they were sent (tests, demos; ``now``
+        cuts configured delays short). True when nothing is left to send."""
+        with self.lock:
+            notifications.flush(self)
+            pub = notifications.publisher(self) if self.config.sqs_endpoint else None
+        return True if pub is None else pub.flush(timeout, now=now)
 
     def listing_state(self, seller_id: str, sku: str, marketplace_id: str) -> dict[str, Any] | None:
         """Stored ``{productType, attributes, createdDate, lastUpdatedDate, issues}`` or None."""
@@ -178,6 +200,7 @@ class Emulator(EmulatorState):
         with self.lock:
             for t in self._ticks:
                 t(self)
+            notifications.flush(self)
 
     # ------------------------------------------------------------------ the pipeline
 
@@ -247,6 +270,7 @@ class Emulator(EmulatorState):
                     delay += self.config.faults.slow_ms / 1000.0
             if resp is None and route is not None:
                 resp, seller, error = self._dispatch(route, req, params, seller)
+            notifications.flush(self)  # what this request changed, to the publisher thread
             assert resp is not None
             resp.headers["x-amzn-RequestId"] = rid
             if route is not None and (200 <= resp.status < 300 or resp.status in (400, 404)):
@@ -289,6 +313,7 @@ class Emulator(EmulatorState):
             seller = auth.acting_seller(self, principal, route, seller)
             app = principal.client_id
         params["_seller_id"] = seller or ""
+        params["_client_id"] = app  # the application (LWA client fingerprint)
         refused = quota.admit(self, quota.key_for(route, req), route, req, seller or "-", app)
         if refused is not None:
             return refused, seller, None
