@@ -292,3 +292,81 @@ def test_notify_fault_spec_parses() -> None:
     for bad in ("dup=2", "delay=-1", "reorder=1", "nope=1", "dup=0.1:0"):
         with pytest.raises(ValueError):
             NotifyFaults.parse(bad)
+
+
+# ---------------------------------------------------------------------- over real HTTP
+
+
+def test_a_served_emulator_publishes_what_a_buyer_and_a_seller_do(
+    endpoint: str, sqs: Any, queue: tuple[str, str], tmp_path: Any
+) -> None:
+    """`emulator serve --sqs-endpoint`: subscribe over HTTP (grantless LWA token for the
+    destinations, the seller's for the subscriptions), then `emulator order` and `emulator
+    set-quantity` against the server: ORDER_CHANGE and the quantity changes reach the queue.
+    A feed finishing is notified without any request (the server ticks on its own)."""
+    import json as _json
+
+    from click.testing import CliRunner
+
+    from reconciler.cli import main
+    from tests.emulator_support import start_server, stop_server
+
+    url, arn = queue
+    seed = tmp_path / "seed.json"
+    seed.write_text(_json.dumps({"sellers": {SELLER: {"listings": [
+        {"sku": "MUG-1", "marketplaceId": CA, "productType": "PRODUCT", "attributes": offer(5)}
+    ]}}}))
+    proc, base = start_server(tmp_path / "emu.db", seed, "--sqs-endpoint", endpoint,
+                              "--eventbridge-queue-arn", arn, "--time-scale", "600",
+                              refresh_tokens={"Atzr|rt-notif": SELLER})
+    try:
+        with httpx.Client(base_url=base) as h:
+            def token(**form: str) -> str:
+                r = h.post("/auth/o2/token", data={"client_id": "app", "client_secret": "s",
+                                                   **form})
+                assert r.status_code == 200, r.text
+                return str(r.json()["access_token"])
+
+            g = {"x-amz-access-token": token(grant_type="client_credentials",
+                                             scope="sellingpartnerapi::notifications")}
+            s = {"x-amz-access-token": token(grant_type="refresh_token",
+                                             refresh_token="Atzr|rt-notif")}
+            dests = {}
+            for name, spec in (("sqs", {"sqs": {"arn": arn}}), ("eb", {"eventBridge": {
+                    "accountId": "123456789012", "region": "us-east-1"}})):
+                r = h.post("/notifications/v1/destinations", headers=g,
+                           json={"name": name, "resourceSpecification": spec})
+                assert r.status_code == 200, r.text
+                dests[name] = r.json()["payload"]["destinationId"]
+            for t, v, d in (("ORDER_CHANGE", "1.0", "sqs"),
+                            ("FEED_PROCESSING_FINISHED", "2020-09-04", "sqs"),
+                            ("LISTINGS_ITEM_MFN_QUANTITY_CHANGE", "1.0", "eb")):
+                r = h.post(f"/notifications/v1/subscriptions/{t}", headers=s,
+                           json={"payloadVersion": v, "destinationId": dests[d]})
+                assert r.status_code == 200, r.text
+            run = CliRunner().invoke(main, ["emulator", "order", "--url", base,
+                                            "--marketplace", "CA", "--sku", "MUG-1:2"])
+            assert run.exit_code == 0, run.output
+            order_id = run.stdout.strip()
+            run = CliRunner().invoke(main, ["emulator", "set-quantity", "--url", base, "--sku",
+                                            "MUG-1", "--marketplace", "CA", "--quantity", "9"])
+            assert run.exit_code == 0, run.output
+            got = by_type(receive(sqs, url, 3))
+            [order] = got["ORDER_CHANGE"]
+            assert order["Payload"]["OrderChangeNotification"]["AmazonOrderId"] == order_id
+            qty = [n["Payload"]["Quantity"] for n in got["LISTINGS_ITEM_MFN_QUANTITY_CHANGE"]]
+            assert qty == [3, 9]
+            doc = h.post("/feeds/2021-06-30/documents", headers=s,
+                         json={"contentType": "application/json; charset=UTF-8"}).json()
+            up = h.put(doc["url"], content=listings_feed([]),
+                       headers={"content-type": "application/json; charset=UTF-8"})
+            assert up.status_code == 200, up.text
+            r = h.post("/feeds/2021-06-30/feeds", headers=s, json={
+                "feedType": "JSON_LISTINGS_FEED", "marketplaceIds": [CA],
+                "inputFeedDocumentId": doc["feedDocumentId"]})
+            assert r.status_code == 202, r.text
+            [done] = receive(sqs, url, 1, timeout=15.0)  # no request in between
+            assert validate(done)["payload"]["feedProcessingFinishedNotification"]["feedId"] \
+                == r.json()["feedId"]
+    finally:
+        stop_server(proc)

@@ -44,6 +44,7 @@ from . import (
     listings_store,
     notifications,
     orders,
+    orders_gen,
     orders_store,
     product_type_api,
     quota,
@@ -182,6 +183,15 @@ class Emulator(EmulatorState):
         LISTINGS_ITEM_MFN_QUANTITY_CHANGE when subscribed); False when there is no listing."""
         with self.lock:
             return notifications.set_quantity(self, seller_id, sku, marketplace_id, quantity)
+
+    def place_order(self, seller_id: str, marketplace_id: str, lines: list[tuple[str, int]],
+                    order_id: str | None = None) -> str:
+        """A buyer orders now (``orders_gen.place``): stock taken, ORDER_CHANGE and the
+        quantity changes published when subscribed. Returns the order id."""
+        with self.lock:
+            oid = orders_gen.place(self, seller_id, marketplace_id, lines, order_id)
+            notifications.flush(self)
+        return oid
 
     def flush_notifications(self, timeout: float = 10.0, *, now: bool = False) -> bool:
         """Queue pending notifications and wait until they were sent (tests, demos; ``now``

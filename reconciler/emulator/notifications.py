@@ -27,7 +27,9 @@ Emulator's direct methods) turns the events of ``notify`` into notifications per
 and hands them to the publisher thread (``notifications_publish``; how to enable it is
 documented there). ``POST /_emulator/seller-central/quantity`` (``{sellerId?, sku,
 marketplaceId, quantity}``) changes a merchant-fulfilled quantity "in Seller Central", outside
-any tool (not an Amazon API; no token; not in the call log).
+any tool, and ``POST /_emulator/orders`` (``{sellerId?, marketplaceId, items: [{sku,
+quantity}], orderId?}``) is a buyer's order placed now (not Amazon APIs; no token; not in the
+call log).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import weakref
 from typing import Any
 
 from . import notifications_store as ns
-from . import notify
+from . import notify, orders_gen
 from .http import Request, Response, Route, api_error, invalid_input, json_response
 from .listings_store import put_direct, rows
 from .notifications_publish import TYPES, Publisher, build, dumps, envelope, parse_sqs_arn
@@ -328,6 +330,28 @@ def seller_central_quantity(emu: EmulatorState, req: Request, params: dict[str, 
                                "quantity": qty})
 
 
+def buyer_order(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
+    """``POST /_emulator/orders`` ``{sellerId?, marketplaceId, items: [{sku, quantity}],
+    orderId?}``: a buyer orders now (``orders_gen.place``); answers ``{"orderId"}``."""
+    body = _body(req)
+    seller = body.get("sellerId") or emu.config.default_seller_id
+    mp, items, oid = body.get("marketplaceId"), body.get("items"), body.get("orderId")
+    lines: list[tuple[str, int]] = []
+    for it in items if isinstance(items, list) else []:
+        if isinstance(it, dict) and isinstance(it.get("sku"), str) \
+                and isinstance(it.get("quantity"), int) and not isinstance(it["quantity"], bool):
+            lines.append((it["sku"], it["quantity"]))
+    if not (isinstance(mp, str) and isinstance(seller, str) and lines
+            and len(lines) == len(items or []) and (oid is None or isinstance(oid, str))):
+        return invalid_input("expected {sellerId?, marketplaceId, items: [{sku, quantity}], "
+                             "orderId?}")
+    try:
+        order_id = orders_gen.place(emu, seller, mp, lines, oid)
+    except (ValueError, KeyError) as e:
+        return invalid_input(str(e))
+    return json_response(200, {"orderId": order_id})
+
+
 def _r(method: str, path: str, op: str, handler: Any, grantless: bool) -> Route:
     return Route(method, BASE + path, op, handler, scope=SCOPE if grantless else None)
 
@@ -347,4 +371,6 @@ ROUTES: list[Route] = [
        delete_subscription_by_id, True),
     Route("POST", "/_emulator/seller-central/quantity", "sellerCentralQuantity",
           seller_central_quantity, auth=False, quota=False, logged=False),
+    Route("POST", "/_emulator/orders", "buyerOrder", buyer_order, auth=False, quota=False,
+          logged=False),
 ]
