@@ -370,3 +370,25 @@ def test_a_served_emulator_publishes_what_a_buyer_and_a_seller_do(
                 == r.json()["feedId"]
     finally:
         stop_server(proc)
+
+
+def test_an_event_filter_limits_the_marketplaces(
+    endpoint: str, sqs: Any, queue: tuple[str, str]
+) -> None:
+    from reconciler.emulator import notifications_store as ns
+
+    url, arn = queue
+    with make_emu(endpoint, arn) as emu:
+        for mp in (US, CA):
+            emu.put_listing_direct(SELLER, "MUG-1", mp, "PRODUCT", offer(5))
+        subs = notifications.subscribe_direct(emu, SELLER, arn, ["ORDER_CHANGE"])
+        with emu.lock:
+            emu.db.execute("UPDATE notif_subscriptions SET directive = ? WHERE subscription_id"
+                           " = ?", ('{"eventFilter": {"eventFilterType": "ORDER_CHANGE", '
+                                    f'"marketplaceIds": ["{CA}"]}}}}', subs["ORDER_CHANGE"]))
+            assert ns.subscription(emu, subs["ORDER_CHANGE"]) is not None
+        emu.place_order(SELLER, US, [("MUG-1", 1)])
+        ca = emu.place_order(SELLER, CA, [("MUG-1", 1)])
+        assert emu.flush_notifications()
+        got = by_type(drain_now(sqs, url))["ORDER_CHANGE"]
+    assert [n["Payload"]["OrderChangeNotification"]["AmazonOrderId"] for n in got] == [ca]

@@ -104,10 +104,43 @@ def flush(emu: EmulatorState) -> None:
 
 
 def _wanted(sub: ns.Subscription, ev: notify.Event) -> bool:
-    """The subscription's ``eventFilter.marketplaceIds`` (when it has one) admits the event."""
+    """The subscription's ``eventFilter`` (when it has one) admits the event: its
+    ``marketplaceIds`` and, for ORDER_CHANGE, its ``orderChangeTypes``."""
     flt = (sub.directive or {}).get("eventFilter") or {}
-    mps = flt.get("marketplaceIds") if isinstance(flt, dict) else None
-    return not mps or ev.marketplace_id is None or ev.marketplace_id in mps
+    if not isinstance(flt, dict):
+        return True
+    mps = flt.get("marketplaceIds")
+    if mps and ev.marketplace_id is not None and ev.marketplace_id not in mps:
+        return False
+    kinds = flt.get("orderChangeTypes")
+    change = (ev.payload.get("OrderChangeNotification") or {}).get("OrderChangeType")
+    return not kinds or change is None or change in kinds
+
+
+# notification type -> the eventFilterType it supports (notification-type-values docs; of the
+# types the emulator publishes only ORDER_CHANGE takes an eventFilter)
+EVENT_FILTER_TYPES = {"ORDER_CHANGE": "ORDER_CHANGE"}
+
+
+def _directive_problem(notification_type: str, directive: Any) -> str | None:
+    """Why a ``processingDirective`` is refused (400), None when it is acceptable."""
+    if directive is None:
+        return None
+    if not isinstance(directive, dict):
+        return "processingDirective must be an object."
+    flt, expr = directive.get("eventFilter"), directive.get("filterExpression")
+    if flt is not None and expr is not None:
+        return "eventFilter and filterExpression are mutually exclusive."
+    if expr is not None and (not isinstance(expr, str) or not 1 <= len(expr) <= 256):
+        return "filterExpression must be a string of 1 to 256 characters."
+    if flt is None:
+        return None
+    wanted = EVENT_FILTER_TYPES.get(notification_type)
+    if not isinstance(flt, dict) or wanted is None:
+        return f"{notification_type} does not support an eventFilter."
+    if flt.get("eventFilterType") != wanted:
+        return f"eventFilter.eventFilterType must be {wanted}."
+    return None
 
 
 def tick(emu: EmulatorState) -> None:
@@ -245,8 +278,9 @@ def create_subscription(emu: EmulatorState, req: Request, params: dict[str, str]
     if version != info.payload_version:
         return invalid_input(f"payloadVersion {version} is not supported for {t}.")
     directive = body.get("processingDirective")
-    if directive is not None and not isinstance(directive, dict):
-        return invalid_input("processingDirective must be an object.")
+    problem = _directive_problem(t, directive)
+    if problem:
+        return invalid_input(problem)
     app, seller = _app(params), params.get("_seller_id", "")
     d = ns.destination(emu, dest_id)
     if d is None or d.app != app:
