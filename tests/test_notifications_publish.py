@@ -392,3 +392,30 @@ def test_an_event_filter_limits_the_marketplaces(
         assert emu.flush_notifications()
         got = by_type(drain_now(sqs, url))["ORDER_CHANGE"]
     assert [n["Payload"]["OrderChangeNotification"]["AmazonOrderId"] for n in got] == [ca]
+
+
+def test_a_buyers_order_is_published_before_the_quantity_it_takes(
+    endpoint: str, sqs: Any, queue: tuple[str, str]
+) -> None:
+    url, arn = queue
+    with make_emu(endpoint, arn) as emu:
+        emu.put_listing_direct(SELLER, "MUG-1", CA, "PRODUCT", offer(5))
+        notifications.subscribe_direct(
+            emu, SELLER, arn, ["ORDER_CHANGE", "LISTINGS_ITEM_MFN_QUANTITY_CHANGE"])
+        oid = emu.place_order(SELLER, CA, [("MUG-1", 2), ("MUG-1", 1)])
+        with pytest.raises(ValueError):  # 2 left
+            emu.place_order(SELLER, CA, [("MUG-1", 3)])
+        with pytest.raises(ValueError):
+            emu.place_order(SELLER, CA, [("NO-SUCH", 1)])
+        with httpx.Client(transport=emu.transport(), base_url="http://127.0.0.1") as c:
+            r = c.post("/_emulator/orders", json={"marketplaceId": CA,
+                                                   "items": [{"sku": "MUG-1", "quantity": 9}]})
+            assert r.status_code == 400
+            r = c.post("/_emulator/orders", json={"marketplaceId": CA, "items": [{"sku": "MUG-1"}]})
+            assert r.status_code == 400
+        assert emu.flush_notifications()
+        got = [validate(b) for b in drain_now(sqs, url)]
+    assert [type_of(n) for n in got] == ["ORDER_CHANGE", "LISTINGS_ITEM_MFN_QUANTITY_CHANGE"]
+    items = got[0]["Payload"]["OrderChangeNotification"]["Summary"]["OrderItems"]
+    assert got[0]["Payload"]["OrderChangeNotification"]["AmazonOrderId"] == oid
+    assert sorted(i["Quantity"] for i in items) == [1, 2] and got[1]["Payload"]["Quantity"] == 2

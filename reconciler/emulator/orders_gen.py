@@ -195,18 +195,23 @@ def place(emu: EmulatorState, seller_id: str, marketplace_id: str,
             raise ValueError(f"order {oid} exists")
         rng = random.Random(oid)
         items = []
+        taken: dict[str, _Listing] = {}  # a SKU on two lines takes from the same stock
         for j, (sku, qty) in enumerate(lines):
-            row = emu.db.execute(
-                "SELECT product_type, attributes FROM listings WHERE seller_id = ? AND sku = ?"
-                " AND marketplace_id = ?", (seller_id, sku, marketplace_id)).fetchone()
-            if row is None:
-                raise ValueError(f"no listing {sku} in {code} for seller {seller_id}")
-            lst = _Listing(seller_id, sku, marketplace_id, row[0], json.loads(row[1]))
+            lst_or_none = taken.get(sku)
+            if lst_or_none is None:
+                row = emu.db.execute(
+                    "SELECT product_type, attributes FROM listings WHERE seller_id = ?"
+                    " AND sku = ? AND marketplace_id = ?", (seller_id, sku, marketplace_id),
+                ).fetchone()
+                if row is None:
+                    raise ValueError(f"no listing {sku} in {code} for seller {seller_id}")
+                lst_or_none = _Listing(seller_id, sku, marketplace_id, row[0],
+                                       json.loads(row[1]))
+            lst = lst_or_none
             if qty < 1 or lst.available() < qty:
                 raise ValueError(f"{sku} in {code} has {lst.available()} units, {qty} ordered")
             lst.take(qty)
-            listings_store.put_direct(emu, seller_id, sku, marketplace_id, lst.ptype, lst.attrs,
-                                      source="orders")
+            taken[sku] = lst
             items.append({"orderItemId": f"{rng.randrange(10**13, 10**14)}{j}", "sku": sku,
                           "asin": f"B0{zlib.crc32(sku.encode()) % 10**8:08d}",
                           "title": _title(lst.attrs, sku), "quantity": qty,
@@ -227,4 +232,8 @@ def place(emu: EmulatorState, seller_id: str, marketplace_id: str,
                         "addressType": "RESIDENTIAL"},
             "items": items,
         })
+        # after the order, so that ORDER_CHANGE is published before the quantity changes
+        for lst in taken.values():
+            listings_store.put_direct(emu, seller_id, lst.sku, marketplace_id, lst.ptype,
+                                      lst.attrs, source="orders")
     return oid
