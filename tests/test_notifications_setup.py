@@ -130,3 +130,20 @@ def test_settings_sources_and_a_catalog_endpoint_off_loopback() -> None:
                     queue_arn=None, sqs_endpoint=None, env={})
     with pytest.raises(ws.SetupError):
         ws.settings({}, queue_arn="arn:aws:sns:us-east-1:1:t", sqs_endpoint=None, env={})
+
+
+def test_aws_credentials_never_appear_in_the_output(
+    endpoint: str, catalog: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "aws-secret-value-that-must-not-leak-4711"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEYID0001")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    sqs = sqs_client(endpoint)
+    url, arn = make_queue(sqs, "setup-secrets")
+    for policy in (grant(arn, Principal={"AWS": "111122223333"}), grant(arn)):
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+        r = CliRunner().invoke(main, ["notifications", "setup", catalog, "--queue-arn", arn,
+                                      "--sqs-endpoint", endpoint])
+        assert r.exit_code in (0, 1), r.output
+        assert secret not in r.output and "AKIAEXAMPLEKEYID0001" not in r.output
+    assert r.exit_code == 0
