@@ -247,3 +247,9 @@ def test_processing_directives(grantless: httpx.Client, seller: httpx.Client) ->
     r = create(good)
     assert r.status_code == 200
     assert conforms("createSubscription", r)["payload"]["processingDirective"] == good
+
+
+def test_grantless_quotas_are_per_application(emu: Emulator, grantless: httpx.Client) -> None:
+    assert [grantless.get(f"{BASE}/destinations").status_code for _ in range(6)][-1] == 429
+    with http(emu, auth.issue_token(emu, "", "app-2", scope=SCOPE)) as app2:
+        assert app2.get(f"{BASE}/destinations").status_code == 200

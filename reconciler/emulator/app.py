@@ -324,7 +324,9 @@ class Emulator(EmulatorState):
             app = principal.client_id
         params["_seller_id"] = seller or ""
         params["_client_id"] = app  # the application (LWA client fingerprint)
-        refused = quota.admit(self, quota.key_for(route, req), route, req, seller or "-", app)
+        # grantless operations have no seller: their plan is the application's
+        metered = seller or (f"app:{app}" if route.scope else "-")
+        refused = quota.admit(self, quota.key_for(route, req), route, req, metered, app)
         if refused is not None:
             return refused, seller, None
         try:
