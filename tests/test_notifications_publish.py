@@ -419,3 +419,21 @@ def test_a_buyers_order_is_published_before_the_quantity_it_takes(
     items = got[0]["Payload"]["OrderChangeNotification"]["Summary"]["OrderItems"]
     assert got[0]["Payload"]["OrderChangeNotification"]["AmazonOrderId"] == oid
     assert sorted(i["Quantity"] for i in items) == [1, 2] and got[1]["Payload"]["Quantity"] == 2
+
+
+def test_seeds_and_events_before_a_subscription_are_not_published(
+    endpoint: str, sqs: Any, queue: tuple[str, str]
+) -> None:
+    url, arn = queue
+    with make_emu(endpoint, arn) as emu:
+        notifications.subscribe_direct(emu, OTHER_SELLER, arn)
+        emu.seed({"sellers": {SELLER: {"listings": [
+            {"sku": "MUG-1", "marketplaceId": US, "attributes": offer(5)}]}}})
+        with emu.lock:  # a change recorded, not yet flushed, when the seller subscribes
+            listings_store.put_direct(emu, SELLER, "MUG-1", US, "PRODUCT", offer(4))
+        notifications.subscribe_direct(emu, SELLER, arn)
+        emu.set_quantity(SELLER, "MUG-1", US, 3)
+        assert emu.flush_notifications()
+        got = [validate(b) for b in drain_now(sqs, url)]
+    assert [(type_of(n), n["Payload"].get("Quantity")) for n in got] == [
+        ("LISTINGS_ITEM_MFN_QUANTITY_CHANGE", 3)]

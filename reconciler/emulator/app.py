@@ -43,6 +43,7 @@ from . import (
     listings,
     listings_store,
     notifications,
+    notify,
     orders,
     orders_gen,
     orders_store,
@@ -154,11 +155,14 @@ class Emulator(EmulatorState):
     # ------------------------------------------------------------------ test/seed helpers
 
     def seed(self, data: dict[str, Any]) -> None:
-        with self.lock, store.transaction(self.db):
-            for m in self.modules:
-                fn = getattr(m, "seed", None)
-                if fn is not None:
-                    fn(self, data)
+        with self.lock:
+            notifications.flush(self)  # what happened before the seed is still published
+            with store.transaction(self.db):
+                for m in self.modules:
+                    fn = getattr(m, "seed", None)
+                    if fn is not None:
+                        fn(self, data)
+            notify.drain(self)  # a seed is the starting state, not a change to notify
 
     def seed_file(self, path: str) -> None:
         self.seed(load_seed_file(path))

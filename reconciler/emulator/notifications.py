@@ -170,6 +170,7 @@ def subscribe_direct(
     eb_account, eb_region = eventbridge or (account, region)
     out: dict[str, str] = {}
     with emu.lock:
+        flush(emu)  # events before the subscription are not delivered to it
         sqs = ns.find_sqs(emu, app, queue_arn) or ns.add_destination(
             emu, app, "reconciler", {"sqs": {"arn": queue_arn}})
         eb = ns.find_eventbridge(emu, eb_account) or ns.add_destination(
