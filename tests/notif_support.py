@@ -93,10 +93,14 @@ def receive(sqs: Any, url: str, count: int, timeout: float = 10.0) -> list[dict[
 
 
 def drain_now(sqs: Any, url: str) -> list[dict[str, Any]]:
-    """Every message in the queue right now (none waited for)."""
+    """Every message in the queue right now (received and deleted until a receive comes back
+    empty; callers flush the emulator's publisher first, so everything sent is there)."""
     out: list[dict[str, Any]] = []
     while True:
-        got = receive(sqs, url, 10, timeout=0.3)
-        out.extend(got)
-        if len(got) < 10:
+        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                   WaitTimeSeconds=0).get("Messages", [])
+        if not msgs:
             return out
+        for m in msgs:
+            out.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
