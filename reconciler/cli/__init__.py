@@ -116,6 +116,7 @@ def _register() -> None:
         emulator,
         emulator_orders,  # its command is a subcommand of `emulator`
         importer,
+        notifications,
         orders,
         plan,
         product_types,
@@ -129,6 +130,7 @@ def _register() -> None:
                 orders, accounts, emulator_orders, report):
         for name in getattr(mod, "COMMANDS", ()):
             main.add_command(getattr(mod, name))
+    main.add_command(notifications.notifications_group)  # `notifications setup` (issue 18)
     add_color_option(main)  # every command takes --color/--no-color (and honours NO_COLOR)
 
 
