@@ -9,6 +9,7 @@ wording, and that the compiled fast path, the explaining slow path and jsonschem
 from __future__ import annotations
 
 import copy
+import json
 import random
 from decimal import Decimal
 from typing import Any
@@ -226,13 +227,33 @@ def test_unknown_keywords_are_refused_not_skipped() -> None:
         Validator({"type": "object", "properties": {"a": {"dependentRequired": {}}}})
 
 
+def _structure(x: Any) -> Any:
+    """A document with its scalars replaced by their type names: documents of one structure
+    are valid or invalid against the meta-schema alike, as long as each kind of value is."""
+    if isinstance(x, dict):
+        return {k: _structure(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_structure(v) for v in x]
+    return type(x).__name__
+
+
 def test_every_definition_is_a_json_schema_the_validator_compiles() -> None:
+    """Every document compiles in our validator. Against the 2019-09 meta-schema (0.3 s a
+    document in jsonschema), every product type is checked in one marketplace, and every other
+    document whose structure (:func:`_structure`) was not checked yet: the per-marketplace
+    differences (UK/EU ``value_with_tax``, JP's currency) are new structures, so they are
+    checked too, without checking 96 near-copies."""
     meta = jsonschema.Draft201909Validator
+    checked: set[str] = set()
     for pt in product_types():
         for code in ("US", "UK", "DE", "JP"):
             d = definition_document(pt, code, "LISTING_OFFER_ONLY")
-            meta.check_schema(d)
+            key = json.dumps(_structure(d), sort_keys=True)
+            if code == "US" or key not in checked:
+                meta.check_schema(d)
+                checked.add(key)
             Validator(d)
+    assert len(checked) > 1  # the marketplaces' own structures were among them
 
 
 def _mutations(value: Any, rng: random.Random) -> Any:
