@@ -218,10 +218,17 @@ def sku_marketplaces(
     """(account, region) -> SKU -> the marketplaces it is written in: the ``skus`` input of
     :func:`estimate` (the hybrid split moves whole SKUs)."""
     out: dict[tuple[str, str], dict[str, list[str]]] = {}
-    for k in keys:
-        skus = out.setdefault((k.account, regions.get(k.account, "")), {})
-        skus.setdefault(k.sku, []).append(k.marketplace_id)
-    return {a: {sku: tuple(sorted(m)) for sku, m in v.items()} for a, v in sorted(out.items())}
+    by_account: dict[str, dict[str, list[str]]] = {}
+    for k in keys:  # 100k listings: kept to plain dict operations
+        skus = by_account.get(k.account)
+        if skus is None:
+            skus = by_account[k.account] = out[(k.account, regions.get(k.account, ""))] = {}
+        mps = skus.get(k.sku)
+        if mps is None:
+            skus[k.sku] = [k.marketplace_id]
+        else:
+            mps.append(k.marketplace_id)
+    return {a: {sku: tuple(m) for sku, m in v.items()} for a, v in sorted(out.items())}
 
 
 def hybrid_patch_skus(keys: Iterable[ListingKey], k: int) -> frozenset[str]:
