@@ -13,6 +13,7 @@ from reconciler.apply.run import apply_plan, choose_strategy
 from reconciler.apply.writers import write_both
 from reconciler.emulator.state import EmulatorConfig
 from reconciler.kernel.model import DesiredState, ListingKey
+from reconciler.plan import render
 from reconciler.plan.builder import write_counts_per_marketplace
 from reconciler.plan.strategy import (
     HYBRID_MIN_GAIN,
@@ -216,6 +217,7 @@ def test_a_hybrid_apply_converges_and_a_fresh_plan_is_empty() -> None:
         )
         assert est.chosen == "hybrid" and est.hybrid is not None, est.describe()
         plan = dataclasses.replace(plan, strategy=est)
+        assert f"Strategy: {est.describe()}" in render.text(plan)  # the plan shows the split
         emu.reset_calls()
         report = apply_plan(
             plan, desired, {"na": cl}, strategy="auto", verify_timeout_s=60,
@@ -237,3 +239,50 @@ def test_a_hybrid_apply_converges_and_a_fresh_plan_is_empty() -> None:
         assert first_feed < max(c.time for c in emu.calls("patchListingsItem"))
         fresh, _ = au.make_plan(desired, cl)
         assert fresh.changes == ()
+
+
+# --------------------------------------------------------------------------- bench
+
+
+def test_hybrid_lower_bound_is_the_later_path() -> None:
+    from bench import lowerbound
+
+    kw = {"processing_s": 300.0, "per_message_s": 0.1, "write_delay_s": 120.0}
+    patched, fed = {"S": {"US": 2000}}, {"S": {"US": 1000}}
+    b = lowerbound.hybrid_bound(patched, fed, **kw)
+    patch_path = (2000 - 5) / 5 + 120 + (100 - 5) / 5  # patches, delay, 100 searches
+    # one feed: IN_QUEUE 75 s, IN_PROGRESS 225 + 1000 x 0.1 s, delay, its 50 searches
+    feed_path = 75 + 225 + 100 + 120 + (50 - 5) / 5
+    assert b["patch_path"] == pytest.approx(patch_path)
+    assert b["feed_path"] == pytest.approx(feed_path)
+    assert b["total"] == pytest.approx(max(patch_path, feed_path))
+    # all of them by one path is that path's own bound
+    whole = {"S": {"US": 3000}}
+    assert lowerbound.hybrid_bound(whole, {}, **kw)["total"] == pytest.approx(
+        lowerbound.apply_bound(whole, "patch", **kw)["total"])
+    assert lowerbound.hybrid_bound({}, whole, **kw)["total"] == pytest.approx(
+        lowerbound.apply_bound(whole, "feed", **kw)["pipelined"])
+
+
+def test_bench_hybrid_scenario_runs_the_three_applies(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bench.registry import SCENARIOS
+    from bench.scenarios import Params, with_defaults
+
+    p = with_defaults("hybrid", Params(
+        changes=100, marketplaces=("US",), time_scale=400.0, feed_processing_s=5.0,
+        feed_per_message_s=0.1, write_delay_s=0.0, in_process=True,
+        workdir=str(tmp_path / "work"),
+    ))
+    assert p.skus == 100
+    out = SCENARIOS["hybrid"](p)
+    assert out["hybrid_chosen"] is True
+    assert set(out["walls_s"]) == set(out["bounds_s"]) == {"patch", "feed", "hybrid"}
+    for name, r in out["runs"].items():
+        assert r["outcomes"] == {"converged": 100}, name
+        assert r["changes"] == 100
+    assert out["runs"]["patch"]["via"] == {"patch": 100, "feed": 0}
+    assert out["runs"]["feed"]["via"] == {"patch": 0, "feed": 100}
+    via = out["runs"]["hybrid"]["via"]
+    assert via["patch"] > 0 and via["feed"] > 0
+    assert out["runs"]["hybrid"]["fresh_plan_changes_after"] == 0
+    assert out["bounds_s"]["hybrid"] < min(out["bounds_s"]["patch"], out["bounds_s"]["feed"])
