@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
                     help=f"default {','.join(d.marketplaces)} (hybrid: US)")
     ap.add_argument("--drift", type=float, default=d.drift,
                     help="share of live listings that differ from the catalog (0..1)")
-    ap.add_argument("--time-scale", type=float, default=d.time_scale)
+    ap.add_argument("--time-scale", type=float, default=None,
+                    help=f"default {d.time_scale:g} (hybrid: 10)")
     ap.add_argument("--latency", type=float, default=d.latency_ms,
                     help="emulated latency per request, Amazon ms (scaled)")
     ap.add_argument("--feed-processing", type=float, default=d.feed_processing_s,
@@ -80,16 +81,21 @@ def _parser() -> argparse.ArgumentParser:
 def params_from(ns: argparse.Namespace) -> Params:
     d = Params()
     if getattr(ns, "scenario", "") == "hybrid":  # bench/hybrid.py: one marketplace, slow feeds
-        from bench.hybrid import HYBRID_FEED_PER_MESSAGE_S, HYBRID_MARKETPLACES
+        from bench.hybrid import (
+            HYBRID_FEED_PER_MESSAGE_S,
+            HYBRID_MARKETPLACES,
+            HYBRID_TIME_SCALE,
+        )
 
         ns.marketplaces = ns.marketplaces or HYBRID_MARKETPLACES
+        ns.time_scale = ns.time_scale or HYBRID_TIME_SCALE
         if ns.feed_per_message is None:
             ns.feed_per_message = HYBRID_FEED_PER_MESSAGE_S
     return Params(
         skus=ns.skus,
         marketplaces=tuple(m.strip().upper()
                            for m in (ns.marketplaces or ",".join(d.marketplaces)).split(",")),
-        drift=ns.drift, time_scale=ns.time_scale, latency_ms=ns.latency,
+        drift=ns.drift, time_scale=ns.time_scale or d.time_scale, latency_ms=ns.latency,
         feed_processing_s=ns.feed_processing, write_delay_s=ns.write_delay,
         strategy=ns.strategy, change=ns.change,
         naive_listings=ns.naive_listings, versus_wall_s=ns.versus_wall_s,
