@@ -1,9 +1,11 @@
 """Apply a plan: the only loop that writes to Amazon. Returns an :class:`ApplyReport`.
 
 1. **Strategy.** ``patch``, ``feed``, or ``auto`` = ``plan.strategy.chosen`` (the estimate from
-   Amazon's quotas shown in the plan). One run writes every listing by ONE strategy, so a PATCH
-   and a feed for the same SKU are never in flight together within a run; across runs, feeds a
-   killed run left queued are tracked in a journal and waited for first (see ``feedrun``).
+   Amazon's quotas shown in the plan), which may be ``hybrid``: the plan's split of each
+   account's SKUs between PATCH and JSON_LISTINGS_FEED, both paths running at once
+   (``writers.write_both``). Every listing of a SKU goes one way within a run, so a PATCH and a
+   feed for the same SKU are never in flight together; across runs, feeds a killed run left
+   queued are tracked in a journal and waited for first (see ``feedrun``).
 2. **Write.** One request per listing (``patches.listing_request``: all field changes of a
    listing in one PATCH/PUT/DELETE or one feed message), so DEFAULT=0 always travels with the
    location quantities. Accounts run in parallel, one thread each (separate quotas); inside an
