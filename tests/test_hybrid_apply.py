@@ -82,12 +82,18 @@ def test_quick_feeds_stay_feed() -> None:
     assert hybrid_split(_skus(3000), feed_per_message_s=0.0005)[0] < e.feed_seconds
 
 
-def test_big_feeds_gain_from_patching_a_share() -> None:
-    # 30,000 listings: two feeds, the second one's listings read back after it; patching
-    # ~4,000 SKUs at once shortens both
+def test_big_feeds_need_a_big_per_message_time_to_split() -> None:
+    # 30,000 listings: two feeds, the second one's listings read back after it. At 0.01 s a
+    # message patching a share at once gains ~9 %: not enough, the feed stays; at 0.03 s the
+    # feed path is long enough for the split to pay, and patching ~6,000 SKUs leaves one feed
+    # (under 25,000 messages): the second feed's fixed processing is saved too
     e = _estimate(_skus(30_000))
+    assert e.chosen == "feed"
+    assert hybrid_split(_skus(30_000))[0] < e.feed_seconds  # a gain, under the threshold
+    e = _estimate(_skus(30_000), feed_per_message_s=0.03)
     assert e.chosen == "hybrid" and e.hybrid is not None
-    assert e.hybrid.feeds == 2 and e.hybrid.seconds < e.feed_seconds
+    assert e.hybrid.feeds == 1 and e.hybrid.seconds < e.feed_seconds * (1 - HYBRID_MIN_GAIN)
+    assert e.hybrid.feed_listings <= 25_000
 
 
 def test_several_marketplaces_pay_processing_once_each_on_the_feed_path() -> None:
