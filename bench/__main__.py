@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--drift", type=float, default=d.drift,
                     help="share of live listings that differ from the catalog (0..1)")
     ap.add_argument("--time-scale", type=float, default=None,
-                    help=f"default {d.time_scale:g} (hybrid: 10)")
+                    help=f"default {d.time_scale:g} (hybrid: 5)")
     ap.add_argument("--latency", type=float, default=d.latency_ms,
                     help="emulated latency per request, Amazon ms (scaled)")
     ap.add_argument("--feed-processing", type=float, default=d.feed_processing_s,
