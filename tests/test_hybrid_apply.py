@@ -238,6 +238,7 @@ def test_a_hybrid_apply_converges_and_a_fresh_plan_is_empty() -> None:
         assert ways["SKU/00007"] == {"feed"}
         patched = sum(1 for o in report.outcomes if o.via == "patch")
         assert patched == est.hybrid.patch_listings and 0 < patched < 120
+        assert f"via hybrid ({patched} by patch, {120 - patched} by feed)" in report.summary_line()
         assert len(emu.calls("patchListingsItem")) >= patched
         assert len(emu.calls("createFeed")) == 2  # the feed part: one feed a marketplace
         # both paths at once: the first feed went out before the last PATCH
