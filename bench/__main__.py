@@ -36,16 +36,23 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("scenario", choices=[*SCENARIOS, "all", "prepare"])
     ap.add_argument("--skus", type=int, default=d.skus,
                     help="SKUs (listings = SKUs x marketplaces); local defaults to 33334")
-    ap.add_argument("--marketplaces", default=",".join(d.marketplaces))
+    ap.add_argument("--marketplaces", default=None,
+                    help=f"default {','.join(d.marketplaces)} (hybrid: US)")
     ap.add_argument("--drift", type=float, default=d.drift,
                     help="share of live listings that differ from the catalog (0..1)")
-    ap.add_argument("--time-scale", type=float, default=d.time_scale)
+    ap.add_argument("--time-scale", type=float, default=None,
+                    help=f"default {d.time_scale:g} (hybrid: 5)")
     ap.add_argument("--latency", type=float, default=d.latency_ms,
                     help="emulated latency per request, Amazon ms (scaled)")
     ap.add_argument("--feed-processing", type=float, default=d.feed_processing_s,
                     help="modelled feed processing, Amazon seconds (scaled)")
     ap.add_argument("--write-delay", type=float, default=d.write_delay_s,
                     help="until an accepted write is visible, Amazon seconds (scaled)")
+    ap.add_argument("--feed-per-message", type=float, default=None,
+                    help="feed processing per message, Amazon seconds (scaled; emulator default "
+                         "0.0005, hybrid default 0.1)")
+    ap.add_argument("--changes", type=int, default=d.changes,
+                    help="hybrid: changes of the one seller (SKUs = changes / marketplaces)")
     ap.add_argument("--strategy", choices=["auto", "patch", "feed"], default=d.strategy)
     ap.add_argument("--change", type=float, default=d.change,
                     help="incremental: share of listings edited on Amazon")
@@ -72,15 +79,30 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def params_from(ns: argparse.Namespace) -> Params:
+    d = Params()
+    if getattr(ns, "scenario", "") == "hybrid":  # bench/hybrid.py: one marketplace, slow feeds
+        from bench.hybrid import (
+            HYBRID_FEED_PER_MESSAGE_S,
+            HYBRID_MARKETPLACES,
+            HYBRID_TIME_SCALE,
+        )
+
+        ns.marketplaces = ns.marketplaces or HYBRID_MARKETPLACES
+        ns.time_scale = ns.time_scale or HYBRID_TIME_SCALE
+        if ns.feed_per_message is None:
+            ns.feed_per_message = HYBRID_FEED_PER_MESSAGE_S
     return Params(
-        skus=ns.skus, marketplaces=tuple(m.strip().upper() for m in ns.marketplaces.split(",")),
-        drift=ns.drift, time_scale=ns.time_scale, latency_ms=ns.latency,
+        skus=ns.skus,
+        marketplaces=tuple(m.strip().upper()
+                           for m in (ns.marketplaces or ",".join(d.marketplaces)).split(",")),
+        drift=ns.drift, time_scale=ns.time_scale or d.time_scale, latency_ms=ns.latency,
         feed_processing_s=ns.feed_processing, write_delay_s=ns.write_delay,
         strategy=ns.strategy, change=ns.change,
         naive_listings=ns.naive_listings, versus_wall_s=ns.versus_wall_s,
         versus_amazon_s=ns.versus_amazon_s,
         in_process=ns.in_process, workdir=ns.workdir, schema_validation=ns.schema_validation,
-        repeat=ns.repeat,
+        repeat=ns.repeat, changes=ns.changes,
+        **({} if ns.feed_per_message is None else {"feed_per_message_s": ns.feed_per_message}),
     )
 
 

@@ -121,6 +121,7 @@ class ServerEmulator(_Base):
         write_delay_s: float = 0.0,
         quotas: bool = True,
         start_timeout_s: float = 600.0,
+        feed_per_message_s: float | None = None,
     ) -> None:
         self.time_scale = time_scale
         self.db = str(db)
@@ -131,6 +132,8 @@ class ServerEmulator(_Base):
             "--db", self.db, "--time-scale", str(time_scale), "--latency", str(latency_ms),
             "--feed-processing", str(feed_processing_s), "--write-delay", str(write_delay_s),
         ]
+        if feed_per_message_s is not None:
+            cmd += ["--feed-per-message", str(feed_per_message_s)]
         if seed is not None:
             cmd += ["--seed", str(seed)]
         tokens = Path(self.db + ".tokens.json")  # every bench seller's refresh token

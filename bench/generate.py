@@ -148,8 +148,10 @@ def write_catalog(
                   "verify_interval_seconds": verify_interval_s},
     })
     currencies = sorted({m.currency for m in mps} | {"USD"})
+    # rates.yaml may not be empty: a US-only catalog (bench hybrid) still gets one rate
+    rates = {c: RATES.get(c, 1) for c in currencies if c != "USD"} or {"CAD": RATES["CAD"]}
     dump("rates.yaml", {"as_of": "2026-11-20", "source": "bench", "base": "USD",
-                        "rates": {c: RATES.get(c, 1) for c in currencies if c != "USD"}})
+                        "rates": rates})
     pricing_mps: dict[str, Any] = {}
     for m in mps:
         if m.region == "EU":

@@ -17,6 +17,11 @@ The formula (written down in bench/README.md):
   listings of feed i can be read while feed i+1 is processing (``pipelined``); and a write is
   visible only ``D`` after Amazon processed it (``--write-delay``), so the last one is read
   no earlier than ``D`` after it was written;
+- a hybrid apply (``hybrid_bound``) runs both paths of one seller at once (PATCH under
+  patchListingsItem's bucket, feeds under the feed limits: separate quotas), split by SKU: it
+  ends when the later path ends, each path with its own verification as above (patches: write
+  + D + read of the patched listings; feeds: pipelined), and never before one read of all the
+  listings (both paths read through the same searchListingsItems bucket);
 - sellers (accounts) have separate quotas and run in parallel: the bound is the max over them.
 
 All figures are in Amazon seconds; divide by the emulator's time scale for the bench's wall.
@@ -125,6 +130,43 @@ def apply_bound(
         if write + d + verify > worst["total"]:
             worst = {"write": write, "verify": verify, "delay": d, "total": write + d + verify,
                      "pipelined": pipelined}
+    return worst
+
+
+def hybrid_bound(
+    patched: Mapping[str, Mapping[str, int]],
+    fed: Mapping[str, Mapping[str, int]],
+    *,
+    processing_s: float,
+    per_message_s: float,
+    write_delay_s: float = 0.0,
+) -> dict[str, float]:
+    """A hybrid apply (seller -> marketplace -> listings written by each path, at once).
+    Returns ``{"patch_path", "feed_path", "read_all", "total", "pipelined"}`` of the slowest
+    seller: ``patch_path`` = op(patchListingsItem, n_p) + D + read(patched) (verified after the
+    last patch, as a patch apply's sequential bound), ``feed_path`` = the pipelined feed bound
+    of the fed listings, ``read_all`` = one read of every listing (the two paths share the
+    search bucket), ``total`` = their max; ``pipelined`` the same with the patch path's
+    pipelined bound (max(write + D, read): early patches read while later ones are written)."""
+    worst = {"patch_path": 0.0, "feed_path": 0.0, "read_all": 0.0, "total": 0.0,
+             "pipelined": 0.0}
+    for seller in sorted(set(patched) | set(fed)):
+        p_mps, f_mps = patched.get(seller, {}), fed.get(seller, {})
+        n_p = sum(p_mps.values())
+        patch_path = (op_seconds("patchListingsItem", n_p) + write_delay_s + read_seconds(p_mps)
+                      if n_p else 0.0)
+        feed_path = (apply_bound({seller: f_mps}, "feed", processing_s=processing_s,
+                                 per_message_s=per_message_s,
+                                 write_delay_s=write_delay_s)["pipelined"]
+                     if sum(f_mps.values()) else 0.0)
+        both = {m: p_mps.get(m, 0) + f_mps.get(m, 0) for m in set(p_mps) | set(f_mps)}
+        read_all = read_seconds(both)
+        total = max(patch_path, feed_path, read_all)
+        patch_pipelined = max(op_seconds("patchListingsItem", n_p) + write_delay_s,
+                              read_seconds(p_mps)) if n_p else 0.0
+        if total > worst["total"]:
+            worst = {"patch_path": patch_path, "feed_path": feed_path, "read_all": read_all,
+                     "total": total, "pipelined": max(patch_pipelined, feed_path, read_all)}
     return worst
 
 

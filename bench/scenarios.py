@@ -74,6 +74,9 @@ class Params:
     # or run both in turn and report both figures ("compare", issue 14 must-show 6)
     schema_validation: str = "on"
     repeat: int = 1  # local compare: rounds of (off, on), the median of each is reported
+    # Amazon seconds of feed processing per message (emulator --feed-per-message)
+    feed_per_message_s: float = FEED_PER_MESSAGE_S
+    changes: int = 0  # hybrid: changes of the one seller (0: --skus x marketplaces)
 
     def data(self) -> dict[str, Any]:
         d = asdict(self)
@@ -235,7 +238,8 @@ def to_args(p: Params) -> list[str]:
 def emulator(p: Params, prep: Prepared) -> Iterator[Backend]:
     common: dict[str, Any] = {"time_scale": p.time_scale, "latency_ms": p.latency_ms,
                               "feed_processing_s": p.feed_processing_s,
-                              "write_delay_s": p.write_delay_s}
+                              "write_delay_s": p.write_delay_s,
+                              "feed_per_message_s": p.feed_per_message_s}
     backend: Backend
     if p.in_process:
         seed = json.loads(prep.seed.read_text(encoding="utf-8"))
@@ -632,8 +636,11 @@ def _compare_schema_validation(p: Params) -> dict[str, Any]:
 
 
 def with_defaults(name: str, p: Params) -> Params:
-    """Scenario-specific defaults (local: 100k listings)."""
+    """Scenario-specific defaults (local: 100k listings; hybrid: SKUs from ``--changes``)."""
     if name == "local" and p.skus == Params.skus:
         return replace(p, skus=33_334)
+    if name == "hybrid":
+        changes = p.changes or 3000
+        return replace(p, changes=changes, skus=math.ceil(changes / len(p.marketplaces)))
     return p
 

@@ -110,8 +110,12 @@ class ApplyReport:
 
     def summary_line(self) -> str:
         n = len(self.outcomes)
+        via = self.strategy
+        if via == "hybrid":  # both paths at once: how many went each way
+            by = {w: sum(1 for o in self.outcomes if o.via == w) for w in ("patch", "feed")}
+            via = f"hybrid ({by['patch']} by patch, {by['feed']} by feed)"
         return (
-            f"applied {n} listing{'s' if n != 1 else ''} via {self.strategy}: "
+            f"applied {n} listing{'s' if n != 1 else ''} via {via}: "
             f"{self.count(CONVERGED)} converged, {self.count(PENDING)} pending, "
             f"{self.count(REJECTED)} rejected"
         )

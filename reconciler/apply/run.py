@@ -1,9 +1,11 @@
 """Apply a plan: the only loop that writes to Amazon. Returns an :class:`ApplyReport`.
 
 1. **Strategy.** ``patch``, ``feed``, or ``auto`` = ``plan.strategy.chosen`` (the estimate from
-   Amazon's quotas shown in the plan). One run writes every listing by ONE strategy, so a PATCH
-   and a feed for the same SKU are never in flight together within a run; across runs, feeds a
-   killed run left queued are tracked in a journal and waited for first (see ``feedrun``).
+   Amazon's quotas shown in the plan), which may be ``hybrid``: the plan's split of each
+   account's SKUs between PATCH and JSON_LISTINGS_FEED, both paths running at once
+   (``writers.write_both``). Every listing of a SKU goes one way within a run, so a PATCH and a
+   feed for the same SKU are never in flight together; across runs, feeds a killed run left
+   queued are tracked in a journal and waited for first (see ``feedrun``).
 2. **Write.** One request per listing (``patches.listing_request``: all field changes of a
    listing in one PATCH/PUT/DELETE or one feed message), so DEFAULT=0 always travels with the
    location quantities. Accounts run in parallel, one thread each (separate quotas); inside an
@@ -24,28 +26,20 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection, Mapping
+from functools import partial
 from typing import Any
 
 from reconciler.apply import feeds as feedrun
-from reconciler.apply import kpi, verify
-from reconciler.apply.outcome import (
-    PENDING,
-    REJECTED,
-    ApplyReport,
-    FeedRecord,
-    ListingOutcome,
-)
+from reconciler.apply import kpi, verify, writers
+from reconciler.apply.outcome import PENDING, ApplyReport, ListingOutcome
 from reconciler.apply.state import AccountRun, Progress, ProgressCounter
 from reconciler.apply.verifier import Verifier
-from reconciler.kernel.errors import ApiError, InvalidRequestError, NotFoundError, ReconcilerError
+from reconciler.kernel.errors import ApiError, ReconcilerError
 from reconciler.kernel.model import DesiredListing, DesiredState, Issue, ListingKey, LiveListing
 from reconciler.kernel.redact import redact
-from reconciler.live.normalize import amazon_issues
 from reconciler.plan.change import Change
-from reconciler.plan.patches import listing_request
-from reconciler.plan.strategy import path_addressable
+from reconciler.plan.strategy import hybrid_patch_skus, path_addressable
 from reconciler.plan.value import Plan
 from reconciler.spapi.client import SpApiClient
 
@@ -67,7 +61,20 @@ def choose_strategy(plan: Plan, requested: str) -> tuple[str, str]:
     est = plan.strategy
     if est is None:
         return "patch", "auto: the plan carries no estimate; patch is the safe default"
+    if est.chosen == "hybrid" and est.hybrid is None:
+        return "patch", "auto: the plan's hybrid estimate has no split; patch is the safe default"
     return est.chosen, f"auto: {est.describe()}"
+
+
+def _patch_skus(plan: Plan, chosen: str, account: str, changes: list[Change]) -> frozenset[str]:
+    """A hybrid apply's PATCH SKUs of ``account``: as many as the plan's split says (all the
+    addressable ones when it does not name the account), first in SKU order."""
+    h = plan.strategy.hybrid if plan.strategy is not None else None
+    if chosen != "hybrid" or h is None:
+        return frozenset()
+    k = h.patch_sku_count(account)
+    keys = [c.key for c in changes]
+    return hybrid_patch_skus(keys, len(keys) if k is None else k)
 
 
 def apply_plan(
@@ -107,6 +114,7 @@ def apply_plan(
                 [c for c in plan.changes if c.key.account == name],
             )
         )
+    patch_skus = {a.name: _patch_skus(plan, chosen, a.name, a.changes) for a in accounts}
     total = len(plan.changes)
     counter = ProgressCounter(progress, total)
     baseline = {
@@ -119,6 +127,7 @@ def apply_plan(
             _run_account(
                 acc,
                 chosen,
+                patch_skus[acc.name],
                 desired_by_key,
                 mps,
                 baseline,
@@ -146,40 +155,10 @@ def apply_plan(
     return _report(plan, chosen, why, accounts, desired_by_key, clients)
 
 
-def _api_issue(e: ApiError) -> tuple[Issue, ...]:
-    if e.errors:
-        return tuple(Issue(x.code, redact(x.message)) for x in e.errors)
-    return (Issue(f"HTTP_{e.status}" if e.status else "API_ERROR", redact(str(e))),)
-
-
-def _write_one(client: SpApiClient, change: Change) -> tuple[str, tuple[Issue, ...]]:
-    """One request for one listing: (submitted|rejected|pending, issues)."""
-    req = listing_request(change)
-    mp = [req.marketplace_id]
-    try:
-        if req.method == "DELETE":
-            res = client.delete_listings_item(req.sku, mp)
-        elif req.method == "PUT":
-            res = client.put_listings_item(req.sku, mp, req.body or {})
-        else:
-            res = client.patch_listings_item(req.sku, mp, req.body or {})
-    except NotFoundError:
-        if req.method == "DELETE":
-            return "submitted", ()  # already gone: verify confirms
-        raise
-    except InvalidRequestError as e:  # Amazon refused this listing's request
-        return REJECTED, _api_issue(e)
-    except ApiError as e:  # throttled/5xx after bounded retries: not written, run again
-        return PENDING, _api_issue(e)
-    issues = amazon_issues(res.get("issues"))
-    if res.get("status") == "INVALID":
-        return REJECTED, tuple(i for i in issues if i.severity == "ERROR") or issues
-    return "submitted", ()
-
-
 def _run_account(
     acc: AccountRun,
     chosen: str,
+    patch_skus: frozenset[str],
     desired_by_key: Mapping[ListingKey, DesiredListing],
     mps: Mapping[tuple[str, str], Any],
     baseline: Mapping[ListingKey, Collection[tuple[str, str]]],
@@ -230,7 +209,7 @@ def _run_account(
     )
     try:
         if chosen == "feed":
-            _write_feeds(
+            writers.write_feeds(
                 acc,
                 todo,
                 journal,
@@ -241,14 +220,40 @@ def _run_account(
                 sleep,
                 on_done=verifier.start,
             )
+        elif chosen == "hybrid":
+            # both paths at once, split by SKU: a SKU's listings all go one way
+            feed_part = [c for c in todo if c.key.sku not in patch_skus]
+            patch_part = [c for c in todo if c.key.sku in patch_skus]
+
+            def patched() -> None:
+                writers.write_patches(acc, patch_part, counter, workers)
+                verifier.start([c.key for c in patch_part])
+
+            writers.write_both(
+                patched,
+                partial(
+                    writers.write_feeds,
+                    acc,
+                    feed_part,
+                    journal,
+                    counter,
+                    feed_timeout_s,
+                    feed_poll_interval_s,
+                    clock,
+                    sleep,
+                    on_done=verifier.start,
+                    progress_key=f"{acc.name}/feed",
+                ),
+                name=f"feeds-{acc.name}",
+            )
         else:
             # a SKU with '/' cannot be addressed in a path: its listings go by feed anyway
             by_path = [c for c in todo if path_addressable(c.key.sku)]
-            _write_patches(acc, by_path, counter, workers)
+            writers.write_patches(acc, by_path, counter, workers)
             verifier.start([c.key for c in by_path])
             by_feed = [c for c in todo if not path_addressable(c.key.sku)]
             if by_feed:
-                _write_feeds(
+                writers.write_feeds(
                     acc,
                     by_feed,
                     journal,
@@ -277,85 +282,6 @@ def _run_account(
     for key, (status, issues) in results.items():
         via = acc.written[key][2]
         acc.written[key] = (status, issues, via)
-
-
-def _write_patches(
-    acc: AccountRun, todo: list[Change], counter: ProgressCounter, workers: int
-) -> None:
-    done = 0
-    lock = threading.Lock()
-
-    def one(c: Change) -> None:
-        nonlocal done
-        status, issues = _write_one(acc.client, c)
-        with lock:
-            acc.written[c.key] = (status, issues, "patch")
-            done += 1
-            n = done
-        counter.set("write", acc.name, n)
-
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="patch") as pool:
-        list(pool.map(one, todo))
-
-
-def _write_feeds(
-    acc: AccountRun,
-    todo: list[Change],
-    journal: feedrun.Journal,
-    counter: ProgressCounter,
-    timeout_s: float,
-    poll_s: float,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-    on_done: Callable[[Collection[ListingKey]], None],
-    sent: int = 0,
-) -> None:
-    """One feed per marketplace (and 25,000 messages), each submitted as soon as the
-    JSON_LISTINGS_FEED window allows and polled meanwhile (``feedrun.run``); as soon as one is
-    terminal its report decides its listings and ``on_done`` gets them (to verify the accepted
-    ones while the other feeds are still processing). A feed unfinished at its bound leaves its
-    listings pending, with the feed id and its age. ``sent``: listings already written."""
-
-    def submitted(fid: str, batch: Sequence[Change]) -> None:
-        nonlocal sent
-        for c in batch:
-            acc.written[c.key] = ("submitted", (), "feed")
-            acc.feed_of[c.key] = fid
-        sent += len(batch)
-        counter.set("write", acc.name, sent)
-
-    def failed(batch: Sequence[Change], e: ApiError) -> None:
-        for c in batch:
-            acc.written[c.key] = (PENDING, _api_issue(e), "feed")
-
-    def decided(r: feedrun.FeedResult) -> None:
-        for key in r.keys:
-            if key in r.rejected:
-                acc.written[key] = (REJECTED, r.rejected[key], "feed")
-            elif r.status not in ("DONE",):
-                acc.written[key] = (PENDING, (r.unfinished_issue(),), "feed")
-        acc.feeds.append(
-            FeedRecord(
-                acc.name, r.feed_id, r.marketplace_id, len(r.keys), r.status, len(r.rejected)
-            )
-        )
-        if r.status == "DONE":
-            on_done(r.keys)
-
-    feedrun.run(
-        acc.client,
-        acc.seller_id,
-        feedrun.batches(todo),
-        journal,
-        timeout_s=timeout_s,
-        poll_s=poll_s,
-        clock=clock,
-        sleep=sleep,
-        on_submitted=submitted,
-        on_failed=failed,
-        on_result=decided,
-    )
-    acc.feeds.sort(key=lambda f: f.feed_id)  # by feed id, as before, whichever ended first
 
 
 def _report(

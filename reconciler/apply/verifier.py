@@ -31,7 +31,9 @@ class Verifier:
     goes on polling the later feeds. Each batch is one ``verify.verify`` with the full bound
     from its start: a listing gets the same rules and the same time after its write as when
     everything was verified at the end. Reads and getFeed polls use separate token buckets of
-    the same client. ``start`` and ``set_decided`` are called by the account thread only."""
+    the same client. ``start`` may be called from the account thread and, in a hybrid apply,
+    the thread of its feed path at once (``start_lock``); ``set_decided`` by the account thread
+    once both are done."""
 
     def __init__(
         self,
@@ -60,6 +62,7 @@ class Verifier:
         self.decided = 0
         self.done: dict[int, int] = {}
         self.lock = threading.Lock()
+        self.start_lock = threading.Lock()
         self.cancelled = threading.Event()
         self.futures: list[Future[Verified]] = []
         self.pool: ThreadPoolExecutor | None = None
@@ -79,12 +82,13 @@ class Verifier:
         ]
         if not targets:
             return
-        self.targets += len(targets)
-        if self.pool is None:
-            self.pool = ThreadPoolExecutor(
-                max_workers=VERIFY_BATCHES, thread_name_prefix=f"verify-{self.acc.name}"
-            )
-        self.futures.append(self.pool.submit(self._run, len(self.futures), targets))
+        with self.start_lock:
+            self.targets += len(targets)
+            if self.pool is None:
+                self.pool = ThreadPoolExecutor(
+                    max_workers=VERIFY_BATCHES, thread_name_prefix=f"verify-{self.acc.name}"
+                )
+            self.futures.append(self.pool.submit(self._run, len(self.futures), targets))
 
     def set_decided(self, n: int) -> None:
         with self.lock:

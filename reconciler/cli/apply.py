@@ -187,8 +187,9 @@ def _write_audit(
     catalog_dir = str(ctx.params.get("catalog_dir") or "") if ctx is not None else ""
     est = plan.strategy
     lower = None
-    if report is not None and est is not None and report.strategy in ("patch", "feed"):
-        lower = est.patch_seconds if report.strategy == "patch" else est.feed_seconds
+    if report is not None and est is not None and report.strategy in ("patch", "feed", "hybrid"):
+        by = {"patch": est.patch_seconds, "feed": est.feed_seconds}
+        lower = by.get(report.strategy, est.seconds)
     rec = audit.build_record(
         plan_checksum=plan.checksum,
         strategy=report.strategy if report else strategy,

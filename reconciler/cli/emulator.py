@@ -70,6 +70,14 @@ def emulator_group() -> None:
     type=float,
     help="Amazon seconds a feed takes: a quarter IN_QUEUE, the rest IN_PROGRESS (scaled).",
 )
+@click.option(
+    "--feed-per-message",
+    default=0.0005,
+    show_default=True,
+    type=float,
+    help="Amazon seconds a feed's processing takes per message, on top of --feed-processing "
+    "(scaled).",
+)
 @click.option("--faults", default="", help=FAULTS_HELP)
 @click.option("--fault-seed", default=0, show_default=True, type=int, help="RNG seed for faults.")
 @click.option("--no-quotas", is_flag=True, help="Disable the per-operation token buckets.")
@@ -117,6 +125,7 @@ def serve(
     latency_ms: float,
     write_delay: float,
     feed_processing: float,
+    feed_per_message: float,
     faults: str,
     fault_seed: int,
     no_quotas: bool,
@@ -165,6 +174,7 @@ def serve(
         latency_ms=latency_ms,
         write_delay_s=write_delay,
         feed_processing_s=feed_processing,
+        feed_per_message_s=feed_per_message,
         quotas=not no_quotas,
         sandbox=sandbox,
         faults=spec,

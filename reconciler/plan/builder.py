@@ -21,7 +21,12 @@ from reconciler.plan.change import PRICE_ATTRIBUTES, Change, Held
 from reconciler.plan.diff import diff_listing
 from reconciler.plan.projection import ABSENT, managed_projection, projection_fingerprint
 from reconciler.plan.safety import check_safety
-from reconciler.plan.strategy import StrategyEstimate, estimate, feed_only_counts
+from reconciler.plan.strategy import (
+    StrategyEstimate,
+    estimate,
+    feed_only_counts,
+    sku_marketplaces,
+)
 from reconciler.plan.value import Plan
 
 
@@ -178,9 +183,12 @@ class PlanBuilder:
             per_mp = write_counts_per_marketplace(plan, self.desired)
             counts = {k: sum(v) for k, v in per_mp.items()}
             regions = {a.name: a.region for a in self.desired.accounts}
-            only = feed_only_counts((c.key for c in plan.changes), regions)
+            keys = [c.key for c in plan.changes]
+            only = feed_only_counts(keys, regions)
+            skus = sku_marketplaces(keys, regions)
             plan = replace(
-                plan, strategy=estimate(counts, per_marketplace=per_mp, feed_only=only)
+                plan,
+                strategy=estimate(counts, per_marketplace=per_mp, feed_only=only, skus=skus),
             )
         first = connection_reasons(self.desired.accounts, self.connections, self.allowed_hosts)
         return replace(plan, safety=(*first, *check_safety(plan, self.desired)))

@@ -17,7 +17,7 @@ from reconciler.kernel.model import (
 )
 from reconciler.plan.change import ACTIONS, Change, Held
 from reconciler.plan.patches import listing_request
-from reconciler.plan.strategy import StrategyEstimate
+from reconciler.plan.strategy import HybridSplit, StrategyEstimate
 
 # Money fields stored as strings in data() and turned back into Decimal by from_data().
 _MONEY_FIELDS = {
@@ -250,7 +250,28 @@ def strategy_data(s: StrategyEstimate | None) -> dict[str, Any] | None:
     }
     if s.feed_only:  # only when some SKU needs a feed: plans without one keep their bytes
         data["feed_only"] = s.feed_only
+    if s.hybrid is not None:  # only when chosen: other plans keep their bytes
+        h = s.hybrid
+        data["hybrid"] = {
+            "seconds": h.seconds,
+            "patch_listings": h.patch_listings,
+            "feed_listings": h.feed_listings,
+            "feeds": h.feeds,
+            "patch_skus": [[a, r, k] for a, r, k in h.patch_skus],
+        }
     return data
+
+
+def _hybrid_from(d: Mapping[str, Any] | None) -> HybridSplit | None:
+    if not d:
+        return None
+    return HybridSplit(
+        seconds=float(d["seconds"]),
+        patch_listings=int(d["patch_listings"]),
+        feed_listings=int(d["feed_listings"]),
+        feeds=int(d["feeds"]),
+        patch_skus=tuple((str(a), str(r), int(k)) for a, r, k in d["patch_skus"]),
+    )
 
 
 def strategy_from(d: Mapping[str, Any] | None) -> StrategyEstimate | None:
@@ -263,4 +284,5 @@ def strategy_from(d: Mapping[str, Any] | None) -> StrategyEstimate | None:
         feeds=int(d["feeds"]),
         listings=int(d["listings"]),
         feed_only=int(d.get("feed_only", 0)),
+        hybrid=_hybrid_from(d.get("hybrid")),
     )

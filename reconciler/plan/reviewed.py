@@ -38,7 +38,7 @@ from reconciler.plan.change import PRICE_ATTRIBUTES, Change
 from reconciler.plan.projection import group_by_selector
 from reconciler.plan.render import term_clean, value_texts
 from reconciler.plan.safety import check_safety
-from reconciler.plan.strategy import estimate
+from reconciler.plan.strategy import estimate, feed_only_counts, sku_marketplaces
 from reconciler.plan.value import Plan
 
 Selector = tuple[tuple[str, str], ...]
@@ -184,6 +184,11 @@ def reconcile(
     if plan.changes:
         per_mp = write_counts_per_marketplace(plan, desired)
         counts = {k: sum(v) for k, v in per_mp.items()}
-        plan = replace(plan, strategy=estimate(counts, per_marketplace=per_mp))
+        regions = {a.name: a.region for a in desired.accounts}
+        keys = [c.key for c in plan.changes]
+        plan = replace(plan, strategy=estimate(
+            counts, per_marketplace=per_mp, feed_only=feed_only_counts(keys, regions),
+            skus=sku_marketplaces(keys, regions),
+        ))
     plan = replace(plan, safety=check_safety(plan, desired))
     return Reconciled(plan, tuple(moved), tuple(left), outside)
