@@ -38,7 +38,7 @@ def quantities(wd: World) -> dict[tuple[str, str], int]:
         code = BY_ID[k.marketplace_id].code
         fa = lv.attributes.get("fulfillment_availability") or []
         out[(k.sku, code)] = sum(int(e.get("quantity") or 0) for e in fa)
-    assert not run.plan.changes, [c.name for c in run.plan.changes]
+    assert not run.plan.changes, [(c.name, c.fields) for c in run.plan.changes]
     return out
 
 

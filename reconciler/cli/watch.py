@@ -25,7 +25,7 @@ class WatchSetupError(ReconcilerError):
 
 def sqs_client(queue_url: str, endpoint: str | None, region: str | None) -> object:
     try:
-        import boto3
+        import boto3  # type: ignore[import-untyped, unused-ignore]
     except ImportError:
         raise WatchSetupError("reconciler watch needs boto3: pip install "
                               "'spapi-reconciler[watch]'") from None

@@ -43,7 +43,7 @@ MAX_BODY = 256 * 1024  # SQS's own message size limit
 @cache
 def validator(notification_type: str) -> Draft7Validator:
     name = SCHEMAS[notification_type]
-    text = resources.files("reconciler").joinpath("data", "notifications", name).read_text(
+    text = resources.files("reconciler").joinpath(f"data/notifications/{name}").read_text(
         encoding="utf-8")
     return Draft7Validator(json.loads(text))
 
@@ -153,14 +153,16 @@ def _event(kind: str, nid: str, doc: dict[str, Any]) -> Event:
                      feed_status=str(f["processingStatus"]),
                      result_document_id=str(f.get("resultFeedDocumentId") or ""),
                      publish_time=published)
-    common = {"seller_id": str(payload["SellerId"]), "sku": str(payload["Sku"]),
-              "marketplace_id": str(payload.get("MarketplaceId") or ""),
-              "publish_time": published}
+    seller, sku = str(payload["SellerId"]), str(payload["Sku"])
+    mp = str(payload.get("MarketplaceId") or "")
     if kind == "LISTINGS_ITEM_MFN_QUANTITY_CHANGE":
-        return Event(kind, nid, when, quantity=int(payload["Quantity"]),
-                     channel=str(payload["FulfillmentChannelCode"]), **common)
+        return Event(kind, nid, when, seller, sku=sku, marketplace_id=mp,
+                     quantity=int(payload["Quantity"]),
+                     channel=str(payload["FulfillmentChannelCode"]), publish_time=published)
     if kind == "LISTINGS_ITEM_STATUS_CHANGE":
-        return Event(kind, nid, when, status=tuple(str(x) for x in payload["Status"]), **common)
-    return Event(kind, nid, when, severities=tuple(str(x) for x in payload["Severities"]),
+        return Event(kind, nid, when, seller, sku=sku, marketplace_id=mp,
+                     status=tuple(str(x) for x in payload["Status"]), publish_time=published)
+    return Event(kind, nid, when, seller, sku=sku, marketplace_id=mp,
+                 severities=tuple(str(x) for x in payload["Severities"]),
                  enforcement=tuple(str(x) for x in payload.get("EnforcementActions") or ()),
-                 **common)
+                 publish_time=published)

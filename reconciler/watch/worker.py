@@ -29,6 +29,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -230,7 +231,12 @@ class Worker:
                 skus.update((account, s) for s in verdict.skus)
             else:  # MFN quantity or status changed outside the tool: compare and correct stock
                 skus.add((account, ev.sku))
-        result = self._write(sorted(skus), view) if skus else None
+        beat = Heartbeat(self, [m for _e, m in events])
+        beat.start()
+        try:
+            result = self._write(sorted(skus), view, beat) if skus else None
+        finally:
+            beat.stop()
         stats.written = len(result.written) if result else 0
         self.store.orders_done(orders, time.time())
         self._audit(result, health, notes, len(events))
@@ -249,11 +255,12 @@ class Worker:
             return view.sellers.get(ev.seller_id)
         return next(iter(view.sellers.values())) if len(view.sellers) == 1 else None
 
-    def _write(self, skus: list[tuple[str, str]], view: CatalogView) -> Any:
+    def _write(self, skus: list[tuple[str, str]], view: CatalogView, beat: Heartbeat) -> Any:
         keys = [f"{a}/{s}" for a, s in skus]
         owner = self.cfg.worker_id
         deadline = time.monotonic() + 2 * self.cfg.lease_ttl_s
         held: list[str] = []
+        beat.leases = held  # renewed as they are taken
         try:
             for k in keys:  # sorted: no circular wait between workers
                 while not self.store.try_lease(k, owner, self.cfg.lease_ttl_s):
@@ -298,6 +305,41 @@ class Worker:
                                    "worker": self.cfg.worker_id},
             env=self.env, cwd=self.cfg.catalog_dir)
         audit.append(audit.audit_path(None, self.env, root=Path(self.cfg.catalog_dir)), rec)
+
+
+class Heartbeat(threading.Thread):
+    """While a batch is worked on: renews this worker's leases and extends its messages'
+    visibility every third of their lifetimes. A live worker therefore never loses a lease or
+    its messages to another worker, however long Amazon's throttling makes it retry; only a dead
+    worker's leases and messages expire."""
+
+    def __init__(self, worker: Worker, msgs: list[dict[str, Any]]) -> None:
+        super().__init__(name="watch-heartbeat", daemon=True)
+        self.worker = worker
+        self.msgs = msgs
+        self.leases: list[str] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        cfg = self.worker.cfg
+        every = max(0.2, min(cfg.lease_ttl_s, cfg.visibility_s) / 3)
+        with WatchStore(cfg.state_dir) as store:
+            while not self.done.wait(every):
+                for k in list(self.leases):
+                    store.try_lease(k, cfg.worker_id, cfg.lease_ttl_s)
+                for i in range(0, len(self.msgs), 10):
+                    try:
+                        self.worker.sqs.change_message_visibility_batch(
+                            QueueUrl=cfg.queue_url, Entries=[
+                                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"],
+                                 "VisibilityTimeout": cfg.visibility_s}
+                                for n, m in enumerate(self.msgs[i:i + 10])])
+                    except Exception as e:  # the batch still finishes; SQS may redeliver
+                        log.warning("watch: visibility not extended: %s", e)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join(10)
 
 
 def _health(account: str, ev: Event) -> dict[str, Any]:
