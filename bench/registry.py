@@ -16,6 +16,7 @@ from bench.scenarios import (
     scenario_noop,
     scenario_plan,
 )
+from bench.watch import scenario_watch
 
 SCENARIOS: dict[str, Callable[[Params], dict[str, Any]]] = {
     "plan": scenario_plan,
@@ -24,4 +25,5 @@ SCENARIOS: dict[str, Callable[[Params], dict[str, Any]]] = {
     "incremental": scenario_incremental,
     "naive": scenario_naive,
     "local": scenario_local,
+    "watch": scenario_watch,  # its own options: python -m bench watch --help
 }

@@ -17,8 +17,10 @@ its messages again after the visibility timeout.
 **Many workers, no coordinator of our own.** N ``watch`` processes read one queue (SQS
 competing consumers: each message goes to one of them at a time). What must not happen is two
 workers writing the same listing at once, or one writing quantities computed before another's
-reservation. Both are prevented by one rule: *a worker writes a SKU's listings only while it
-holds that (seller, SKU)'s lease* in ``watch.db`` (SQLite in the shared state directory; taken
+reservation. (A SKU, not a listing, is the unit: its stock is allocated across every
+seller and marketplace that lists it, so one order can change listings of another seller.)
+Both are prevented by one rule: *a worker writes a SKU's listings only while it
+holds that SKU's lease* in ``watch.db`` (SQLite in the shared state directory; taken
 with ``BEGIN IMMEDIATE``, so check-and-set is atomic; leases expire after ``--lease-ttl`` so a
 killed worker's lease frees itself). A worker takes its batch's leases in sorted order (no
 circular wait), and only then rebuilds the desired state: every reservation committed before
@@ -27,7 +29,7 @@ A lease found lost before a write stops the batch (its messages return). The wor
 share the state directory: one host (a systemd template unit ``reconciler-watch@N``) or pods
 sharing one volume on one node. (For workers on many hosts the same rule holds with the lease
 in any store with an atomic compare-and-set; an SQS FIFO queue with ``MessageGroupId`` =
-seller+SKU would serialize per SKU too, but needs a second queue because Amazon delivers to a
+SKU would serialize per SKU too, but needs a second queue because Amazon delivers to a
 standard queue.)
 
 **Events merged per SKU.** A worker collects messages for ``--window`` seconds after the first

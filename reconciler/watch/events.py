@@ -45,7 +45,15 @@ def validator(notification_type: str) -> Draft7Validator:
     name = SCHEMAS[notification_type]
     text = resources.files("reconciler").joinpath(f"data/notifications/{name}").read_text(
         encoding="utf-8")
-    return Draft7Validator(json.loads(text))
+    schema = json.loads(text)
+    if notification_type == "LISTINGS_ITEM_STATUS_CHANGE":
+        # Amazon's schema enumerates "LISTINGS_ITEM_STATUS_CHANGED" while its own example, the
+        # notificationType reference and real deliveries say LISTINGS_ITEM_STATUS_CHANGE
+        # (https://developer-docs.amazon.com/sp-api/docs/notification-type-values): accept
+        # both rather than send every real status notification to the dead-letter queue.
+        prop = schema["properties"]["NotificationType"]
+        prop["enum"] = sorted({*prop.get("enum", ()), notification_type})
+    return Draft7Validator(schema)
 
 
 @dataclass(frozen=True)

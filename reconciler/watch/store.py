@@ -6,7 +6,7 @@ Tables:
                Amazon delivers some messages many times, selling-partner-api-models #2616).
 ``orders``     per Amazon order: the ``TimeOfOrderChange`` and status last applied, so an older
                notification delivered late never undoes a newer one (out-of-order delivery).
-``leases``     one row per (seller, SKU) being written: owner and expiry. See
+``leases``     one row per SKU being written: owner and expiry. See
                :mod:`reconciler.watch` for why a lease per SKU is enough.
 ``writes``     one row per PATCH sent (listing, worker, start, end): the evidence that no two
                workers wrote the same listing at once, and the bench's reaction times.

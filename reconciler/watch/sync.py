@@ -141,23 +141,23 @@ def stock_only(change: Change) -> Change | None:
 
 
 def sync_skus(desired: DesiredState, clients: Mapping[str, SpApiClient],
-              skus: Sequence[tuple[str, str]], *,
+              skus: Sequence[str], *,
               on_write: Callable[[ListingKey, float, float], None] | None = None,
-              still_mine: Callable[[str, str], bool] | None = None) -> SyncResult:
-    """Read the live listings of ``skus`` ((account, sku) pairs), PATCH each listing whose
-    quantities differ from ``desired``; report any other difference."""
+              still_mine: Callable[[str], bool] | None = None) -> SyncResult:
+    """Read the live listings of ``skus`` in every account and marketplace (one SKU's stock is
+    allocated across all of them), PATCH each listing whose quantities differ from
+    ``desired``; report any other difference."""
     result = SyncResult()
     wanted = set(skus)
-    keys = [d.key for d in desired.listings if (d.key.account, d.key.sku) in wanted]
+    keys = [d.key for d in desired.listings if d.key.sku in wanted]
     if not keys:
         return result
-    names = {s for _a, s in wanted}
-    builder = PlanBuilder(desired, skus=names)
+    builder = PlanBuilder(desired, skus=wanted)
     live = read_live(desired, clients, keys)
     for k in keys:
         builder.add(k, live.get(k))
     for change in builder.changes:
-        if (change.key.account, change.key.sku) not in wanted:
+        if change.key.sku not in wanted:
             continue
         other = sorted({f.attribute for f in change.fields if f.attribute != STOCK_ATTRIBUTE})
         if change.action != "update":
@@ -167,7 +167,7 @@ def sync_skus(desired: DesiredState, clients: Mapping[str, SpApiClient],
         stock = stock_only(change)
         if stock is None:
             continue
-        if still_mine is not None and not still_mine(change.key.account, change.key.sku):
+        if still_mine is not None and not still_mine(change.key.sku):
             raise LeaseLost(f"lease on {change.key.sku} expired before its write")
         req = listing_request(stock)
         assert req.body is not None

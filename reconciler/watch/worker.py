@@ -12,7 +12,7 @@ One iteration ("batch"):
    ``maxReceiveCount`` receives the queue's redrive policy moves it to the dead-letter queue.
    A notificationId already done (``watch.db`` ``seen``) is deleted unprocessed.
 3. **Apply** the events in ``EventTime`` order: reservations, listing health, feed verification.
-4. **Write**: take the lease of every touched (seller, SKU), in sorted order (so two workers
+4. **Write**: take the lease of every touched SKU, in sorted order (so two workers
    never wait on each other in a circle), rebuild the desired state, PATCH the quantities.
 5. **Finish**: audit record, notificationIds marked done, and only then ``DeleteMessageBatch``.
    A worker killed before this point deletes nothing: the messages come back after the
@@ -203,7 +203,7 @@ class Worker:
         if bad:
             self._return_now(bad)
         view = load_view(self.cfg.catalog_dir, self.accounts)
-        skus: set[tuple[str, str]] = set()
+        skus: set[str] = set()
         orders: list[str] = []
         health: list[dict[str, Any]] = []
         notes: list[str] = []
@@ -221,16 +221,16 @@ class Worker:
                     "SentTimestamp", time.time() * 1000)) / 1000
                 self.store.order_published(ev.order_id, sent)
                 orders.append(ev.order_id)
-                skus.update((account, i.sku) for i in ev.items)
+                skus.update(i.sku for i in ev.items)
             elif ev.kind == "LISTINGS_ITEM_ISSUES_CHANGE":
                 health.append(_health(account, ev))
             elif ev.kind == "FEED_PROCESSING_FINISHED":
                 verdict = verify_feed(self.clients[account], self.cfg.state_dir, account, ev)
                 notes.append(verdict.summary)
                 health.extend(verdict.outcomes)
-                skus.update((account, s) for s in verdict.skus)
+                skus.update(verdict.skus)
             else:  # MFN quantity or status changed outside the tool: compare and correct stock
-                skus.add((account, ev.sku))
+                skus.add(ev.sku)
         beat = Heartbeat(self, [m for _e, m in events])
         beat.start()
         try:
@@ -255,8 +255,8 @@ class Worker:
             return view.sellers.get(ev.seller_id)
         return next(iter(view.sellers.values())) if len(view.sellers) == 1 else None
 
-    def _write(self, skus: list[tuple[str, str]], view: CatalogView, beat: Heartbeat) -> Any:
-        keys = [f"{a}/{s}" for a, s in skus]
+    def _write(self, skus: list[str], view: CatalogView, beat: Heartbeat) -> Any:
+        keys = [f"sku/{s}" for s in skus]
         owner = self.cfg.worker_id
         deadline = time.monotonic() + 2 * self.cfg.lease_ttl_s
         held: list[str] = []
@@ -275,8 +275,8 @@ class Worker:
                 self.store.record_write(key.account, key.sku, key.marketplace_id, owner,
                                         started, ended)
 
-            def still_mine(account: str, sku: str) -> bool:
-                return self.store.holds(f"{account}/{sku}", owner)
+            def still_mine(sku: str) -> bool:
+                return self.store.holds(f"sku/{sku}", owner)
 
             return sync_skus(desired, self.clients, skus, on_write=on_write,
                              still_mine=still_mine)
