@@ -94,6 +94,7 @@ class Worker:
         self.orders = OrderState(cfg.state_dir)
         self.stopping = False
         self.totals = BatchStats()
+        self.timings: dict[str, float] = {}  # the last batch's stages (the log line)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -202,7 +203,10 @@ class Worker:
             events.append((ev, m))
         if bad:
             self._return_now(bad)
+        t0 = time.monotonic()
+        self.timings = {}
         view = load_view(self.cfg.catalog_dir, self.accounts)
+        self.timings["catalog"] = time.monotonic() - t0
         skus: set[str] = set()
         orders: list[str] = []
         health: list[dict[str, Any]] = []
@@ -246,7 +250,8 @@ class Worker:
             self.say(f"watch: {n}")
         self.say(f"watch: batch messages={stats.messages} events={len(events)} "
                  f"duplicates={stats.duplicates} rejected={stats.rejected} "
-                 f"skus={len(skus)} patches={stats.written}")
+                 f"skus={len(skus)} patches={stats.written} seconds=" + ",".join(
+                     f"{k}:{v:.2f}" for k, v in self.timings.items()))
         for k in ("messages", "rejected", "duplicates", "written"):
             setattr(self.totals, k, getattr(self.totals, k) + getattr(stats, k))
 
@@ -260,6 +265,7 @@ class Worker:
         owner = self.cfg.worker_id
         deadline = time.monotonic() + 2 * self.cfg.lease_ttl_s
         held: list[str] = []
+        t0 = time.monotonic()
         beat.leases = held  # renewed as they are taken
         try:
             for k in keys:  # sorted: no circular wait between workers
@@ -268,6 +274,8 @@ class Worker:
                         raise LeaseLost(f"lease on {k} not obtained in time")
                     time.sleep(0.05)
                 held.append(k)
+            t1 = time.monotonic()
+            self.timings["leases"] = t1 - t0
             desired = desired_now(view, self.cfg.state_dir)  # after the leases: sees every
             # reservation committed before them (the previous holder's included)
 
@@ -278,8 +286,13 @@ class Worker:
             def still_mine(sku: str) -> bool:
                 return self.store.holds(f"sku/{sku}", owner)
 
-            return sync_skus(desired, self.clients, skus, on_write=on_write,
-                             still_mine=still_mine)
+            t2 = time.monotonic()
+            self.timings["desired"] = t2 - t1
+            try:
+                return sync_skus(desired, self.clients, skus, on_write=on_write,
+                                 still_mine=still_mine)
+            finally:
+                self.timings["read_write"] = time.monotonic() - t2
         finally:
             self.store.release(held, owner)
 
