@@ -89,3 +89,13 @@ def test_invalid_payload_goes_to_the_dead_letter_queue_with_its_reason(w: World)
     assert len(got.get("Messages") or []) == 1
     assert reserved_stock(w.state_dir) == {}
     assert os.path.exists(w.state_dir / "watch.db")
+
+
+def test_demo_watch_lowers_us_and_mx_after_an_order_on_ca(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from reconciler.cli import main
+
+    r = CliRunner().invoke(main, ["demo", "--watch"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "order on CA lowered US 2->0 and MX 3->2; a fresh plan has no changes" in r.output
