@@ -116,6 +116,7 @@ def _register() -> None:
         emulator,
         emulator_orders,  # its command is a subcommand of `emulator`
         importer,
+        notifications,
         orders,
         plan,
         product_types,
@@ -130,6 +131,7 @@ def _register() -> None:
                 orders, accounts, emulator_orders, report, watch):
         for name in getattr(mod, "COMMANDS", ()):
             main.add_command(getattr(mod, name))
+    main.add_command(notifications.notifications_group)  # `notifications setup` (issue 18)
     add_color_option(main)  # every command takes --color/--no-color (and honours NO_COLOR)
 
 

@@ -42,7 +42,10 @@ from . import (
     listing_api,
     listings,
     listings_store,
+    notifications,
+    notify,
     orders,
+    orders_gen,
     orders_store,
     product_type_api,
     quota,
@@ -72,7 +75,7 @@ from .transport import EmulatorTransport
 # State and route modules, in schema order (listings before feeds before orders).
 MODULES: tuple[ModuleType, ...] = (
     auth, listings_store, listings, listing_api, feeds, supply_sources, orders_store, orders,
-    fulfillment_feed, product_type_api,
+    fulfillment_feed, product_type_api, notifications,
 )
 LISTINGS_ITEMS_PREFIX = "/listings/2021-08-01/items/"
 
@@ -132,6 +135,12 @@ class Emulator(EmulatorState):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def close(self) -> None:
+        if not self._closed:
+            with self.lock:
+                notifications.shutdown(self)  # queued notifications are sent first
+        super().close()
+
     def transport(self) -> EmulatorTransport:
         """An ``httpx.BaseTransport`` that calls this emulator in-process."""
         return EmulatorTransport(self)
@@ -146,11 +155,14 @@ class Emulator(EmulatorState):
     # ------------------------------------------------------------------ test/seed helpers
 
     def seed(self, data: dict[str, Any]) -> None:
-        with self.lock, store.transaction(self.db):
-            for m in self.modules:
-                fn = getattr(m, "seed", None)
-                if fn is not None:
-                    fn(self, data)
+        with self.lock:
+            notifications.flush(self)  # what happened before the seed is still published
+            with store.transaction(self.db):
+                for m in self.modules:
+                    fn = getattr(m, "seed", None)
+                    if fn is not None:
+                        fn(self, data)
+            notify.drain(self)  # a seed is the starting state, not a change to notify
 
     def seed_file(self, path: str) -> None:
         self.seed(load_seed_file(path))
@@ -168,6 +180,30 @@ class Emulator(EmulatorState):
             listings_store.put_direct(
                 self, seller_id, sku, marketplace_id, product_type, attributes
             )
+            notifications.flush(self)
+
+    def set_quantity(self, seller_id: str, sku: str, marketplace_id: str, quantity: int) -> bool:
+        """A Seller Central edit of the merchant-fulfilled quantity (publishes
+        LISTINGS_ITEM_MFN_QUANTITY_CHANGE when subscribed); False when there is no listing."""
+        with self.lock:
+            return notifications.set_quantity(self, seller_id, sku, marketplace_id, quantity)
+
+    def place_order(self, seller_id: str, marketplace_id: str, lines: list[tuple[str, int]],
+                    order_id: str | None = None) -> str:
+        """A buyer orders now (``orders_gen.place``): stock taken, ORDER_CHANGE and the
+        quantity changes published when subscribed. Returns the order id."""
+        with self.lock:
+            oid = orders_gen.place(self, seller_id, marketplace_id, lines, order_id)
+            notifications.flush(self)
+        return oid
+
+    def flush_notifications(self, timeout: float = 10.0, *, now: bool = False) -> bool:
+        """Queue pending notifications and wait until they were sent (tests, demos; ``now``
+        cuts configured delays short). True when nothing is left to send."""
+        with self.lock:
+            notifications.flush(self)
+            pub = notifications.publisher(self) if self.config.sqs_endpoint else None
+        return True if pub is None else pub.flush(timeout, now=now)
 
     def listing_state(self, seller_id: str, sku: str, marketplace_id: str) -> dict[str, Any] | None:
         """Stored ``{productType, attributes, createdDate, lastUpdatedDate, issues}`` or None."""
@@ -178,6 +214,7 @@ class Emulator(EmulatorState):
         with self.lock:
             for t in self._ticks:
                 t(self)
+            notifications.flush(self)
 
     # ------------------------------------------------------------------ the pipeline
 
@@ -247,6 +284,7 @@ class Emulator(EmulatorState):
                     delay += self.config.faults.slow_ms / 1000.0
             if resp is None and route is not None:
                 resp, seller, error = self._dispatch(route, req, params, seller)
+            notifications.flush(self)  # what this request changed, to the publisher thread
             assert resp is not None
             resp.headers["x-amzn-RequestId"] = rid
             if route is not None and (200 <= resp.status < 300 or resp.status in (400, 404)):
@@ -289,7 +327,10 @@ class Emulator(EmulatorState):
             seller = auth.acting_seller(self, principal, route, seller)
             app = principal.client_id
         params["_seller_id"] = seller or ""
-        refused = quota.admit(self, quota.key_for(route, req), route, req, seller or "-", app)
+        params["_client_id"] = app  # the application (LWA client fingerprint)
+        # grantless operations have no seller: their plan is the application's
+        metered = seller or (f"app:{app}" if route.scope else "-")
+        refused = quota.admit(self, quota.key_for(route, req), route, req, metered, app)
         if refused is not None:
             return refused, seller, None
         try:

@@ -139,3 +139,66 @@ def _rate(part: str, raw: str) -> float:
     if not 0.0 <= r <= 1.0:
         raise FaultSpecError(f"bad fault {part!r}: rate must be in [0, 1]")
     return r
+
+
+NOTIFY_KINDS = ("dup", "delay", "jitter", "reorder")
+
+
+@dataclass(frozen=True)
+class NotifyFaults:
+    """Delivery faults of the emulator's SP-API notifications (``notifications_publish``).
+
+    Spec (comma-separated)::
+
+        dup=0.2:3,delay=30,jitter=10,reorder
+
+    - ``dup=RATE[:COPIES]``: a notification is delivered COPIES times (default 3) with the same
+      ``notificationId``, with probability RATE (Amazon's at-least-once delivery; some messages
+      arrive ten times, selling-partner-api-models issue #2616);
+    - ``delay=S``: every delivery waits S Amazon seconds (divided by the time scale);
+    - ``jitter=S``: plus a uniform 0..S Amazon seconds per delivery (so deliveries reorder);
+    - ``reorder``: the deliveries that are due together are sent in shuffled order.
+    """
+
+    duplicate_rate: float = 0.0
+    duplicate_copies: int = 3
+    delay_s: float = 0.0
+    jitter_s: float = 0.0
+    reorder: bool = False
+
+    @classmethod
+    def parse(cls, spec: str | None) -> NotifyFaults:
+        if not spec or not spec.strip():
+            return cls()
+        values: dict[str, float | int | bool] = {}
+        for part in (p.strip() for p in spec.split(",")):
+            if not part:
+                continue
+            name, sep, raw = part.partition("=")
+            name = name.strip().lower()
+            if name not in NOTIFY_KINDS or (name == "reorder") == bool(sep):
+                raise FaultSpecError(
+                    f"bad notification fault {part!r}: expected dup=RATE[:COPIES], delay=S,"
+                    " jitter=S or reorder"
+                )
+            if name == "reorder":
+                values["reorder"] = True
+            elif name == "dup":
+                rate_s, _, copies_s = raw.partition(":")
+                values["duplicate_rate"] = _rate(part, rate_s)
+                if copies_s:
+                    try:
+                        values["duplicate_copies"] = int(copies_s)
+                    except ValueError:
+                        raise FaultSpecError(f"bad fault {part!r}: COPIES is a number") from None
+                    if values["duplicate_copies"] < 1:
+                        raise FaultSpecError(f"bad fault {part!r}: COPIES must be >= 1")
+            else:
+                try:
+                    seconds = float(raw)
+                except ValueError:
+                    raise FaultSpecError(f"bad fault {part!r}: seconds must be a number") from None
+                if seconds < 0:
+                    raise FaultSpecError(f"bad fault {part!r}: seconds must be >= 0")
+                values["delay_s" if name == "delay" else "jitter_s"] = seconds
+        return cls(**values)  # type: ignore[arg-type]

@@ -35,7 +35,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from . import feed_documents, listings_feed, store
+from . import feed_documents, listings_feed, notify, store
 from .auth import ANY_SELLER
 from .faults import chance
 from .listings_feed import FeedJob, FeedOutcome
@@ -228,6 +228,7 @@ def _store_outcome(emu: EmulatorState, seq: int, seller_id: str, outcome: FeedOu
         "UPDATE feeds SET status = ?, result_doc_id = ?, error = ? WHERE seq = ?",
         (outcome.status, result_id, "\n".join(outcome.errors) or None, seq),
     )
+    notify.feed_finished(emu, seq, str(FEED_ID_BASE + seq))
 
 
 def _advance(emu: EmulatorState, now: float) -> float:

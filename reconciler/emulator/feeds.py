@@ -26,7 +26,7 @@ from typing import Any
 from reconciler.kernel.marketplaces import BY_ID
 from reconciler.kernel.quotas import JSON_LISTINGS_FEED_WINDOW
 
-from . import feed_documents, feed_processing, quota
+from . import feed_documents, feed_processing, notify, quota
 from .feed_processing import (  # re-exported: the public face of the Feeds module
     FEED_ID_BASE,
     FEED_PROCESSORS,
@@ -226,6 +226,7 @@ def cancel_feed(emu: EmulatorState, req: Request, params: dict[str, str]) -> Res
         )
     emu.db.execute("UPDATE feeds SET status = 'CANCELLED', end_at = ? WHERE seq = ?",
                    (emu.now(), row[0]))
+    notify.feed_finished(emu, int(row[0]), str(params["feedId"]))
     feed_processing.invalidate(emu)
     return Response(200, b"", {})
 

@@ -12,7 +12,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from . import listing_late, store
+from . import listing_late, notify, store
 from . import listing_rules as rules
 from .listing_views import Row
 from .state import EmulatorState, iso, parse_iso
@@ -140,6 +140,11 @@ def _save(
         submission_id=submission_id,
         attributes=attributes,
     )
+    notify.listing_changed(
+        emu, seller_id, sku, marketplace_id, old, attributes,
+        issues if issues is not None else old.issues if old is not None else [],
+        old.created if old is not None else iso(c_ts),
+    )
 
 
 def _apply(
@@ -174,6 +179,7 @@ def _apply(
                     submission_id=submission_id,
                     attributes=None,
                 )
+                notify.listing_changed(emu, seller_id, sku, mp, old, None, None)
                 continue
             if kind == "put":
                 attrs = rules.replace_all(payload, mp)

@@ -176,3 +176,64 @@ def generate(
 
 def marketplace_code(marketplace_id: str) -> str:
     return BY_ID[marketplace_id].code
+
+
+def place(emu: EmulatorState, seller_id: str, marketplace_id: str,
+          lines: list[tuple[str, int]], order_id: str | None = None) -> str:
+    """A buyer places one order now (created this instant, unlike :func:`generate`'s past ones):
+    its units leave the listings' stock, ORDER_CHANGE and the quantity changes are published
+    when subscribed. Call under ``emu.lock``. ValueError (a one-line reason) when a SKU has no
+    listing in the marketplace or fewer units than ordered."""
+    code = marketplace_code(marketplace_id)
+    if not lines:
+        raise ValueError("an order needs at least one line")
+    with store.transaction(emu.db):
+        n = int(emu.db.execute("SELECT COUNT(*) FROM orders").fetchone()[0])
+        oid = order_id or f"{900 + n % 100:03d}-{zlib.crc32(seller_id.encode()) % 10**7:07d}-" \
+            f"{n:07d}"
+        if emu.db.execute("SELECT 1 FROM orders WHERE order_id = ?", (oid,)).fetchone():
+            raise ValueError(f"order {oid} exists")
+        rng = random.Random(oid)
+        items = []
+        taken: dict[str, _Listing] = {}  # a SKU on two lines takes from the same stock
+        for j, (sku, qty) in enumerate(lines):
+            lst_or_none = taken.get(sku)
+            if lst_or_none is None:
+                row = emu.db.execute(
+                    "SELECT product_type, attributes FROM listings WHERE seller_id = ?"
+                    " AND sku = ? AND marketplace_id = ?", (seller_id, sku, marketplace_id),
+                ).fetchone()
+                if row is None:
+                    raise ValueError(f"no listing {sku} in {code} for seller {seller_id}")
+                lst_or_none = _Listing(seller_id, sku, marketplace_id, row[0],
+                                       json.loads(row[1]))
+            lst = lst_or_none
+            if qty < 1 or lst.available() < qty:
+                raise ValueError(f"{sku} in {code} has {lst.available()} units, {qty} ordered")
+            lst.take(qty)
+            taken[sku] = lst
+            items.append({"orderItemId": f"{rng.randrange(10**13, 10**14)}{j}", "sku": sku,
+                          "asin": f"B0{zlib.crc32(sku.encode()) % 10**8:08d}",
+                          "title": _title(lst.attrs, sku), "quantity": qty,
+                          "unitPrice": _price(lst.attrs)})
+        country = country_of(code)
+        city, region, postal = rng.choice(CITIES.get(country) or CITIES["US"])
+        name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+        now = now_wall(emu)
+        insert_order(emu, {
+            "orderId": oid, "sellerId": seller_id, "marketplaceId": marketplace_id,
+            "createdTs": now, "updatedTs": now, "status": "UNSHIPPED", "fulfilledBy": "MERCHANT",
+            "serviceLevel": "STANDARD", "currency": MARKETPLACES[code].currency,
+            "buyer": {"buyerName": name,
+                      "buyerEmail": f"{oid.replace('-', '')}@marketplace.amazon.test"},
+            "address": {"name": name, "addressLine1": f"{rng.randrange(1, 400)} "
+                        f"{rng.choice(STREETS)}", "city": city, "stateOrRegion": region,
+                        "postalCode": postal, "countryCode": country,
+                        "addressType": "RESIDENTIAL"},
+            "items": items,
+        })
+        # after the order, so that ORDER_CHANGE is published before the quantity changes
+        for lst in taken.values():
+            listings_store.put_direct(emu, seller_id, lst.sku, marketplace_id, lst.ptype,
+                                      lst.attrs, source="orders")
+    return oid

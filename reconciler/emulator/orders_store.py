@@ -9,6 +9,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from . import notify
 from .feed_processing import wall_time
 from .state import EmulatorState
 
@@ -88,6 +89,7 @@ def insert_order(emu: EmulatorState, order: dict[str, Any]) -> None:
             (order["orderId"], item["orderItemId"], item["sku"], item["asin"], item["title"],
              int(item["quantity"]), item["unitPrice"]),
         )
+    notify.order_changed(emu, str(order["orderId"]), "Order created")
 
 
 def order_status(emu: EmulatorState, order_id: str) -> str | None:
@@ -144,6 +146,7 @@ def ship(emu: EmulatorState, order_id: str, shipment: Shipment, source: str,
         (order_id, source, shipment.carrier_code, shipment.carrier_name,
          shipment.shipping_method, shipment.tracking_number, shipment.ship_date, t),
     )
+    notify.order_changed(emu, order_id, "Order shipped")
     return status
 
 

@@ -209,12 +209,41 @@ def running(emu: Emulator, host: str = "127.0.0.1", port: int = 0) -> Iterator[s
         daemon=True,
     )
     t.start()
+    stop = threading.Event()
+    ticker = _start_ticker(emu, stop)
     try:
         yield server.url
     finally:
+        stop.set()
+        if ticker is not None:
+            ticker.join(5)
         server.shutdown()
         t.join(5)
         server.server_close()
+
+
+TICK_S = 0.2  # how often a publishing emulator advances Amazon time without requests
+
+
+def _start_ticker(emu: Emulator, stop: threading.Event) -> threading.Thread | None:
+    """When the emulator publishes notifications (``config.sqs_endpoint``), tick it every
+    :data:`TICK_S` so that what happens in Amazon time (a feed finishing, a write becoming
+    visible) is notified without anyone polling, as Amazon does."""
+    if emu.config.sqs_endpoint is None:
+        return None
+
+    def loop() -> None:
+        while not stop.wait(TICK_S):
+            try:
+                emu.tick()
+            except Exception:  # a module's bug (a request would answer 500) or a closed db
+                with emu.lock, contextlib.suppress(Exception):
+                    if emu.db.in_transaction:
+                        emu.db.execute("ROLLBACK")
+
+    t = threading.Thread(target=loop, name="emulator-ticker", daemon=True)
+    t.start()
+    return t
 
 
 def serve_until_signalled(
@@ -234,12 +263,17 @@ def serve_until_signalled(
         daemon=True,
     )
     t.start()
+    ticks = threading.Event()
+    ticker = _start_ticker(server.emu, ticks)
     try:
         if ready is not None:
             ready(server.url)
         while not stop.wait(0.5):
             pass
     finally:
+        ticks.set()
+        if ticker is not None:
+            ticker.join(5)
         server.shutdown()
         t.join(5)
         server.server_close()

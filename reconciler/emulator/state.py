@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import store
-from .faults import FaultSpec
+from .faults import FaultSpec, NotifyFaults
 from .http import Request, Response, api_error
 from .store import CallRecord, HistoryRecord
 
@@ -53,6 +53,12 @@ class EmulatorConfig:
     timeout_fault_s: float = 30.0  # how long the server holds a connection for a timeout fault
     default_seller_id: str = DEFAULT_SELLER_ID  # seed tokens without sellerId; permissive mode
     document_url_ttl_s: float = 300.0  # feed document URLs expire after this (scaled; feeds)
+    # SP-API notifications (notifications.py): the loopback SQS-compatible server (e.g. moto)
+    # the emulated Amazon delivers to (None: nothing is published); the SQS queue the emulated
+    # EventBridge rule targets (EventBridge destinations); delivery faults
+    sqs_endpoint: str | None = None
+    eventbridge_queue_arn: str | None = None
+    notify_faults: NotifyFaults = field(default_factory=NotifyFaults)
 
     def scaled(self, seconds: float) -> float:
         """A modelled delay in emulator seconds under the time scale."""

@@ -90,6 +90,22 @@ QUOTAS: dict[str, Quota] = {
     # says rate 5, burst 5 (CONTRACT.md §4: the docs page is what Amazon enforces).
     "getDefinitionsProductType": Quota(5.0, 5),
     "searchDefinitionsProductTypes": Quota(5.0, 5),
+    # Notifications v1: every operation 1 rps, burst 5 (the usage plan of each operation in
+    # notifications_v1.json)
+    **dict.fromkeys(
+        (
+            "getSubscriptions",
+            "getSubscription",
+            "createSubscription",
+            "getSubscriptionById",
+            "deleteSubscriptionById",
+            "getDestinations",
+            "createDestination",
+            "getDestination",
+            "deleteDestination",
+        ),
+        Quota(1.0, 5),
+    ),
 }
 
 # Per-application rates (every seller of one application together). Keys: an operation, its

@@ -1,5 +1,10 @@
 """Login with Amazon (LWA) as an ``httpx.Auth``: refresh-token grant, cached access token.
 
+- Grantless operations (e.g. the Notifications API's destinations) use the
+  ``client_credentials`` grant with a ``scope`` instead of a refresh token
+  (https://developer-docs.amazon.com/sp-api/docs/grantless-operations): give ``scope``
+  (:data:`NOTIFICATIONS_SCOPE`) and the token source asks for such a token.
+
 - The access token goes into ``x-amz-access-token`` (no SigV4 since 2023, CONTRACT.md §1.2).
 - One token per client, shared by all its threads; a refresh happens under a lock so N
   threads that find the token stale cause one LWA call, not N.
@@ -38,6 +43,7 @@ from .stats import ClientStats
 ACCESS_TOKEN_HEADER = "x-amz-access-token"  # noqa: S105 (a header name)
 LWA_OPERATION = "lwaToken"
 MAX_EXPIRED_REFRESHES = 3  # per request
+NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"  # grantless Notifications operations
 
 
 class LwaTokenSource:
@@ -56,16 +62,27 @@ class LwaTokenSource:
         retry: RetryPolicy | None = None,
         stats: ClientStats | None = None,
         max_margin: float = 60.0,
+        scope: str | None = None,
     ) -> None:
         for secret in (refresh_token, client_secret):
-            redact.register(secret)
+            if secret:
+                redact.register(secret)
         self._url = token_url
-        self._form = {
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-            "client_id": client_id,
-            "client_secret": client_secret,
-        }
+        self.scope = scope
+        if scope is None:
+            self._form = {
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+                "client_id": client_id,
+                "client_secret": client_secret,
+            }
+        else:  # grantless: no seller's authorization, the application's own token
+            self._form = {
+                "grant_type": "client_credentials",
+                "scope": scope,
+                "client_id": client_id,
+                "client_secret": client_secret,
+            }
         self._http = http
         self._clock = clock
         self._sleep = sleep

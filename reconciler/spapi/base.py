@@ -63,9 +63,12 @@ class ClientBase:
         timeout: float = 30.0,
         user_agent: str = DEFAULT_USER_AGENT,
         quotas: Mapping[str, Quota] | None = None,
+        scope: str | None = None,
     ) -> None:
         """``quotas`` replaces the seed table of the token buckets (default: Amazon's
-        production usage plans, ``reconciler.kernel.quotas.QUOTAS``; the sandbox has its own)."""
+        production usage plans, ``reconciler.kernel.quotas.QUOTAS``; the sandbox has its own).
+        ``scope``: a grantless client (LWA ``client_credentials`` with that scope, e.g.
+        ``auth.NOTIFICATIONS_SCOPE``) instead of the seller's refresh token."""
         self.seller_id = seller_id
         self.base_url = base_url.rstrip("/")
         self.rate_scale = rate_scale
@@ -96,6 +99,7 @@ class ClientBase:
             sleep=sleep,
             retry=RetryPolicy(max_retries=min(max_retries, 3)).scaled(rate_scale),
             stats=self.stats,
+            scope=scope,
         )
         self._http = httpx.Client(
             base_url=self.base_url,
