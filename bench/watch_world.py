@@ -135,7 +135,12 @@ def make_queues(sqs: Any, name: str, *, max_receive: int = 3) -> tuple[str, str]
 @contextmanager
 def world(root: Path, *, skus: int = 5, central: int = 30, max_per_site: int = 8,
           time_scale: float = 1.0, sqs_endpoint: str | None = None,
-          max_receive: int = 3) -> Iterator[World]:
+          max_receive: int = 3, notify: bool = False, notify_faults: str = "") -> Iterator[World]:
+    """``notify``: the emulator itself publishes Amazon-shaped notifications (orders placed with
+    ``emu.place_order``, quantity/status/issues changes, feeds) to the queue, both sellers
+    subscribed, with ``notify_faults`` (``dup=RATE:COPIES,delay=S,jitter=S,reorder``)."""
+    from reconciler.emulator import notifications
+    from reconciler.emulator.faults import NotifyFaults
     from tests.sqsserver import sqs_client, sqs_server
 
     for k, v in ENV.items():
@@ -144,16 +149,24 @@ def world(root: Path, *, skus: int = 5, central: int = 30, max_per_site: int = 8
     state = root / "state"
     state.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        emu = stack.enter_context(Emulator(str(root / "emulator.db"), EmulatorConfig(
-            write_delay_s=0.0, time_scale=time_scale)))
+        endpoint = sqs_endpoint or stack.enter_context(sqs_server())
+        sqs = sqs_client(endpoint)
+        q, dlq = make_queues(sqs, f"watch-{os.getpid()}-{id(root)}", max_receive=max_receive)
+        arn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        cfg = EmulatorConfig(write_delay_s=0.0, time_scale=time_scale)
+        if notify:
+            cfg = EmulatorConfig(write_delay_s=0.0, time_scale=time_scale, sqs_endpoint=endpoint,
+                                 eventbridge_queue_arn=arn,
+                                 notify_faults=NotifyFaults.parse(notify_faults))
+        emu = stack.enter_context(Emulator(str(root / "emulator.db"), cfg))
         url = stack.enter_context(running(emu))
         write_catalog(catalog, url, skus=skus, central=central, max_per_site=max_per_site)
         desired = load(catalog, state_dir=state)
         emu.seed(exact_seed(desired))
         for acc, token in TOKENS.items():
             auth.register_refresh_token(emu, token, seller_id=SELLERS[acc])
-        endpoint = sqs_endpoint or stack.enter_context(sqs_server())
-        q, dlq = make_queues(sqs_client(endpoint), f"watch-{os.getpid()}-{id(root)}",
-                             max_receive=max_receive)
+            if notify:
+                notifications.subscribe_direct(emu, SELLERS[acc], arn)
         env = {**os.environ, **ENV, "RECONCILER_STATE_DIR": str(state)}
         yield World(catalog, state, emu, url, endpoint, q, dlq, env, desired)

@@ -111,3 +111,34 @@ def test_three_workers_one_killed_mid_way(w: World) -> None:
     for s in range(3):
         sold = sum(q for i, q in enumerate(expected.values()) if i % 3 == s)
         assert sum(v for (sk, _m), v in after.items() if sk == sku_name(s)) == 60 - sold
+
+
+def test_orders_placed_in_the_emulator_with_faulty_delivery(tmp_path: Path) -> None:
+    """The emulator (as Amazon) takes the units from the ordering listing and publishes
+    ORDER_CHANGE and LISTINGS_ITEM_MFN_QUANTITY_CHANGE (EventBridge) with duplicates, jitter and
+    reordering; two workers; every order reserved once, and a fresh plan is empty."""
+    with world(tmp_path, skus=2, central=40, max_per_site=8, notify=True,
+               notify_faults="dup=0.5:3,jitter=2,reorder") as wd:
+        expected = {}
+        for i, market in enumerate(("CA", "MX", "UK", "DE", "US", "CA", "UK", "MX")):
+            seller = SELLERS[ACCOUNT_OF[market]]
+            sku = sku_name(i % 2)
+            oid = wd.emu.place_order(seller, by_code(market).marketplace_id, [(sku, 1 + i % 2)])
+            expected[oid] = 1 + i % 2
+        assert wd.emu.flush_notifications(timeout=20)
+        procs = [subprocess.Popen(
+            [sys.executable, "-m", "reconciler", "watch", str(wd.catalog), "--queue-url",
+             wd.queue_url, "--sqs-endpoint", wd.sqs_endpoint, "--window", "0.5", "--wait", "1",
+             "--exit-when-idle", "4"],
+            env=wd.env, cwd=str(wd.state_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True) for _ in range(2)]
+        for p in procs:
+            _out, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+        assert reserved_by_order(wd) == expected
+        with WatchStore(wd.state_dir) as st:
+            assert overlapping_writes(st.writes()) == []
+        after = quantities(wd)  # fresh plan empty
+        for s in range(2):
+            sold = sum(q for i, q in enumerate(expected.values()) if i % 2 == s)
+            assert sum(v for (sk, _m), v in after.items() if sk == sku_name(s)) == 40 - sold
