@@ -2,8 +2,11 @@
 
 An emulator HTTP server (listings equal to a catalog of SKUs shared by US, CA, MX, UK and DE,
 every site refilled from one central stock), moto's SQS server and N ``reconciler watch``
-processes on one queue. ORDER_CHANGE notifications are sent at ``--rate`` orders a minute
-(Amazon time) spread over the five marketplaces; each order takes 1 or 2 units. Central stock
+processes on one queue. Buyers order at ``--rate`` orders a minute (Amazon time) spread over the
+five marketplaces, 1 or 2 units each: by default in the emulator, which takes the units from
+the ordering listing and publishes ORDER_CHANGE and LISTINGS_ITEM_MFN_QUANTITY_CHANGE as Amazon
+does (``--faults`` adds duplicates, delay, jitter, reordering); ``--via direct`` sends
+ORDER_CHANGE notifications itself. Central stock
 is exactly what the five sites advertise, so every order lowers at least one listing.
 
 Prints one JSON object:
@@ -13,9 +16,8 @@ Prints one JSON object:
 ``reaction_p95_s``    quantity it changed, in Amazon seconds (wall x time scale);
 ``oversell_max_s``    the longest time any SKU's units advertised across the five sites
                       exceeded its units in stock (stock = central - units ordered so far),
-                      sampled every 0.2 s wall from the emulator's database; the bench does not
-                      lower the ordering listing itself as Amazon would, so this is an upper
-                      bound;
+                      sampled every 0.2 s wall from the emulator's database (with ``--via
+                      direct`` the ordering listing keeps its units: an upper bound);
 ``patches``, ``patches_per_s_per_seller``  PATCHes sent (quota: 5 per second per seller,
                       burst 5; the emulator enforces it, the client waits);
 ``fresh_plan_changes``  changes a plan finds afterwards (0: converged).
@@ -121,14 +123,14 @@ def _workers(w: World, n: int, window: float) -> list[subprocess.Popen[str]]:
 
 def run(orders: int = 200, rate_per_min: float = 200.0, workers: int = 3, skus: int = 0,
         window: float = 1.0, time_scale: float = 1.0, max_per_site: int = 8, seed: int = 1,
-        workdir: str | None = None) -> dict[str, Any]:
+        workdir: str | None = None, via: str = "emulator", faults: str = "") -> dict[str, Any]:
     skus = skus or max(10, math.ceil(orders / 10))
     central = 5 * max_per_site
     rng = random.Random(seed)
     root = Path(workdir or tempfile.mkdtemp(prefix="bench-watch-"))
     started = time.monotonic()
     with world(root, skus=skus, central=central, max_per_site=max_per_site,
-               time_scale=time_scale) as w:
+               time_scale=time_scale, notify=via == "emulator", notify_faults=faults) as w:
         sqs = sqs_client(w.sqs_endpoint)
         sampler = Sampler(root / "emulator.db", central)
         sampler.start()
@@ -136,25 +138,40 @@ def run(orders: int = 200, rate_per_min: float = 200.0, workers: int = 3, skus: 
         interval = 60.0 / rate_per_min / time_scale  # wall seconds between orders
         t0 = time.monotonic()
         expected: dict[str, int] = {}
+        skipped = 0
         for i in range(orders):
             delay = t0 + i * interval - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
             market = ORDER_MARKETS[i % 5]
-            sku = sku_name(rng.randrange(skus))
             qty = 1 + rng.randrange(2)
             oid = f"704-{i:07d}-{seed:07d}"
+            seller, mp_id = SELLERS[ACCOUNT_OF[market]], by_code(market).marketplace_id
+            if via == "emulator":  # a buyer orders: Amazon takes the units and notifies
+                for _try in range(skus):
+                    sku = sku_name(rng.randrange(skus))
+                    try:
+                        w.emu.place_order(seller, mp_id, [(sku, qty)], order_id=oid)
+                    except ValueError:  # that listing has fewer units: another SKU
+                        continue
+                    expected[oid] = qty
+                    sampler.sell(sku, qty)
+                    break
+                else:
+                    skipped += 1
+                continue
+            sku = sku_name(rng.randrange(skus))
             expected[oid] = qty
             sampler.sell(sku, qty)
             sqs.send_message(QueueUrl=w.queue_url, MessageBody=shapes.body(shapes.order_change(
-                SELLERS[ACCOUNT_OF[market]], oid, by_code(market).marketplace_id,
-                [(f"{oid}-1", sku, qty)])))
+                seller, oid, mp_id, [(f"{oid}-1", sku, qty)])))
         send_wall = time.monotonic() - t0
         deadline = time.monotonic() + 120
         with WatchStore(w.state_dir) as st:
             while time.monotonic() < deadline:
                 reactions = st.reactions()
-                if len(reactions) >= orders and all(d is not None for _o, _p, d in reactions):
+                if len(reactions) >= len(expected) and \
+                        all(d is not None for _o, _p, d in reactions):
                     break
                 time.sleep(0.5)
             reactions = st.reactions()
@@ -184,12 +201,13 @@ def run(orders: int = 200, rate_per_min: float = 200.0, workers: int = 3, skus: 
         for a, *_rest in writes:
             by_seller[a] = by_seller.get(a, 0) + 1
         return {
-            "scenario": "watch", "orders": orders, "rate_per_min": rate_per_min,
+            "scenario": "watch", "orders": len(expected), "not_placed": skipped,
+            "via": via, "faults": faults, "rate_per_min": rate_per_min,
             "workers": workers, "skus": skus, "marketplaces": list(ORDER_MARKETS),
             "time_scale": time_scale, "window_s": window,
             "reserved": sum(1 for o, q in expected.items() if per_order.get(o) == q),
             "reaction_p50_s": _pct(lat, 0.50), "reaction_p95_s": _pct(lat, 0.95),
-            "reaction_max_s": _pct(lat, 1.0), "unfinished": orders - len(lat),
+            "reaction_max_s": _pct(lat, 1.0), "unfinished": len(expected) - len(lat),
             "oversell_max_s": round(sampler.longest * time_scale, 3),
             "oversell_samples": sampler.samples,
             "patches": len(writes),
@@ -216,9 +234,15 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--max-per-site", type=int, default=8)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workdir", default=None)
+    ap.add_argument("--via", choices=["emulator", "direct"], default="emulator",
+                    help="emulator: buyers order in the emulator, which takes the units and "
+                         "publishes the notifications (as Amazon); direct: the bench sends "
+                         "ORDER_CHANGE itself and the ordering listing keeps its units")
+    ap.add_argument("--faults", default="",
+                    help="emulator delivery faults, e.g. dup=0.1:3,jitter=5,reorder")
     ns = ap.parse_args(argv)
     print(json.dumps(run(ns.orders, ns.rate, ns.workers, ns.skus, ns.window, ns.time_scale,
-                         ns.max_per_site, ns.seed, ns.workdir)), flush=True)
+                         ns.max_per_site, ns.seed, ns.workdir, ns.via, ns.faults)), flush=True)
 
 
 def scenario_watch(p: Any) -> dict[str, Any]:
