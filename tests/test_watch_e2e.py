@@ -4,6 +4,7 @@ server) -> a fresh plan is empty. Plus: a payload failing Amazon's schema reache
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -99,3 +100,37 @@ def test_demo_watch_lowers_us_and_mx_after_an_order_on_ca(tmp_path: Path) -> Non
     r = CliRunner().invoke(main, ["demo", "--watch"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert "order on CA lowered US 2->0 and MX 3->2; a fresh plan has no changes" in r.output
+
+
+def test_sigterm_finishes_the_batch_in_flight_then_exits(w: World) -> None:
+    import signal
+    import time
+
+    from reconciler.watch.store import WatchStore
+
+    send(w, *[shapes.order_change(SELLERS["na"], f"706-0000000-000000{i}",
+                                  by_code("US").marketplace_id, [("OI1", sku_name(i % 3), 1)])
+              for i in range(6)])
+    p = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "watch", str(w.catalog), "--queue-url",
+         w.queue_url, "--sqs-endpoint", w.sqs_endpoint, "--window", "1", "--wait", "1"],
+        env=w.env, cwd=str(w.state_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    with WatchStore(w.state_dir) as st:  # wait until its batch is being worked on
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not st.db.execute(
+                "SELECT COUNT(*) FROM orders").fetchone()[0]:
+            time.sleep(0.02)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert "finishing the work in flight" in err
+    worked = json.loads(out)["messages"]
+    assert worked >= 1
+    with WatchStore(w.state_dir) as st:  # what it received, it finished and deleted
+        done = st.db.execute("SELECT COUNT(*) FROM seen").fetchone()[0]
+        assert done == worked
+    attrs = sqs_client(w.sqs_endpoint).get_queue_attributes(
+        QueueUrl=w.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+    assert int(attrs["Attributes"]["ApproximateNumberOfMessagesNotVisible"]) == 0
+    quantities(w)  # and what it wrote is complete: a fresh plan is empty

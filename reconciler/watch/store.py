@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 
 DB_NAME = "watch.db"
+SEEN_DAYS = 7
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (notification_id TEXT PRIMARY KEY, kind TEXT NOT NULL,
@@ -55,6 +56,9 @@ class WatchStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        # notificationIds are kept a week: far longer than SQS keeps a message (4 days by
+        # default, 14 at most), so no redelivery can outlive its record
+        self.db.execute("DELETE FROM seen WHERE at < ?", (time.time() - SEEN_DAYS * 86400,))
 
     def close(self) -> None:
         self.db.close()
