@@ -123,7 +123,8 @@ def _workers(w: World, n: int, window: float) -> list[subprocess.Popen[str]]:
 
 def run(orders: int = 200, rate_per_min: float = 200.0, workers: int = 3, skus: int = 0,
         window: float = 1.0, time_scale: float = 1.0, max_per_site: int = 8, seed: int = 1,
-        workdir: str | None = None, via: str = "emulator", faults: str = "") -> dict[str, Any]:
+        workdir: str | None = None, via: str = "emulator", faults: str = "",
+        kill_after: int = 0) -> dict[str, Any]:
     skus = skus or max(10, math.ceil(orders / 10))
     central = 5 * max_per_site
     rng = random.Random(seed)
@@ -139,7 +140,11 @@ def run(orders: int = 200, rate_per_min: float = 200.0, workers: int = 3, skus: 
         t0 = time.monotonic()
         expected: dict[str, int] = {}
         skipped = 0
+        killed = None
         for i in range(orders):
+            if kill_after and i == kill_after:  # must-show 3: a worker dies mid-way
+                procs[0].send_signal(signal.SIGKILL)
+                killed = procs[0].pid
             delay = t0 + i * interval - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
@@ -216,7 +221,7 @@ def run(orders: int = 200, rate_per_min: float = 200.0, workers: int = 3, skus: 
                 for a, n in sorted(by_seller.items())},
             "overlapping_writes": len(overlapping_writes(writes)),
             "fresh_plan_changes": len(plan_run.plan.changes),
-            "worker_exit_codes": codes,
+            "worker_exit_codes": codes, "killed_worker": killed,
             "send_wall_s": round(send_wall, 2),
             "wall_s": round(time.monotonic() - started, 2),
         }
@@ -238,11 +243,14 @@ def main(argv: list[str]) -> None:
                     help="emulator: buyers order in the emulator, which takes the units and "
                          "publishes the notifications (as Amazon); direct: the bench sends "
                          "ORDER_CHANGE itself and the ordering listing keeps its units")
+    ap.add_argument("--kill-after", type=int, default=0,
+                    help="SIGKILL one worker after this many orders (0: none)")
     ap.add_argument("--faults", default="",
                     help="emulator delivery faults, e.g. dup=0.1:3,jitter=5,reorder")
     ns = ap.parse_args(argv)
     print(json.dumps(run(ns.orders, ns.rate, ns.workers, ns.skus, ns.window, ns.time_scale,
-                         ns.max_per_site, ns.seed, ns.workdir, ns.via, ns.faults)), flush=True)
+                         ns.max_per_site, ns.seed, ns.workdir, ns.via, ns.faults,
+                         ns.kill_after)), flush=True)
 
 
 def scenario_watch(p: Any) -> dict[str, Any]:
