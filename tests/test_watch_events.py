@@ -132,3 +132,17 @@ def test_feed_finished_verifies_that_feed_without_polling(w: World) -> None:
     run_in_process(w)
     assert Journal(w.state_dir, "na").entries == []  # the next apply does not wait for it
     assert live_ca(w, sku)["fulfillment_availability"][0]["quantity"] == 6
+
+
+def test_an_unreachable_queue_is_one_clear_line_exit_1(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from reconciler.cli import main
+    from tests.sqsserver import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    r = CliRunner().invoke(main, ["watch", str(Path(__file__).parent.parent / "catalog"),
+                                  "--queue-url", f"{url}/123/q", "--sqs-endpoint", url],
+                           env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"})
+    assert r.exit_code == 1
+    assert "cannot read SQS queue" in r.output and "Traceback" not in r.output

@@ -35,6 +35,26 @@ def sqs_client(queue_url: str, endpoint: str | None, region: str | None) -> obje
     return boto3.client("sqs", endpoint_url=endpoint, region_name=region)
 
 
+def check_queue(sqs: object, queue_url: str) -> None:
+    """The queue answers, and has a redrive policy (else say how to add one: without it a
+    message failing validation comes back forever instead of reaching a dead-letter queue)."""
+    import botocore.exceptions  # type: ignore[import-untyped, unused-ignore]
+
+    try:
+        attrs = sqs.get_queue_attributes(  # type: ignore[attr-defined]
+            QueueUrl=queue_url, AttributeNames=["RedrivePolicy"]).get("Attributes", {})
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        raise WatchSetupError(
+            f"cannot read SQS queue {queue_url}: {e}; check --queue-url, --sqs-endpoint and the"
+            " AWS credentials (sqs:ReceiveMessage, DeleteMessage, ChangeMessageVisibility,"
+            " GetQueueAttributes)") from None
+    if "RedrivePolicy" not in attrs:
+        err(f"watch: warning: queue {queue_url} has no redrive policy: a notification that "
+            "fails validation is never deleted and comes back forever. Give it a dead-letter "
+            "queue: aws sqs set-queue-attributes --queue-url URL --attributes "
+            "RedrivePolicy='{\"deadLetterTargetArn\":\"DLQ_ARN\",\"maxReceiveCount\":\"5\"}'")
+
+
 @click.command("watch")
 @catalog_argument
 @click.option("--queue-url", envvar="RECONCILER_WATCH_QUEUE_URL", required=True,
@@ -75,6 +95,7 @@ def watch(catalog_dir: str, queue_url: str, sqs_endpoint: str | None, region: st
     statedir.ensure(state_dir)
     desired = load(catalog_dir, state_dir=state_dir)
     sqs = sqs_client(queue_url, sqs_endpoint, region)
+    check_queue(sqs, queue_url)
     clients = open_clients(desired, state_dir=state_dir)
     cfg = WatchConfig(catalog_dir, state_dir, queue_url, window_s=window, wait_s=wait,
                       visibility_s=visibility_timeout, lease_ttl_s=lease_ttl,
