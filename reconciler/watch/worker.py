@@ -29,6 +29,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -38,7 +39,7 @@ from types import FrameType
 from typing import Any
 
 from reconciler.apply import audit
-from reconciler.kernel.errors import ApiError
+from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.model import Account, ListingKey
 from reconciler.orders.state import OrderState
 from reconciler.spapi.client import SpApiClient
@@ -116,7 +117,14 @@ class Worker:
     def run(self) -> BatchStats:
         idle_since = time.monotonic()
         while not self.stopping:
-            msgs = self.receive()
+            try:
+                msgs = self.receive()
+            except Exception as e:
+                if not retryable(e):
+                    raise
+                self.say(f"watch: receive failed ({type(e).__name__}: {e}); retrying in 2 s")
+                time.sleep(2.0)
+                continue
             if not msgs:
                 if self.cfg.max_idle_s is not None and \
                         time.monotonic() - idle_since >= self.cfg.max_idle_s:
@@ -368,4 +376,8 @@ def _health(account: str, ev: Event) -> dict[str, Any]:
 
 
 def retryable(e: BaseException) -> bool:
-    return isinstance(e, (ApiError, LeaseLost, OSError))
+    """Errors a worker outlives (the batch's messages come back): Amazon or SQS unavailable, a
+    lease not obtained, a catalog that does not load right now (a bad merge: the workers wait
+    for the fix instead of dying), a busy database."""
+    return isinstance(e, (ReconcilerError, LeaseLost, OSError, sqlite3.OperationalError)) \
+        or type(e).__module__.startswith("botocore")
