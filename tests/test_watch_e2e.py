@@ -90,6 +90,10 @@ def test_invalid_payload_goes_to_the_dead_letter_queue_with_its_reason(w: World)
     assert len(got.get("Messages") or []) == 1
     assert reserved_stock(w.state_dir) == {}
     assert os.path.exists(w.state_dir / "watch.db")
+    from reconciler.apply import audit
+
+    notes = [n for r in audit.read(os.environ["RECONCILER_AUDIT_LOG"]) for n in r.get("notes", [])]
+    assert notes and all("Quantity" in n for n in notes)
 
 
 def test_demo_watch_lowers_us_and_mx_after_an_order_on_ca(tmp_path: Path) -> None:

@@ -194,6 +194,7 @@ class Worker:
         bad: list[dict[str, Any]] = []
         done_now: list[dict[str, Any]] = []
         ids: set[str] = set()
+        rejected_notes: list[str] = []
         for m in msgs:
             ev = parse(str(m.get("Body") or ""))
             if isinstance(ev, Rejected):
@@ -202,6 +203,8 @@ class Worker:
                 self.say(f"watch: rejected message {m['MessageId']}: {ev.reason} (it goes to the"
                          " dead-letter queue after the queue's maxReceiveCount)")
                 bad.append(m)
+                rejected_notes.append(f"rejected {ev.notification_id or m['MessageId']}: "
+                                      f"{ev.reason}")
                 continue
             if ev.notification_id in ids or self.store.seen(ev.notification_id):
                 stats.duplicates += 1
@@ -218,7 +221,7 @@ class Worker:
         skus: set[str] = set()
         orders: list[str] = []
         health: list[dict[str, Any]] = []
-        notes: list[str] = []
+        notes: list[str] = list(rejected_notes)  # reasons in the audit log too
         for ev, m in sorted(events, key=lambda x: x[0].event_time):
             account = self._account(ev, view)
             if account is None:
@@ -254,7 +257,7 @@ class Worker:
         self._audit(result, health, notes, len(events))
         self.store.mark_seen((ev.notification_id, ev.kind) for ev, _m in events)
         self._delete(done_now + [m for _e, m in events])
-        for n in notes:
+        for n in notes[len(rejected_notes):]:
             self.say(f"watch: {n}")
         self.say(f"watch: batch messages={stats.messages} events={len(events)} "
                  f"duplicates={stats.duplicates} rejected={stats.rejected} "
@@ -342,6 +345,8 @@ class Heartbeat(threading.Thread):
         self.done = threading.Event()
 
     def run(self) -> None:
+        # boto3 low-level clients are thread-safe, so this thread shares the worker's client
+        # (boto3 docs, "Multithreading or multiprocessing with clients")
         cfg = self.worker.cfg
         every = max(0.2, min(cfg.lease_ttl_s, cfg.visibility_s) / 3)
         with WatchStore(cfg.state_dir) as store:
