@@ -164,6 +164,11 @@ def main(argv: list[str] | None = None) -> None:
 
         report_main(argv[1:])
         return
+    if argv[:1] == ["watch"]:  # real-time stock (bench/watch.py, its own options)
+        from bench.watch import main as watch_main
+
+        watch_main(argv[1:])
+        return
     ns = _parser().parse_args(argv)
     p = params_from(ns)
     if ns.scenario == "all":

@@ -17,6 +17,7 @@ from bench.scenarios import (
     scenario_noop,
     scenario_plan,
 )
+from bench.watch import scenario_watch
 
 SCENARIOS: dict[str, Callable[[Params], dict[str, Any]]] = {
     "plan": scenario_plan,
@@ -26,4 +27,5 @@ SCENARIOS: dict[str, Callable[[Params], dict[str, Any]]] = {
     "naive": scenario_naive,
     "local": scenario_local,
     "hybrid": scenario_hybrid,
+    "watch": scenario_watch,  # its own options: python -m bench watch --help
 }

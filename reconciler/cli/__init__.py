@@ -124,10 +124,11 @@ def _register() -> None:
         schema,
         show,
         validate,
+        watch,
     )
 
     for mod in (validate, plan, show, apply, demo, importer, product_types, schema, emulator,
-                orders, accounts, emulator_orders, report):
+                orders, accounts, emulator_orders, report, watch):
         for name in getattr(mod, "COMMANDS", ()):
             main.add_command(getattr(mod, name))
     main.add_command(notifications.notifications_group)  # `notifications setup` (issue 18)

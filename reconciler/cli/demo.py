@@ -33,14 +33,25 @@ def reset_embedded_state(state_dir: str) -> None:
     help="How apply writes: patchListingsItem calls or JSON_LISTINGS_FEED feeds.",
 )
 @click.option("--keep", is_flag=True, help="Keep the embedded emulator's current state (no reset).")
+@click.option("--watch", "watch_demo", is_flag=True,
+              help="Instead: real-time stock. An order on CA lowers US and MX in seconds "
+                   "(emulator + SQS server on loopback + a `watch` worker; CATALOG_DIR unused).")
+@click.option("--sqs-endpoint", default=None, envvar="RECONCILER_SQS_ENDPOINT",
+              help="With --watch: an SQS server to use (default: moto's, started here).")
 @click.pass_context
-def demo(ctx: click.Context, catalog_dir: str, strategy: str, keep: bool) -> None:
+def demo(ctx: click.Context, catalog_dir: str, strategy: str, keep: bool, watch_demo: bool,
+         sqs_endpoint: str | None) -> None:
     """Run plan -> apply -> plan on the embedded SP-API emulator.
 
     Resets the emulator under $RECONCILER_STATE_DIR (default ./.reconciler) to a live state that
     has drifted from CATALOG_DIR (default ./catalog), shows the plan, applies it with
     --auto-approve, and plans again, which must show no changes.
     """
+    if watch_demo:
+        from .demo_watch import run_demo
+
+        run_demo(sqs_endpoint)
+        return
     state_dir = state_dir_for(catalog_dir)
     desired = load(catalog_dir, state_dir=state_dir)  # as plan/apply: reservations count
     if any(a.endpoint != "emulator" for a in desired.accounts):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
@@ -185,6 +185,34 @@ class OrderState:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+
+    def set_order_reservations(
+        self, order_id: str,
+        rows: Callable[[dict[tuple[str, str], int]], Iterable[Reservation]],
+    ) -> None:
+        """Replace the order's reservations with ``rows(totals)``, where ``totals`` are the
+        other orders' open reservations per (sku, location), read inside the same write
+        transaction (so concurrent workers never hand out the same shelf unit twice).
+        Absolute: re-running it with the same result changes nothing (``reconciler watch``)."""
+        now = time.time()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("DELETE FROM reservations WHERE order_id = ?", (order_id,))
+            for r in rows(self.reserved_totals()):
+                self.db.execute(
+                    "INSERT INTO reservations(order_id, warehouse, location, sku, quantity, at)"
+                    " VALUES (?,?,?,?,?,?) ON CONFLICT(order_id, warehouse, sku) DO UPDATE SET"
+                    " quantity = quantity + excluded.quantity",
+                    (order_id, r.warehouse, r.location, r.sku, r.quantity, now))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def order_reservations(self, order_id: str) -> list[Reservation]:
+        return [Reservation(r[0], r[1], r[2], r[3], int(r[4])) for r in self.db.execute(
+            "SELECT order_id, warehouse, location, sku, quantity FROM reservations"
+            " WHERE order_id = ? AND released = 0", (order_id,))]
 
     def reservations(self, *, open_only: bool = True) -> list[Reservation]:
         sql = "SELECT order_id, warehouse, location, sku, quantity FROM reservations"
