@@ -234,6 +234,14 @@ def check(req: FuzzRequest, status: int, headers: httpx.Headers, body: bytes) ->
             return [*problems, f"{status} body is not JSON: {body[:100]!r}"]
         if req.path == "/auth/o2/token" and isinstance(data, dict) and "error" in data:
             return problems  # OAuth's error shape (LWA)
+        if req.path.startswith(("/v2/", "/v3/")):
+            # DeepL's API beside SP-API (issue 16): DeepL's error shape, {"message": ...}
+            ok = isinstance(data, dict) and isinstance(data.get("message"), str)
+            return problems if ok else [*problems, f"{status} body is not DeepL's error"]
+        if req.path.startswith("/aws-translate"):
+            # Amazon Translate's AWS JSON 1.1 error shape: {"__type": ..., "message": ...}
+            ok = isinstance(data, dict) and isinstance(data.get("__type"), str)
+            return problems if ok else [*problems, f"{status} body is not an AWS JSON error"]
         errors = data.get("errors") if isinstance(data, dict) else None
         if not (
             isinstance(errors, list)

@@ -236,7 +236,7 @@ DEPTHS = {
     "normalize_item (plan: reading live state)": ("reconciler.live.normalize", "normalize_item"),
     "PlanBuilder.add (plan: diff, on the read pipeline's worker)": (
         "reconciler.plan.builder.PlanBuilder", "add"),
-    "listing_request (apply: building a write)": ("reconciler.apply.run", "listing_request"),
+    "listing_request (apply: building a write)": ("reconciler.apply.writers", "listing_request"),
     "patch_listings_item (apply: the client)": (
         "reconciler.spapi.client.SpApiClient", "patch_listings_item"),
     "read_back (apply: verify)": ("reconciler.apply.verify", "read_back"),

@@ -58,7 +58,7 @@ from . import (
     supply_sources,
 )
 from .faults import FaultSpec, FaultTimeout
-from .http import Request, Response, Route, api_error, json_response
+from .http import Request, Response, Route, api_error, in_service_shape, json_response
 from .seed import load_seed_file
 from .state import (
     DEFAULT_SELLER_ID,
@@ -273,6 +273,8 @@ class Emulator(EmulatorState):
                     )
             elif resp is None and len(req.body) > self.config.max_body_bytes:
                 resp = too_large()
+            if resp is not None:
+                resp = in_service_shape(req.path, resp)
             if resp is None and route is not None and route.auth and self.config.faults.any:
                 fault = self.config.faults.draw(self.rng)
                 if fault == "429":
@@ -310,6 +312,7 @@ class Emulator(EmulatorState):
         Content-Length): adds the request id and records the call."""
         rid = str(uuid.uuid4())
         route, _, _ = self.route(req.method, req.path)
+        resp = in_service_shape(req.path, resp)
         resp.headers["x-amzn-RequestId"] = rid
         with self.lock:
             self._log(

@@ -69,6 +69,30 @@ def api_error(status: int, code: str, message: str, details: str = "") -> Respon
     return json_response(status, {"errors": [error]})
 
 
+# Services the emulator serves beside SP-API, whose front door answers in their own error shape
+# (issue 16): DeepL's ``{"message": ...}`` and the AWS JSON protocol's ``{"__type", "message"}``.
+DEEPL_PREFIXES = ("/v2/", "/v3/")
+AWS_TRANSLATE_PREFIX = "/aws-translate"
+
+
+def in_service_shape(path: str, resp: Response) -> Response:
+    """``resp`` (an Amazon ``ErrorList`` the emulator's front door wrote: 404, 405, 413) in the
+    error shape of the service ``path`` belongs to; unchanged for SP-API paths."""
+    if not path.startswith((*DEEPL_PREFIXES, AWS_TRANSLATE_PREFIX)):
+        return resp
+    try:
+        error = json.loads(resp.body)["errors"][0]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return resp
+    if path.startswith(AWS_TRANSLATE_PREFIX):
+        body: dict[str, str] = {"__type": f"{error['code']}Exception",
+                                "message": error["message"]}
+    else:
+        body = {"message": error["message"]}
+    return json_response(resp.status, body, {k: v for k, v in resp.headers.items()
+                                              if k.lower() != "content-type"})
+
+
 def invalid_input(details: str = "") -> Response:
     message = "Request has missing or invalid parameters and cannot be parsed."
     return api_error(400, "InvalidInput", message, details)
