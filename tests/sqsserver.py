@@ -7,6 +7,7 @@ yields its URL; boto3 clients built with ``endpoint_url=endpoint`` (and the fake
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -32,6 +33,8 @@ def sqs_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     port = free_port()
+    # werkzeug (under moto's server) logs every request on stderr whatever `verbose` says
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:

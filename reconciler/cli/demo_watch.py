@@ -11,6 +11,7 @@ before and after, then a fresh plan (empty).
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from collections.abc import Iterator
@@ -96,6 +97,8 @@ def _sqs(endpoint: str | None) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
+    # werkzeug (under moto's server) logs every request on stderr whatever `verbose` says
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
