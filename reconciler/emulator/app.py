@@ -37,11 +37,14 @@ from urllib.parse import unquote
 
 from . import (
     auth,
+    aws_translate_api,
+    deepl_api,
     feeds,
     fulfillment_feed,
     listing_api,
     listings,
     listings_store,
+    machine_translation,
     orders,
     orders_store,
     product_type_api,
@@ -73,6 +76,8 @@ from .transport import EmulatorTransport
 MODULES: tuple[ModuleType, ...] = (
     auth, listings_store, listings, listing_api, feeds, supply_sources, orders_store, orders,
     fulfillment_feed, product_type_api,
+    # machine translation services beside SP-API (issue 16): DeepL and Amazon Translate
+    machine_translation, deepl_api, aws_translate_api,
 )
 LISTINGS_ITEMS_PREFIX = "/listings/2021-08-01/items/"
 

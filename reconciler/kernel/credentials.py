@@ -25,15 +25,21 @@ from reconciler.kernel.redact import register
 
 _REF = re.compile(r"env/([A-Za-z_][A-Za-z0-9_]*)")
 ALLOWED_PREFIXES = ("SP_API_", "LWA_", "RECONCILER_")
+# Machine translation engines (issue 16) read their own keys, and only theirs: a DeepL key
+# reference may name DEEPL_* (or RECONCILER_*), an Amazon Translate one AWS_* (or RECONCILER_*).
+# SP-API references keep ALLOWED_PREFIXES, so env/AWS_SECRET_ACCESS_KEY is still refused there.
+# The engines send them only to their own hosts or loopback (reconciler.translate.engines).
+DEEPL_PREFIXES = ("DEEPL_", "RECONCILER_")
+AWS_PREFIXES = ("AWS_", "RECONCILER_")
 
 
-def allowed_variable(name: str) -> bool:
+def allowed_variable(name: str, prefixes: tuple[str, ...] = ALLOWED_PREFIXES) -> bool:
     """True when a credential reference may name environment variable ``name``."""
-    return any(name.startswith(p) and len(name) > len(p) for p in ALLOWED_PREFIXES)
+    return any(name.startswith(p) and len(name) > len(p) for p in prefixes)
 
 
-def allowed_names_text() -> str:
-    return ", ".join(f"{p}*" for p in ALLOWED_PREFIXES)
+def allowed_names_text(prefixes: tuple[str, ...] = ALLOWED_PREFIXES) -> str:
+    return ", ".join(f"{p}*" for p in prefixes)
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ class ResolvedCredentials:
         return "ResolvedCredentials(refresh_token=***, client_id=***, client_secret=***)"
 
 
-def variable_of(ref: str) -> str:
+def variable_of(ref: str, prefixes: tuple[str, ...] = ALLOWED_PREFIXES) -> str:
     """The environment variable a reference names. Raises CredentialsError for a malformed
     reference (without echoing it: a pasted secret is not a reference)."""
     m = _REF.fullmatch(ref)
@@ -56,17 +62,23 @@ def variable_of(ref: str) -> str:
             "(the catalog may not contain secrets themselves)"
         )
     name = m.group(1)
-    if not allowed_variable(name):
+    if not allowed_variable(name, prefixes):
         raise CredentialsError(
             f"credential reference env/{name} names a variable outside the allowed set "
-            f"({allowed_names_text()}): refused, so a catalog can't send other secrets"
+            f"({allowed_names_text(prefixes)}): refused, so a catalog can't send other secrets"
         )
     return name
 
 
-def resolve_ref(ref: str, env: Mapping[str, str] | None = None, *, account: str = "") -> str:
+def resolve_ref(
+    ref: str,
+    env: Mapping[str, str] | None = None,
+    *,
+    account: str = "",
+    prefixes: tuple[str, ...] = ALLOWED_PREFIXES,
+) -> str:
     """The value of one ``env/NAME`` reference. Raises CredentialsError naming NAME."""
-    name = variable_of(ref)
+    name = variable_of(ref, prefixes)
     source = os.environ if env is None else env
     value = source.get(name, "")
     if not value:

@@ -61,7 +61,7 @@ class DestinationError(ValueError):
 
 @dataclass(frozen=True)
 class Destination:
-    """Where a URL sends credentials: ``kind`` is amazon | loopback | operator."""
+    """Where a URL sends credentials: ``kind`` is amazon | loopback | operator | service."""
 
     host: str
     kind: str
@@ -123,6 +123,44 @@ def classify(url: str, field: str, allowed: frozenset[str] = frozenset()) -> Des
         f"{field} host {host} is not one of Amazon's {what} ({known}) or a loopback address: "
         f"credentials are sent only there; an operator may allow another host outside the "
         f"catalog with {ENV_ALLOW_HOSTS}=host"
+    )
+
+
+def classify_service(
+    url: str, field: str, hosts: frozenset[str], what: str, allowed: frozenset[str] = frozenset()
+) -> Destination:
+    """:func:`classify` for another service's credentials (a machine translation engine's key,
+    issue 16): ``url`` must be on one of ``hosts`` (https, port 443), a loopback host, or an
+    operator-allowed host (https). Raises :class:`DestinationError` naming the rule."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise DestinationError(f"{field} is not a valid URL") from None
+    host = _norm(parts.hostname or "")
+    if parts.scheme not in ("https", "http") or not host:
+        raise DestinationError(f"{field} must be an https:// URL")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise DestinationError(f"{field} must not carry a user name or password")
+    if not host.isascii():
+        raise DestinationError(f"{field} host must be written in ASCII")
+    if is_loopback(host):
+        return Destination(host, "loopback")
+    if parts.scheme != "https":
+        raise DestinationError(
+            f"{field} uses http:// on a non-loopback host: credentials never travel in clear "
+            "text over a network (use https://)"
+        )
+    if host in hosts:
+        if port not in (None, 443):
+            raise DestinationError(f"{field}: {what} host {host} is served on port 443 only")
+        return Destination(host, "service")
+    if host in allowed:
+        return Destination(host, "operator")
+    raise DestinationError(
+        f"{field} host {host} is not one of {what}'s hosts ({', '.join(sorted(hosts))}) or a "
+        f"loopback address: its key is sent only there; an operator may allow another host "
+        f"outside the catalog with {ENV_ALLOW_HOSTS}=host"
     )
 
 
