@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import importlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -30,7 +29,9 @@ import click
 
 from reconciler.catalog.raw import RawCatalog
 from reconciler.kernel.errors import ReconcilerError
-from reconciler.translate.engine import Engine, TranslationEngineError
+from reconciler.translate.engine import Engine
+from reconciler.translate.engines import make_engine
+from reconciler.translate.memory import MemoEngine, TranslationMemory
 
 from .common import catalog_argument, check_output_file, out, state_dir_for
 
@@ -65,28 +66,30 @@ def translate() -> None:
 
 @contextlib.contextmanager
 def _engine_factory(catalog_dir: str, engine_name: str | None) -> Iterator[Any]:
+    """``make(raw) -> Engine`` for :func:`reconciler.translate.draft.run`: the catalog's engine
+    behind the translation memory of the state directory (an unchanged text is never sent
+    twice); with ``endpoint: emulator``, the embedded emulator served on loopback meanwhile.
+    ``make.engines`` holds what was made (the CLI reports what was sent)."""
     with contextlib.ExitStack() as stack:
+        made: list[MemoEngine] = []
 
         def make(raw: RawCatalog) -> Engine:
             settings: dict[str, Any] = dict(raw.config.data.get("translation") or {})
             name = engine_name or str(settings.get("engine") or "deepl")
             server_url = os.environ.get(ENV_URL) or None
+            state_dir = state_dir_for(catalog_dir)
             if server_url is None and settings.get("endpoint") == "emulator":
                 from reconciler.emulator.server import running
                 from reconciler.spapi.connect import embedded_emulator
 
-                emu = embedded_emulator(state_dir_for(catalog_dir))
-                server_url = stack.enter_context(running(emu))
-            try:
-                engines = importlib.import_module("reconciler.translate.engines")
-            except ImportError:
-                raise TranslationEngineError(
-                    "no translation engines in this build (reconciler.translate.engines)"
-                ) from None
-            engine: Engine = engines.make_engine(name, settings, env=os.environ,
-                                                 server_url=server_url)
-            return engine
+                server_url = stack.enter_context(running(embedded_emulator(state_dir)))
+            engine = make_engine(name, settings, env=os.environ, server_url=server_url)
+            memory = stack.enter_context(TranslationMemory.in_state_dir(state_dir))
+            memo = MemoEngine(engine, memory)
+            made.append(memo)
+            return memo
 
+        make.engines = made  # type: ignore[attr-defined]
         yield make
 
 
@@ -109,6 +112,10 @@ def draft_command(catalog_dir: str, marketplaces: tuple[str, ...], skus: tuple[s
                       today=today)
     for line in summary.lines():
         out(line)
+    for memo in make.engines:
+        remembered = sum(1 if isinstance(d.text, str) else len(d.text) for d in summary.drafted)
+        out(f"  {memo.sent} text(s) sent to {memo.name}, "
+            f"{max(0, remembered - memo.sent)} from the translation memory")
 
 
 @translate.command("export")
