@@ -36,6 +36,7 @@ from reconciler.kernel.marketplaces import by_code
 from reconciler.kernel.model import DesiredListing
 from reconciler.plan.builder import build_plan
 from reconciler.plan.render import markdown, text
+from reconciler.plan.value import Plan
 from reconciler.spapi import connect
 from reconciler.spapi.connect import close_embedded_emulators
 from reconciler.translate.draft import run
@@ -253,6 +254,8 @@ def test_a_source_edit_makes_exactly_its_translations_stale(cat: Path) -> None:
     md = markdown(plan)
     assert "<del>HAND WASH ONLY: oil monthly" in md and "<ins>HAND WASH ONLY: oil every" in md
     assert [x.status for x in h.texts] == ["stale"]
+    back = Plan.from_data(json.loads(json.dumps(plan.data())))  # a saved plan shows the same
+    assert back.held == plan.held and text(back) == shown and markdown(back) == md
     s = run(cat, lambda raw: Fake())  # translate drafts the stale text again
     assert [(x.field, x.status) for x in s.drafted] == [("bullet_points", "machine")]
 

@@ -29,6 +29,7 @@ import click
 
 from reconciler.catalog.raw import RawCatalog
 from reconciler.kernel.errors import ReconcilerError
+from reconciler.kernel.redact import escape
 from reconciler.translate.engine import Engine
 from reconciler.translate.engines import make_engine
 from reconciler.translate.memory import MemoEngine, TranslationMemory
@@ -111,7 +112,7 @@ def draft_command(catalog_dir: str, marketplaces: tuple[str, ...], skus: tuple[s
         summary = run(catalog_dir, make, marketplaces=marketplaces, skus=skus, dry_run=dry_run,
                       today=today)
     for line in summary.lines():
-        out(line)
+        out(escape(line))  # reasons quote catalog text (glossary terms)
     for memo in make.engines:
         remembered = sum(1 if isinstance(d.text, str) else len(d.text) for d in summary.drafted)
         out(f"  {memo.sent} text(s) sent to {memo.name}, "
