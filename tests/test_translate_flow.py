@@ -402,3 +402,13 @@ def test_unknown_marketplace_or_sku_is_a_clear_error(cat: Path) -> None:
 def test_sample_glossary_reads() -> None:
     g = read_glossary(yaml.safe_load((ROOT / "catalog" / "glossary.yaml").read_text()))
     assert g is not None and "Birchwood Kitchen" in g.keep and g.version
+
+
+def test_drafts_of_a_sku_not_in_the_catalog_are_a_warning(cat: Path) -> None:
+    run(cat, lambda raw: Fake())
+    p = fr_file(cat)
+    p.write_text(p.read_text(encoding="utf-8").replace("  CB-OAK-L:", "  CB-OAK-XL:"),
+                 encoding="utf-8")
+    desired = load_desired(cat)
+    assert any("'CB-OAK-XL' is not in the catalog" in w for w in desired.warnings)
+    assert fr_listing(cat).held_reason == "no texts for fr_FR"

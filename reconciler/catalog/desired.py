@@ -170,6 +170,7 @@ class _Builder(ContractMixin, TextsMixin):
             st, raw.stock, raw.stock_file, report=self.add, warn=self.warnings.append
         )
         skus = self.collect_skus()
+        self.warnings.extend(self.orphan_drafts(skus))
         listings: list[DesiredListing] = []
         for sku in skus:
             listings.extend(self.sku_listings(sku))

@@ -74,6 +74,13 @@ class TextsMixin:
         self.glossary = read_glossary(raw.glossary.data if raw.glossary else None)
         self.drafts = read_translations(raw.translations, self.problems)
 
+    def orphan_drafts(self, skus: list[SkuDecl]) -> list[str]:
+        """Warnings for drafts of SKUs the catalog doesn't have (renamed or removed)."""
+        known = {s.code for s in skus}
+        return [f"{next(iter(f.values())).ref}: {sku!r} is not in the catalog: its {lang} "
+                "drafts are not used (remove them)"
+                for (sku, lang), f in sorted(self.drafts.items()) if sku not in known and f]
+
     def text_lang(self, sku: SkuDecl, acc: Account, m: MarketplaceConfig) -> str | None:
         """The language whose texts the listing uses (its own or a fallback); None: drafted
         translations or held."""

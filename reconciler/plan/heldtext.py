@@ -19,6 +19,13 @@ def _clip(s: str, limit: int) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
+def _gates(gates: tuple[str, ...], sep: str) -> str:
+    failed = [g for g in gates if not g.endswith(": ok")]
+    if failed:
+        return sep.join(failed)
+    return "all passed (" + ", ".join(g.split(":")[0] for g in gates) + ")"
+
+
 def _origin(t: HeldText) -> str:
     why = f": {t.reason}" if t.reason else ""
     src = f", from {t.source_language}" if t.source_language else ""
@@ -40,10 +47,8 @@ def text_lines(texts: Iterable[HeldText], clean: Clean, limit: int) -> list[str]
                 lines.append(f"      {tag}: {_clip(repr(v), limit)}")
         if t.status == "missing":
             lines.append("      draft: (none: run `reconciler translate`)")
-        failed = [g for g in t.gates if not g.endswith(": ok")]
         if t.gates:
-            shown = "; ".join(failed) if failed else "all passed"
-            lines.append(f"      gates: {clean(shown)}")
+            lines.append(f"      gates: {clean(_gates(t.gates, '; '))}")
     return lines
 
 
@@ -65,8 +70,7 @@ def md_rows(texts: Iterable[HeldText], md: Clean, limit: int) -> tuple[dict[str,
                 else f"<ins>{md(_clip(d[2:], limit))}</ins>" for d in t.source_diff
             )
             source = f"changed: {changed}<br>now: {source}"
-        failed = [g for g in t.gates if not g.endswith(": ok")]
-        gates = "<br>".join(md(g) for g in failed) if failed else ("passed" if t.gates else "—")
+        gates = md(_gates(t.gates, "\n")) if t.gates else "—"
         rows.append({
             "field": md(f"{t.attribute} ({t.language})"),
             "status": md(f"{t.status}: {t.reason}" if t.reason else t.status),
