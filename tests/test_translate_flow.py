@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -46,10 +47,12 @@ ROOT = Path(__file__).resolve().parent.parent
 FR = by_code("FR").marketplace_id
 EU_SELLER = "A2EXAMPLEEU001"
 TITLE_GB = "Birchwood Kitchen End Grain Oak Chopping Board, Large 45 x 30 cm, with Juice Groove"
+TITLE_FAKE = "[fr_FR] " + TITLE_GB.replace("Juice Groove", "rigole à jus")  # Fake's draft
 
 
 class Fake:
-    """A deterministic engine: '[fr_FR] <text>' (optionally rewriting words), counting calls."""
+    """A deterministic engine: '[fr_FR] <text>' with the glossary's forced terms (and optional
+    rewrites), counting calls."""
 
     name = "fake"
 
@@ -63,10 +66,13 @@ class Fake:
         self.calls += 1
         if self.fail_at and self.calls >= self.fail_at:
             raise TranslationEngineError("fake: quota exceeded")
+        forced = (glossary.forced.get(target) or {}) if glossary else {}
         out = []
         for t in texts:
             for a, b in self.rewrite.items():
                 t = t.replace(a, b)
+            for a, b in forced.items():  # as engines apply a glossary
+                t = re.sub(re.escape(a), b, t, flags=re.IGNORECASE)
             out.append(f"[{target}] {t}")
         return out
 
@@ -189,7 +195,7 @@ def test_publish_machine_translations_publishes_machine_drafts_only(cat: Path) -
         "      FR: {}", "      FR: {publish_machine_translations: true}"), encoding="utf-8")
     d = fr_listing(cat)
     assert d.held_texts == ()
-    assert d.attributes["item_name"][0]["value"] == f"[fr_FR] {TITLE_GB}"
+    assert d.attributes["item_name"][0]["value"] == TITLE_FAKE
     boards = cat / "skus" / "boards.yaml"  # a stale draft is held even so
     boards.write_text(boards.read_text(encoding="utf-8").replace(
         "Large 45 x 30 cm, with", "Large 45 x 30 cm, Oiled, with"), encoding="utf-8")
@@ -211,7 +217,7 @@ def test_editing_the_draft_counts_as_approval_and_keeps_the_edit(cat: Path) -> N
     run(cat, lambda raw: Fake())
     p = fr_file(cat)
     p.write_text(p.read_text(encoding="utf-8").replace(
-        f"text: '[fr_FR] {TITLE_GB}'", "text: Planche Birchwood Kitchen 45 x 30 cm"),
+        f"text: '{TITLE_FAKE}'", "text: Planche Birchwood Kitchen 45 x 30 cm"),
         encoding="utf-8")
     d = fr_listing(cat)
     assert d.attributes["item_name"][0]["value"] == "Planche Birchwood Kitchen 45 x 30 cm"
@@ -244,7 +250,7 @@ def test_a_source_edit_makes_exactly_its_translations_stale(cat: Path) -> None:
     assert (t.attribute, t.status) == ("bullet_point", "stale")
     assert t.source_diff == ("- HAND WASH ONLY: oil monthly to keep the wood supple",
                              f"+ {new_bullet}")
-    assert d.attributes["item_name"][0]["value"] == f"[fr_FR] {TITLE_GB}"  # still approved
+    assert d.attributes["item_name"][0]["value"] == TITLE_FAKE  # still approved
 
     plan = build_plan(desired, {}, skus=["CB-OAK-L"], marketplaces=["FR"])
     [h] = plan.held
