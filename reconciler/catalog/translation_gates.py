@@ -3,7 +3,9 @@
 reasons, and the plan holds it.
 
 - **length**: ``maxLength`` / ``maxUtf8ByteLength`` of the attribute's ``value`` in the cached
-  product type definition (``product-types/``), else Amazon's documented limits
+  product type definition (``product-types/``; ``maxUtf8ByteLength`` counts UTF-8 bytes, per
+  Amazon's Product Type Definition Meta-Schema v1, amazon-product-type-definition-meta-schema-v1
+  in the selling-partner-api-models repository), else Amazon's documented limits
   (:data:`DOCUMENTED`); the reason names the limit and where it comes from;
 - **glossary**: every ``keep`` term of the source (brands, model names) is in the draft as it
   was; every ``forced`` translation for the target language is used;

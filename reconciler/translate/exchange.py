@@ -11,8 +11,12 @@ unit the catalog doesn't have, or bullets only partly translated, is refused, an
 written.
 
 Files are read and written with translate-toolkit (``translate.storage.xliff`` /
-``translate.storage.po``), never hand-written XML; its XML parser is the toolkit's safe parser
-(no entity expansion, no network: ``translate.storage.lisa.parse_xml``).
+``translate.storage.po``, https://docs.translatehouse.org/projects/translate-toolkit/en/latest/
+api/storage.html), never hand-written XML; its XML parser is the toolkit's safe parser (no
+entity expansion, no network: ``translate.storage.lisa.parse_xml``). Pending units are marked
+as translators' tools expect: XLIFF 1.2 ``approved="no"`` on the trans-unit
+(http://docs.oasis-open.org/xliff/v1.2/os/xliff-core.html#approved), PO ``#, fuzzy`` (GNU
+gettext manual, "Fuzzy Entries").
 """
 
 from __future__ import annotations
