@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlencode
 
 import deepl
 import httpx
 import pytest
 import yaml
+from deepl.api_data import MultilingualGlossaryDictionaryEntries
 
 from reconciler.emulator import deepl_api
 from reconciler.emulator import machine_translation as mt
@@ -20,6 +22,7 @@ from reconciler.emulator.app import Emulator
 from reconciler.emulator.server import running
 from reconciler.translate import engines
 from tests.conftest import SAMPLE_CATALOG
+from tests.test_emulator_server import serve
 
 KEY = "test-deepl-key"
 
@@ -147,6 +150,31 @@ def test_glossaries_round_trip_and_apply(translator: deepl.Translator) -> None:
         translator.get_glossary(g.glossary_id)
 
 
+def test_v3_multilingual_glossaries_with_deepl_client(url: str, emu: Emulator) -> None:
+    client = deepl.DeepLClient(KEY, server_url=url)
+    g = client.create_multilingual_glossary("m", [
+        MultilingualGlossaryDictionaryEntries("EN", "FR", {"board": "planche"}),
+        MultilingualGlossaryDictionaryEntries("EN", "DE", {"board": "Brett"}),
+    ])
+    assert {(d.source_lang, d.target_lang, d.entry_count) for d in g.dictionaries} == {
+        ("EN", "FR", 1), ("EN", "DE", 1)}
+    assert [x.glossary_id for x in client.list_multilingual_glossaries()] == [g.glossary_id]
+    assert client.get_multilingual_glossary(g.glossary_id).name == "m"
+    got = client.get_multilingual_glossary_entries(g, "EN", "DE").dictionaries[0]
+    assert "Brett" in str(got.entries)
+    for target, word in (("FR", "planche"), ("DE", "Brett")):
+        r = client.translate_text("a board", source_lang="EN", target_lang=target, glossary=g)
+        assert not isinstance(r, list) and r.text == f"[{target.lower()}] a {word}"
+    with pytest.raises(deepl.DeepLException):  # no EN->IT dictionary
+        client.translate_text("a board", source_lang="EN", target_lang="IT",
+                              glossary=g.glossary_id)
+    client.delete_multilingual_glossary(g)
+    with pytest.raises(deepl.GlossaryNotFoundException):
+        client.get_multilingual_glossary(g.glossary_id)
+    client.close()
+    assert {c.operation for c in emu.calls()} >= {"deepl.v3CreateGlossary", "deepl.translate"}
+
+
 def test_a_glossary_entry_beats_the_phrase_table(translator: deepl.Translator) -> None:
     name = cb_oak_l_texts()[0]
     plain = translator.translate_text(name, source_lang="EN", target_lang="FR")
@@ -241,3 +269,23 @@ def test_phrase_table_is_valid_json_with_collapsed_keys() -> None:
         for src in table:
             assert src == " ".join(src.split())
     assert json.loads(json.dumps(mt.phrases()))
+
+
+@pytest.mark.server
+def test_reconciler_emulator_serve_speaks_deepl(tmp_path: Path) -> None:
+    """The real server subprocess, seeded from a file (a key and two queued faults): the
+    client sees the faults in order, then translations; the call log counts every request."""
+    seed = tmp_path / "deepl.yaml"
+    seed.write_text("deepl:\n  authKeys: [file-key]\n  faults: [429, 503]\n", encoding="utf-8")
+    with serve(tmp_path, "--seed", str(seed)) as server:
+        t = deepl.Translator("file-key", server_url=server.url)
+        with pytest.raises(deepl.TooManyRequestsException):
+            t.translate_text("x", target_lang="FR")
+        with pytest.raises(deepl.DeepLException):
+            t.translate_text("x", target_lang="FR")
+        texts = cb_oak_l_texts("en_GB")
+        out = t.translate_text(texts, source_lang="EN", target_lang="FR")
+        assert isinstance(out, list) and not any(r.text.startswith("[fr]") for r in out)
+        t.close()
+    with Emulator.open_readonly(str(server.db)) as emu:
+        assert [c.status for c in emu.calls("deepl.translate")] == [429, 503, 200]

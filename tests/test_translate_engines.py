@@ -146,6 +146,21 @@ def test_kept_terms_survive_and_forced_terms_apply(emu: Emulator, url: str) -> N
     assert "Juice Groove" not in out2[0]
 
 
+def test_blank_texts_are_not_sent(emu: Emulator, url: str) -> None:
+    out = deepl_engine(url).translate(["", " ", "x"], source="en_US", target="fr_FR",
+                                      glossary=None)
+    assert out == ["", " ", "[fr] x"]
+    assert deepl_engine(url).translate([""], source="en_US", target="fr_FR", glossary=None) == [""]
+    assert translate_calls(emu) == [200]
+
+
+def test_a_glossary_term_deepl_refuses_is_a_clear_error(emu: Emulator, url: str) -> None:
+    bad = Glossary("g9", forced={"fr_FR": {"a\tb": "c"}})
+    with pytest.raises(TranslationEngineError) as e:
+        deepl_engine(url).translate(["x"], source="en_US", target="fr_FR", glossary=bad)
+    assert "glossary" in str(e.value)
+
+
 def test_a_glossary_is_created_once_and_reused_by_content(emu: Emulator, url: str) -> None:
     for _ in range(2):  # two runs: two engines, like two processes
         engine = deepl_engine(url)
@@ -195,6 +210,29 @@ def test_a_second_run_sends_zero_requests(emu: Emulator, url: str, tmp_path: Pat
     dump = "\n".join(sqlite3.connect(db / "translation-memory.db").iterdump())
     assert KEY not in dump  # no key; sources are kept as hashes
     assert "INSERT" in dump and f"'{texts[1]}'" not in dump
+
+
+class FakeEngine:
+    name = "deepl"
+    memory_key = "deepl"
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def translate(self, texts: Any, *, source: str, target: str, glossary: Any) -> list[str]:
+        self.seen.extend(texts)
+        return [f"real {t}" for t in texts]
+
+
+def test_the_emulators_answers_never_serve_a_real_engine(emu: Emulator, url: str) -> None:
+    memory = TranslationMemory(":memory:")
+    demo = MemoEngine(deepl_engine(url), memory)
+    assert demo.key == "deepl@loopback"
+    assert demo.translate(["a"], source="en_US", target="fr_FR", glossary=None) == ["[fr] a"]
+    real = FakeEngine()  # what make_engine builds for api.deepl.com (memory_key "deepl")
+    assert getattr(make_engine("deepl", DEEPL, env=ENV), "memory_key") == "deepl"
+    out = MemoEngine(real, memory).translate(["a"], source="en_US", target="fr_FR", glossary=None)
+    assert out == ["real a"] and real.seen == ["a"]
 
 
 def test_memory_sends_each_distinct_text_once(emu: Emulator, url: str) -> None:
@@ -312,6 +350,12 @@ def test_amazon_translate_faults(emu: Emulator, url: str, faults: list[int], ok:
             engine.translate(["x"], source="en_US", target="de_DE", glossary=None)
         assert "Amazon Translate" in str(e.value) and "\n" not in str(e.value)
         assert len(aws_calls(emu)) == (1 if faults == [456] else 3)
+
+
+def test_amazon_translate_on_the_emulators_root_url(emu: Emulator, url: str) -> None:
+    engine = make_engine("amazon-translate", {"endpoint": "emulator", "region": "eu-west-1"},
+                         env={}, server_url=url)
+    assert engine.translate(["x"], source="en_GB", target="es_MX", glossary=None) == ["[es-mx] x"]
 
 
 def test_amazon_translate_keys_go_only_to_its_regional_host() -> None:

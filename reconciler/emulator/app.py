@@ -39,6 +39,7 @@ from . import (
     auth,
     aws_translate_api,
     deepl_api,
+    deepl_glossaries_v3,
     feeds,
     fulfillment_feed,
     listing_api,
@@ -77,7 +78,7 @@ MODULES: tuple[ModuleType, ...] = (
     auth, listings_store, listings, listing_api, feeds, supply_sources, orders_store, orders,
     fulfillment_feed, product_type_api,
     # machine translation services beside SP-API (issue 16): DeepL and Amazon Translate
-    machine_translation, deepl_api, aws_translate_api,
+    machine_translation, deepl_api, deepl_glossaries_v3, aws_translate_api,
 )
 LISTINGS_ITEMS_PREFIX = "/listings/2021-08-01/items/"
 

@@ -87,6 +87,20 @@ def init_schema(conn: sqlite3.Connection) -> None:
             entries TEXT NOT NULL,
             creation_time TEXT NOT NULL
         );
+        -- v3 (multilingual) glossaries: deepl_glossaries_v3.py; a glossary holds dictionaries
+        CREATE TABLE IF NOT EXISTS deepl_v3_glossaries (
+            glossary_id TEXT PRIMARY KEY,
+            key_hash TEXT NOT NULL,
+            name TEXT NOT NULL,
+            creation_time TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS deepl_v3_dictionaries (
+            glossary_id TEXT NOT NULL,
+            source_lang TEXT NOT NULL,
+            target_lang TEXT NOT NULL,
+            entries TEXT NOT NULL,
+            PRIMARY KEY (glossary_id, source_lang, target_lang)
+        );
         """
     )
 
@@ -118,30 +132,30 @@ def register_auth_key(
         )
 
 
-def _error(status: int, message: str) -> ApiError:
+def error(status: int, message: str) -> ApiError:
     return ApiError(json_response(status, {"message": message}))
 
 
-def _account(emu: EmulatorState, req: Request) -> str:
+def authorize(emu: EmulatorState, req: Request) -> str:
     """The key hash of an authorized request; 403 otherwise (DeepL's answer to a bad key)."""
     scheme, _, key = req.headers.get("authorization", "").partition(" ")
     key = key.strip()
     if scheme != "DeepL-Auth-Key" or not key:
-        raise _error(403, "Authorization failure: missing DeepL-Auth-Key authorization header")
+        raise error(403, "Authorization failure: missing DeepL-Auth-Key authorization header")
     h = _hash(key)
     known = emu.db.execute("SELECT 1 FROM deepl_keys WHERE key_hash = ?", (h,)).fetchone()
     if known is None and key == EMBEDDED_AUTH_KEY:
         register_auth_key(emu, key)
     elif known is None:
-        raise _error(403, "Authorization failure: unknown authentication key")
+        raise error(403, "Authorization failure: unknown authentication key")
     fault = mt.take_fault(emu, "deepl")
     if fault is not None:
         messages = {429: "Too many requests", 456: "Quota exceeded"}
-        raise _error(fault, messages.get(fault, "Internal server error"))
+        raise error(fault, messages.get(fault, "Internal server error"))
     return h
 
 
-def _params(req: Request) -> dict[str, Any]:
+def params_of(req: Request) -> dict[str, Any]:
     """The body's parameters (JSON object, or form with repeated fields as lists) merged over the
     query string's; a form value that appears once is a string."""
     out: dict[str, Any] = {k: v if len(v) > 1 else v[0] for k, v in req.query.items()}
@@ -152,15 +166,15 @@ def _params(req: Request) -> dict[str, Any]:
         try:
             body = json.loads(req.body.decode("utf-8"))
         except (ValueError, UnicodeDecodeError, RecursionError):
-            raise _error(400, "Invalid JSON body") from None
+            raise error(400, "Invalid JSON body") from None
         if not isinstance(body, dict):
-            raise _error(400, "The JSON body must be an object")
+            raise error(400, "The JSON body must be an object")
         out.update(body)
         return out
     try:
         form = parse_qs(req.body.decode("utf-8"), keep_blank_values=True)
     except UnicodeDecodeError:
-        raise _error(400, "The body is not UTF-8") from None
+        raise error(400, "The body is not UTF-8") from None
     out.update({k: v if len(v) > 1 or k == "text" else v[0] for k, v in form.items()})
     return out
 
@@ -172,7 +186,7 @@ def _list(value: Any) -> list[str]:
         return [p for p in value.split(",") if p]
     if isinstance(value, list):
         return [p for v in value for p in str(v).split(",") if p]
-    raise _error(400, "Value for a tag list must be a string or a list")
+    raise error(400, "Value for a tag list must be a string or a list")
 
 
 def _glossary_row(emu: EmulatorState, account: str, gid: str) -> tuple[Any, ...]:
@@ -182,11 +196,50 @@ def _glossary_row(emu: EmulatorState, account: str, gid: str) -> tuple[Any, ...]
         (gid, account),
     ).fetchone()
     if row is None:
-        raise _error(404, "Glossary not found")
+        raise error(404, "Glossary not found")
     return tuple(row)
 
 
-def _entries(tsv: str) -> dict[str, str]:
+def _glossary_for(
+    emu: EmulatorState, account: str, gid: str, source: str, target: str
+) -> dict[str, str]:
+    """The entries a translation SOURCE->TARGET gets from glossary ``gid`` (v2: its languages
+    must match; v3: its dictionary for the pair, which must exist)."""
+    v3 = emu.db.execute(
+        "SELECT 1 FROM deepl_v3_glossaries WHERE glossary_id = ? AND key_hash = ?", (gid, account)
+    ).fetchone()
+    if v3 is not None:
+        d = emu.db.execute(
+            "SELECT entries FROM deepl_v3_dictionaries WHERE glossary_id = ? AND source_lang = ?"
+            " AND target_lang = ?",
+            (gid, source, target),
+        ).fetchone()
+        if d is None:
+            raise error(400, "The glossary has no dictionary for source_lang/target_lang")
+        return tsv_entries(str(d[0]))
+    row = _glossary_row(emu, account, gid)
+    if row[2] != source or row[3] != target:
+        raise error(400, "The glossary's languages do not match source_lang/target_lang")
+    return tsv_entries(row[4])
+
+
+def parse_entries(fmt: str, raw: object) -> dict[str, str]:
+    """Glossary entries in DeepL's ``tsv`` or ``csv`` format; 400 when invalid or empty."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise error(400, "Missing or invalid argument: entries")
+    if fmt == "csv":
+        rows = [r for r in csv.reader(io.StringIO(raw)) if r]
+        entries = {r[0].strip(): r[1].strip() for r in rows if len(r) >= 2}
+    elif fmt == "tsv":
+        entries = tsv_entries(raw)
+    else:
+        raise error(400, "Value for 'entries_format' not supported.")
+    if not entries or any(not s or not t for s, t in entries.items()):
+        raise error(400, "Invalid glossary entries")
+    return entries
+
+
+def tsv_entries(tsv: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for line in tsv.splitlines():
         if "\t" in line:
@@ -200,46 +253,43 @@ def _glossary_json(row: tuple[Any, ...]) -> dict[str, Any]:
     return {
         "glossary_id": gid, "name": name, "ready": True, "source_lang": src.lower(),
         "target_lang": tgt.lower(), "creation_time": created,
-        "entry_count": len(_entries(entries)),
+        "entry_count": len(tsv_entries(entries)),
     }
 
 
 def translate(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
     if len(req.body) > MAX_BODY_BYTES:
         return json_response(413, {"message": "Request Entity Too Large"})
-    account = _account(emu, req)
-    p = _params(req)
+    account = authorize(emu, req)
+    p = params_of(req)
     texts = p.get("text")
     if isinstance(texts, str):
         texts = [texts]
     if not texts or not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-        raise _error(400, "Value for 'text' not supported.")
+        raise error(400, "Value for 'text' not supported.")
     if len(texts) > MAX_TEXTS:
-        raise _error(400, f"Too many texts: at most {MAX_TEXTS} per request")
+        raise error(400, f"Too many texts: at most {MAX_TEXTS} per request")
     target = str(p.get("target_lang") or "").upper()
     if target not in TARGET_LANGS:
-        raise _error(400, "Value for 'target_lang' not supported.")
+        raise error(400, "Value for 'target_lang' not supported.")
     source = str(p.get("source_lang") or "").upper()
     if source and source not in SOURCE_LANGS:
-        raise _error(400, "Value for 'source_lang' not supported.")
+        raise error(400, "Value for 'source_lang' not supported.")
     entries: dict[str, str] = {}
     if p.get("glossary_id"):
         if not source:
-            raise _error(400, "Use of a glossary requires the source_lang parameter to be set")
-        row = _glossary_row(emu, account, str(p["glossary_id"]))
-        if row[2] != source or row[3] != mt.base(target):
-            raise _error(400, "The glossary's languages do not match source_lang/target_lang")
-        entries = _entries(row[4])
+            raise error(400, "Use of a glossary requires the source_lang parameter to be set")
+        entries = _glossary_for(emu, account, str(p["glossary_id"]), source, mt.base(target))
     tags = str(p.get("tag_handling") or "")
     if tags not in ("", "xml", "html"):
-        raise _error(400, "Value for 'tag_handling' not supported.")
+        raise error(400, "Value for 'tag_handling' not supported.")
     ignore = frozenset(_list(p.get("ignore_tags")))
     chars = sum(len(t) for t in texts)
     count, limit = emu.db.execute(
         "SELECT character_count, character_limit FROM deepl_keys WHERE key_hash = ?", (account,)
     ).fetchone()
     if count + chars > limit:
-        raise _error(456, "Quota exceeded")
+        raise error(456, "Quota exceeded")
     emu.db.execute(
         "UPDATE deepl_keys SET character_count = character_count + ? WHERE key_hash = ?",
         (chars, account),
@@ -257,7 +307,7 @@ def translate(emu: EmulatorState, req: Request, params: dict[str, str]) -> Respo
 
 
 def usage(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
-    account = _account(emu, req)
+    account = authorize(emu, req)
     count, limit = emu.db.execute(
         "SELECT character_count, character_limit FROM deepl_keys WHERE key_hash = ?", (account,)
     ).fetchone()
@@ -265,8 +315,8 @@ def usage(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
 
 
 def languages(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
-    _account(emu, req)
-    if str(_params(req).get("type") or "source") == "target":
+    authorize(emu, req)
+    if str(params_of(req).get("type") or "source") == "target":
         return json_response(
             200,
             [
@@ -280,7 +330,7 @@ def languages(emu: EmulatorState, req: Request, params: dict[str, str]) -> Respo
 
 
 def glossary_pairs(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
-    _account(emu, req)
+    authorize(emu, req)
     pairs = [
         {"source_lang": s.lower(), "target_lang": t.lower()}
         for s in GLOSSARY_LANGS
@@ -291,28 +341,16 @@ def glossary_pairs(emu: EmulatorState, req: Request, params: dict[str, str]) -> 
 
 
 def create_glossary(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
-    account = _account(emu, req)
-    p = _params(req)
+    account = authorize(emu, req)
+    p = params_of(req)
     name = str(p.get("name") or "")
     src = mt.base(str(p.get("source_lang") or ""))
     tgt = mt.base(str(p.get("target_lang") or ""))
     if not name:
-        raise _error(400, "Missing or invalid argument: name")
+        raise error(400, "Missing or invalid argument: name")
     if src not in GLOSSARY_LANGS or tgt not in GLOSSARY_LANGS or src == tgt:
-        raise _error(400, "Unsupported glossary source and target language pair")
-    fmt = str(p.get("entries_format") or "tsv")
-    raw = p.get("entries")
-    if not isinstance(raw, str) or not raw.strip():
-        raise _error(400, "Missing or invalid argument: entries")
-    if fmt == "csv":
-        rows = [r for r in csv.reader(io.StringIO(raw)) if r]
-        entries = {r[0].strip(): r[1].strip() for r in rows if len(r) >= 2}
-    elif fmt == "tsv":
-        entries = _entries(raw)
-    else:
-        raise _error(400, "Value for 'entries_format' not supported.")
-    if not entries or any(not s or not t for s, t in entries.items()):
-        raise _error(400, "Invalid glossary entries")
+        raise error(400, "Unsupported glossary source and target language pair")
+    entries = parse_entries(str(p.get("entries_format") or "tsv"), p.get("entries"))
     tsv = "\n".join(f"{s}\t{t}" for s, t in entries.items())
     row = (str(uuid.uuid4()), name, src, tgt, tsv, iso(emu.wall()))
     emu.db.execute(
@@ -324,7 +362,7 @@ def create_glossary(emu: EmulatorState, req: Request, params: dict[str, str]) ->
 
 
 def list_glossaries(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
-    account = _account(emu, req)
+    account = authorize(emu, req)
     rows = emu.db.execute(
         "SELECT glossary_id, name, source_lang, target_lang, entries, creation_time"
         " FROM deepl_glossaries WHERE key_hash = ? ORDER BY rowid",
@@ -334,21 +372,21 @@ def list_glossaries(emu: EmulatorState, req: Request, params: dict[str, str]) ->
 
 
 def get_glossary(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
-    account = _account(emu, req)
+    account = authorize(emu, req)
     return json_response(200, _glossary_json(_glossary_row(emu, account, params["glossary_id"])))
 
 
 def glossary_entries(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
-    account = _account(emu, req)
+    account = authorize(emu, req)
     row = _glossary_row(emu, account, params["glossary_id"])
     accept = req.headers.get("accept", "text/tab-separated-values")
     if "tab-separated-values" not in accept and "*/*" not in accept:
-        raise _error(415, "Unsupported Accept header: text/tab-separated-values only")
+        raise error(415, "Unsupported Accept header: text/tab-separated-values only")
     return Response(200, row[4].encode("utf-8"), {"content-type": "text/tab-separated-values"})
 
 
 def delete_glossary(emu: EmulatorState, req: Request, params: dict[str, str]) -> Response:
-    account = _account(emu, req)
+    account = authorize(emu, req)
     _glossary_row(emu, account, params["glossary_id"])
     emu.db.execute("DELETE FROM deepl_glossaries WHERE glossary_id = ?", (params["glossary_id"],))
     return Response(204)

@@ -13,6 +13,12 @@ reads JSON). Shape::
           - {sku: MUG-002, kind: price-out-of-range}
     refreshTokens:      # each bound to its seller; the emulator exchanges no other (strict)
       - {refreshToken: "Atzr|...", sellerId: A1PP0FEH11RW77, clientId: ..., clientSecret: ...}
+    deepl:              # the DeepL API (deepl_api.py): known keys, quota, queued faults
+      authKeys: [KEY]
+      characterLimit: 500000
+      faults: [429, 456, 500]    # one per DeepL request, in order
+    amazonTranslate:    # Amazon Translate (aws_translate_api.py)
+      faults: [429]
 """
 
 from __future__ import annotations

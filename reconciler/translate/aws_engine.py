@@ -66,6 +66,7 @@ class AmazonTranslateEngine:
         self._client = client
         self._retry = retry or RetryPolicy()
         self._terminologies: set[str] = set()
+        self.memory_key = self.name  # translation memory's engine key (engines.py)
 
     @classmethod
     def connect(

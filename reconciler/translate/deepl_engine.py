@@ -99,6 +99,7 @@ class DeepLEngine:
         )
         self._retry = retry or RetryPolicy()
         self._where = where
+        self.memory_key = self.name  # translation memory's engine key (engines.py)
         self._glossaries: dict[str, str] = {}  # content name -> glossary id
         self._listed: dict[str, str] | None = None
 
@@ -154,6 +155,11 @@ class DeepLEngine:
             result, failure = with_retries(once, self._retry)
         except deepl.DeepLException as e:
             raise self._fail(what, e) from None
+        except ValueError as e:  # the client's own checks (e.g. a glossary term with a tab)
+            raise TranslationEngineError(
+                f"{self._where} client refused the request while {what}: "
+                f"{escape(str(e))[:200]}; fix the glossary or text it names"
+            ) from None
         if failure is not None:
             raise self._fail(what, failure) from None
         return result
@@ -196,8 +202,18 @@ class DeepLEngine:
     def translate(
         self, texts: Sequence[str], *, source: str, target: str, glossary: Glossary | None
     ) -> list[str]:
-        if not texts:
-            return []
+        out: list[str] = list(texts)  # blank texts stay as they are, unsent
+        todo = [i for i, t in enumerate(texts) if t.strip()]
+        if not todo:
+            return out
+        done = self._translate([texts[i] for i in todo], source, target, glossary)
+        for i, t in zip(todo, done, strict=True):
+            out[i] = t
+        return out
+
+    def _translate(
+        self, texts: Sequence[str], source: str, target: str, glossary: Glossary | None
+    ) -> list[str]:
         src, tgt = source_code(source), target_code(target)
         what = f"translating {source} -> {target}"
         gid = self.glossary_id(source, target, glossary)

@@ -25,6 +25,7 @@ host, or a host the operator allows in ``$RECONCILER_ALLOW_HOSTS``
 HTTP server on loopback and passes its URL as ``server_url``; the engine then sends the
 emulator's own key (:data:`EMULATOR_AUTH_KEY`, dummy AWS keys), never the environment's. A
 ``server_url`` given with another endpoint replaces it (tests) and passes the same host check.
+Amazon Translate on a loopback root URL goes to the emulator's :data:`EMULATOR_AWS_PATH`.
 """
 
 from __future__ import annotations
@@ -33,9 +34,15 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from reconciler.kernel.credentials import AWS_PREFIXES, DEEPL_PREFIXES, resolve_ref
-from reconciler.kernel.destinations import DestinationError, classify_service, operator_hosts
+from reconciler.kernel.destinations import (
+    DestinationError,
+    classify_service,
+    is_loopback,
+    operator_hosts,
+)
 from reconciler.kernel.errors import CredentialsError
 from reconciler.kernel.redact import escape
 
@@ -51,6 +58,8 @@ AMAZON_TRANSLATE = "amazon-translate"
 ALIASES = {"deepl": DEEPL, "amazon-translate": AMAZON_TRANSLATE, "amazon_translate":
            AMAZON_TRANSLATE, "aws": AMAZON_TRANSLATE, "aws-translate": AMAZON_TRANSLATE}
 DEEPL_HOSTS = frozenset({"api.deepl.com", "api-free.deepl.com"})
+# where the emulator serves Amazon Translate (reconciler.emulator.aws_translate_api.PREFIX)
+EMULATOR_AWS_PATH = "/aws-translate"
 KEYWORDS = ("production", "emulator")
 
 
@@ -98,6 +107,20 @@ def _check_host(url: str, hosts: frozenset[str], what: str, env: Mapping[str, st
         raise TranslationEngineError(escape(str(e))) from None
 
 
+def _memory_key(engine: str, url: str | None) -> str:
+    """What the translation memory files an engine's answers under: the engine's name, or
+    ``NAME@loopback`` for an emulator or other local server, so the emulator's renderings are
+    never served as a real engine's translations (and survive the emulator's changing port)."""
+    if url is not None and is_loopback(urlsplit(url).hostname or ""):
+        return f"{engine}@loopback"
+    return engine
+
+
+def _is_loopback_root(url: str) -> bool:
+    parts = urlsplit(url)
+    return is_loopback(parts.hostname or "") and parts.path in ("", "/")
+
+
 def _ref(settings: Mapping[str, Any], key: str, env: Mapping[str, str], prefixes: tuple[str, ...],
          engine: str) -> str:
     ref = settings.get(key)
@@ -139,7 +162,9 @@ def make_engine(
                                                       "DeepL")
         from .deepl_engine import DeepLEngine
 
-        return DeepLEngine(key, server_url=url, retry=retry)
+        engine_d = DeepLEngine(key, server_url=url, retry=retry)
+        engine_d.memory_key = _memory_key(DEEPL, url)
+        return engine_d
     region = settings.get("region")
     if not isinstance(region, str) or not region.replace("-", "").isalnum():
         raise TranslationEngineError(
@@ -150,6 +175,8 @@ def make_engine(
     host = f"translate.{region}.amazonaws.com"
     if url is not None:
         _check_host(url, frozenset({host}), "Amazon Translate", env)
+        if _is_loopback_root(url):  # an emulator's root URL: its Amazon Translate path
+            url = url.rstrip("/") + EMULATOR_AWS_PATH
     if emulated:
         keys: tuple[str, str, str | None] = (*EMULATOR_AWS_KEYS, None)
     else:
@@ -162,6 +189,8 @@ def make_engine(
         )
     from .aws_engine import AmazonTranslateEngine
 
-    return AmazonTranslateEngine.connect(
+    engine_a = AmazonTranslateEngine.connect(
         region, keys, endpoint_url=url or f"https://{host}", retry=retry
     )
+    engine_a.memory_key = _memory_key(AMAZON_TRANSLATE, url)
+    return engine_a

@@ -1,6 +1,7 @@
 """Translation memory: an unchanged text is never sent to an engine twice (issue 16).
 
-Keyed by (SHA-256 of the source text, target language tag, engine name, glossary version):
+Keyed by (SHA-256 of the source text, target language tag, engine, glossary version), the
+engine being its ``memory_key`` (``deepl``, or ``deepl@loopback`` for the emulator):
 a changed text, another language, another engine or a glossary change each miss, and the engine
 is asked again. Stored in SQLite in the state directory (``<state dir>/translation-memory.db``,
 :mod:`reconciler.kernel.statedir`); it holds source hashes and translations, never a key or a
@@ -117,13 +118,16 @@ class MemoEngine:
         self.engine = engine
         self.memory = memory
         self.name = engine.name
+        # the engine's answers are filed under its memory_key when it has one (``deepl@loopback``
+        # for the emulator: its renderings must never come back as a real engine's)
+        self.key = str(getattr(engine, "memory_key", engine.name))
         self.sent = 0  # texts sent to the engine by this wrapper (for summaries and tests)
 
     def translate(
         self, texts: Sequence[str], *, source: str, target: str, glossary: Glossary | None
     ) -> list[str]:
         version = glossary.version if glossary is not None else ""
-        key = {"target": target, "engine": self.name, "glossary_version": version}
+        key = {"target": target, "engine": self.key, "glossary_version": version}
         known = self.memory.lookup(texts, **key)
         missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
