@@ -31,14 +31,13 @@ from reconciler.catalog.raw import RawCatalog
 from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.redact import escape
 from reconciler.translate.engine import Engine
-from reconciler.translate.engines import ALIASES, AMAZON_TRANSLATE, make_engine
+from reconciler.translate.engines import make_engine
 from reconciler.translate.memory import MemoEngine, TranslationMemory
 
 from .common import catalog_argument, check_output_file, out, state_dir_for
 
 COMMANDS = ("translate",)
 ENV_URL = "RECONCILER_TRANSLATE_URL"
-AWS_PREFIX = "/aws-translate"  # reconciler.emulator.aws_translate_api.PREFIX
 
 
 class _DefaultToDraft(click.Group):
@@ -85,9 +84,6 @@ def _engine_factory(catalog_dir: str, engine_name: str | None) -> Iterator[Any]:
                 from reconciler.spapi.connect import embedded_emulator
 
                 server_url = stack.enter_context(running(embedded_emulator(state_dir)))
-            if (server_url is not None and settings.get("endpoint") == "emulator"
-                    and ALIASES.get(name.strip().lower()) == AMAZON_TRANSLATE):
-                server_url = server_url.rstrip("/") + AWS_PREFIX  # the emulator's Translate API
             engine = make_engine(name, settings, env=os.environ, server_url=server_url)
             memory = stack.enter_context(TranslationMemory.in_state_dir(state_dir))
             memo = MemoEngine(engine, memory)
