@@ -183,6 +183,7 @@ def test_held_listing_drafted_approved_created_and_converged(cat: Path, emu: Emu
     r = cli("translate", str(cat))
     assert r.exit_code == 0, r.output
     assert "drafted 0 text(s)" in r.stdout
+    assert "kept 3 up-to-date draft(s) as they are (3 approved)" in r.stdout
     assert [c for c in emu.calls() if c.operation.startswith("deepl.")] == []
     assert fr_file(cat).read_bytes() == before
     # the drafts lost: drafted again from the translation memory, still no request

@@ -57,6 +57,7 @@ class Work:
     drafts: Index = field(default_factory=dict)
     glossary: Glossary | None = None
     languages: set[str] = field(default_factory=set)  # the target languages considered
+    kept: dict[str, int] = field(default_factory=dict)  # status -> drafts left as they are
 
 
 def find_work(
@@ -133,8 +134,9 @@ def _jobs(work: Work, sku: str, lang: str, src_lang: str, block: dict[str, objec
         d = have.get(f)
         if d is not None:
             r = resolve(d, src, version)
-            if r.status != "stale":
-                continue  # up to date: a person decides what happens to it
+            if r.status != "stale":  # up to date: a person decides what happens to it
+                work.kept[r.status] = work.kept.get(r.status, 0) + 1
+                continue
         work.jobs.append(Job(sku, lang, f, src_lang, src, limits.get(f, Limit()), d))
 
 

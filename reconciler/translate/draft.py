@@ -50,6 +50,7 @@ class Summary:
     written: list[str] = field(default_factory=list)  # paths relative to the catalog
     dry_run: bool = False
     engine: str = ""
+    kept: dict[str, int] = field(default_factory=dict)  # status -> up-to-date drafts kept
 
     def lines(self) -> list[str]:
         verb = "would draft" if self.dry_run else "drafted"
@@ -69,6 +70,10 @@ class Summary:
             shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4
                                              else "")
             out.append(f"  skipped {shown} ({lang}): {why}")
+        if self.kept:
+            said = ", ".join(f"{n} {status}" for status, n in sorted(self.kept.items()))
+            out.append(f"  kept {sum(self.kept.values())} up-to-date draft(s) as they are "
+                       f"({said}): a person decides on them")
         for p in self.written:
             out.append(f"  wrote {p}")
         if not self.drafted:
@@ -89,7 +94,7 @@ def run(
     only when there is something to draft). Raises CatalogError, TranslationEngineError."""
     raw = load(root)
     work = find_work(raw, marketplaces=marketplaces, skus=skus)
-    summary = Summary(skipped=work.skipped, dry_run=dry_run)
+    summary = Summary(skipped=work.skipped, dry_run=dry_run, kept=work.kept)
     if not work.jobs:
         return summary
     date = (today or _dt.date.today()).isoformat()
