@@ -147,8 +147,10 @@ def import_command(catalog_dir: str, file: str) -> None:
     """Import translated texts from an XLIFF or PO FILE as approved."""
     from reconciler.translate.exchange import import_file
 
-    n, written = import_file(catalog_dir, file)
+    n, written, fuzzy = import_file(catalog_dir, file)
     out(f"reconciler translate import: approved {n} text(s)")
+    if fuzzy:
+        out(f"  skipped {fuzzy} entry(ies) still marked fuzzy (remove the flag when done)")
     for p in written:
         out(f"  wrote {p}")
 

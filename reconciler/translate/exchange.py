@@ -5,7 +5,8 @@ reads it, :func:`reconciler.catalog.translations.resolve`), one unit per text (o
 point), with the current source text, the draft as the target, and the status, reason and
 provenance as notes. Units are identified ``SKU/language/field`` (``.../bullet_points/2``).
 
-``import``: every unit with a target becomes ``status: approved`` with the translator's text and
+``import``: every unit with a target (in a PO file: no longer ``fuzzy``) becomes
+``status: approved`` with the translator's text and
 the source it was translated from (so a stale draft a translator redid is current again). A
 unit the catalog doesn't have, or bullets only partly translated, is refused, and nothing is
 written.
@@ -128,8 +129,9 @@ def export(root: str | Path, fmt: str, *, languages: Collection[str] = ()) -> tu
     return bytes(store), n
 
 
-def _units(data: bytes, name: str) -> list[tuple[str, str]]:
-    """(unit id, target) of every translated unit in an XLIFF or PO file."""
+def _units(data: bytes, name: str) -> tuple[list[tuple[str, str]], int]:
+    """(unit id, target) of every translated unit in an XLIFF or PO file, and how many PO
+    entries were left fuzzy (the translator's "not done": not imported)."""
     xml = data.lstrip().startswith(b"<")
     try:
         store: Any = (xliff.xlifffile.parsestring(data)  # type: ignore[no-untyped-call]
@@ -138,19 +140,24 @@ def _units(data: bytes, name: str) -> list[tuple[str, str]]:
         raise CatalogError([Problem(name, message=f"cannot read it as "
                                     f"{'XLIFF' if xml else 'PO'}: {type(e).__name__}")]) from None
     out = []
+    fuzzy = 0
     for u in store.unit_iter():
         if not xml and u.isheader():
             continue
         uid = (u.xmlelement.get("id") or "") if xml else (u.getcontext() or "")
         target = str(u.target or "").strip()
+        if not xml and u.isfuzzy():
+            fuzzy += 1
+            continue
         if target:
             out.append((uid, target))
-    return out
+    return out, fuzzy
 
 
-def import_file(root: str | Path, path: str | Path) -> tuple[int, list[str]]:
+def import_file(root: str | Path, path: str | Path) -> tuple[int, list[str], int]:
     """Approve the translated units of an XLIFF/PO file. Returns (texts approved, files
-    written). Raises CatalogError (unknown units, unreadable file): nothing written then."""
+    written, PO entries skipped as still fuzzy). Raises CatalogError (unknown units, unreadable
+    file): nothing written then."""
     p = Path(path)
     try:
         if p.stat().st_size > MAX_IMPORT_BYTES:
@@ -164,7 +171,8 @@ def import_file(root: str | Path, path: str | Path) -> tuple[int, list[str]]:
     default = _default_source(raw)
     problems: list[Problem] = []
     got: dict[tuple[str, str, str], dict[int, str]] = {}
-    for uid, target in _units(data, str(p)):
+    units, fuzzy = _units(data, str(p))
+    for uid, target in units:
         parts = uid.split("/")
         if len(parts) not in (3, 4) or (len(parts) == 4 and not parts[3].isdigit()):
             problems.append(Problem(str(p), message=f"unit {uid!r} is not SKU/language/field"))
@@ -198,4 +206,4 @@ def import_file(root: str | Path, path: str | Path) -> tuple[int, list[str]]:
     if problems:
         raise CatalogError(problems)
     written = write_drafts(Path(raw.root), raw, approved) if approved else []
-    return len(approved), written
+    return len(approved), written, fuzzy
