@@ -144,7 +144,8 @@ def export_command(catalog_dir: str, fmt: str, out_file: str | None,
 @catalog_argument
 @click.argument("file", type=click.Path(dir_okay=False, exists=True))
 def import_command(catalog_dir: str, file: str) -> None:
-    """Import translated texts from an XLIFF or PO FILE as approved."""
+    """Import translated texts from an XLIFF or PO FILE as approved (PO entries still
+    marked fuzzy are skipped)."""
     from reconciler.translate.exchange import import_file
 
     n, written, fuzzy = import_file(catalog_dir, file)
