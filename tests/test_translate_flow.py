@@ -440,3 +440,15 @@ def test_drafts_of_a_sku_not_in_the_catalog_are_a_warning(cat: Path) -> None:
     desired = load_desired(cat)
     assert any("'CB-OAK-XL' is not in the catalog" in w for w in desired.warnings)
     assert fr_listing(cat).held_reason == "no texts for fr_FR"
+
+
+def test_template_texts_are_skipped_naming_the_template(cat: Path) -> None:
+    mugs = cat / "skus" / "mugs.yaml"
+    lines = mugs.read_text(encoding="utf-8").split("\n")
+    french = [i for i, x in enumerate(lines) if x.strip() == "fr_FR:"]
+    assert french
+    lines[french[0]] = lines[french[0]].replace("fr_FR:", "xx_XX:")  # MUG-CER-12 lacks French
+    mugs.write_text("\n".join(lines), encoding="utf-8")
+    s = run(cat, lambda raw: Fake(), dry_run=True, marketplaces=["FR"])
+    why = {x.why for x in s.skipped if x.sku == "MUG-CER-12"}
+    assert "item_name comes from templates/mug-title.en.j2: write a fr_FR template instead" in why

@@ -128,8 +128,12 @@ def _jobs(work: Work, sku: str, lang: str, src_lang: str, block: dict[str, objec
             continue
         src = literal(block[f])
         if src is None:
-            work.skipped.append(Skip(sku, lang, f"{f} is a template: translate the template "
-                                                "(templates/...) instead"))
+            spec = block[f]
+            first = next((x for x in spec if isinstance(x, dict)), {}) if isinstance(
+                spec, list) else spec
+            name = first.get("template", "...") if isinstance(first, dict) else "..."
+            work.skipped.append(Skip(sku, lang, f"{f} comes from templates/{name}: write a "
+                                                f"{lang} template instead"))
             continue
         d = have.get(f)
         if d is not None:
