@@ -33,6 +33,7 @@ from reconciler.cli import main
 from reconciler.emulator import machine_translation as mt
 from reconciler.emulator.app import Emulator, EmulatorConfig
 from reconciler.emulator.demo import demo_seed
+from reconciler.kernel.errors import CatalogError
 from reconciler.kernel.marketplaces import by_code
 from reconciler.kernel.model import DesiredListing
 from reconciler.plan.builder import build_plan
@@ -452,3 +453,35 @@ def test_template_texts_are_skipped_naming_the_template(cat: Path) -> None:
     s = run(cat, lambda raw: Fake(), dry_run=True, marketplaces=["FR"])
     why = {x.why for x in s.skipped if x.sku == "MUG-CER-12"}
     assert "item_name comes from templates/mug-title.en.j2: write a fr_FR template instead" in why
+
+
+def test_a_language_split_into_files_below_its_directory(cat: Path) -> None:
+    (cat / "translations" / "fr_FR").mkdir(parents=True)
+    s = run(cat, lambda raw: Fake())
+    assert s.written == ["translations/fr_FR/boards.yaml"]  # named after skus/boards.yaml
+    written = cat / "translations" / "fr_FR" / "boards.yaml"
+    modeline = written.read_text(encoding="utf-8").split("\n", 1)[0]
+    schema = modeline.split("$schema=", 1)[1]
+    assert schema == "../../../schemas/translations.schema.json"  # the sample's layout
+    assert fr_listing(cat).held_details[0].draft == (TITLE_FAKE,)
+    assert run(cat, lambda raw: Fake()).drafted == []
+    # the same text drafted in two files of one language is refused
+    twin = cat / "translations" / "fr_FR.yaml"
+    twin.write_text(written.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(CatalogError) as e:
+        load_desired(cat)
+    assert len(e.value.problems) == 3
+    assert all("also drafted in translations/" in p.message for p in e.value.problems)
+
+
+def test_a_file_over_the_catalog_limit_is_refused_before_writing(
+    cat: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.translate import draft
+
+    monkeypatch.setattr(draft, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(CatalogError) as e:
+        run(cat, lambda raw: Fake())
+    [p] = e.value.problems
+    assert p.file == "translations/fr_FR.yaml" and "mkdir translations/fr_FR" in p.message
+    assert not (cat / "translations").exists()

@@ -1,6 +1,7 @@
 """Translation drafts in the catalog (``translations/<language>.yaml``) and their status.
 
-One file per language (so a CODEOWNERS line per language routes reviews to its translators)::
+One file per language (so a CODEOWNERS line per language routes reviews to its translators),
+or, for a large catalog, files below ``translations/<language>/`` (one per ``skus/`` file)::
 
     language: fr_FR
     skus:
@@ -133,35 +134,45 @@ def publishable(r: Resolved, publish_machine: bool) -> bool:
 Index = dict[tuple[str, str], dict[str, Draft]]
 
 
+def file_language(path: str) -> str:
+    """The language a translations file holds, from its path: ``translations/fr_FR.yaml``, or
+    any file below ``translations/fr_FR/`` (a large catalog splits a language into files)."""
+    parts = path.split("/")
+    if len(parts) > 2 and parts[0] == DIRECTORY:
+        return parts[1]
+    return parts[-1].rsplit(".", 1)[0]
+
+
 def read_translations(docs: Iterable[Doc], problems: list[Problem]) -> Index:
-    """The drafts of every (schema-valid) translations file. A file's ``language`` must be its
-    name (``translations/fr_FR.yaml`` holds fr_FR)."""
+    """The drafts of every (schema-valid) translations file. A file's ``language`` must be the
+    one its path names (:func:`file_language`); a text is drafted once per language."""
     out: Index = {}
-    seen: dict[str, str] = {}
+    where: dict[tuple[str, str, str], str] = {}
     for doc in docs:
         data = doc.data or {}
         lang = str(data.get("language", ""))
-        stem = doc.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        if lang != stem:
+        named = file_language(doc.path)
+        if lang != named:
             r = doc.ref("language")
-            problems.append(Problem(doc.path, r.line, r.column, _lang_msg(lang, stem)))
+            problems.append(Problem(doc.path, r.line, r.column, _lang_msg(lang, named)))
             continue
-        if lang in seen:
-            r = doc.ref("language")
-            problems.append(Problem(doc.path, r.line, r.column,
-                                    f"{lang} is also in {seen[lang]}: keep one file per language"))
-            continue
-        seen[lang] = doc.path
         for sku, fields in (data.get("skus") or {}).items():
             for f, e in (fields or {}).items():
-                out.setdefault((sku, lang), {})[f] = _draft(sku, lang, f, e,
-                                                            doc.ref("skus", sku, f, key=True))
+                ref = doc.ref("skus", sku, f, key=True)
+                if (sku, lang, f) in where:
+                    problems.append(Problem(doc.path, ref.line, ref.column,
+                                            f"{sku} {f} is also drafted in "
+                                            f"{where[sku, lang, f]}: keep one"))
+                    continue
+                where[sku, lang, f] = doc.path
+                out.setdefault((sku, lang), {})[f] = _draft(sku, lang, f, e, ref)
     return out
 
 
-def _lang_msg(lang: str, stem: str) -> str:
-    return (f"language {lang!r} does not match the file name {stem!r}: a translations file "
-            f"is named after its language (translations/{lang or stem}.yaml)")
+def _lang_msg(lang: str, named: str) -> str:
+    return (f"language {lang!r} does not match the file's path, which names {named!r}: a "
+            f"translations file is translations/<language>.yaml or below "
+            f"translations/<language>/")
 
 
 def _draft(sku: str, lang: str, f: str, e: Mapping[str, Any], ref: SourceRef) -> Draft:

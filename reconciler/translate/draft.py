@@ -29,11 +29,11 @@ from typing import Any
 
 import yaml
 
-from reconciler.catalog.loader import load
+from reconciler.catalog.loader import MAX_FILE_BYTES, load
 from reconciler.catalog.raw import RawCatalog
 from reconciler.catalog.translation_gates import check, failures
 from reconciler.catalog.translation_work import Job, Skip, find_work
-from reconciler.catalog.translations import DIRECTORY, Draft, text_hash
+from reconciler.catalog.translations import DIRECTORY, Draft, file_language, text_hash
 from reconciler.kernel.errors import CatalogError, Problem
 from reconciler.translate.engine import Engine, TranslationEngineError
 
@@ -150,28 +150,48 @@ def _translate_all(engine: Engine, jobs: Sequence[Job], glossary: Any) -> list[A
 
 
 def write_drafts(root: Path, raw: RawCatalog, drafts: Sequence[Draft]) -> list[str]:
-    """Merge ``drafts`` into ``translations/<language>.yaml`` under ``root``, atomically.
-    Returns the paths written (relative to the catalog)."""
-    existing = {str((d.data or {}).get("language", "")): d for d in raw.translations}
-    by_lang: dict[str, list[Draft]] = {}
+    """Merge ``drafts`` into the translations files under ``root``, atomically: a text goes
+    where its SKU's drafts of that language already are, else below ``translations/<lang>/``
+    when that directory exists (in the file named after the SKU's ``skus/`` file), else to
+    ``translations/<lang>.yaml``. Returns the paths written (relative to the catalog)."""
+    docs = {doc.path: doc for doc in raw.translations}
+    home: dict[tuple[str, str], str] = {}  # (sku, language) -> the file its drafts are in
+    for doc in raw.translations:
+        lang = file_language(doc.path)
+        for sku in (doc.data or {}).get("skus") or {}:
+            home.setdefault((sku, lang), doc.path)
+    sku_file = {code: doc.path for doc in raw.skus for code in (doc.data.get("skus") or {})}
+    by_path: dict[str, list[Draft]] = {}
     for d in drafts:
-        by_lang.setdefault(d.language, []).append(d)
+        if not _LANG.match(d.language):  # never a path: a language tag names the file
+            raise CatalogError([Problem(DIRECTORY, message=f"bad language tag {d.language!r}")])
+        rel = home.get((d.sku, d.language))
+        if rel is None:
+            split = root / DIRECTORY / d.language
+            stem = Path(sku_file.get(d.sku, "skus/drafts.yaml")).stem
+            rel = (f"{DIRECTORY}/{d.language}/{stem}.yaml" if split.is_dir()
+                   else f"{DIRECTORY}/{d.language}.yaml")
+        by_path.setdefault(rel, []).append(d)
     contents: dict[Path, str] = {}
-    for lang, items in sorted(by_lang.items()):
-        if not _LANG.match(lang):  # never a path: a language tag names the file
-            raise CatalogError([Problem(DIRECTORY, message=f"bad language tag {lang!r}")])
-        doc = existing.get(lang)
-        rel = doc.path if doc is not None else f"{DIRECTORY}/{lang}.yaml"
-        data: dict[str, Any] = (_plain(doc.data) if doc is not None
-                                else {"language": lang, "skus": {}})
+    for rel, items in sorted(by_path.items()):
+        old = docs.get(rel)
+        data: dict[str, Any] = (_plain(old.data) if old is not None
+                                else {"language": items[0].language, "skus": {}})
         skus: dict[str, dict[str, Any]] = data.get("skus") or {}
         for d in items:
             skus.setdefault(d.sku, {})[d.field] = d.data()
         data["skus"] = {k: _ordered(skus[k]) for k in sorted(skus)}
-        contents[_inside(root, rel)] = _header(root) + yaml.safe_dump(
-            data, sort_keys=False, allow_unicode=True, width=100)
+        text = _header(root, rel) + yaml.safe_dump(data, sort_keys=False, allow_unicode=True,
+                                                   width=100)
+        if len(text.encode("utf-8")) > MAX_FILE_BYTES:
+            raise CatalogError([Problem(rel, message=(
+                f"would be over the {MAX_FILE_BYTES // 1048576} MB limit per catalog file: "
+                f"nothing was written; split the language into files (mkdir "
+                f"{DIRECTORY}/{items[0].language}: new drafts go there, one file per skus/ "
+                "file)"))])
+        contents[_inside(root, rel)] = text
     _write_atomically(contents)
-    return [p.relative_to(root).as_posix() for p in contents]
+    return [p.relative_to(root.resolve()).as_posix() for p in contents]
 
 
 def _ordered(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -187,8 +207,9 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _header(root: Path) -> str:
-    schemas = "../schemas" if (root / "schemas").is_dir() else "../../schemas"
+def _header(root: Path, rel: str) -> str:
+    up = "../" * rel.count("/")  # from the file's directory to the catalog
+    schemas = f"{up}schemas" if (root / "schemas").is_dir() else f"{up}../schemas"
     return (f"# yaml-language-server: $schema={schemas}/translations.schema.json\n"
             "# Drafted by `reconciler translate`. Approve a text by setting status: approved\n"
             "# (or by editing it); machine, needs_review and stale texts are held by the plan.\n")
@@ -197,7 +218,8 @@ def _header(root: Path) -> str:
 def _inside(root: Path, rel: str) -> Path:
     real_root = root.resolve()
     target = (real_root / rel).resolve()
-    if real_root not in target.parents or target.parent.name != DIRECTORY:
+    top = real_root / DIRECTORY
+    if target.parent != top and target.parent.parent != top:
         raise CatalogError([Problem(rel, message="refusing to write outside the catalog's "
                                                  f"{DIRECTORY}/ directory")])
     return target
