@@ -242,7 +242,7 @@ class _Loader:
             return []
         if not top.is_dir():
             self.problem(sub, f"{sub} is not a directory: it must be the directory of the "
-                              f"catalog's {'SKU files' if sub == 'skus' else 'templates'}")
+                              f"catalog's {_WHAT.get(sub, 'templates')}")
             return []
         found: list[Path] = []
 
@@ -434,6 +434,7 @@ class _Loader:
 
 
 _WHOLE = re.compile(r"-?[0-9]+")
+_WHAT = {"skus": "SKU files", "translations": "translation drafts"}
 
 
 def _bad_cell(cells: Iterable[tuple[str, int, str]]) -> tuple[str, int, str] | None:
