@@ -485,3 +485,12 @@ def test_a_file_over_the_catalog_limit_is_refused_before_writing(
     [p] = e.value.problems
     assert p.file == "translations/fr_FR.yaml" and "mkdir translations/fr_FR" in p.message
     assert not (cat / "translations").exists()
+
+
+def test_a_translations_symlink_leaving_the_catalog_is_refused(cat: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (cat / "translations").symlink_to(outside, target_is_directory=True)
+    r = cli("translate", str(cat))
+    assert r.exit_code == 1 and "outside the catalog" in r.output
+    assert list(outside.iterdir()) == []
