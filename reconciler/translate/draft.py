@@ -6,7 +6,8 @@
 3. call the engine, one batch per (source, target) language pair (bullets are sent as separate
    texts and regrouped), and check every draft against the gates
    (:mod:`reconciler.catalog.translation_gates`): a draft failing one is ``needs_review``;
-4. write ``translations/<language>.yaml`` with each draft's provenance.
+4. write ``translations/<language>.yaml`` (or a file below ``translations/<language>/``, see
+   :func:`write_drafts`) with each draft's provenance.
 
 All or nothing: every engine call is made before a byte is written; an engine error
 (:class:`~reconciler.translate.engine.TranslationEngineError`) leaves every file as it was.
