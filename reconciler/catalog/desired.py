@@ -42,7 +42,7 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.catalog.desired_contract import ContractMixin
-from reconciler.catalog.desired_texts import HELD_TEXTS, TextsMixin
+from reconciler.catalog.desired_texts import TextsMixin
 from reconciler.catalog.fulfillment import Fulfillment
 from reconciler.catalog.listing_schema import Definitions
 from reconciler.catalog.pricing import PriceError, Rule, compute
@@ -160,6 +160,7 @@ class _Builder(ContractMixin, TextsMixin):
             read_locations(raw.locations, st, self.accounts, self.problems)
         self._seen.update((p.file, p.line, p.message) for p in self.problems)
         self.texts = Texts(raw.templates)
+        self.read_drafts(raw)
         for tp in self.texts.check_all():
             self.broken_templates.add(tp.template)
             self.problems.append(
@@ -169,6 +170,7 @@ class _Builder(ContractMixin, TextsMixin):
             st, raw.stock, raw.stock_file, report=self.add, warn=self.warnings.append
         )
         skus = self.collect_skus()
+        self.warnings.extend(self.orphan_drafts(skus))
         listings: list[DesiredListing] = []
         for sku in skus:
             listings.extend(self.sku_listings(sku))
@@ -304,8 +306,7 @@ class _Builder(ContractMixin, TextsMixin):
         part = self.rule_for(sku, m.code)
         derivations = self.prices(sku, m, ctx, attrs, part, dkey, clears)
         text_lang = self.text_lang(sku, acc, m)
-        self.texts_for(sku, m, ctx, attrs, text_lang)
-        held = text_lang is None
+        hold = self.texts_for(sku, acc, m, ctx, attrs, text_lang, dkey)
         entries, allocated = self.fulfillment.entries(sku, acc, m, ctx, alloc)
         if entries is not None:
             attrs["fulfillment_availability"] = entries
@@ -318,8 +319,9 @@ class _Builder(ContractMixin, TextsMixin):
             attributes=attrs,
             mli=m.mli,
             derivations=tuple(derivations),
-            held_texts=HELD_TEXTS if held else (),
-            held_reason=f"no texts for {m.language_tag}" if held else "",
+            held_texts=hold.attributes,
+            held_reason=hold.reason,
+            held_details=hold.details,
             price_min=_dec_or_none(part.values.get("min")),
             price_max=_dec_or_none(part.values.get("max")),
             allocated=allocated,
@@ -441,9 +443,6 @@ class _Builder(ContractMixin, TextsMixin):
 
 def _dec_or_none(v: Any) -> Decimal | None:
     return None if v is None else Decimal(v)
-
-
-
 
 
 def summary(state: DesiredState) -> str:

@@ -12,6 +12,8 @@ Layout (``ROOT`` = the catalog directory)::
     locations.yaml    optional   supply sources, allocation policies        schemas/locations
     stock.csv         optional   sku,location,on_hand                       schemas/stock
     skus/**/*.yaml    SKUs (one per file or a family per file)              schemas/sku
+    glossary.yaml     optional   terms machine translation must respect     schemas/glossary
+    translations/*.yaml  drafted texts, one file per language           schemas/translations
     templates/**/*.j2 jinja2 text templates (rendered sandboxed by reconciler.catalog.texts)
     product-types/**/*.json  cached product type definitions (reconciler.contract.producttype_files)
 
@@ -64,7 +66,8 @@ from reconciler.kernel.model import DesiredState
 MAX_FILE_BYTES = 5 * 1024 * 1024  # per catalog file
 MAX_STOCK_BYTES = 50 * 1024 * 1024  # stock.csv may legitimately be larger than YAML files
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "data" / "schemas"
-SCHEMA_KINDS = ("reconciler", "rates", "pricing", "locations", "sku", "stock")
+SCHEMA_KINDS = ("reconciler", "rates", "pricing", "locations", "sku", "stock", "glossary",
+                "translations")
 STOCK_COLUMNS = ("sku", "location", "on_hand")
 # Quantities above this are typos, not stock (schemas/sku.schema.json uses the same bound).
 MAX_QUANTITY = 1_000_000_000
@@ -74,6 +77,7 @@ _SINGLE_FILES = {
     "rates": ("rates.yaml", "rates"),
     "pricing": ("pricing.yaml", "pricing"),
     "locations": ("locations.yaml", "locations"),
+    "glossary": ("glossary.yaml", "glossary"),
 }
 
 
@@ -179,6 +183,8 @@ class _Loader:
             d for d in (self.yaml_doc(p, "sku") for p in self.files("skus", (".yaml", ".yml")))
             if d is not None
         )
+        translations = tuple(d for d in (self.yaml_doc(p, "translations") for p in self.files(
+            "translations", (".yaml", ".yml"))) if d is not None)
         templates: dict[str, str] = {}
         for p in self.files("templates", (".j2",)):
             text = self.read_text(p)
@@ -197,6 +203,8 @@ class _Loader:
             pricing=docs["pricing"],
             locations=docs["locations"],
             skus=skus,
+            glossary=docs["glossary"],
+            translations=translations,
             stock=stock,
             templates=templates,
             product_types=product_types,
@@ -234,7 +242,7 @@ class _Loader:
             return []
         if not top.is_dir():
             self.problem(sub, f"{sub} is not a directory: it must be the directory of the "
-                              f"catalog's {'SKU files' if sub == 'skus' else 'templates'}")
+                              f"catalog's {_WHAT.get(sub, 'templates')}")
             return []
         found: list[Path] = []
 
@@ -426,6 +434,7 @@ class _Loader:
 
 
 _WHOLE = re.compile(r"-?[0-9]+")
+_WHAT = {"skus": "SKU files", "translations": "translation drafts"}
 
 
 def _bad_cell(cells: Iterable[tuple[str, int, str]]) -> tuple[str, int, str] | None:

@@ -201,6 +201,8 @@ class RawCatalog:
     pricing: Doc | None = None
     locations: Doc | None = None
     skus: tuple[Doc, ...] = ()
+    glossary: Doc | None = None  # glossary.yaml
+    translations: tuple[Doc, ...] = ()  # translations/<language>.yaml
     stock: tuple[StockRow, ...] | None = None
     stock_file: str = "stock.csv"
     templates: dict[str, str] = field(default_factory=dict)

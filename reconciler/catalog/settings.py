@@ -45,6 +45,9 @@ class Config:
     apply: ApplySettings
     max_rate_age_days: int
     fallbacks: dict[tuple[str, str], tuple[str, ...]]  # (account, code) -> languages
+    # (account, code) of marketplaces with publish_machine_translations: true
+    publish_machine: frozenset[tuple[str, str]] = frozenset()
+    translation: dict[str, Any] = field(default_factory=dict)  # reconciler.yaml translation:
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ def read_config(doc: Doc, problems: list[Problem]) -> Config:
     data: YDict = doc.data
     accounts: list[Account] = []
     fallbacks: dict[tuple[str, str], tuple[str, ...]] = {}
+    publish: set[tuple[str, str]] = set()
     for name, acc in (data.get("accounts") or {}).items():
         region = acc["region"]
         mps: list[MarketplaceConfig] = []
@@ -123,6 +127,8 @@ def read_config(doc: Doc, problems: list[Problem]) -> Config:
                         f"in {lang} may only borrow texts of the same language",
                     ))
             fallbacks[name, m.code] = fbs
+            if conf.get("publish_machine_translations"):
+                publish.add((name, m.code))
             mps.append(MarketplaceConfig(m.code, m.marketplace_id, m.currency, lang,
                                          bool(conf.get("mli", False))))
         codes = [x.code for x in mps]
@@ -184,7 +190,8 @@ def read_config(doc: Doc, problems: list[Problem]) -> Config:
         if why:
             problems.append(problem(doc.ref("apply", "audit_log"), f"apply.audit_log {why}"))
     age = int(data.get("max_rate_age_days", DEFAULT_MAX_RATE_AGE_DAYS))
-    return Config(tuple(accounts), safety, apply, age, fallbacks)
+    return Config(tuple(accounts), safety, apply, age, fallbacks, frozenset(publish),
+                  dict(data.get("translation") or {}))
 
 
 def audit_log_problem(path: str) -> str:

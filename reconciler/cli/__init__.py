@@ -30,8 +30,8 @@ from .common import add_color_option, err, state_dir_path
 class ReconcilerGroup(click.Group):
     """Runs commands inside the error boundary; lists commands in workflow order."""
 
-    ORDER = ("validate", "plan", "show", "apply", "import", "product-types", "demo", "orders",
-             "report", "schema",
+    ORDER = ("validate", "plan", "show", "apply", "import", "product-types", "translate",
+             "demo", "orders", "watch", "notifications", "report", "accounts", "schema",
              "emulator")
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -123,12 +123,13 @@ def _register() -> None:
         report,
         schema,
         show,
+        translate,
         validate,
         watch,
     )
 
     for mod in (validate, plan, show, apply, demo, importer, product_types, schema, emulator,
-                orders, accounts, emulator_orders, report, watch):
+                orders, accounts, emulator_orders, report, watch, translate):
         for name in getattr(mod, "COMMANDS", ()):
             main.add_command(getattr(mod, name))
     main.add_command(notifications.notifications_group)  # `notifications setup` (issue 18)

@@ -24,8 +24,8 @@ def schema_kinds() -> tuple[str, ...]:
     return tuple(sorted(p.name[: -len(SUFFIX)] for p in SCHEMA_DIR.glob(f"*{SUFFIX}")))
 
 
-@click.command("schema")
-@click.argument("kind", type=click.Choice(schema_kinds()))
+@click.command("schema", epilog="KIND is one of: " + ", ".join(schema_kinds()))
+@click.argument("kind", type=click.Choice(schema_kinds()), metavar="KIND")
 def schema_command(kind: str) -> None:
     """Print the JSON Schema of KIND (one of the catalog's file kinds, e.g. sku or warehouses)."""
     data = json.loads((SCHEMA_DIR / f"{kind}{SUFFIX}").read_text(encoding="utf-8"))

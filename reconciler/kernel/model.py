@@ -168,6 +168,23 @@ class Listing:
     state: str = "present"  # "absent" only in desired: the one way to delete
 
 
+@dataclass(frozen=True)
+class HeldText:
+    """One text held for review, with what a reviewer needs to judge it (issue 16): the source,
+    the machine's draft, the gates' results, the status; for a stale draft, how the source
+    changed since it was drafted. Texts are tuples: one item, or the bullet points."""
+
+    attribute: str  # item_name | product_description | bullet_point
+    status: str  # missing | machine | needs_review | stale
+    language: str  # the draft's language tag
+    source_language: str = ""
+    source: tuple[str, ...] = ()
+    draft: tuple[str, ...] = ()
+    gates: tuple[str, ...] = ()  # "length: ok", "numbers: model number(s) lost: BK-1842"
+    reason: str = ""
+    source_diff: tuple[str, ...] = ()  # "- old" / "+ new" lines
+
+
 @dataclass(frozen=True, slots=True)  # slots: 100k+ of each in a plan
 class DesiredListing(Listing):
     mli: bool = False
@@ -177,6 +194,7 @@ class DesiredListing(Listing):
     # held as a whole (nothing is created in the wrong language).
     held_texts: tuple[str, ...] = ()
     held_reason: str = ""
+    held_details: tuple[HeldText, ...] = ()  # drafted translations held (issue 16)
     price_min: Decimal | None = None
     price_max: Decimal | None = None
     allocated: int | None = None  # total units allocated to this listing (MLI invariant)

@@ -135,7 +135,8 @@ class PlanBuilder:
             return
         if d.held_texts:
             self.held.append(
-                Held(key, code, d.held_reason, tuple(d.held_texts), whole_listing=have is None)
+                Held(key, code, d.held_reason, tuple(d.held_texts), whole_listing=have is None,
+                     texts=d.held_details)
             )
             if have is None:
                 return  # nothing is created in the wrong language

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from reconciler.kernel.model import (
     FieldChange,
+    HeldText,
     ListingKey,
     PriceDerivation,
 )
@@ -45,6 +46,7 @@ class Held:
     reason: str
     attributes: tuple[str, ...]
     whole_listing: bool
+    texts: tuple[HeldText, ...] = ()  # drafted translations held: source, draft, gates, status
 
     @property
     def name(self) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from reconciler.kernel.model import (
     Entry,
     FieldChange,
+    HeldText,
     Issue,
     ListingKey,
     PriceDerivation,
@@ -219,13 +220,28 @@ def change_from(d: Mapping[str, Any]) -> Change:
 
 
 def held_data(h: Held) -> dict[str, Any]:
-    return {
+    out = {
         **key_data(h.key),
         "marketplace": h.marketplace,
         "reason": h.reason,
         "attributes": list(h.attributes),
         "whole_listing": h.whole_listing,
     }
+    if h.texts:  # only with drafted translations: other plans keep their bytes
+        out["texts"] = [held_text_data(t) for t in h.texts]
+    return out
+
+
+def held_text_data(t: HeldText) -> dict[str, Any]:
+    return {
+        "attribute": t.attribute, "status": t.status, "language": t.language,
+        "source_language": t.source_language, "source": list(t.source), "draft": list(t.draft),
+        "gates": list(t.gates), "reason": t.reason, "source_diff": list(t.source_diff),
+    }
+
+
+def _strs(v: Any) -> tuple[str, ...]:
+    return tuple(str(x) for x in v or ())
 
 
 def held_from(d: Mapping[str, Any]) -> Held:
@@ -235,6 +251,14 @@ def held_from(d: Mapping[str, Any]) -> Held:
         reason=str(d["reason"]),
         attributes=tuple(str(a) for a in d["attributes"]),
         whole_listing=bool(d["whole_listing"]),
+        texts=tuple(
+            HeldText(
+                str(t["attribute"]), str(t["status"]), str(t["language"]),
+                str(t.get("source_language", "")), _strs(t.get("source")), _strs(t.get("draft")),
+                _strs(t.get("gates")), str(t.get("reason", "")), _strs(t.get("source_diff")),
+            )
+            for t in d.get("texts") or ()
+        ),
     )
 
 

@@ -23,6 +23,7 @@ from reconciler.kernel.marketplaces import lookup
 from reconciler.kernel.model import Entry, FieldChange, Issue, ListingKey, canonical_json
 from reconciler.plan.change import Change, Held
 from reconciler.plan.changetext import location_label, price_move, word_line
+from reconciler.plan.heldtext import md_rows, text_lines
 from reconciler.plan.render_json import json
 from reconciler.plan.value import Plan
 
@@ -234,6 +235,7 @@ def text(plan: Plan, *, color: bool = False) -> str:
             paint("held", f"! held {term_clean(h.name)}")
             + f": {term_clean(h.reason)} ({', '.join(h.attributes)}; {scope})"
         )
+        lines += text_lines(h.texts, term_clean, TEXT_MAX)
     if plan.strategy is not None and plan.changes:
         lines += ["", f"Strategy: {plan.strategy.describe()}"]
     if plan.validated:
@@ -294,6 +296,7 @@ class _Section:
     note: str
     issues: tuple[str, ...] = ()
     words: tuple[str, ...] = ()  # word diffs of long text changes, escaped
+    held_texts: tuple[dict[str, str], ...] = ()  # drafted translations held, escaped
 
 
 def _md_values(attribute: str, entries: list[Entry] | None) -> str:
@@ -354,6 +357,7 @@ def _sections(
                 note,
                 tuple(md_escape(issue_text(i)) for i in remote.get(c.key, ())),
                 words,
+                md_rows(h.texts, md_escape, MD_TEXT_MAX) if h else (),
             )
         )
     for h in held_map.values():
@@ -368,6 +372,7 @@ def _sections(
                 (),
                 (),
                 f"{md_escape(h.reason)} ({md_escape(', '.join(h.attributes))}; {scope})",
+                held_texts=md_rows(h.texts, md_escape, MD_TEXT_MAX),
             )
         )
     return out
@@ -432,9 +437,6 @@ def markdown(plan: Plan) -> str:
         "no_changes": md_escape(no_changes_detail(plan)),
     }
     return _environment().from_string(_template_source()).render(**view)
-
-
-
 
 
 RENDERERS: dict[str, Callable[[Plan], str]] = {"text": text, "markdown": markdown, "json": json}
