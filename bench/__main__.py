@@ -66,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
                          "not (off), or run both and report both figures (compare)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="local --schema-validation compare: rounds of (off, on); medians reported")
+    ap.add_argument("--accounts", type=int, default=d.accounts,
+                    help="agency: seller accounts (each --skus SKUs of its own)")
+    ap.add_argument("--processes", type=int, default=d.processes,
+                    help="agency: worker processes, each planning and applying a group of "
+                         "accounts (1: every account in this process, one thread each)")
     ap.add_argument("--profile", default="",
                     help="write a cProfile of the scenario to this file (top 30 on stderr)")
     return ap
@@ -80,7 +85,7 @@ def params_from(ns: argparse.Namespace) -> Params:
         naive_listings=ns.naive_listings, versus_wall_s=ns.versus_wall_s,
         versus_amazon_s=ns.versus_amazon_s,
         in_process=ns.in_process, workdir=ns.workdir, schema_validation=ns.schema_validation,
-        repeat=ns.repeat,
+        repeat=ns.repeat, accounts=ns.accounts, processes=ns.processes,
     )
 
 

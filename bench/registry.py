@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bench.agency import scenario_agency
 from bench.naive import scenario_naive
 from bench.scenarios import (
     Params,
@@ -24,4 +25,5 @@ SCENARIOS: dict[str, Callable[[Params], dict[str, Any]]] = {
     "incremental": scenario_incremental,
     "naive": scenario_naive,
     "local": scenario_local,
+    "agency": scenario_agency,
 }

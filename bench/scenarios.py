@@ -73,6 +73,8 @@ class Params:
     # or run both in turn and report both figures ("compare", issue 14 must-show 6)
     schema_validation: str = "on"
     repeat: int = 1  # local compare: rounds of (off, on), the median of each is reported
+    accounts: int = 20  # agency: seller accounts in one catalog (bench/agency.py)
+    processes: int = 1  # agency: worker processes, each planning+applying a group of accounts
 
     def data(self) -> dict[str, Any]:
         d = asdict(self)

@@ -27,7 +27,7 @@ from reconciler.kernel import connstate, statedir
 from reconciler.kernel.clock import clock_margin, iso_utc
 from reconciler.kernel.destinations import operator_hosts
 from reconciler.kernel.errors import CatalogError, Problem, ReconcilerError
-from reconciler.kernel.gcpause import paused_gc
+from reconciler.kernel.gcpause import frozen_heap
 from reconciler.kernel.model import (
     Account,
     DesiredListing,
@@ -181,15 +181,17 @@ def read_live(
 
     def process(account: str, mp_id: str, items: dict[str, Item | None]) -> None:
         mp = mps[(account, mp_id)]
-        with paused_gc():  # normalizing allocates millions of small acyclic objects
-            for sku, item in items.items():
-                key = ListingKey(account, sku, mp_id)
-                if known is not None and key in known:
-                    continue
-                have = None if item is None else live_mod.normalize_item(item, key, mp, keep)
-                live[key] = have
-                if builder is not None:
-                    builder.add(key, have)
+        # no paused_gc() per page: re-enabling the collector after every 20 listings made it
+        # run at once (the allocations made while paused count), scanning the whole heap; the
+        # heap is frozen for the read instead (frozen_heap below)
+        for sku, item in items.items():
+            key = ListingKey(account, sku, mp_id)
+            if known is not None and key in known:
+                continue
+            have = None if item is None else live_mod.normalize_item(item, key, mp, keep)
+            live[key] = have
+            if builder is not None:
+                builder.add(key, have)
 
     def hand_over(account: str, mp_id: str, items: dict[str, Item | None]) -> None:
         pending.append(worker.submit(process, account, mp_id, items))
@@ -259,7 +261,7 @@ def read_live(
 
     try:
         if by_account:
-            with ThreadPoolExecutor(
+            with frozen_heap(), ThreadPoolExecutor(
                 max_workers=len(by_account), thread_name_prefix="account"
             ) as pool:
                 for _ in pool.map(read_account, sorted(by_account)):

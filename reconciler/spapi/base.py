@@ -31,6 +31,7 @@ from .errors import (
     error_from_response,
     error_from_transport,
 )
+from .fastjson import loads_json
 from .scheduler import RetryPolicy, run_with_retries
 from .stats import ClientStats
 
@@ -199,7 +200,7 @@ class ClientBase:
 
     def _json(self, operation: str, r: httpx.Response) -> dict[str, Any]:
         try:
-            data = r.json()
+            data = loads_json(r.content)
         except ValueError as e:
             raise ServerError(
                 "response is not JSON",

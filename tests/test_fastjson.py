@@ -1,0 +1,40 @@
+"""reconciler/spapi/fastjson.py: orjson (the ``fast`` extra) and the standard library decode
+SP-API bodies to the same values; what orjson refuses but the standard library accepts still
+decodes; invalid JSON is a ValueError either way."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from reconciler.spapi import fastjson
+
+BODIES = [
+    b'{"items": [{"sku": "BK-1", "attributes": {"purchasable_offer": [{"our_price": '
+    b'[{"schedule": [{"value_with_tax": 19.99}]}]}]}}], "numberOfResults": 1}',
+    '{"title": "Tasse – spülmaschinenfest", "q": 0, "n": null, "b": true}'.encode(),
+    b'{"big": 123456789012345678901234567890}',  # beyond 64 bits: orjson refuses it
+]
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_both_decoders_agree(body: bytes) -> None:
+    assert fastjson.loads_json(body) == fastjson._stdlib(body) == json.loads(body)
+
+
+def test_nan_falls_back_to_the_standard_library() -> None:
+    data = fastjson.loads_json(b'{"x": NaN}')
+    assert math.isnan(data["x"])
+
+
+@pytest.mark.parametrize("body", [b"{", b"not json", b'{"a": 1,}'])
+def test_invalid_json_is_a_value_error(body: bytes) -> None:
+    with pytest.raises(ValueError):
+        fastjson.loads_json(body)
+
+
+def test_orjson_is_used_when_installed() -> None:
+    pytest.importorskip("orjson")
+    assert fastjson.loads_json is fastjson._fast
