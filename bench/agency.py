@@ -209,14 +209,19 @@ def _emulator(p: Params, prep: Prepared) -> Iterator[ServerEmulator]:
         emu.close()
 
 
-def throttled_after_burst(db: Any, since: int, grace_s: float) -> dict[str, int]:
-    """Per seller: 429 answers more than ``grace_s`` after the seller's first call since the
-    mark (the first burst: before then the client has not yet learnt the seller's rates)."""
+def throttled_after_burst(db: Any, since: int, grace_s: float) -> dict[str, dict[str, int]]:
+    """Per seller and operation: 429 answers more than ``grace_s`` after the seller's first
+    call of that operation since the mark (its first burst: before then the client has not
+    yet learnt the seller's rates)."""
     rows = db.execute(
-        "SELECT seller_id, COUNT(*) FROM calls c WHERE id > ? AND status = 429 AND time > "
-        "(SELECT MIN(time) FROM calls d WHERE d.id > ? AND d.seller_id = c.seller_id) + ? "
-        "GROUP BY seller_id", (since, since, grace_s)).fetchall()
-    return {str(s): int(n) for s, n in rows}
+        "SELECT seller_id, operation, COUNT(*) FROM calls c WHERE id > ? AND status = 429 "
+        "AND time > (SELECT MIN(time) FROM calls d WHERE d.id > ? AND d.seller_id = c.seller_id"
+        " AND d.operation = c.operation) + ? GROUP BY seller_id, operation",
+        (since, since, grace_s)).fetchall()
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for seller, op, n in rows:
+        out[str(seller)][str(op)] = int(n)
+    return dict(out)
 
 
 def _work(p: Params, prep: Prepared, url: str, accounts: Sequence[str],
@@ -331,6 +336,9 @@ def scenario_agency(p: Params) -> dict[str, Any]:
         total_wall = time.perf_counter() - started
         calls, throttled = emu.calls_since(mark)
         late = throttled_after_burst(emu._conn(), mark, 1.0 + p.latency_ms / 1000)
+        emu_db_rows = emu._conn().execute(
+            "SELECT operation, COUNT(*) FROM calls WHERE id > ? AND status = 429 "
+            "GROUP BY operation", (mark,)).fetchall()
         emu_rss = _emulator_rss(emu)
     changes: dict[str, int] = {}
     left: dict[str, int] = {}
@@ -371,12 +379,18 @@ def scenario_agency(p: Params) -> dict[str, Any]:
         "fresh_plan_changes": sum(left.values()),
         "fresh_plan_changes_per_account": {a: n for a, n in sorted(left.items()) if n},
         "calls": calls, "throttled": throttled,
-        "throttled_after_burst": sum(late.values()), "throttled_after_burst_per_seller": late,
+        "throttled_after_burst": sum(n for ops in late.values() for n in ops.values()),
+        "throttled_after_burst_per_seller": late,
+        "throttled_per_operation": _throttled_ops(emu_db_rows),
         "total_wall_with_fresh_plan_s": round(total_wall, 3),
         "loadavg": {"start": [round(x, 2) for x in load0],
                     "end": [round(x, 2) for x in os.getloadavg()]},
         "cpus": os.cpu_count(),
     }
+
+
+def _throttled_ops(rows: Sequence[tuple[str, int]]) -> dict[str, int]:
+    return {str(op): int(n) for op, n in rows}
 
 
 def _emulator_rss(emu: ServerEmulator) -> float | None:
