@@ -37,6 +37,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ from bench import lowerbound
 from bench.emu import ServerEmulator, close_clients
 from bench.generate import LANGUAGES, RATES, seed_for, write_seed
 from bench.scenarios import FEED_PER_MESSAGE_S, Params, default_workdir
+from reconciler.catalog import select
 from reconciler.catalog.desired import build
 from reconciler.catalog.loader import load
 from reconciler.emulator.product_types import write_catalog_copies
@@ -235,12 +237,11 @@ def _work(p: Params, prep: Prepared, url: str, accounts: Sequence[str],
     backend = _Base()
     backend.url, backend.time_scale = url, p.time_scale
     t0, c0 = time.perf_counter(), time.process_time()
-    desired = load_desired(prep.catalog)
-    if len(accounts) != len(desired.accounts):
-        wanted = set(accounts)
-        desired = replace(
-            desired, accounts=tuple(a for a in desired.accounts if a.name in wanted),
-            listings=[d for d in desired.listings if d.key.account in wanted])
+    if len(accounts) == len(prep.accounts):
+        desired = load_desired(prep.catalog)
+    else:  # a group's worker builds only its accounts' listings (reconciler.catalog.select)
+        desired = select.only_accounts(build(
+            select.for_accounts(load(prep.catalog), accounts), today=date.today()), accounts)
     clients = {a: backend.client(prep.accounts[a]) for a in accounts}
     try:
         loaded = time.perf_counter()

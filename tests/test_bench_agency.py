@@ -45,3 +45,24 @@ def test_only_429s_after_a_sellers_first_burst_count() -> None:
         "A": {"searchListingsItems": 2, "patchListingsItem": 1},
         "B": {"searchListingsItems": 1}}
     assert throttled_after_burst(db, 3, 1.0) == {}  # calls after the mark only
+
+
+def test_a_group_builds_only_its_accounts_listings(tmp_path: Path) -> None:
+    from reconciler.catalog import select
+
+    write_agency_catalog(tmp_path, 3, 4, ("US", "CA"))
+    first = (tmp_path / "skus" / "s01-0000.yaml").read_text(encoding="utf-8")
+    entry = first.split("  S01-000001:")[0]  # the file's first SKU
+    # a SKU every account sells (no accounts:), in a file of its own
+    (tmp_path / "skus" / "shared.yaml").write_text(
+        entry.replace("S01-000000", "SHARED-1").replace("    accounts:\n    - s01\n", ""),
+        encoding="utf-8")
+    raw = load(tmp_path)
+    full = build(raw)
+    group = ("s01", "s03")
+    part = select.only_accounts(build(select.for_accounts(raw, group)), group)
+    assert part.listings == tuple(d for d in full.listings if d.key.account in group)
+    assert [a.name for a in part.accounts] == ["s01", "s03"]
+    assert {d.key.sku for d in part.listings if d.key.account == "s03"} >= {"SHARED-1"}
+    kept = {d.path for d in select.for_accounts(raw, ["s02"]).skus}
+    assert "skus/s01-0000.yaml" not in kept and {"skus/s02-0000.yaml", "skus/shared.yaml"} <= kept
