@@ -15,13 +15,18 @@ BODIES = [
     b'{"items": [{"sku": "BK-1", "attributes": {"purchasable_offer": [{"our_price": '
     b'[{"schedule": [{"value_with_tax": 19.99}]}]}]}}], "numberOfResults": 1}',
     '{"title": "Tasse – spülmaschinenfest", "q": 0, "n": null, "b": true}'.encode(),
-    b'{"big": 123456789012345678901234567890}',  # beyond 64 bits: orjson refuses it
+    b'{"ints": [0, -1, 9223372036854775807, -9223372036854775808], "f": 1e-7}',
 ]
 
 
 @pytest.mark.parametrize("body", BODIES)
 def test_both_decoders_agree(body: bytes) -> None:
     assert fastjson.loads_json(body) == fastjson._stdlib(body) == json.loads(body)
+
+
+def test_an_integer_beyond_64_bits_is_the_one_difference() -> None:
+    big = 123456789012345678901234567890
+    assert fastjson.loads_json(b'{"big": %d}' % big)["big"] == pytest.approx(big)
 
 
 def test_nan_falls_back_to_the_standard_library() -> None:
