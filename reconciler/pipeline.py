@@ -126,6 +126,20 @@ def catalog_digest(d: DesiredListing) -> str:
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
+class LazyDigests(dict[ListingKey, str]):
+    """:func:`catalog_digest` per key, computed on first use: by the reading thread of the
+    key's marketplace once its read is done, not all before the first request (serial seconds
+    at 100,000+ listings). Two threads computing one key store the same value."""
+
+    def __init__(self, desired: DesiredState) -> None:
+        super().__init__()
+        self._by_key = {d.key: d for d in desired.listings}
+
+    def __missing__(self, key: ListingKey) -> str:
+        value = self[key] = catalog_digest(self._by_key[key])
+        return value
+
+
 def _now_iso() -> str:
     return iso_utc(datetime.now(timezone.utc) - clock_margin())
 
@@ -166,9 +180,7 @@ def read_live(
     mps = _marketplace_configs(desired.accounts)
     keep = desired.managed_attributes  # attributes no listing declares are not kept (memory)
     if digests is None:
-        digests = (
-            {d.key: catalog_digest(d) for d in desired.listings} if cache is not None else {}
-        )
+        digests = LazyDigests(desired) if cache is not None else {}
     by_account: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for k in keys:
         by_account[k.account][k.marketplace_id].append(k.sku)
@@ -333,7 +345,7 @@ def run_plan(
         if on_read_start is not None:
             on_read_start(len(keys))
         known: dict[ListingKey, str] = {}
-        digests = {d.key: catalog_digest(d) for d in desired.listings}
+        digests = LazyDigests(desired)
         with open_cache(state_dir) as cache:
             builder = PlanBuilder(
                 desired, skus=skus, marketplaces=marketplaces, known=known,
