@@ -1,4 +1,4 @@
-"""reconciler/spapi/fastjson.py: orjson (the ``fast`` extra) and the standard library decode
+"""reconciler/kernel/fastjson.py: orjson (the ``fast`` extra) and the standard library decode
 SP-API bodies to the same values; what orjson refuses but the standard library accepts still
 decodes; invalid JSON is a ValueError either way."""
 
@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from reconciler.spapi import fastjson
+from reconciler.kernel import fastjson
 
 BODIES = [
     b'{"items": [{"sku": "BK-1", "attributes": {"purchasable_offer": [{"our_price": '
@@ -43,3 +43,19 @@ def test_invalid_json_is_a_value_error(body: bytes) -> None:
 def test_orjson_is_used_when_installed() -> None:
     pytest.importorskip("orjson")
     assert fastjson.loads_json is fastjson._fast
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_the_cache_copy_reads_back_to_the_same_values(body: bytes) -> None:
+    data = json.loads(body)
+    text = fastjson.dumps_sorted(data)
+    assert json.loads(text) == data
+    orders: list[list[str]] = []
+    json.loads(text, object_pairs_hook=lambda pairs: orders.append([k for k, _ in pairs]))
+    assert orders and all(keys == sorted(keys) for keys in orders)  # keys sorted
+    assert ', "' not in text and '": ' not in text  # compact
+
+
+def test_what_orjson_cannot_write_is_written_by_the_standard_library() -> None:
+    big = {"b": 123456789012345678901234567890, "a": [1]}
+    assert json.loads(fastjson.dumps_sorted(big)) == big

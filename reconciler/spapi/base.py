@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import httpx
 
 from reconciler.kernel.errors import ApiError, ApiErrorDetail, ServerError, ThrottledError
+from reconciler.kernel.fastjson import loads_json
 from reconciler.kernel.model import to_json_value
 from reconciler.kernel.quotas import (
     JSON_LISTINGS_FEED_WINDOW,
@@ -31,7 +32,6 @@ from .errors import (
     error_from_response,
     error_from_transport,
 )
-from .fastjson import loads_json
 from .scheduler import RetryPolicy, run_with_retries
 from .stats import ClientStats
 
