@@ -1,8 +1,9 @@
 """JSON for SP-API response bodies and the live cache's copies of them: orjson when installed
 (the ``fast`` extra), else the standard library. A plan reads every listing as JSON (20 per
 search page), and decoding was about a tenth of the reconciler's CPU time at agency scale
-(issue 19); orjson (https://github.com/ijl/orjson#performance) decodes a search page of 20
-listings (30 KB) in half the time (67 vs 133 µs, measured) into the same Python types.
+(issue 19); orjson (https://github.com/ijl/orjson#performance) decodes the emulator's search
+page of 20 listings (40 KB) in less than half the time (135 vs 307 µs, measured) into the
+same Python types.
 
 orjson is stricter than the standard library (no NaN/Infinity, invalid UTF-8 refused): a body
 it refuses is decoded again by :func:`json.loads`, so it decodes whatever the standard library
