@@ -1,7 +1,7 @@
 """``python -m bench SCENARIO [options]``: run one scenario, print one JSON object.
 
-Scenarios: plan, apply, noop, incremental, naive, local, report (bench/report.py, its own
-options); ``all`` runs every row of the table
+Scenarios: plan, apply, noop, incremental, naive, local, agency (bench/agency.py: N sellers
+at Amazon's speed), report (bench/report.py, its own options); ``all`` runs every row of the table
 (each scenario in its own process, so peak RSS is per scenario) and prints one line each;
 ``prepare`` writes the cached catalog/seed (and ``--items`` the captured live Items).
 See bench/README.md.
