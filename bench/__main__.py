@@ -1,7 +1,7 @@
 """``python -m bench SCENARIO [options]``: run one scenario, print one JSON object.
 
-Scenarios: plan, apply, noop, incremental, naive, local, report (bench/report.py, its own
-options); ``all`` runs every row of the table
+Scenarios: plan, apply, noop, incremental, naive, local, agency (bench/agency.py: N sellers
+at Amazon's speed), report (bench/report.py, its own options); ``all`` runs every row of the table
 (each scenario in its own process, so peak RSS is per scenario) and prints one line each;
 ``prepare`` writes the cached catalog/seed (and ``--items`` the captured live Items).
 See bench/README.md.
@@ -73,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
                          "not (off), or run both and report both figures (compare)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="local --schema-validation compare: rounds of (off, on); medians reported")
+    ap.add_argument("--accounts", type=int, default=d.accounts,
+                    help="agency: seller accounts (each --skus SKUs of its own)")
+    ap.add_argument("--processes", type=int, default=d.processes,
+                    help="agency: worker processes, each planning and applying a group of "
+                         "accounts (1: every account in this process, one thread each)")
     ap.add_argument("--profile", default="",
                     help="write a cProfile of the scenario to this file (top 30 on stderr)")
     return ap
@@ -101,7 +106,7 @@ def params_from(ns: argparse.Namespace) -> Params:
         naive_listings=ns.naive_listings, versus_wall_s=ns.versus_wall_s,
         versus_amazon_s=ns.versus_amazon_s,
         in_process=ns.in_process, workdir=ns.workdir, schema_validation=ns.schema_validation,
-        repeat=ns.repeat, changes=ns.changes,
+        repeat=ns.repeat, changes=ns.changes, accounts=ns.accounts, processes=ns.processes,
         **({} if ns.feed_per_message is None else {"feed_per_message_s": ns.feed_per_message}),
     )
 

@@ -122,6 +122,7 @@ class ServerEmulator(_Base):
         quotas: bool = True,
         start_timeout_s: float = 600.0,
         feed_per_message_s: float | None = None,
+        sellers: Iterable[str] = (),
     ) -> None:
         self.time_scale = time_scale
         self.db = str(db)
@@ -137,7 +138,8 @@ class ServerEmulator(_Base):
         if seed is not None:
             cmd += ["--seed", str(seed)]
         tokens = Path(self.db + ".tokens.json")  # every bench seller's refresh token
-        tokens.write_text(json.dumps(tokens_seed(SELLERS.values())), encoding="utf-8")
+        tokens.write_text(json.dumps(tokens_seed([*SELLERS.values(), *sellers])),
+                          encoding="utf-8")
         cmd += ["--seed", str(tokens)]
         if not quotas:
             cmd.append("--no-quotas")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bench.agency import scenario_agency
 from bench.hybrid import scenario_hybrid
 from bench.naive import scenario_naive
 from bench.scenarios import (
@@ -28,4 +29,5 @@ SCENARIOS: dict[str, Callable[[Params], dict[str, Any]]] = {
     "local": scenario_local,
     "hybrid": scenario_hybrid,
     "watch": scenario_watch,  # its own options: python -m bench watch --help
+    "agency": scenario_agency,
 }

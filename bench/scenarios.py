@@ -77,6 +77,8 @@ class Params:
     # Amazon seconds of feed processing per message (emulator --feed-per-message)
     feed_per_message_s: float = FEED_PER_MESSAGE_S
     changes: int = 0  # hybrid: changes of the one seller (0: --skus x marketplaces)
+    accounts: int = 20  # agency: seller accounts in one catalog (bench/agency.py)
+    processes: int = 1  # agency: worker processes, each planning+applying a group of accounts
 
     def data(self) -> dict[str, Any]:
         d = asdict(self)

@@ -27,7 +27,7 @@ from reconciler.kernel import connstate, statedir
 from reconciler.kernel.clock import clock_margin, iso_utc
 from reconciler.kernel.destinations import operator_hosts
 from reconciler.kernel.errors import CatalogError, Problem, ReconcilerError
-from reconciler.kernel.gcpause import paused_gc
+from reconciler.kernel.gcpause import frozen_heap
 from reconciler.kernel.model import (
     Account,
     DesiredListing,
@@ -126,6 +126,20 @@ def catalog_digest(d: DesiredListing) -> str:
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
+class LazyDigests(dict[ListingKey, str]):
+    """:func:`catalog_digest` per key, computed on first use: by the reading thread of the
+    key's marketplace once its read is done, not all before the first request (serial seconds
+    at 100,000+ listings). Two threads computing one key store the same value."""
+
+    def __init__(self, desired: DesiredState) -> None:
+        super().__init__()
+        self._by_key = {d.key: d for d in desired.listings}
+
+    def __missing__(self, key: ListingKey) -> str:
+        value = self[key] = catalog_digest(self._by_key[key])
+        return value
+
+
 def _now_iso() -> str:
     return iso_utc(datetime.now(timezone.utc) - clock_margin())
 
@@ -166,9 +180,7 @@ def read_live(
     mps = _marketplace_configs(desired.accounts)
     keep = desired.managed_attributes  # attributes no listing declares are not kept (memory)
     if digests is None:
-        digests = (
-            {d.key: catalog_digest(d) for d in desired.listings} if cache is not None else {}
-        )
+        digests = LazyDigests(desired) if cache is not None else {}
     by_account: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for k in keys:
         by_account[k.account][k.marketplace_id].append(k.sku)
@@ -181,15 +193,17 @@ def read_live(
 
     def process(account: str, mp_id: str, items: dict[str, Item | None]) -> None:
         mp = mps[(account, mp_id)]
-        with paused_gc():  # normalizing allocates millions of small acyclic objects
-            for sku, item in items.items():
-                key = ListingKey(account, sku, mp_id)
-                if known is not None and key in known:
-                    continue
-                have = None if item is None else live_mod.normalize_item(item, key, mp, keep)
-                live[key] = have
-                if builder is not None:
-                    builder.add(key, have)
+        # no paused_gc() per page: re-enabling the collector after every 20 listings made it
+        # run at once (the allocations made while paused count), scanning the whole heap; the
+        # heap is frozen for the read instead (frozen_heap below)
+        for sku, item in items.items():
+            key = ListingKey(account, sku, mp_id)
+            if known is not None and key in known:
+                continue
+            have = None if item is None else live_mod.normalize_item(item, key, mp, keep)
+            live[key] = have
+            if builder is not None:
+                builder.add(key, have)
 
     def hand_over(account: str, mp_id: str, items: dict[str, Item | None]) -> None:
         pending.append(worker.submit(process, account, mp_id, items))
@@ -259,7 +273,7 @@ def read_live(
 
     try:
         if by_account:
-            with ThreadPoolExecutor(
+            with frozen_heap(), ThreadPoolExecutor(
                 max_workers=len(by_account), thread_name_prefix="account"
             ) as pool:
                 for _ in pool.map(read_account, sorted(by_account)):
@@ -331,7 +345,7 @@ def run_plan(
         if on_read_start is not None:
             on_read_start(len(keys))
         known: dict[ListingKey, str] = {}
-        digests = {d.key: catalog_digest(d) for d in desired.listings}
+        digests = LazyDigests(desired)
         with open_cache(state_dir) as cache:
             builder = PlanBuilder(
                 desired, skus=skus, marketplaces=marketplaces, known=known,

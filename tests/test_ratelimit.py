@@ -159,3 +159,27 @@ def test_sliding_window_seed_and_fill() -> None:
     fresh, _ = window()
     fresh.fill()  # throttled anyway: a whole window from now
     assert fresh.wait() == pytest.approx(300.0)
+
+
+def test_senders_woken_late_by_a_busy_process_do_not_go_out_in_a_burst() -> None:
+    """Issue 19: a request whose wait ended during a stall (a busy process) leaves when the
+    stall ends, and the requests due after it must not all leave with it: in any window, no
+    more than Amazon's bucket allows (burst + rate x window), counted at the real send times."""
+    clock = FakeClock()
+    stall_end = clock() + 2.0
+
+    def oversleep(seconds: float) -> None:  # the process gets no CPU until stall_end
+        clock.sleep(seconds)
+        clock.advance(max(0.0, stall_end - clock()))
+
+    b = TokenBucket(rate=5.0, burst=5, clock=clock, sleep=oversleep)
+    sent = []
+    for _ in range(20):
+        b.acquire()
+        sent.append(clock())
+    for i, t in enumerate(sent):
+        in_window = [u for u in sent[i:] if u - t <= 1e-9]
+        assert len(in_window) <= 5, (t, in_window)  # never more than the burst at once
+    for i in range(len(sent)):
+        for j in range(i, len(sent)):
+            assert j - i + 1 <= 5 + 5.0 * (sent[j] - sent[i]) + 1e-6

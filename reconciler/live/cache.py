@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.kernel.clock import iso_utc, parse_iso_utc
+from reconciler.kernel.fastjson import dumps_sorted
 from reconciler.kernel.gcpause import paused_gc
 from reconciler.live.cachedb import DisposableDB
 
@@ -176,7 +177,7 @@ class LiveCache(DisposableDB):
                 account,
                 marketplace_id,
                 sku,
-                None if item is None else json.dumps(item, sort_keys=True, separators=(",", ":")),
+                None if item is None else dumps_sorted(item),
                 at,
             )
             for sku, item in items.items()

@@ -77,7 +77,10 @@ class Plan:
         # Sorted at construction (octoDNS): every render and data() is deterministic.
         object.__setattr__(self, "changes", tuple(sorted(self.changes, key=lambda c: c.key)))
         object.__setattr__(self, "held", tuple(sorted(self.held, key=lambda h: h.key)))
-        fps = {ListingKey(*k): v for k, v in sorted(self.fingerprints.items())}
+        # keys already ListingKeys (a plan made by replace() from another) are kept: at
+        # agency scale a plan holds 100k+ fingerprints and finish() replaces it twice
+        lk = ListingKey
+        fps = {k if type(k) is lk else lk(*k): v for k, v in sorted(self.fingerprints.items())}
         object.__setattr__(self, "fingerprints", fps)
         remote = {ListingKey(*k): tuple(v) for k, v in sorted(self.remote_issues.items())}
         object.__setattr__(self, "remote_issues", remote)

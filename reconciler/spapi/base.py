@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import httpx
 
 from reconciler.kernel.errors import ApiError, ApiErrorDetail, ServerError, ThrottledError
+from reconciler.kernel.fastjson import loads_json
 from reconciler.kernel.model import to_json_value
 from reconciler.kernel.quotas import (
     JSON_LISTINGS_FEED_WINDOW,
@@ -203,7 +204,7 @@ class ClientBase:
 
     def _json(self, operation: str, r: httpx.Response) -> dict[str, Any]:
         try:
-            data = r.json()
+            data = loads_json(r.content)
         except ValueError as e:
             raise ServerError(
                 "response is not JSON",

@@ -15,6 +15,12 @@ as large as Amazon's can run one token ahead of Amazon's and earn a 429. One tok
 absorbs up to ``1 / rate`` seconds of jitter (200 ms at 5 rps) for the price of one request
 of burst.
 
+**Late senders.** A thread whose wait ended while the process had no CPU sends late, together
+with the requests due after it; Amazon's bucket, capped at its burst, did not refill for the
+stall. Each bucket is therefore charged twice: when a request reserves its slot, and again
+(:attr:`TokenBucket.sent`) when it actually leaves, which spreads such a bunch out again
+(issue 19: twenty sellers' readers in one busy process).
+
 The clock and the sleep are injected, so tests drive the buckets without waiting. This module
 does no network I/O.
 """
@@ -29,6 +35,7 @@ from dataclasses import dataclass, field
 from reconciler.kernel.quotas import QUOTAS, Quota
 
 DEFAULT_QUOTA = Quota(1.0, 5)  # operations missing from the table: conservative
+_LATE_EPSILON = 1e-6  # seconds: float noise, not a wait
 INF = float("inf")
 
 
@@ -47,6 +54,12 @@ class TokenBucket:
     sleep: Callable[[float], None] = time.sleep
     tokens: float = field(default=-1.0)
     updated: float = field(default=-1.0)
+    # The same bucket charged when a request actually leaves, after its wait (None: not kept).
+    # A busy process wakes its sleeping senders late; the requests due during the stall then
+    # go out together, more than Amazon's bucket (capped at its burst) refilled meanwhile:
+    # 429s. Charging this second bucket at the real send time spreads them out again.
+    track_sends: bool = True
+    sent: TokenBucket | None = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -58,6 +71,9 @@ class TokenBucket:
             self.tokens = float(self.burst)
         if self.updated < 0:
             self.updated = self.clock()
+        if self.track_sends and self.sent is None:
+            self.sent = TokenBucket(self.rate, self.burst, self.clock, self.sleep,
+                                    tokens=self.tokens, updated=self.updated, track_sends=False)
 
     def _refill(self, now: float) -> None:
         elapsed = max(0.0, now - self.updated)
@@ -73,20 +89,28 @@ class TokenBucket:
             return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
 
     def acquire(self, n: float = 1.0) -> float:
-        """Take ``n`` tokens, sleeping (injected sleep) until they are due. Returns the wait."""
+        """Take ``n`` tokens, sleeping (injected sleep) until they are due, and then as long as
+        the requests actually sent allow (:attr:`sent`). Returns the wait."""
         wait = self.reserve(n)
         if wait > 0:
             self.sleep(wait)
+        if self.sent is not None:
+            late = self.sent.reserve(n)
+            if late > _LATE_EPSILON:
+                self.sleep(late)
+                wait += late
         return wait
 
     def try_acquire(self, n: float = 1.0) -> bool:
         """Take ``n`` tokens only if they are available right now."""
         with self._lock:
             self._refill(self.clock())
-            if self.tokens >= n:
-                self.tokens -= n
-                return True
-            return False
+            if self.tokens < n or (self.sent is not None and self.sent.available() < n):
+                return False
+            self.tokens -= n
+        if self.sent is not None:
+            self.sent.reserve(n)
+        return True
 
     def set_rate(self, rate: float) -> bool:
         """Follow the rate Amazon reports (``x-amzn-RateLimit-Limit``). True if it changed."""
@@ -97,13 +121,17 @@ class TokenBucket:
                 return False
             self._refill(self.clock())  # tokens earned so far count at the old rate
             self.rate = rate
-            return True
+        if self.sent is not None:
+            self.sent.set_rate(rate)
+        return True
 
     def drain(self) -> None:
         """Empty the bucket after a 429: Amazon's bucket is empty, ours should agree."""
         with self._lock:
             self._refill(self.clock())
             self.tokens = min(self.tokens, 0.0)
+        if self.sent is not None:
+            self.sent.drain()
 
     def available(self) -> float:
         with self._lock:
