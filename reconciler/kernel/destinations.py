@@ -88,9 +88,9 @@ def _norm(host: str) -> str:
     return host.strip().lower().rstrip(".")
 
 
-def classify(url: str, field: str, allowed: frozenset[str] = frozenset()) -> Destination:
-    """Where ``url`` (an ``endpoint`` or ``token_url``) would send credentials. Raises
-    :class:`DestinationError` naming the rule when it may not."""
+def _checked_url(url: str, field: str, alternatives: str = "") -> tuple[str, int | None, bool]:
+    """(normalized host, port, is loopback) of a URL credentials may be sent to: refuses what is
+    not a URL, another scheme, user info, a non-ASCII host, and http:// off loopback."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -98,18 +98,27 @@ def classify(url: str, field: str, allowed: frozenset[str] = frozenset()) -> Des
         raise DestinationError(f"{field} is not a valid URL") from None
     host = _norm(parts.hostname or "")
     if parts.scheme not in ("https", "http") or not host:
-        raise DestinationError(f"{field} must be an https:// URL (or {_keywords(field)})")
+        raise DestinationError(f"{field} must be an https:// URL{alternatives}")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise DestinationError(f"{field} must not carry a user name or password")
     if not host.isascii():
         raise DestinationError(f"{field} host must be written in ASCII")
     if is_loopback(host):
-        return Destination(host, "loopback")
+        return host, port, True
     if parts.scheme != "https":
         raise DestinationError(
             f"{field} uses http:// on a non-loopback host: credentials never travel in clear "
             "text over a network (use https://)"
         )
+    return host, port, False
+
+
+def classify(url: str, field: str, allowed: frozenset[str] = frozenset()) -> Destination:
+    """Where ``url`` (an ``endpoint`` or ``token_url``) would send credentials. Raises
+    :class:`DestinationError` naming the rule when it may not."""
+    host, port, loopback = _checked_url(url, field, f" (or {_keywords(field)})")
+    if loopback:
+        return Destination(host, "loopback")
     amazon = SPAPI_HOSTS if field == ENDPOINT else dict.fromkeys(LWA_HOSTS, "")
     if host in amazon:
         if port not in (None, 443):
@@ -132,25 +141,9 @@ def classify_service(
     """:func:`classify` for another service's credentials (a machine translation engine's key,
     issue 16): ``url`` must be on one of ``hosts`` (https, port 443), a loopback host, or an
     operator-allowed host (https). Raises :class:`DestinationError` naming the rule."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise DestinationError(f"{field} is not a valid URL") from None
-    host = _norm(parts.hostname or "")
-    if parts.scheme not in ("https", "http") or not host:
-        raise DestinationError(f"{field} must be an https:// URL")
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise DestinationError(f"{field} must not carry a user name or password")
-    if not host.isascii():
-        raise DestinationError(f"{field} host must be written in ASCII")
-    if is_loopback(host):
+    host, port, loopback = _checked_url(url, field)
+    if loopback:
         return Destination(host, "loopback")
-    if parts.scheme != "https":
-        raise DestinationError(
-            f"{field} uses http:// on a non-loopback host: credentials never travel in clear "
-            "text over a network (use https://)"
-        )
     if host in hosts:
         if port not in (None, 443):
             raise DestinationError(f"{field}: {what} host {host} is served on port 443 only")
