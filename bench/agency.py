@@ -36,7 +36,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -45,8 +45,8 @@ import yaml
 
 from bench import lowerbound
 from bench.emu import ServerEmulator, close_clients
-from bench.generate import LANGUAGES, RATES, seed_for, write_seed
-from bench.scenarios import FEED_PER_MESSAGE_S, Params, default_workdir
+from bench.generate import LANGUAGES, RATES
+from bench.scenarios import FEED_PER_MESSAGE_S, Params, Prepared, default_workdir, prepare_at
 from reconciler.catalog import select
 from reconciler.catalog.desired import build
 from reconciler.catalog.loader import load
@@ -151,15 +151,6 @@ def write_agency_catalog(root: Path, accounts: int, skus: int,
     return accounts * skus * len(mps)
 
 
-@dataclass(frozen=True)
-class Prepared:
-    catalog: Path
-    seed: Path
-    listings: int
-    per_seller: dict[str, dict[str, int]]  # seller id -> marketplace id -> listings
-    accounts: dict[str, str]  # account name -> seller id
-
-
 def _dir(p: Params) -> Path:
     name = f"{FORMAT}-{p.accounts}x{p.skus}-{'-'.join(p.marketplaces)}"
     return Path(p.workdir or default_workdir()) / name
@@ -168,28 +159,9 @@ def _dir(p: Params) -> Path:
 def prepare(p: Params) -> Prepared:
     """Write (once, cached in the work dir) the catalog and its drifted seed."""
     base = _dir(p)
-    cat, seed = base / "catalog", base / f"drift{p.drift:g}.seed.json"
-    info = seed.with_suffix(".info.json")
-    if not (base / ".complete").exists():
-        if base.exists():
-            import shutil
-
-            shutil.rmtree(base)
-        write_agency_catalog(cat, p.accounts, p.skus, p.marketplaces)
-        (base / ".complete").write_text("ok\n", encoding="utf-8")
-    if not info.exists() or not seed.exists():
-        desired = build(load(cat))
-        write_seed(seed, seed_for(desired, p.drift))
-        per: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        sellers = {a.name: a.seller_id for a in desired.accounts}
-        for d in desired.listings:
-            per[sellers[d.key.account]][d.key.marketplace_id] += 1
-        info.write_text(json.dumps({
-            "listings": len(desired.listings),
-            "per_seller": {s: dict(m) for s, m in per.items()}, "accounts": sellers,
-        }), encoding="utf-8")
-    data = json.loads(info.read_text(encoding="utf-8"))
-    return Prepared(cat, seed, int(data["listings"]), data["per_seller"], data["accounts"])
+    seed = base / f"drift{p.drift:g}.seed.json"
+    return prepare_at(base / "catalog", seed, seed.with_suffix(".info.json"), p.drift,
+                      lambda cat: write_agency_catalog(cat, p.accounts, p.skus, p.marketplaces))
 
 
 # --------------------------------------------------------------------------- measuring

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -196,15 +196,23 @@ def _info_path(p: Params) -> Path:
 
 def prepare(p: Params) -> Prepared:
     """Write (once, cached in the work dir) the catalog and the drifted seed for ``p``."""
-    cat, seed, info = _catalog_dir(p), _seed_path(p), _info_path(p)
+    return prepare_at(_catalog_dir(p), _seed_path(p), _info_path(p), p.drift,
+                      lambda cat: write_catalog(cat, p.skus, p.marketplaces))
+
+
+def prepare_at(
+    cat: Path, seed: Path, info: Path, drift: float, write: Callable[[Path], None]
+) -> Prepared:
+    """The catalog ``write`` makes in ``cat`` (once: ``.complete`` marks it done), its seed
+    drifted by ``drift`` and the seed's per-seller counts in ``info``, cached."""
     if not (cat / ".complete").exists():
         if cat.exists():
             shutil.rmtree(cat)
-        write_catalog(cat, p.skus, p.marketplaces)
+        write(cat)
         (cat / ".complete").write_text("ok\n", encoding="utf-8")
     if not info.exists() or not seed.exists():
         desired = build(load(cat))
-        write_seed(seed, seed_for(desired, p.drift))
+        write_seed(seed, seed_for(desired, drift))
         per: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         sellers = {a.name: a.seller_id for a in desired.accounts}
         for d in desired.listings:
