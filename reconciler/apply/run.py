@@ -207,19 +207,13 @@ def _run_account(
         clock=clock,
         sleep=sleep,
     )
+    def feeds(changes: list[Change], **kw: Any) -> None:
+        writers.write_feeds(acc, changes, journal, counter, feed_timeout_s, feed_poll_interval_s,
+                            clock, sleep, on_done=verifier.start, **kw)
+
     try:
         if chosen == "feed":
-            writers.write_feeds(
-                acc,
-                todo,
-                journal,
-                counter,
-                feed_timeout_s,
-                feed_poll_interval_s,
-                clock,
-                sleep,
-                on_done=verifier.start,
-            )
+            feeds(todo)
         elif chosen == "hybrid":
             # both paths at once, split by SKU: a SKU's listings all go one way
             feed_part = [c for c in todo if c.key.sku not in patch_skus]
@@ -231,19 +225,7 @@ def _run_account(
 
             writers.write_both(
                 patched,
-                partial(
-                    writers.write_feeds,
-                    acc,
-                    feed_part,
-                    journal,
-                    counter,
-                    feed_timeout_s,
-                    feed_poll_interval_s,
-                    clock,
-                    sleep,
-                    on_done=verifier.start,
-                    progress_key=f"{acc.name}/feed",
-                ),
+                partial(feeds, feed_part, progress_key=f"{acc.name}/feed"),
                 name=f"feeds-{acc.name}",
             )
         else:
@@ -253,18 +235,7 @@ def _run_account(
             verifier.start([c.key for c in by_path])
             by_feed = [c for c in todo if not path_addressable(c.key.sku)]
             if by_feed:
-                writers.write_feeds(
-                    acc,
-                    by_feed,
-                    journal,
-                    counter,
-                    feed_timeout_s,
-                    feed_poll_interval_s,
-                    clock,
-                    sleep,
-                    on_done=verifier.start,
-                    sent=len(by_path),
-                )
+                feeds(by_feed, sent=len(by_path))
         # rejected or not written: nothing to wait for
         verifier.set_decided(len(acc.changes) - verifier.targets)
         results, last = verifier.finish()

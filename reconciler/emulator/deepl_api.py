@@ -392,19 +392,20 @@ def delete_glossary(emu: EmulatorState, req: Request, params: dict[str, str]) ->
     return Response(204)
 
 
-def _route(method: str, pattern: str, op: str, handler: Any) -> Route:
+def deepl_route(method: str, pattern: str, op: str, handler: Any) -> Route:
+    """A DeepL route: its own key check in the handler, no SP-API token or quota."""
     return Route(method, pattern, f"deepl.{op}", handler, auth=False, quota=False)
 
 
 ROUTES = [
-    _route("POST", "/v2/translate", "translate", translate),
-    _route("GET", "/v2/usage", "usage", usage),
-    _route("POST", "/v2/usage", "usage", usage),
-    _route("GET", "/v2/languages", "languages", languages),
-    _route("GET", "/v2/glossary-language-pairs", "glossaryLanguagePairs", glossary_pairs),
-    _route("POST", "/v2/glossaries", "createGlossary", create_glossary),
-    _route("GET", "/v2/glossaries", "listGlossaries", list_glossaries),
-    _route("GET", "/v2/glossaries/{glossary_id}", "getGlossary", get_glossary),
-    _route("DELETE", "/v2/glossaries/{glossary_id}", "deleteGlossary", delete_glossary),
-    _route("GET", "/v2/glossaries/{glossary_id}/entries", "glossaryEntries", glossary_entries),
+    deepl_route("POST", "/v2/translate", "translate", translate),
+    deepl_route("GET", "/v2/usage", "usage", usage),
+    deepl_route("POST", "/v2/usage", "usage", usage),
+    deepl_route("GET", "/v2/languages", "languages", languages),
+    deepl_route("GET", "/v2/glossary-language-pairs", "glossaryLanguagePairs", glossary_pairs),
+    deepl_route("POST", "/v2/glossaries", "createGlossary", create_glossary),
+    deepl_route("GET", "/v2/glossaries", "listGlossaries", list_glossaries),
+    deepl_route("GET", "/v2/glossaries/{glossary_id}", "getGlossary", get_glossary),
+    deepl_route("DELETE", "/v2/glossaries/{glossary_id}", "deleteGlossary", delete_glossary),
+    deepl_route("GET", "/v2/glossaries/{glossary_id}/entries", "glossaryEntries", glossary_entries),
 ]

@@ -20,8 +20,16 @@ import uuid
 from typing import Any
 
 from . import machine_translation as mt
-from .deepl_api import GLOSSARY_LANGS, authorize, error, params_of, parse_entries, tsv_entries
-from .http import Request, Response, Route, json_response
+from .deepl_api import (
+    GLOSSARY_LANGS,
+    authorize,
+    deepl_route,
+    error,
+    params_of,
+    parse_entries,
+    tsv_entries,
+)
+from .http import Request, Response, json_response
 from .state import EmulatorState, iso
 
 
@@ -122,14 +130,10 @@ def entries(emu: EmulatorState, req: Request, params: dict[str, str]) -> Respons
     ]})
 
 
-def _route(method: str, pattern: str, op: str, handler: Any) -> Route:
-    return Route(method, pattern, f"deepl.{op}", handler, auth=False, quota=False)
-
-
 ROUTES = [
-    _route("POST", "/v3/glossaries", "v3CreateGlossary", create),
-    _route("GET", "/v3/glossaries", "v3ListGlossaries", list_all),
-    _route("GET", "/v3/glossaries/{glossary_id}", "v3GetGlossary", get),
-    _route("DELETE", "/v3/glossaries/{glossary_id}", "v3DeleteGlossary", delete),
-    _route("GET", "/v3/glossaries/{glossary_id}/entries", "v3GlossaryEntries", entries),
+    deepl_route("POST", "/v3/glossaries", "v3CreateGlossary", create),
+    deepl_route("GET", "/v3/glossaries", "v3ListGlossaries", list_all),
+    deepl_route("GET", "/v3/glossaries/{glossary_id}", "v3GetGlossary", get),
+    deepl_route("DELETE", "/v3/glossaries/{glossary_id}", "v3DeleteGlossary", delete),
+    deepl_route("GET", "/v3/glossaries/{glossary_id}/entries", "v3GlossaryEntries", entries),
 ]
