@@ -7,12 +7,13 @@ yields its URL; boto3 clients built with ``endpoint_url=endpoint`` (and the fake
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from reconciler.watch.localsqs import loopback_sqs
 
 REGION = "us-east-1"
 AWS_ENV = {
@@ -30,17 +31,8 @@ def free_port() -> int:
 
 @contextmanager
 def sqs_server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    # werkzeug (under moto's server) logs every request on stderr whatever `verbose` says
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with loopback_sqs() as endpoint:
+        yield endpoint
 
 
 def sqs_client(endpoint: str) -> Any:

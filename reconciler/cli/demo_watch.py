@@ -11,7 +11,6 @@ before and after, then a fresh plan (empty).
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,10 +24,11 @@ from reconciler.emulator.app import Emulator
 from reconciler.emulator.product_types import write_catalog_copies
 from reconciler.emulator.server import running
 from reconciler.emulator.state import EmulatorConfig
-from reconciler.kernel.errors import NotConvergedError, ReconcilerError
+from reconciler.kernel.errors import NotConvergedError
 from reconciler.kernel.marketplaces import by_code
 from reconciler.kernel.model import DesiredState, to_json_value
 from reconciler.pipeline import close_clients, load, open_clients, run_plan
+from reconciler.watch.localsqs import loopback_sqs
 
 from .common import err, out
 
@@ -87,24 +87,8 @@ def _sqs(endpoint: str | None) -> Iterator[str]:
     if endpoint:
         yield endpoint
         return
-    try:
-        from moto.server import ThreadedMotoServer  # type: ignore[import-untyped, unused-ignore]
-    except ImportError:
-        raise ReconcilerError("demo --watch needs an SQS server: pip install 'moto[server]', or "
-                              "pass --sqs-endpoint URL") from None
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    # werkzeug (under moto's server) logs every request on stderr whatever `verbose` says
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with loopback_sqs() as url:
+        yield url
 
 
 def quantities(root: Path, state: Path, env: dict[str, str]) -> dict[str, int]:
