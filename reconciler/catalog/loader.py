@@ -35,15 +35,12 @@ copies differ.
 
 from __future__ import annotations
 
-import csv
 import datetime
 import functools
-import io
 import json
 import os
-import re
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +51,7 @@ from reconciler.catalog.endpoints import check_accounts
 from reconciler.catalog.raw import Doc, RawCatalog, StockRow, YDict
 from reconciler.catalog.schemacheck import Check, UnsupportedSchema, compile_schema, ecma_regex
 from reconciler.catalog.schemamsg import explain
+from reconciler.catalog.stockcsv import parse_stock
 from reconciler.catalog.yamlsrc import parse_yaml
 from reconciler.contract.producttype_files import DIRECTORY as PRODUCT_TYPES_DIR
 from reconciler.contract.producttype_files import CachedDefinition, DefinitionFileError
@@ -68,9 +66,7 @@ MAX_STOCK_BYTES = 50 * 1024 * 1024  # stock.csv may legitimately be larger than 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "data" / "schemas"
 SCHEMA_KINDS = ("reconciler", "rates", "pricing", "locations", "sku", "stock", "glossary",
                 "translations")
-STOCK_COLUMNS = ("sku", "location", "on_hand")
 # Quantities above this are typos, not stock (schemas/sku.schema.json uses the same bound).
-MAX_QUANTITY = 1_000_000_000
 CONFIG_FILE = "reconciler.yaml"
 _SINGLE_FILES = {
     "config": ("reconciler.yaml", "reconciler"),
@@ -362,92 +358,11 @@ class _Loader:
         text = self.read_text(path, MAX_STOCK_BYTES)  # read at call time: patchable
         if text is None:
             return None
-        rel = self.rel(path)
-        reader = csv.reader(io.StringIO(text, newline=""))
-        try:
-            header = [h.strip().lower() for h in next(reader)]
-        except StopIteration:
-            self.problem(rel, "empty file: expected the header sku,location,on_hand", 1, 1)
-            return None
-        except csv.Error as e:
-            self.problem(rel, f"CSV error: {e}", 1, 1)
-            return None
-        missing = [c for c in STOCK_COLUMNS if c not in header]
-        if missing:
-            self.problem(
-                rel,
-                f"header lacks column(s) {', '.join(missing)}: expected sku,location,on_hand",
-                1,
-                1,
-            )
-            return None
-        idx = [header.index(c) for c in STOCK_COLUMNS]
-        rows: list[StockRow] = []
-        seen: dict[tuple[str, str], int] = {}
-        try:
-            end = reader.line_num
-            for cells in reader:
-                line, end = end + 1, reader.line_num  # a quoted cell may span lines
-                if not any(c.strip() for c in cells):
-                    continue
-                if len(cells) < len(header):
-                    self.problem(rel, f"expected {len(header)} columns, found {len(cells)}", line)
-                    continue
-                sku, loc, raw = (cells[i] for i in idx)
-                bad = _bad_cell((c, i, cells[i]) for c, i in zip(STOCK_COLUMNS, idx, strict=True))
-                if bad:
-                    name, i, why = bad
-                    self.problem(rel, f"{name} {cells[i]!r} {why}", line, i + 1)
-                    continue
-                col = idx[2] + 1
-                if not _WHOLE.fullmatch(raw):  # int() would take '٣', '1_000' and ' 3 '
-                    self.problem(rel, f"on_hand {raw!r} is not a whole number (digits 0-9)",
-                                 line, col)
-                    continue
-                on_hand = int(raw)
-                if on_hand < 0:
-                    self.problem(rel, f"on_hand {on_hand} is negative (stock is never < 0)",
-                                 line, col)
-                    continue
-                if on_hand > MAX_QUANTITY:
-                    self.problem(rel, f"on_hand {on_hand} is absurd (over {MAX_QUANTITY:,})",
-                                 line, col)
-                    continue
-                if not sku or not loc:
-                    self.problem(rel, "sku and location must not be empty", line, 1)
-                    continue
-                if (sku, loc) in seen:
-                    self.problem(
-                        rel,
-                        f"duplicate row for {sku} at {loc} (first on line {seen[sku, loc]})",
-                        line,
-                        1,
-                    )
-                    continue
-                seen[sku, loc] = line
-                rows.append(StockRow(sku, loc, on_hand, line))
-        except csv.Error as e:
-            self.problem(rel, f"CSV error: {e}", reader.line_num)
-            return None
-        return tuple(rows)
+        return parse_stock(text, self.rel(path), self.problem)
 
 
 
-_WHOLE = re.compile(r"-?[0-9]+")
 _WHAT = {"skus": "SKU files", "translations": "translation drafts"}
-
-
-def _bad_cell(cells: Iterable[tuple[str, int, str]]) -> tuple[str, int, str] | None:
-    """The first of (column name, column index, cell) that is not a clean identifier or
-    number: control or other invisible characters (a newline inside quotes, a terminal
-    escape), or spaces around it. Returns (column name, column index, why)."""
-    for name, i, cell in cells:
-        if not cell.isprintable():
-            ch = next(c for c in cell if not c.isprintable())
-            return name, i, f"contains the invisible character U+{ord(ch):04X}: refused"
-        if cell != cell.strip():
-            return name, i, "has spaces around it: remove them"
-    return None
 
 
 def _mb(n: int) -> str:
