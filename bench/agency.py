@@ -313,6 +313,7 @@ def scenario_agency(p: Params) -> dict[str, Any]:
             "SELECT operation, COUNT(*) FROM calls WHERE id > ? AND status = 429 "
             "GROUP BY operation", (mark,)).fetchall()
         emu_rss = _emulator_rss(emu)
+        emu_cpu = _emulator_cpu(emu)
     changes: dict[str, int] = {}
     left: dict[str, int] = {}
     outcomes: dict[str, int] = defaultdict(int)
@@ -346,6 +347,7 @@ def scenario_agency(p: Params) -> dict[str, Any]:
         "cpu_s": round(sum(r["cpu_s"] for r in results), 3),
         "peak_rss_mib": round(self_rss + workers_rss, 1),
         "emulator_peak_rss_mib": emu_rss,
+        "emulator_cpu_s": emu_cpu,
         "stages_s": {k: round(max(r[k] for r in results), 3)
                      for k in ("load_s", "plan_s", "apply_s")},
         "changes": sum(changes.values()), "outcomes": dict(outcomes),
@@ -364,6 +366,16 @@ def scenario_agency(p: Params) -> dict[str, Any]:
 
 def _throttled_ops(rows: Sequence[tuple[str, int]]) -> dict[str, int]:
     return {str(op): int(n) for op, n in rows}
+
+
+def _emulator_cpu(emu: ServerEmulator) -> float | None:
+    """The emulator's CPU seconds so far (user + system, /proc; Linux only): it shares the
+    machine's cores with the reconciler."""
+    try:
+        fields = Path(f"/proc/{emu.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 1)
 
 
 def _emulator_rss(emu: ServerEmulator) -> float | None:

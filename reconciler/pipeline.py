@@ -27,7 +27,7 @@ from reconciler.kernel import connstate, statedir
 from reconciler.kernel.clock import clock_margin, iso_utc
 from reconciler.kernel.destinations import operator_hosts
 from reconciler.kernel.errors import CatalogError, Problem, ReconcilerError
-from reconciler.kernel.gcpause import frozen_heap
+from reconciler.kernel.gcpause import collector_off_for_read
 from reconciler.kernel.model import (
     Account,
     DesiredListing,
@@ -194,8 +194,8 @@ def read_live(
     def process(account: str, mp_id: str, items: dict[str, Item | None]) -> None:
         mp = mps[(account, mp_id)]
         # no paused_gc() per page: re-enabling the collector after every 20 listings made it
-        # run at once (the allocations made while paused count), scanning the whole heap; the
-        # heap is frozen for the read instead (frozen_heap below)
+        # run at once (the allocations made while paused count), scanning the whole heap; it
+        # is off for the whole read instead (collector_off_for_read below)
         for sku, item in items.items():
             key = ListingKey(account, sku, mp_id)
             if known is not None and key in known:
@@ -271,15 +271,19 @@ def read_live(
         for mp_id, skus in sorted(by_account[account].items()):
             read_one(account, mp_id, skus)
 
-    try:
-        if by_account:
-            with frozen_heap(), ThreadPoolExecutor(
-                max_workers=len(by_account), thread_name_prefix="account"
-            ) as pool:
-                for _ in pool.map(read_account, sorted(by_account)):
-                    pass
-    finally:
-        worker.shutdown(wait=True)  # every hand-over done (or failed) before we return
+    # The collector is off for the read and its normalizing: the live listings arriving
+    # (millions of small acyclic objects) made its collections run over and over inside the
+    # readers' JSON decoding and the normalizer (issue 19's profile).
+    with collector_off_for_read():
+        try:
+            if by_account:
+                with ThreadPoolExecutor(
+                    max_workers=len(by_account), thread_name_prefix="account"
+                ) as pool:
+                    for _ in pool.map(read_account, sorted(by_account)):
+                        pass
+        finally:
+            worker.shutdown(wait=True)  # every hand-over done (or failed) before we return
     for f in pending:
         f.result()  # a normalize/diff error surfaces here, as it would have inline
     # Requested order, as before (callers and tests iterate it).

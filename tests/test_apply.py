@@ -439,3 +439,23 @@ def test_an_account_failure_while_verifying_a_feed_is_reported_not_hung(
         assert {o.status for o in report.outcomes} == {"pending"}
         assert {o.issues[0].code for o in report.outcomes} == {"ACCOUNT_ERROR"}
         assert len(emu.calls("createFeed")) == 2
+
+
+def test_patched_listings_are_verified_while_later_ones_are_still_written() -> None:
+    """Pipelined verify under patch: the listings written first are read back (searches, a
+    bucket of their own) before the last PATCH is sent, not all after it; and the last part's
+    read-back is small (it holds only the listings written last)."""
+    desired = au.desired_state(80)  # 160 listings: parts of 20 (writers.verify_chunk)
+    cfg = EmulatorConfig(time_scale=20.0, write_delay_s=0.0)
+    with au.emulator(cfg, au.drifted_seed(desired)) as emu, au.client(emu) as cl:
+        plan, live = au.make_plan(desired, cl)
+        emu.reset_calls()
+        report = apply_plan(plan, desired, {"na": cl}, strategy="patch", verify_timeout_s=60,
+                            verify_interval_s=0.05, live_before=live)
+        assert report.converged, report.table()
+        patches = [c.time for c in emu.calls("patchListingsItem") if c.status == 200]
+        reads = [c.time for c in emu.calls("searchListingsItems") if c.status == 200]
+        assert len(patches) == 160
+        assert reads and min(reads) < max(patches), "no read-back before the last PATCH"
+        after = [t for t in reads if t >= max(patches)]
+        assert len(after) < len(reads) / 2, (len(after), len(reads))

@@ -220,8 +220,7 @@ def _run_account(
             patch_part = [c for c in todo if c.key.sku in patch_skus]
 
             def patched() -> None:
-                writers.write_patches(acc, patch_part, counter, workers)
-                verifier.start([c.key for c in patch_part])
+                writers.write_patches(acc, patch_part, counter, workers, verifier.start)
 
             writers.write_both(
                 patched,
@@ -231,8 +230,7 @@ def _run_account(
         else:
             # a SKU with '/' cannot be addressed in a path: its listings go by feed anyway
             by_path = [c for c in todo if path_addressable(c.key.sku)]
-            writers.write_patches(acc, by_path, counter, workers)
-            verifier.start([c.key for c in by_path])
+            writers.write_patches(acc, by_path, counter, workers, verifier.start)
             by_feed = [c for c in todo if not path_addressable(c.key.sku)]
             if by_feed:
                 feeds(by_feed, sent=len(by_path))

@@ -16,6 +16,7 @@ from reconciler.apply.outcome import PENDING, REJECTED, FeedRecord
 from reconciler.apply.state import AccountRun, ProgressCounter
 from reconciler.kernel.errors import ApiError, InvalidRequestError, NotFoundError
 from reconciler.kernel.model import Issue, ListingKey
+from reconciler.kernel.quotas import SEARCH_MAX_IDENTIFIERS
 from reconciler.kernel.redact import redact
 from reconciler.live.normalize import amazon_issues
 from reconciler.plan.change import Change
@@ -54,23 +55,53 @@ def write_one(client: SpApiClient, change: Change) -> tuple[str, tuple[Issue, ..
     return "submitted", ()
 
 
+VERIFY_CHUNKS = 8  # a patch apply hands its written listings to verification in this many parts
+
+
+def verify_chunk(n: int) -> int:
+    """Listings per verification part of a patch apply of ``n`` listings: about
+    :data:`VERIFY_CHUNKS` parts, never less than one search's worth (20 SKUs)."""
+    return max(SEARCH_MAX_IDENTIFIERS, -(-n // VERIFY_CHUNKS))
+
+
 def write_patches(
-    acc: AccountRun, todo: list[Change], counter: ProgressCounter, workers: int
+    acc: AccountRun,
+    todo: list[Change],
+    counter: ProgressCounter,
+    workers: int,
+    on_written: Callable[[Collection[ListingKey]], None] | None = None,
 ) -> None:
+    """One request a listing, ``workers`` at once under the client's buckets. With
+    ``on_written``, the written listings are handed over in parts of :func:`verify_chunk` as
+    they are written (and the rest at the end), so the early ones are read back (searches, a
+    bucket of their own) while the later ones are still being patched: only the last part's
+    verification is left once the last PATCH is sent."""
     done = 0
     lock = threading.Lock()
+    size = verify_chunk(len(todo))
+    ready: list[ListingKey] = []
 
     def one(c: Change) -> None:
         nonlocal done
         status, issues = write_one(acc.client, c)
+        part: list[ListingKey] = []
         with lock:
             acc.written[c.key] = (status, issues, "patch")
             done += 1
             n = done
+            if on_written is not None:
+                ready.append(c.key)
+                if len(ready) >= size:
+                    part = ready[:]
+                    ready.clear()
         counter.set("write", acc.name, n)
+        if part and on_written is not None:
+            on_written(part)
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="patch") as pool:
         list(pool.map(one, todo))
+    if ready and on_written is not None:
+        on_written(ready)
 
 
 def write_feeds(

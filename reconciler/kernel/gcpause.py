@@ -22,14 +22,22 @@ def paused_gc() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def frozen_heap() -> Iterator[None]:
-    """Move every object alive now (the loaded catalog, the desired state) out of the cyclic
-    collector's reach until the block ends (``gc.freeze``): a long read that keeps allocating
-    (100,000 live listings arriving page by page, while the collector stays enabled for the
-    HTTP clients' garbage) then never rescans them in its full collections.
-    https://docs.python.org/3/library/gc.html#gc.freeze"""
+def collector_off_for_read() -> Iterator[None]:
+    """A long read that builds 100,000+ live listings while other threads allocate too: every
+    object alive at the start (the catalog, the desired state) is moved out of the collector's
+    reach (``gc.freeze``, https://docs.python.org/3/library/gc.html#gc.freeze) and the collector
+    is paused for the whole block (its collections otherwise ran over and over inside the
+    readers' JSON decoding and the normalizer, scanning the listings read so far). At the end,
+    what the block allocated is frozen as well before the collector resumes, then everything is
+    unfrozen into the oldest generation: no collection scans the new objects at once; the next
+    full collection does, as it would have."""
+    was = gc.isenabled()
     gc.freeze()
+    gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
+        if was:
+            gc.enable()
         gc.unfreeze()
