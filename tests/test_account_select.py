@@ -6,7 +6,9 @@ drifted on Amazon:
 
 - ``plan --account a`` plans only ``a``'s listings, and every call the emulator logs acts for
   ``a``'s seller; its checksum is that of ``a``'s part of the whole plan (``show --account``);
-- ``apply --account a`` writes only ``a``'s listings (``b``'s stay drifted);
+- ``apply --account a`` (by the checksum of ``a``'s part of the whole plan) writes only ``a``'s
+  listings (``b``'s stay drifted), and ``apply --account b --plan`` the whole plan then writes
+  ``b``'s;
 - a plan made for ``a`` is refused by ``apply --account b --plan``, naming both, nothing written;
 - ``b``'s credentials are never needed by ``a``'s job;
 - ``accounts --json`` lists both (they share US) as two matrix entries.
@@ -159,8 +161,13 @@ def test_plan_of_one_account_reads_and_plans_only_its_listings(agency: Any) -> N
 
 def test_apply_of_one_account_writes_only_its_listings(agency: Any) -> None:
     catalog, emu = agency
+    # the checksum of a's part of the whole plan is what a's apply re-plans
+    assert run("plan", str(catalog), "--format", "json", "--out", "all.json").exit_code == 0
+    assert run("show", "all.json", "--account", "a", "--format", "json",
+               "--out", "cut-a.json").exit_code == 0
     emu.reset_calls()
-    r = run("apply", str(catalog), "--account", "a", "--auto-approve")
+    r = run("apply", str(catalog), "--account", "a", "--auto-approve",
+            "--checksum", planned(Path("cut-a.json"))["checksum"])
     assert r.exit_code == 0, r.stderr
     assert sellers_called(emu) == {SELLERS["a"]}
     assert sellers_called(emu, WRITES) == {SELLERS["a"]}
