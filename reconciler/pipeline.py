@@ -337,7 +337,7 @@ def run_plan(
     are read and planned, and only their clients made (no other account's credentials read)."""
     desired = desired if desired is not None else load(catalog_dir, state_dir=state_dir)
     if accounts:
-        desired = select_accounts(desired, accounts, skus)
+        desired = select_accounts(desired, accounts, skus, marketplaces)
     check_targets(desired, skus, marketplaces)
     keys = targeted_keys(desired, skus, marketplaces)
     needed = {k.account for k in keys}

@@ -142,11 +142,16 @@ def test_plan_of_one_account_reads_and_plans_only_its_listings(agency: Any) -> N
     assert sellers_called(emu) == {SELLERS["a"]}  # b's seller never acted for
 
     emu.reset_calls()
-    r = run("plan", str(catalog), "--account", "b", "--marketplace", "US", "--format", "json",
-            "--out", "b.json")
+    r = run("plan", str(catalog), "--account", "b", "--format", "json", "--out", "b.json")
     assert r.exit_code == 0, r.stderr
     assert keys(planned(Path("b.json"))) == B_KEYS
     assert sellers_called(emu) == {SELLERS["b"]}
+
+    # with --marketplace, both apply: a's listings in CA
+    r = run("plan", str(catalog), "--account", "a", "--marketplace", "CA", "--format", "json",
+            "--out", "a-ca.json")
+    assert r.exit_code == 0, r.stderr
+    assert keys(planned(Path("a-ca.json"))) == {k for k in A_KEYS if k[2] == "CA"}
 
     # the whole plan holds both; its part for `a` is exactly a's plan (what plan.yml uploads
     # per account and apply.yml checks)
@@ -232,9 +237,18 @@ def test_accounts_sharing_a_marketplace_are_two_jobs(tmp_path: Path) -> None:
                                                      "SP_API_REFRESH_TOKEN_B"]
 
 
-def test_a_sku_the_account_does_not_sell_is_named(agency: Any) -> None:
-    catalog, _ = agency
-    r = run("plan", str(catalog), "--account", "b", "--sku", "A-1")
-    lines = [x for x in r.stderr.splitlines() if x.strip()]
-    assert r.exit_code == EXIT_ERROR and len(lines) == 1, r.stderr
-    assert "'A-1'" in lines[0] and "b" in lines[0]
+@pytest.mark.parametrize(("args", "named"), [
+    (("--sku", "A-1"), "'A-1'"),  # sold by a only
+    (("--marketplace", "ca"), "CA"),  # a's marketplace, not b's
+])
+def test_a_target_the_account_does_not_sell_is_named(
+    agency: Any, args: tuple[str, ...], named: str
+) -> None:
+    catalog, emu = agency
+    emu.reset_calls()
+    for cmd in (("plan",), ("apply", "--auto-approve")):
+        r = run(*cmd, str(catalog), "--account", "b", *args)
+        lines = [x for x in r.stderr.splitlines() if x.strip()]
+        assert r.exit_code == EXIT_ERROR and len(lines) == 1, r.stderr
+        assert named in lines[0] and "account(s) b" in lines[0], lines[0]
+    assert emu.calls() == []  # refused before any read

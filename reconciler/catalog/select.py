@@ -51,13 +51,17 @@ def only_accounts(desired: DesiredState, accounts: Collection[str]) -> DesiredSt
 
 
 def select_accounts(
-    desired: DesiredState, accounts: Collection[str], skus: Collection[str] = ()
+    desired: DesiredState,
+    accounts: Collection[str],
+    skus: Collection[str] = (),
+    marketplaces: Collection[str] = (),
 ) -> DesiredState:
     """``--account NAME`` (repeatable): :func:`only_accounts` of the whole catalog's desired
     state, so every listing keeps exactly the values the whole catalog gives it (stock is
     allocated across the catalog before the cut) and a plan of one account has the checksum of
-    that account's part of the whole plan. An unknown name, or a ``--sku`` the catalog has but
-    none of these accounts sells, is a user's mistake (ReconcilerError, one line)."""
+    that account's part of the whole plan. An unknown name, or a ``--sku`` or ``--marketplace``
+    the catalog has but none of these accounts sells in, is a user's mistake (ReconcilerError,
+    one line); values the catalog does not have at all are left to ``check_targets``."""
     names = list(dict.fromkeys(accounts))
     known = [a.name for a in desired.accounts]
     unknown = [n for n in names if n not in known]
@@ -68,6 +72,14 @@ def select_accounts(
             "see `reconciler accounts`"
         )
     part = only_accounts(desired, names)
+    codes = {"UK" if m.upper() == "GB" else m.upper() for m in marketplaces}
+    theirs = {m.code for a in part.accounts for m in a.marketplaces}
+    elsewhere = sorted(codes & {m.code for a in desired.accounts for m in a.marketplaces} - theirs)
+    if elsewhere:
+        raise ReconcilerError(
+            f"--marketplace {', '.join(elsewhere)} is not a marketplace of account(s) "
+            f"{', '.join(escape(n) for n in names)} (theirs: {', '.join(sorted(theirs))})"
+        )
     if skus:
         sold = {d.key.sku for d in part.listings}
         everywhere = {d.key.sku for d in desired.listings}

@@ -298,7 +298,7 @@ def apply_command(
     desired0 = load(catalog_dir, state_dir=state_dir)
     outside = 0
     if accounts:  # before the locks and the feeds: this account's only, its credentials only
-        desired0 = select_accounts(desired0, accounts, skus)
+        desired0 = select_accounts(desired0, accounts, skus, marketplaces)
         if saved is not None:
             outside = sum(1 for c in saved.changes if c.key.account not in accounts)
             saved = plan_for_accounts(saved, accounts, path=plan_file or "")
