@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.catalog.loader import load_desired
+from reconciler.catalog.select import select_accounts
 from reconciler.kernel import connstate, statedir
 from reconciler.kernel.clock import clock_margin, iso_utc
 from reconciler.kernel.destinations import operator_hosts
@@ -322,6 +323,7 @@ def run_plan(
     *,
     skus: Collection[str] = (),
     marketplaces: Collection[str] = (),
+    accounts: Collection[str] = (),
     state_dir: str,
     env: Mapping[str, str] = os.environ,
     progress: Progress | None = None,
@@ -334,8 +336,12 @@ def run_plan(
     """Load the catalog, read the live state of the targeted listings, and build the plan.
 
     The local live-state cache is always refreshed with what is read; ``refresh`` says whether
-    it may also be used instead of reading (see :func:`read_live`)."""
+    it may also be used instead of reading (see :func:`read_live`). ``accounts`` (``--account``)
+    cuts the desired state down to those accounts (:func:`select_accounts`): only their listings
+    are read and planned, and only their clients made (no other account's credentials read)."""
     desired = desired if desired is not None else load(catalog_dir, state_dir=state_dir)
+    if accounts:
+        desired = select_accounts(desired, accounts, skus, marketplaces)
     check_targets(desired, skus, marketplaces)
     keys = targeted_keys(desired, skus, marketplaces)
     needed = {k.account for k in keys}

@@ -1,6 +1,6 @@
 """`reconciler accounts [--json]`: the catalog's accounts as a GitHub Actions matrix (one job per
-account, how apply.yml and drift.yml shard; tests/test_workflows.py feeds this output to
-actionlint)."""
+account, how apply.yml and drift.yml shard, also when accounts share a marketplace;
+tests/test_workflows.py feeds this output to actionlint)."""
 
 from __future__ import annotations
 
@@ -79,20 +79,16 @@ def test_text_listing(tmp_path: Path) -> None:
     assert "2 account(s)" in r.stderr
 
 
-def test_a_marketplace_in_two_accounts_cannot_be_split_into_jobs(tmp_path: Path) -> None:
+def test_accounts_sharing_a_marketplace_are_still_one_job_each(tmp_path: Path) -> None:
+    # an agency's sellers share marketplaces: each job selects its listings with --account
     root = catalog_with(tmp_path, na2=account("A3SECONDNA0001", "NA", "SP_API_REFRESH_TOKEN_NA2",
-                                              "CA"))
+                                              "US", "CA"))
     r = run(str(root), "--json")
-    assert r.exit_code == 1
-    assert r.stdout == ""  # nothing half-written into $GITHUB_OUTPUT
-    assert "accounts share a marketplace" in r.stderr
-    # file:line of the second account's marketplace, both accounts named
-    line = next(x for x in r.stderr.splitlines() if "marketplace CA" in x)
-    text = (root / "reconciler.yaml").read_text(encoding="utf-8").splitlines()
-    lineno = next(i for i, t in enumerate(text, 1) if t.strip().startswith("na2:"))
-    assert "reconciler.yaml, line " in line
-    assert int(line.split("line ")[1].split(",")[0]) > lineno
-    assert "'na'" in line and "'na2'" in line
+    assert r.exit_code == 0, r.stderr
+    entries = json.loads(r.stdout)["include"]
+    assert [(e["account"], e["marketplaces"]) for e in entries] == [
+        ("na", "US,CA,MX"), ("eu", "UK,DE,FR"), ("na2", "US,CA")]
+    assert entries[2]["refresh_token"] == "SP_API_REFRESH_TOKEN_NA2"
 
 
 def test_a_bad_catalog_exits_1_with_its_problem_and_no_traceback(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@
 - ``RECONCILER_STATE_DIR`` pointing at a file (or below one), for every command that uses it;
 - a corrupt ``.reconciler/emulator.db`` (and ``emulator serve --db DIR``);
 - ``plan --sku NOPE-123`` / ``apply --sku NOPE``: an unknown SKU is named (with the closest SKU
-  as a hint), as is an unknown marketplace, instead of "No changes".
+  as a hint), as is an unknown marketplace or account, instead of "No changes".
 """
 
 from __future__ import annotations
@@ -169,3 +169,19 @@ def test_gb_is_uk() -> None:
     r = run("plan", CATALOG, "--sku", "SPN-WOOD-5", "--marketplace", "gb")
     assert r.exit_code == 0, r.stderr
     assert "SPN-WOOD-5 (UK)" in r.stdout
+
+
+@pytest.mark.parametrize("cmd", [("plan",), ("apply", "--auto-approve")])
+def test_unknown_account_is_an_error_that_names_it_and_the_known_ones(
+    cmd: tuple[str, ...], isolated_state: Path
+) -> None:
+    r = run(cmd[0], CATALOG, *cmd[1:], "--account", "nope")
+    one_clear_line(r, "--account 'nope'", "na, eu")
+    assert not isolated_state.exists()  # refused before any read, lock or write
+
+
+def test_show_account_not_in_the_plan(tmp_path: Path, isolated_state: Path) -> None:
+    saved = tmp_path / "plan.json"
+    assert run("plan", CATALOG, "--account", "eu", "--format", "json",
+               "--out", str(saved)).exit_code == 0
+    one_clear_line(run("show", str(saved), "--account", "na"), "account(s) eu", "--account na")

@@ -321,7 +321,7 @@ def test_a_step_exports_its_accounts_credentials_under_the_catalogs_names(
     env_log = runner.tmp / "env.jsonl"
     values = {"CREDENTIAL_REFRESH_TOKEN": "Atzr|tok", "CREDENTIAL_CLIENT_ID": "amzn1.app",
               "CREDENTIAL_CLIENT_SECRET": "sec"}
-    result = runner.run(s, CHECKSUM="ab" * 32, ACCOUNT="na", MARKETPLACES="US",
+    result = runner.run(s, CHECKSUM="ab" * 32, ACCOUNT="na",
                         FAKE_ENV_LOG=str(env_log), **values)
     assert result.returncode == 0, result.stderr
     seen = [json.loads(line) for line in env_log.read_text().splitlines()]
@@ -503,10 +503,8 @@ def test_plan_step_writes_per_account_plans(runner: Runner) -> None:
     shows = [c for c in calls[2:] if c[0] == "show"]
     per_account = {c[5]: c[6:] for c in shows}
     assert all(c[:4] == ["show", "plan.json", "--format", "json"] for c in shows)
-    assert per_account == {
-        f"plan-{acc}.json": [x for code in codes for x in ("--marketplace", code)]
-        for acc, codes in ACCOUNTS.items()
-    }
+    # each account's listings, by name: also right when accounts share a marketplace
+    assert per_account == {f"plan-{acc}.json": ["--account", acc] for acc in ACCOUNTS}
     assert (runner.work / "plan-eu.json").is_file()
 
 
@@ -589,7 +587,7 @@ def test_apply_uses_the_reviewed_checksum_when_there_is_one(runner: Runner) -> N
     (runner.work / "reviewed").mkdir()
     (runner.work / "reviewed" / "plan-eu.json").write_text(json.dumps({"checksum": "ab" * 32}))
     s = step(load("apply.yml"), "apply", "checksum")
-    result = runner.run(s, ACCOUNT="eu", MARKETPLACES="UK,DE,FR", PR="7")
+    result = runner.run(s, ACCOUNT="eu", PR="7")
     assert result.returncode == 0, result.stderr
     assert runner.outputs() == {"checksum": "ab" * 32}
     assert runner.calls() == []  # no re-plan
@@ -601,7 +599,7 @@ def test_apply_rejects_a_malformed_reviewed_checksum(runner: Runner, bad: str) -
     (runner.work / "reviewed").mkdir()
     (runner.work / "reviewed" / "plan-na.json").write_text(json.dumps({"checksum": bad}))
     s = step(load("apply.yml"), "apply", "checksum")
-    result = runner.run(s, ACCOUNT="na", MARKETPLACES="US", PR="7")
+    result = runner.run(s, ACCOUNT="na", PR="7")
     assert result.returncode == 1
     assert "malformed" in result.stdout
     assert runner.outputs() == {}
@@ -609,32 +607,30 @@ def test_apply_rejects_a_malformed_reviewed_checksum(runner: Runner, bad: str) -
 
 def test_apply_falls_back_to_a_fresh_plan(runner: Runner) -> None:
     s = step(load("apply.yml"), "apply", "checksum")
-    result = runner.run(s, ACCOUNT="na", MARKETPLACES="US,CA,MX", PR="", FAKE_CHECKSUM="f0" * 32)
+    result = runner.run(s, ACCOUNT="na", PR="", FAKE_CHECKSUM="f0" * 32)
     assert result.returncode == 0, result.stderr
     assert runner.outputs() == {"checksum": "f0" * 32}
-    mps = ["--marketplace", "US", "--marketplace", "CA", "--marketplace", "MX"]
     assert runner.calls() == [
-        ["plan", "--format", "json", "--out", "replan.json", *mps],
-        ["plan", "--format", "markdown", "--out", "replan.md", *mps],
+        ["plan", "--format", "json", "--out", "replan.json", "--account", "na"],
+        ["plan", "--format", "markdown", "--out", "replan.md", "--account", "na"],
     ]
     assert MARKER in runner.summary.read_text()
 
 
-def test_apply_step_passes_the_checksum_and_marketplaces(runner: Runner) -> None:
+def test_apply_step_passes_the_checksum_and_account(runner: Runner) -> None:
     s = step(load("apply.yml"), "apply", "Apply")
-    assert runner.run(s, CHECKSUM="abc", MARKETPLACES="UK,DE,FR").returncode == 0
-    assert runner.calls() == [["apply", "--auto-approve", "--checksum", "abc", "--marketplace",
-                               "UK", "--marketplace", "DE", "--marketplace", "FR"]]
-    assert runner.run(s, CHECKSUM="abc", MARKETPLACES="UK", FAKE_RC_APPLY="1").returncode == 1
+    assert runner.run(s, CHECKSUM="abc", ACCOUNT="eu").returncode == 0
+    assert runner.calls() == [["apply", "--auto-approve", "--checksum", "abc", "--account", "eu"]]
+    assert runner.run(s, CHECKSUM="abc", ACCOUNT="eu", FAKE_RC_APPLY="1").returncode == 1
 
 
 def test_apply_step_applies_the_reviewed_plan_file_when_there_is_one(runner: Runner) -> None:
     s = step(load("apply.yml"), "apply", "Apply")
     (runner.work / "reviewed").mkdir()
     (runner.work / "reviewed" / "plan-eu.json").write_text(json.dumps({"checksum": "ab" * 32}))
-    assert runner.run(s, CHECKSUM="ab" * 32, ACCOUNT="eu", MARKETPLACES="UK,DE").returncode == 0
+    assert runner.run(s, CHECKSUM="ab" * 32, ACCOUNT="eu").returncode == 0
     assert runner.calls() == [["apply", "--auto-approve", "--plan", "reviewed/plan-eu.json",
-                               "--marketplace", "UK", "--marketplace", "DE"]]
+                               "--account", "eu"]]
 
 
 # --------------------------------------------------------------------------- drift.yml
@@ -654,7 +650,7 @@ def test_drift_runs_every_15_minutes_incrementally() -> None:
                                                    ("1", False, "plan failed (exit 1)")])
 def test_drift_plan_step_exit_codes(runner: Runner, rc: str, ok: bool, summary: str) -> None:
     s = step(load("drift.yml"), "drift", "plan")
-    result = runner.run(s, ACCOUNT="na", MARKETPLACES="US,CA,MX", FAKE_RC_PLAN=rc)
+    result = runner.run(s, ACCOUNT="na", FAKE_RC_PLAN=rc)
     assert (result.returncode == 0) is ok
     assert runner.outputs() == {"rc": rc}
     assert runner.calls()[0][:4] == ["plan", "--refresh", "incremental", "--detailed-exitcode"]
@@ -736,9 +732,9 @@ def test_drift_apply_step_applies_by_checksum(runner: Runner) -> None:
     wf = load("drift.yml")
     s = step(wf, "drift", "apply")
     assert s["if"] == "steps.decide.outputs.apply == 'true'"
-    assert runner.run(s, CHECKSUM=STOCK_SUM, MARKETPLACES="US").returncode == 0
+    assert runner.run(s, CHECKSUM=STOCK_SUM, ACCOUNT="na").returncode == 0
     assert runner.calls() == [["apply", "--auto-approve", "--checksum", STOCK_SUM,
-                               "--marketplace", "US"]]
+                               "--account", "na"]]
 
 
 # --------------------------------------------------------------------------- consistency
@@ -832,7 +828,8 @@ def test_kubernetes_cronjob_runs_one_account_per_job(tmp_path: Path, runner: Run
         pod = spec["jobTemplate"]["spec"]["template"]["spec"]
         (container,) = pod["containers"]
         env = {e["name"]: e["value"] for e in container["env"]}
-        assert env["MARKETPLACE_CODES"] == entry["marketplaces"]
+        assert env["ACCOUNT_NAME"] == entry["account"]
+        assert cj["metadata"]["annotations"]["reconciler/marketplaces"] == entry["marketplaces"]
         # this account's credentials and state only
         assert container["envFrom"] == [
             {"secretRef": {"name": f"reconciler-credentials-{entry['account']}"}}]
@@ -840,8 +837,9 @@ def test_kubernetes_cronjob_runs_one_account_per_job(tmp_path: Path, runner: Run
         claim = volume["persistentVolumeClaim"]["claimName"]
         assert claim == f"reconciler-state-{entry['account']}"
         assert env["RECONCILER_STATE_DIR"] == container["volumeMounts"][0]["mountPath"]
-        # the container's script, with a fake reconciler: the account's marketplaces only;
-        # drift (exit 2) is a successful run, an error (exit 1) fails the Job
+        # the container's script, with a fake reconciler: the account's listings only (by name:
+        # accounts may share a marketplace); drift (exit 2) is a successful run, an error
+        # (exit 1) fails the Job
         script = runner.tmp / "job.sh"
         script.write_text(container["args"][0], encoding="utf-8")
         for rc, job_rc in (("0", 0), ("2", 0), ("1", 1)):
@@ -852,11 +850,9 @@ def test_kubernetes_cronjob_runs_one_account_per_job(tmp_path: Path, runner: Run
                      "FAKE_RC_PLAN": rc}, capture_output=True, text=True, timeout=60,
                 check=False)
             assert result.returncode == job_rc, result.stderr
-            codes = entry["marketplaces"].split(",")
             assert runner.calls() == [[
                 "plan", "--refresh", "incremental", "--detailed-exitcode", "--format", "json",
-                "--out", f"{runner.work}/plan.json",
-                *[x for c in codes for x in ("--marketplace", c)]]]
+                "--out", f"{runner.work}/plan.json", "--account", entry["account"]]]
     assert len(names) == len(entries) == 2  # one CronJob per account
 
 
@@ -982,7 +978,7 @@ def _reset_outputs(r: Runner) -> None:
 def _drift_plan(r: Runner, account: str) -> subprocess.CompletedProcess[str]:
     _reset_outputs(r)
     s = step(load("drift.yml"), "drift", "plan")
-    return r.run(s, ACCOUNT=account, MARKETPLACES=",".join(ACCOUNTS[account]))
+    return r.run(s, ACCOUNT=account)
 
 
 @pytest.mark.slow
@@ -1005,11 +1001,11 @@ def test_end_to_end_pr_plan_apply_and_stock_drift(live: Runner) -> None:
     # -- merge: per account, the reviewed checksum, then apply
     reviewed = live.work / "reviewed"
     reviewed.mkdir()
-    for account, codes in ACCOUNTS.items():
+    for account in ACCOUNTS:
         shutil.copy(live.work / f"plan-{account}.json", reviewed)
         expected = json.loads((reviewed / f"plan-{account}.json").read_text())["checksum"]
         _reset_outputs(live)
-        env = {"ACCOUNT": account, "MARKETPLACES": ",".join(codes), "PR": "1",
+        env = {"ACCOUNT": account, "PR": "1",
                "RECONCILER_AUDIT_LOG": str(live.work / "audit" / f"{account}.jsonl")}
         assert live.run(step(apply_wf, "apply", "checksum"), **env).returncode == 0
         assert live.outputs() == {"checksum": expected}
@@ -1057,7 +1053,7 @@ def test_end_to_end_pr_plan_apply_and_stock_drift(live: Runner) -> None:
     decided = live.outputs()
     assert decided["apply"] == "true", live.summary.read_text()
     result = live.run(step(drift_wf, "drift", "apply"), CHECKSUM=decided["checksum"],
-                      MARKETPLACES="US,CA,MX",
+                      ACCOUNT="na",
                       RECONCILER_AUDIT_LOG=str(live.work / "audit" / "drift-na.jsonl"))
     assert result.returncode == 0, result.stderr
     assert _drift_plan(live, "na").returncode == 0

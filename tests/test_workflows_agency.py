@@ -2,11 +2,15 @@
 catalog of twenty seller accounts feeds apply.yml and drift.yml, and actionlint accepts them
 (it type-checks every `matrix.*` the jobs use against the literal matrix). The sample catalog's
 two accounts are tested in tests/test_workflows.py; this is the same check with the real
-command's output for twenty accounts, and it fails when an entry lacks a key the jobs use."""
+command's output for twenty accounts that all SHARE their marketplaces (an agency's sellers, as
+in bench/agency.py), and it fails when an entry lacks a key the jobs use. Sharing is fine
+because every step that reads or writes Amazon selects its account's listings by name
+(``--account``), never by marketplace."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,26 +18,23 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.test_workflows import ROOT, WRITERS, actionlint, load
+from tests.test_workflows import ROOT, WRITERS, actionlint, load, step
 
-# Twenty accounts, each in marketplaces of its own (one job per account selects its listings by
-# marketplace): the first twenty of the marketplaces Amazon has, in their regions.
-MARKETPLACES = [("US", "NA"), ("CA", "NA"), ("MX", "NA"), ("BR", "NA"), ("UK", "EU"),
-                ("DE", "EU"), ("FR", "EU"), ("IT", "EU"), ("ES", "EU"), ("NL", "EU"),
-                ("SE", "EU"), ("PL", "EU"), ("BE", "EU"), ("TR", "EU"), ("JP", "FE"),
-                ("AU", "FE"), ("SG", "FE"), ("IN", "EU"), ("AE", "EU"), ("SA", "EU")]
+# Twenty sellers of one agency, all on the same North American marketplaces.
+ACCOUNTS = 20
+MARKETPLACES = ("US", "CA", "MX")
 
 
 def agency_catalog(root: Path) -> None:
     accounts = {
         f"s{i:02d}": {
-            "seller_id": f"AGENCY{i:04d}SELLER", "region": region, "endpoint": "production",
+            "seller_id": f"AGENCY{i:04d}SELLER", "region": "NA", "endpoint": "production",
             "credentials": {"refresh_token": f"env/SP_API_REFRESH_TOKEN_S{i:02d}",
                             "client_id": "env/LWA_APP_ID",
                             "client_secret": "env/LWA_CLIENT_SECRET"},
-            "marketplaces": {code: {}},
+            "marketplaces": {code: {} for code in MARKETPLACES},
         }
-        for i, (code, region) in enumerate(MARKETPLACES, start=1)
+        for i in range(1, ACCOUNTS + 1)
     }
     (root / "skus").mkdir(parents=True)
     (root / "reconciler.yaml").write_text(
@@ -60,9 +61,9 @@ def test_a_twenty_account_matrix_feeds_a_workflow_actionlint_accepts(
     matrix = accounts_json(catalog)
     entries = matrix["include"]
     assert isinstance(entries, list)
-    assert [e["account"] for e in entries] == [f"s{i:02d}" for i in range(1, 21)]
-    assert [e["marketplaces"] for e in entries] == [c for c, _ in MARKETPLACES]
-    assert len({e["refresh_token"] for e in entries}) == 20  # each account its own secret
+    assert [e["account"] for e in entries] == [f"s{i:02d}" for i in range(1, ACCOUNTS + 1)]
+    assert {e["marketplaces"] for e in entries} == {",".join(MARKETPLACES)}  # all shared
+    assert len({e["refresh_token"] for e in entries}) == ACCOUNTS  # each its own secret
     wf = load(name)
     wf["jobs"][WRITERS[name]]["strategy"]["matrix"] = matrix
     repo = tmp_path / "repo"
@@ -81,3 +82,27 @@ def test_a_twenty_account_matrix_feeds_a_workflow_actionlint_accepts(
     result = actionlint(target, cwd=repo)
     assert result.returncode != 0
     assert 'property "refresh_token" is not defined' in result.stdout
+
+
+
+@pytest.mark.parametrize("name", sorted(WRITERS))
+def test_a_per_account_job_selects_its_account_by_name_not_by_marketplace(name: str) -> None:
+    """With shared marketplaces, `--marketplace` would select the other accounts' listings too
+    (and need their credentials): every plan and apply of a per-account job names the account."""
+    calls = 0
+    for s in load(name)["jobs"][WRITERS[name]]["steps"]:
+        run = s.get("run", "")
+        assert "--marketplace" not in run, s.get("name")
+        for line in run.splitlines():
+            if re.search(r"\breconciler (plan|apply)\b", line):
+                calls += 1
+                assert '"${args[@]}"' in line.split(), line
+                assert 'args=(--account "$ACCOUNT")' in run, s.get("name")
+    assert calls >= 2
+
+
+def test_the_reviewed_plan_of_each_account_is_cut_by_account() -> None:
+    run = step(load("plan.yml"), "plan", "plan")["run"]
+    assert "--marketplace" not in run
+    (cut,) = [line for line in run.splitlines() if 'plan-$account.json' in line]
+    assert '--account "$account"' in cut

@@ -5,9 +5,12 @@ quotas per seller account): `--json` prints the accounts as a GitHub Actions mat
 ``{"include": [{"account": "na", "region": "NA", "endpoint": "production",
 "marketplaces": "US,CA,MX", "refresh_token": "SP_API_REFRESH_TOKEN", ...}, ...]}`` on one line,
 for ``strategy.matrix: ${{ fromJSON(needs.accounts.outputs.matrix) }}`` (apply.yml, drift.yml)
-or a Kubernetes CronJob per account. ``refresh_token``, ``client_id`` and ``client_secret`` are the
-NAMES of the environment variables the account's credentials are read from (its ``env/NAME``
-references), never values: this command reads no credential.
+or a Kubernetes CronJob per account. Each job selects its listings with ``--account NAME``
+(`plan`, `apply`, `show`), so accounts that share a marketplace (an agency's sellers, all on
+US) still run as separate jobs; ``marketplaces`` is informational. ``refresh_token``,
+``client_id`` and ``client_secret`` are the NAMES of the environment variables the account's
+credentials are read from (its ``env/NAME`` references), never values: this command reads no
+credential, and a job needs only its own account's.
 
 The catalog is validated as by `reconciler validate`; a bad catalog exits 1 with its problems.
 """
@@ -20,7 +23,6 @@ from typing import Any
 import click
 
 from reconciler.catalog.loader import load
-from reconciler.catalog.raw import Doc
 from reconciler.catalog.settings import read_config
 from reconciler.kernel.credentials import variable_of
 from reconciler.kernel.errors import CatalogError, Problem
@@ -37,8 +39,9 @@ MAX_MATRIX_JOBS = 256
 
 def matrix_entry(account: Account) -> dict[str, str]:
     """One account as a matrix entry: what a per-account job needs to select its listings
-    (``--marketplace`` codes) and to map its credentials (the variables' names); ``endpoint``
-    tells whether it needs any (``emulator`` needs none)."""
+    (``--account`` with the name; ``marketplaces`` for people to read) and to map its
+    credentials (the variables' names); ``endpoint`` tells whether it needs any (``emulator``
+    needs none)."""
     creds = account.credentials
     return {
         "account": account.name,
@@ -49,26 +52,6 @@ def matrix_entry(account: Account) -> dict[str, str]:
         "client_id": variable_of(creds.client_id),
         "client_secret": variable_of(creds.client_secret),
     }
-
-
-def shared_marketplaces(accounts: tuple[Account, ...], config: Doc) -> list[Problem]:
-    """A marketplace configured in two accounts: a per-account job selects its listings with
-    ``--marketplace CODE``, which would then also select the other account's listings."""
-    owner: dict[str, str] = {}
-    problems: list[Problem] = []
-    for a in accounts:
-        for m in a.marketplaces:
-            first = owner.setdefault(m.code, a.name)
-            if first != a.name:
-                ref = config.ref("accounts", a.name, "marketplaces", m.code, key=True)
-                problems.append(Problem(
-                    ref.file, ref.line, ref.column,
-                    f"marketplace {m.code} is in accounts {first!r} and {a.name!r}: one job per "
-                    "account selects its listings by marketplace (--marketplace), so these two "
-                    "accounts cannot run as separate jobs; run them in one job "
-                    "(reconciler plan/apply without --marketplace)",
-                ))
-    return problems
 
 
 def github_matrix(accounts: tuple[Account, ...]) -> dict[str, Any]:
@@ -90,8 +73,9 @@ def accounts(catalog_dir: str, as_json: bool) -> None:
     \b
     In a workflow:
       matrix=$(reconciler accounts --json)  ->  strategy.matrix: ${{ fromJSON(...) }}
-    Each entry names the account's marketplaces (for --marketplace) and the environment
-    variables its credentials are read from (refresh_token, client_id, client_secret).
+    Each job runs `reconciler plan/apply --account NAME` (accounts may share a marketplace).
+    Each entry names the account, its marketplaces and the environment variables its
+    credentials are read from (refresh_token, client_id, client_secret).
     """
     # only the accounts are listed: reconciler.yaml is read and checked, the SKUs are not (a
     # product type cache still to be pulled for a new marketplace is the plan's business)
@@ -100,10 +84,6 @@ def accounts(catalog_dir: str, as_json: bool) -> None:
     accounts = read_config(raw.config, config_problems).accounts
     if config_problems:
         raise CatalogError(config_problems)
-    problems = shared_marketplaces(accounts, raw.config)
-    if problems:
-        raise CatalogError(problems, summary="accounts share a marketplace: they cannot run "
-                           "as one job per account")
     if as_json:
         if len(accounts) > MAX_MATRIX_JOBS:
             raise CatalogError(

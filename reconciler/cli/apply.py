@@ -2,7 +2,9 @@
 
 Order of a run (so the plan a run writes is the plan it checked):
 
-1. load the catalog (to learn its accounts) and take each account's lock (``lock.py``);
+1. load the catalog (to learn its accounts) and take each account's lock (``lock.py``); with
+   ``--account NAME`` only that account is locked, settled, read and written, with only its
+   credentials (one job per account, also when accounts share a marketplace);
 2. wait for feeds an earlier, interrupted run left in flight (``feedrun.settle_journal``);
 3. re-plan against live state. What was reviewed is the plan's intent (the writes: per listing
    the fields set and their new values, the creates and the deletes), and its checksum covers
@@ -41,6 +43,7 @@ from reconciler.apply import feeds as feedrun
 from reconciler.apply.outcome import ApplyReport
 from reconciler.apply.run import STRATEGIES, apply_plan
 from reconciler.apply.verify import check_stale
+from reconciler.catalog.select import select_accounts
 from reconciler.kernel import connstate
 from reconciler.kernel.errors import (
     ApprovalRequiredError,
@@ -54,7 +57,7 @@ from reconciler.plan.reviewed import Reconciled
 from reconciler.plan.value import Plan
 
 from .common import catalog_argument, err, out, state_dir_for, use_color
-from .show import load_plan_file
+from .show import load_plan_file, plan_for_accounts
 
 COMMANDS = ("apply_command",)
 
@@ -122,9 +125,10 @@ def _against_review(
     if checksum is not None and checksum != today.checksum:
         raise PlanError(
             f"checksum {checksum[:12]}… is not the checksum of today's plan "
-            f"({today.checksum[:12]}…): it is mistyped, belongs to another plan, or the catalog "
-            "or Amazon changed since the review. A checksum can't tell which writes were "
-            "reviewed, so nothing was applied: apply the saved plan with `--plan FILE` (it "
+            f"({today.checksum[:12]}…): it is mistyped, belongs to another plan (or to other "
+            "--account/--marketplace/--sku targets), or the catalog or Amazon changed since the "
+            "review. A checksum can't tell which writes were reviewed, so nothing was "
+            "applied: apply the saved plan with `--plan FILE` (it "
             "applies the reviewed writes that still hold), or plan and review again"
         )
     return Reconciled(today, (), ())
@@ -132,7 +136,8 @@ def _against_review(
 
 def _report_left(rec: Reconciled) -> None:
     if rec.outside:
-        err(f"{rec.outside} reviewed listing(s) outside --sku/--marketplace were not applied")
+        err(f"{rec.outside} reviewed listing(s) outside --sku/--marketplace/--account were not "
+            "applied")
     if not rec.left:
         return
     err(
@@ -242,6 +247,14 @@ def _write_audit(
     multiple=True,
     help="Only this marketplace code, e.g. CA (repeatable).",
 )
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    metavar="NAME",
+    help="Only this account's listings, with its credentials only (repeatable): one job per "
+    "account, also when accounts share a marketplace (`reconciler accounts`).",
+)
 @click.option("--force", is_flag=True, help="Apply even when a safety threshold trips.")
 @click.option(
     "--verify-timeout",
@@ -264,6 +277,7 @@ def apply_command(
     strategy: str | None,
     skus: tuple[str, ...],
     marketplaces: tuple[str, ...],
+    accounts: tuple[str, ...],
     force: bool,
     verify_timeout: float | None,
     feed_timeout: float | None,
@@ -282,6 +296,12 @@ def apply_command(
     state_dir = state_dir_for(catalog_dir)
     saved = load_plan_file(plan_file) if plan_file else None
     desired0 = load(catalog_dir, state_dir=state_dir)
+    outside = 0
+    if accounts:  # before the locks and the feeds: this account's only, its credentials only
+        desired0 = select_accounts(desired0, accounts, skus, marketplaces)
+        if saved is not None:
+            outside = sum(1 for c in saved.changes if c.key.account not in accounts)
+            saved = plan_for_accounts(saved, accounts, path=plan_file or "")
     # where the audit line goes, checked before anything is written (the catalog's path is
     # confined to the catalog)
     where = audit.audit_path(desired0.apply, env, root=catalog_dir)
@@ -305,6 +325,7 @@ def apply_command(
         )
         try:
             rec = _against_review(run, saved, checksum, skus, marketplaces)
+            rec = replace(rec, outside=rec.outside + outside)
             _apply_run(
                 run,
                 rec,

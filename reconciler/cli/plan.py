@@ -143,6 +143,11 @@ targeting = [
         metavar="CODE",
         help="Only this marketplace, e.g. US or DE (repeatable).",
     ),
+    click.option(
+        "--account", "accounts", multiple=True, metavar="NAME",
+        help="Only this account's listings, read with its credentials only (repeatable): one "
+        "job per account, also when accounts share a marketplace (`reconciler accounts`).",
+    ),
 ]
 
 
@@ -189,6 +194,7 @@ def plan(
     detailed_exitcode: bool,
     skus: tuple[str, ...],
     marketplaces: tuple[str, ...],
+    accounts: tuple[str, ...],
     force: bool,
     validate_remote: bool,
     refresh: str,
@@ -208,6 +214,7 @@ def plan(
             catalog_dir,
             skus=skus,
             marketplaces=marketplaces,
+            accounts=accounts,
             state_dir=state_dir,
             progress=advance,
             on_read_start=start,

@@ -5,13 +5,17 @@ A saved plan renders exactly as `plan` rendered it in the same run: `show plan.j
 markdown` is byte for byte `plan --format markdown`, so the PR comment can be made from the very
 JSON plan apply will check (one read of Amazon for both). ``--marketplace`` cuts the plan down to
 some marketplaces (``Plan.where``): plan.yml writes each account's plan that way, with the
-checksum a plan targeted at those marketplaces has.
+checksum a plan targeted at those marketplaces has. ``--account`` cuts it down to some accounts
+(plan.yml writes each account's plan that way, even when accounts share a marketplace): its
+checksum and render are those of ``plan --account``.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Collection
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -53,6 +57,23 @@ def load_plan_file(path: str) -> Plan:
         raise PlanError(f"{path}: {e}") from None
 
 
+def plan_for_accounts(plan: Plan, accounts: Collection[str], *, path: str) -> Plan:
+    """The part of ``plan`` about ``accounts`` (``show --account``, ``apply --plan FILE
+    --account``), which records them as its accounts: its checksum and render are those of
+    ``plan --account``. A plan that does not cover one of them (a plan records its accounts)
+    is refused: it reviewed none of that account's writes."""
+    names = list(dict.fromkeys(accounts))
+    missing = [a for a in names if plan.accounts and a not in plan.accounts]
+    if missing:
+        raise PlanError(
+            f"{path} is the plan of account(s) {', '.join(plan.accounts)}, not of --account "
+            f"{', '.join(missing)}: use that account's own plan (`reconciler plan --account "
+            f"{missing[0]} --format json --out FILE`)"
+        )
+    part = plan.where(lambda key, _code: key.account in names)
+    return replace(part, accounts=tuple(a for a in plan.accounts if a in names) or tuple(names))
+
+
 def _marketplace_filter(codes: tuple[str, ...]) -> set[str]:
     wanted = set()
     for code in codes:
@@ -78,6 +99,10 @@ def _marketplace_filter(codes: tuple[str, ...]) -> set[str]:
     help="Only this marketplace's listings, e.g. US (repeatable).",
 )
 @click.option(
+    "--account", "accounts", multiple=True, metavar="NAME",
+    help="Only this account's listings (repeatable): the plan `plan --account NAME` makes.",
+)
+@click.option(
     "--color/--no-color", default=None,
     help="Colour the text output (default: on a TTY, and never with NO_COLOR set).",
 )
@@ -86,6 +111,7 @@ def show(
     fmt: str,
     out_file: str | None,
     marketplaces: tuple[str, ...],
+    accounts: tuple[str, ...],
     color: bool | None,
 ) -> None:
     """Render the plan saved in PLAN.json (from `plan --format json --out PLAN.json`).
@@ -97,4 +123,6 @@ def show(
     plan = load_plan_file(plan_file)
     if wanted:
         plan = plan.where(lambda key, code: code in wanted or key.marketplace_id in wanted)
+    if accounts:
+        plan = plan_for_accounts(plan, accounts, path=plan_file)
     emit_plan(plan, fmt, out_file, color=use_color(sys.stdout, color) and not out_file)
