@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,7 +29,7 @@ from reconciler.kernel import connstate, statedir
 from reconciler.kernel.clock import clock_margin, iso_utc
 from reconciler.kernel.destinations import operator_hosts
 from reconciler.kernel.errors import CatalogError, Problem, ReconcilerError
-from reconciler.kernel.gcpause import collector_off_for_read
+from reconciler.kernel.gcpause import ReadHeap
 from reconciler.kernel.model import (
     Account,
     DesiredListing,
@@ -141,6 +142,9 @@ class LazyDigests(dict[ListingKey, str]):
         return value
 
 
+CACHE_BATCH = 200  # listings a full read writes to the live cache in one transaction
+
+
 def _now_iso() -> str:
     return iso_utc(datetime.now(timezone.utc) - clock_margin())
 
@@ -190,13 +194,14 @@ def read_live(
 
     live: dict[ListingKey, LiveListing | None] = {}
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="normalize")
+    heap = ReadHeap()
     pending: list[Future[None]] = []
 
     def process(account: str, mp_id: str, items: dict[str, Item | None]) -> None:
         mp = mps[(account, mp_id)]
         # no paused_gc() per page: re-enabling the collector after every 20 listings made it
-        # run at once (the allocations made while paused count), scanning the whole heap; it
-        # is off for the whole read instead (collector_off_for_read below)
+        # run at once (the allocations made while paused count), scanning the whole heap; what
+        # was read is frozen out of its reach instead (ReadHeap)
         for sku, item in items.items():
             key = ListingKey(account, sku, mp_id)
             if known is not None and key in known:
@@ -205,6 +210,7 @@ def read_live(
             live[key] = have
             if builder is not None:
                 builder.add(key, have)
+        heap.tick()
 
     def hand_over(account: str, mp_id: str, items: dict[str, Item | None]) -> None:
         pending.append(worker.submit(process, account, mp_id, items))
@@ -251,20 +257,35 @@ def read_live(
                     progress(len(skus) - len(stale))
                 hand_over(account, mp_id, {s: items.get(s) for s in skus})
                 return items
-        items = read_listings(
-            client,
-            mp_id,
-            skus,
-            progress=progress,
-            on_found=lambda found: hand_over(account, mp_id, found),
-        )
+        # The cache is written as the pages arrive, CACHE_BATCH listings at a time: written
+        # at the end of each marketplace's read, every seller's 2,000+ listings were encoded
+        # at once and the GIL-bound stall held up every seller's searches (issue 19).
+        batch: dict[str, Item | None] = {}
+        lock = threading.Lock()
+
+        def store(found: dict[str, Item | None], last: bool = False) -> None:
+            if cache is None:
+                return
+            with lock:
+                batch.update(found)
+                if not batch or (len(batch) < CACHE_BATCH and not last):
+                    return
+                part = dict(batch)
+                batch.clear()
+            cache.put_many(account, mp_id, part, started)
+            cache.set_catalog_digests(
+                account, mp_id, {s: digests[ListingKey(account, s, mp_id)] for s in part}
+            )
+
+        def found(page: dict[str, Item | None]) -> None:
+            hand_over(account, mp_id, page)
+            store(page)
+
+        items = read_listings(client, mp_id, skus, progress=progress, on_found=found)
         modes[(account, mp_id)] = "full"
         counts["fresh"] += len(items)
         if cache is not None:
-            cache.put_many(account, mp_id, items, started)
-            cache.set_catalog_digests(
-                account, mp_id, {s: digests[ListingKey(account, s, mp_id)] for s in skus}
-            )
+            store({}, last=True)
             cache.mark_full_read(account, mp_id, started)
         return items
 
@@ -272,10 +293,7 @@ def read_live(
         for mp_id, skus in sorted(by_account[account].items()):
             read_one(account, mp_id, skus)
 
-    # The collector is off for the read and its normalizing: the live listings arriving
-    # (millions of small acyclic objects) made its collections run over and over inside the
-    # readers' JSON decoding and the normalizer (issue 19's profile).
-    with collector_off_for_read():
+    with heap:
         try:
             if by_account:
                 with ThreadPoolExecutor(
