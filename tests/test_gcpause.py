@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from reconciler.kernel.gcpause import ReadHeap
+from reconciler.kernel.gcpause import ReadHeap, paused_gc
 
 
 class _Cycle:
@@ -35,3 +35,24 @@ def test_read_heap_freezes_at_most_every_interval_and_unfreezes_at_the_end() -> 
         gc.collect()
         assert ref() is None
     assert gc.get_freeze_count() == 0
+
+
+def test_paused_gc_hands_its_objects_to_the_oldest_generation_without_a_scan() -> None:
+    """After a paused block, what it allocated is not left in the youngest generation (the
+    next allocation would have scanned it all at once), and is still collected when garbage."""
+    gc.unfreeze()
+    gc.collect()
+    with paused_gc():
+        made = [[i] for i in range(50_000)]
+        cycle = _Cycle()
+        ref = weakref.ref(cycle)
+        assert gc.get_count()[0] >= 50_000
+    assert gc.isenabled()
+    probe = [[0] for _ in range(1_000)]  # allocations after the block: collections may run
+    assert probe
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert id(made) in oldest and id(made[-1]) in oldest
+    assert gc.get_freeze_count() == 0
+    del cycle, made
+    gc.collect()
+    assert ref() is None
