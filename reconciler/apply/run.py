@@ -36,6 +36,7 @@ from reconciler.apply.outcome import PENDING, ApplyReport, ListingOutcome
 from reconciler.apply.state import AccountRun, Progress, ProgressCounter
 from reconciler.apply.verifier import Verifier
 from reconciler.kernel.errors import ApiError, ReconcilerError
+from reconciler.kernel.gcpause import frozen_heap
 from reconciler.kernel.model import DesiredListing, DesiredState, Issue, ListingKey, LiveListing
 from reconciler.kernel.redact import redact
 from reconciler.plan.change import Change
@@ -148,10 +149,11 @@ def apply_plan(
             acc.bug = e
 
     threads = [threading.Thread(target=run, args=(a,), name=f"apply-{a.name}") for a in accounts]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with frozen_heap():
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     return _report(plan, chosen, why, accounts, desired_by_key, clients)
 
 
