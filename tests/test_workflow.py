@@ -20,6 +20,7 @@ from reconciler.kernel.model import ListingKey
 from reconciler.live.cache import LiveCache
 from reconciler.pipeline import close_clients, load, open_clients, run_plan
 from reconciler.spapi.connect import close_embedded_emulators, embedded_emulator
+from tests.emulator_support import quick_embedded_emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "catalog"
@@ -28,9 +29,12 @@ WRITES = {"patchListingsItem", "putListingsItem", "deleteListingsItem", "createF
 
 
 @pytest.fixture(autouse=True)
-def _no_clock_margin(monkeypatch: pytest.MonkeyPatch) -> Any:
+def _no_clock_margin(monkeypatch: pytest.MonkeyPatch, isolated_state: Path) -> Any:
     # The 2-minute skew margin would re-read everything seeded a moment ago.
     monkeypatch.setenv("RECONCILER_CLOCK_MARGIN_SECONDS", "0")
+    # the embedded emulator without Amazon's write visibility delay (2 s of wall per converge):
+    # these tests read after writes that are done, they do not test the delay
+    quick_embedded_emulator(isolated_state, monkeypatch, write_delay_s=0.0)
     yield
     close_embedded_emulators()
 
