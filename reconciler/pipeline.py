@@ -247,6 +247,12 @@ def read_live(
                 stale = sorted((set(need) - set(cached)) | (changed & set(need)))
                 fresh = read_listings(client, mp_id, stale, progress=progress) if stale else {}
                 items: dict[str, Item | None] = {**cached, **from_amazon, **fresh}
+                # The mark moves past Amazon's edits below: a plan's "unchanged" outcome of an
+                # edited listing goes now, not only when a plan records outcomes after this
+                # read, else the next read (whose lastUpdatedAfter no longer returns the edit)
+                # would count the listing unchanged without diffing it
+                if from_amazon:
+                    cache.record_outcomes(account, mp_id, {}, from_amazon)
                 cache.put_many(account, mp_id, {**from_amazon, **fresh}, started)
                 cache.set_catalog_digests(account, mp_id, sku_digests)
                 cache.mark_incremental_read(account, mp_id, started)

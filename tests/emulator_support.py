@@ -142,3 +142,22 @@ def stop_server(proc: subprocess.Popen[str]) -> None:
             proc.wait()
     if proc.stderr is not None:
         proc.stderr.close()
+
+
+def quick_embedded_emulator(state_dir: str | Path, monkeypatch: Any, **config: Any) -> Emulator:
+    """The embedded emulator of ``state_dir`` as ``embedded_emulator`` makes it (the embedded
+    time scale, the demo seed) with ``config`` on top, e.g. ``feed_processing_s=30.0`` for a
+    test that does not test Amazon's time. Registered for the test only (``monkeypatch``)."""
+    import os
+
+    from reconciler.emulator.demo import demo_seed
+    from reconciler.spapi import connect
+
+    Path(state_dir).mkdir(parents=True, exist_ok=True)
+    emu = Emulator(
+        str(Path(state_dir) / connect.EMULATOR_DB),
+        EmulatorConfig(time_scale=connect.EMBEDDED_TIME_SCALE, **config),
+    )
+    emu.seed(demo_seed())
+    monkeypatch.setitem(connect._emulators, os.path.realpath(state_dir), emu)
+    return emu

@@ -38,6 +38,10 @@ SECRETS = {
     "LWA_CLIENT_SECRET": "amzn1.oa2-cs.v1.CLITEST-client-secret-abcdef",
 }
 
+# Nothing here tests Amazon's time: no write visibility delay, and a feed spends 0.2 s of wall
+# queued and processing (still polled through IN_QUEUE/IN_PROGRESS) instead of 3 s.
+QUICK = EmulatorConfig(time_scale=100.0, write_delay_s=0.0, feed_processing_s=20.0)
+
 
 @pytest.fixture()
 def setup(tmp_path: Path, isolated_state: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
@@ -49,7 +53,7 @@ def setup(tmp_path: Path, isolated_state: Path, monkeypatch: pytest.MonkeyPatch)
     desired = load(catalog)
     # the embedded emulator of this state dir: our drifted seed (no demo seed), time-scaled
     isolated_state.mkdir(parents=True, exist_ok=True)
-    emu = Emulator(str(isolated_state / "emulator.db"), EmulatorConfig(time_scale=100.0))
+    emu = Emulator(str(isolated_state / "emulator.db"), QUICK)
     emu.seed(au.drifted_seed(desired, missing_every=4))
     monkeypatch.setitem(connect._emulators, os.path.realpath(isolated_state), emu)
     monkeypatch.chdir(tmp_path)
@@ -211,9 +215,8 @@ def test_sample_catalog_against_drifted_emulator(
 
     desired = load(SAMPLE_CATALOG)
     isolated_state.mkdir(parents=True, exist_ok=True)
-    # the embedded emulator of this state dir, time-scaled so the test is quick (Amazon's
-    # feed processing and write delays: 3 s and 1.2 s)
-    emu = Emulator(str(isolated_state / "emulator.db"), EmulatorConfig(time_scale=100.0))
+    # the embedded emulator of this state dir, quick (QUICK)
+    emu = Emulator(str(isolated_state / "emulator.db"), QUICK)
     seed = build_seed(desired)
     # feeds are owned by the token's seller: give the EU account its own refresh token
     eu_token = "Atzr|sample-eu-refresh-token"

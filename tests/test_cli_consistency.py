@@ -25,6 +25,7 @@ from click.testing import CliRunner, Result
 from reconciler.apply import audit
 from reconciler.cli import main
 from reconciler.spapi.connect import close_embedded_emulators
+from tests.emulator_support import quick_embedded_emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "catalog"
@@ -236,7 +237,11 @@ def test_record_says_whether_the_catalog_was_dirty(repo: Path) -> None:
     assert outside["git_dirty"] is None
 
 
-def test_apply_writes_actor_and_dirty_flag(tmp_path: Path) -> None:
+def test_apply_writes_actor_and_dirty_flag(
+    tmp_path: Path, isolated_state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the embedded emulator without the write visibility delay (not what this test is about)
+    quick_embedded_emulator(isolated_state, monkeypatch, write_delay_s=0.0)
     log = tmp_path / "audit.jsonl"
     r = run("apply", str(CATALOG), "--sku", "ssnm001", "--auto-approve",
             env={"GITHUB_ACTOR": "octocat", "RECONCILER_AUDIT_LOG": str(log)})

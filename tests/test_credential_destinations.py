@@ -215,7 +215,8 @@ def test_operator_hosts_are_parsed_from_the_environment_only() -> None:
 def proxied(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Emulator]:
     """The operator's proxy host (and Amazon's LWA host the proxy setup still uses for tokens),
     answered in-process by an emulator: these requests never reach the network."""
-    emu = Emulator(str(tmp_path / "proxy.db"), EmulatorConfig(time_scale=50.0))
+    # no write visibility delay (2.4 s of wall at this scale): only where requests go is tested
+    emu = Emulator(str(tmp_path / "proxy.db"), EmulatorConfig(time_scale=50.0, write_delay_s=0.0))
     # Amazon (and the strict emulator) binds a refresh token to the seller who authorized it
     emu_auth.register_refresh_token(emu, SECRETS["SP_API_REFRESH_TOKEN"], seller_id=au.SELLER)
     served = EmulatorTransport(emu)

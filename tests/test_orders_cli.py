@@ -14,12 +14,14 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import main
 from reconciler.emulator import orders_gen
 from reconciler.emulator import orders_store as emu_orders
 from reconciler.spapi.connect import close_embedded_emulators, embedded_emulator
+from tests.emulator_support import quick_embedded_emulator
 
 CATALOG = str(Path(__file__).resolve().parent.parent / "catalog")
 
@@ -28,10 +30,14 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-def test_pull_route_confirm_on_the_sample_catalog(tmp_path: Path) -> None:
+def test_pull_route_confirm_on_the_sample_catalog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     state_dir = os.environ["RECONCILER_STATE_DIR"]
     try:
-        emu = embedded_emulator(state_dir)
+        # the confirmation feeds take 0.5 s each instead of 5 s (nothing here tests time)
+        emu = quick_embedded_emulator(state_dir, monkeypatch, feed_processing_s=30.0)
+        assert embedded_emulator(state_dir) is emu
         ids = orders_gen.generate(emu, 24, ("US", "CA", "UK", "DE"), seed=11)
         assert len(ids) == 24
 

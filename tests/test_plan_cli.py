@@ -27,6 +27,7 @@ from reconciler.emulator import demo as demo_mod
 from reconciler.plan.patches import listing_request
 from reconciler.plan.value import Plan
 from reconciler.spapi.connect import close_embedded_emulators, embedded_emulator
+from tests.emulator_support import quick_embedded_emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "catalog"
@@ -96,7 +97,11 @@ def test_mli_seed_case_matches_amazons_guide(
     }
 
 
-def test_drift_exits_2_and_noop_exits_0_without_writes(isolated_state: Path) -> None:
+def test_drift_exits_2_and_noop_exits_0_without_writes(
+    isolated_state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the embedded emulator without the write visibility delay (not what this test is about)
+    quick_embedded_emulator(isolated_state, monkeypatch, write_delay_s=0.0)
     r = run("plan", str(CATALOG), "--detailed-exitcode")
     assert r.exit_code == 2, r.output
     r = run("apply", str(CATALOG), "--auto-approve")

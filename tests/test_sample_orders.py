@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import main
 from reconciler.spapi.connect import close_embedded_emulators
+from tests.emulator_support import quick_embedded_emulator
 
 CATALOG = Path(__file__).resolve().parent.parent / "catalog"
 
@@ -25,7 +26,12 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-def test_the_sample_routes_most_orders_and_confirms_them(tmp_path: Path) -> None:
+def test_the_sample_routes_most_orders_and_confirms_them(
+    tmp_path: Path, isolated_state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the embedded emulator the commands open, with 0.5 s confirmation feeds instead of 5 s
+    # (nothing here tests time)
+    quick_embedded_emulator(isolated_state, monkeypatch, feed_processing_s=30.0)
     try:
         r = run("emulator", "orders", str(CATALOG), "--count", "60", "--seed", "3")
         assert r.exit_code == 0, r.output

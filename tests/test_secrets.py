@@ -159,7 +159,9 @@ def check_everything(r: Result, tmp_path: Path, state: Path, amazon: Amazon) -> 
 
 
 def test_plan_and_apply_leave_no_secret_anywhere(tmp_path: Path, isolated_state: Path) -> None:
-    amazon, cat = setup(tmp_path, EmulatorConfig(time_scale=100.0))
+    # no write visibility delay, 0.2 s feeds: what is tested is where secrets end up, not time
+    amazon, cat = setup(tmp_path, EmulatorConfig(time_scale=100.0, write_delay_s=0.0,
+                                                 feed_processing_s=20.0))
     outputs: list[Result] = []
     try:
         with running(amazon.emu) as url:

@@ -97,7 +97,9 @@ def emu(isolated_state: Path, monkeypatch: pytest.MonkeyPatch,
     """The embedded emulator of the test's state dir: the demo's live state without CB-OAK-L
     in FR (so approving its translation creates it)."""
     isolated_state.mkdir(parents=True, exist_ok=True)
-    e = Emulator(str(isolated_state / "emulator.db"), EmulatorConfig(time_scale=100.0))
+    # no write visibility delay (1.2 s of wall per apply at this scale): not tested here
+    e = Emulator(str(isolated_state / "emulator.db"),
+                 EmulatorConfig(time_scale=100.0, write_delay_s=0.0))
     seed = demo_seed()
     eu = seed["sellers"][EU_SELLER]
     eu["listings"] = [x for x in eu["listings"]
