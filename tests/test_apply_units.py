@@ -223,3 +223,25 @@ def test_wait_all_hands_each_feed_over_as_soon_as_it_is_terminal(tmp_path: Path)
     assert seen[0][3] == ["F2", "F3"] and seen[1][3] == ["F3"] and seen[2][3] == ["F3"]
     assert [r.feed_id for r in res] == ["F1", "F2", "F3"]
     assert [r.status for r in res] == ["DONE", "DONE", "IN_QUEUE"]
+
+
+def test_visibility_lag_times_later_polls_into_the_learnt_window() -> None:
+    from reconciler.apply.verify import VisibilityLag, poll_delay
+
+    lag = VisibilityLag()
+    assert lag.delay(4, 9.35, 5.0) == poll_delay(4, 5.0)  # nothing learnt: the back-off
+    lag.learn([(0.0, 40), (0.6, 40), (1.85, 40), (4.35, 40), (9.35, 3)])  # never all decided
+    assert lag.window is None
+    lag.learn([(0.0, 40), (0.6, 40), (1.85, 40), (4.35, 40), (9.35, 3), (14.35, 0)])
+    assert lag.window == (9.35, 14.35)
+    # before the window: never past its start; inside: a quarter of its width; after: back-off
+    assert lag.delay(3, 4.35, 5.0) == 5.0
+    assert lag.delay(3, 6.0, 5.0) == 9.35 - 6.0
+    assert lag.delay(4, 9.35, 5.0) == 1.25
+    assert lag.delay(9, 15.0, 5.0) == 5.0
+    # a narrower window replaces it, a wider one does not
+    lag.learn([(0.0, 9), (9.35, 2), (10.6, 0)])
+    assert lag.window == (9.35, 10.6)
+    lag.learn([(0.0, 9), (5.0, 2), (15.0, 0)])
+    assert lag.window == (9.35, 10.6)
+    assert lag.delay(5, 9.5, 5.0) == 5.0 / 8  # at least interval/8 apart

@@ -66,6 +66,7 @@ class Verifier:
         self.cancelled = threading.Event()
         self.futures: list[Future[Verified]] = []
         self.pool: ThreadPoolExecutor | None = None
+        self.lag = verify.VisibilityLag()  # when the account's writes become visible
 
     def start(self, keys: Collection[ListingKey]) -> None:
         """Verify the listings among ``keys`` that were written (status ``submitted``)."""
@@ -111,7 +112,8 @@ class Verifier:
             raise Cancelled
 
     def _run(self, batch: int, targets: list[verify.Target]) -> Verified:
-        return verify.verify(
+        polls: list[tuple[float, int]] = []
+        result = verify.verify(
             self.acc.client,
             targets,
             self.mps,
@@ -121,7 +123,18 @@ class Verifier:
             clock=self.clock,
             sleep=self._sleep,
             progress=lambda n: self._progress(batch, n),
+            schedule=self._delay,
+            on_poll=lambda elapsed, still_open: polls.append((elapsed, still_open)),
         )
+        self._learn(polls)
+        return result
+
+    def _learn(self, polls: list[tuple[float, int]]) -> None:
+        with self.lock:
+            self.lag.learn(polls)
+
+    def _delay(self, round_: int, elapsed: float) -> float:
+        return self.lag.delay(round_, elapsed, self.interval_s)
 
     def finish(self) -> Verified:
         """Wait for every batch: merged (status, issues) and last live state per listing.

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler.apply.outcome import CONVERGED, PENDING, REJECTED
@@ -43,6 +43,40 @@ def poll_delay(round_: int, interval_s: float) -> float:
     """Polls back off from interval/8 to the interval (0.6, 1.25, 2.5, 5, 5 ... s for 5 s):
     quick answers for quick writes, at most one read per interval for slow ones."""
     return min(interval_s, interval_s / 8 * (1 << min(round_, 3)))
+
+
+class VisibilityLag:
+    """When an account's accepted writes become visible, learnt from the verification of its
+    earlier parts, to time the polls of the later ones. Amazon shows a write some seconds after
+    accepting it (minutes on a busy day); polls that back off from interval/8 to the interval
+    saw the last part up to a whole interval after it became visible (issue 19: 14.4 s after
+    the last PATCH for a 10 s delay). A part all decided at a poll, with listings still open at
+    the poll before, bounds the delay of its last write (a part starts right after it) to that
+    window after the part's start. Later parts poll as before until the window opens, then every
+    quarter of its width (at least interval/8) until it closes, then back off again, so a delay
+    that grew is still seen within an interval. The narrowest window learnt is kept."""
+
+    def __init__(self) -> None:
+        self.window: tuple[float, float] | None = None
+
+    def learn(self, polls: Sequence[tuple[float, int]]) -> None:
+        """``polls``: (seconds since the part's start, listings still open) after each poll."""
+        if len(polls) < 2 or polls[-1][1] != 0 or polls[-2][1] == 0:
+            return
+        lo, hi = polls[-2][0], polls[-1][0]
+        if self.window is None or hi - lo < self.window[1] - self.window[0]:
+            self.window = (lo, hi)
+
+    def delay(self, round_: int, elapsed: float, interval_s: float) -> float:
+        base = poll_delay(round_, interval_s)
+        if self.window is None:
+            return base
+        lo, hi = self.window
+        if elapsed < lo:
+            return min(base, lo - elapsed)
+        if elapsed < hi:
+            return min(base, max((hi - lo) / 4, interval_s / 8))
+        return base
 
 
 def marketplace_configs(desired: DesiredState) -> dict[tuple[str, str], MarketplaceConfig]:
@@ -134,11 +168,24 @@ def verify(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[int], None] | None = None,
+    schedule: Callable[[int, float], float] | None = None,
+    on_poll: Callable[[float, int], None] | None = None,
 ) -> tuple[dict[ListingKey, tuple[str, tuple[Issue, ...]]], dict[ListingKey, LiveListing | None]]:
     """Poll until every target is decided or ``timeout_s`` passed. Returns per listing
-    (status, issues) and the last live state read (for the KPIs)."""
+    (status, issues) and the last live state read (for the KPIs). ``schedule(round, elapsed)``
+    gives the wait before the next poll (default :func:`poll_delay`); ``on_poll(elapsed,
+    still_open)`` hears of each completed poll (seconds since the start)."""
     baseline = baseline or {}
-    deadline = clock() + timeout_s
+    start = clock()
+    deadline = start + timeout_s
+
+    def wait(round_: int) -> None:
+        if schedule is None:
+            d = poll_delay(round_, interval_s)
+        else:
+            d = schedule(round_, clock() - start)
+        sleep(max(0.0, min(d, deadline - clock())))
+
     open_: dict[ListingKey, Target] = {t.key: t for t in targets}
     result: dict[ListingKey, tuple[str, tuple[Issue, ...]]] = {}
     last: dict[ListingKey, LiveListing | None] = {}
@@ -153,7 +200,7 @@ def verify(
             if clock() >= deadline:
                 result.update({k: (PENDING, ()) for k in open_})
                 break
-            sleep(max(0.0, min(poll_delay(rounds - 1, interval_s), deadline - clock())))
+            wait(rounds - 1)
             continue
         last.update(live_now)
         timed_out = clock() >= deadline
@@ -172,7 +219,9 @@ def verify(
             del open_[key]
         if progress is not None:
             progress(len(result))
+        if on_poll is not None:
+            on_poll(clock() - start, len(open_))
         if not open_:
             break
-        sleep(max(0.0, min(poll_delay(rounds - 1, interval_s), deadline - clock())))
+        wait(rounds - 1)
     return result, last
