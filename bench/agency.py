@@ -20,13 +20,16 @@ catalog, every seller at its own quota, all at once, at Amazon's speed.
   changes per account must all be 0 (``fresh_plan_changes``), and the emulator's call log:
   per seller, the 429 answers after the seller's first burst (``throttled_after_burst``: a 429
   that came once the client had had a second to learn the seller's rates) must be 0.
-- ``peak_rss_mib``: this process's peak plus the children's (the K workers; summed, an upper
-  bound of their joint peak); the emulator's is reported on its own (``emulator_peak_rss_mib``).
+- ``peak_rss_mib``: the reconciler's peak over the plan and the apply (``ru_maxrss`` read as
+  the apply ends; with K workers, the parent's plus the workers', summed: an upper bound of
+  their joint peak); ``peak_rss_with_check_mib`` the same at the end of the fresh plan. The
+  emulator's is reported on its own (``emulator_peak_rss_mib``, ``emulator_cpu_s``).
   ``loadavg``: ``os.getloadavg()`` at the start and the end (the machine is shared).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -51,6 +54,7 @@ from reconciler.catalog import select
 from reconciler.catalog.desired import build
 from reconciler.catalog.loader import load
 from reconciler.emulator.product_types import write_catalog_copies
+from reconciler.kernel.gcpause import keep_frozen
 from reconciler.kernel.marketplaces import by_code
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,6 +212,7 @@ def _work(p: Params, prep: Prepared, url: str, accounts: Sequence[str],
 
     backend = _Base()
     backend.url, backend.time_scale = url, p.time_scale
+    keep_frozen()  # as `reconciler plan` and `apply` do (one batch command a process)
     t0, c0 = time.perf_counter(), time.process_time()
     if len(accounts) == len(prep.accounts):
         desired = load_desired(prep.catalog)
@@ -227,6 +232,7 @@ def _work(p: Params, prep: Prepared, url: str, accounts: Sequence[str],
             state_dir=state_dir, live_before=run.live)
         applied, end = time.perf_counter(), time.time()
         cpu = time.process_time() - c0
+        peak = _rss_mib(resource.RUSAGE_SELF)  # of the plan and the apply (not the check below)
         strategy = report.strategy
         outcomes: dict[str, int] = defaultdict(int)
         for o in report.outcomes:
@@ -235,6 +241,7 @@ def _work(p: Params, prep: Prepared, url: str, accounts: Sequence[str],
         for c in run.plan.changes:
             changes[c.key.account] += 1
         del run, report
+        gc.collect()  # what the run kept frozen or cyclic: the check starts clean
         fresh = run_plan(prep.catalog, state_dir=state_dir, clients=dict(clients),
                          desired=desired, refresh="full")
         left: dict[str, int] = dict.fromkeys(accounts, 0)
@@ -244,7 +251,8 @@ def _work(p: Params, prep: Prepared, url: str, accounts: Sequence[str],
         close_clients(clients)
     return {"wall_s": applied - t0, "cpu_s": cpu, "load_s": loaded - t0,
             "plan_s": planned - loaded, "apply_s": applied - planned,
-            "peak_rss_mib": _rss_mib(resource.RUSAGE_SELF), "changes": dict(changes),
+            "peak_rss_mib": peak, "peak_rss_with_check_mib": _rss_mib(resource.RUSAGE_SELF),
+            "changes": dict(changes),
             "strategy": strategy, "end": end,
             "outcomes": dict(outcomes), "fresh_plan_changes": left}
 
@@ -337,15 +345,19 @@ def scenario_agency(p: Params) -> dict[str, Any]:
         if b > bound:
             bound, worst = b, a
     bound /= p.time_scale
-    self_rss = _rss_mib(resource.RUSAGE_SELF)
-    workers_rss = sum(r["peak_rss_mib"] for r in results) if p.processes > 1 else 0.0
+    if p.processes > 1:  # the parent (no listings) plus the workers' peaks, summed
+        peak = _rss_mib(resource.RUSAGE_SELF) + sum(r["peak_rss_mib"] for r in results)
+        peak_all = _rss_mib(resource.RUSAGE_SELF) + sum(
+            r["peak_rss_with_check_mib"] for r in results)
+    else:
+        peak, peak_all = results[0]["peak_rss_mib"], results[0]["peak_rss_with_check_mib"]
     return {
         "scenario": "agency", "params": p.data(), "accounts": p.accounts,
         "listings": prep.listings, "processes": max(1, min(p.processes, len(names))),
         "wall_s": round(wall, 3), "lower_bound_s": round(bound, 3),
         "ratio": round(wall / bound, 3) if bound else None, "slowest_seller": worst,
         "cpu_s": round(sum(r["cpu_s"] for r in results), 3),
-        "peak_rss_mib": round(self_rss + workers_rss, 1),
+        "peak_rss_mib": round(peak, 1), "peak_rss_with_check_mib": round(peak_all, 1),
         "emulator_peak_rss_mib": emu_rss,
         "emulator_cpu_s": emu_cpu,
         "stages_s": {k: round(max(r[k] for r in results), 3)

@@ -56,3 +56,30 @@ def test_paused_gc_hands_its_objects_to_the_oldest_generation_without_a_scan() -
     del cycle, made
     gc.collect()
     assert ref() is None
+
+
+def test_a_batch_command_keeps_what_it_froze_and_hands_the_flag_back() -> None:
+    """keep_frozen(): the contexts' objects stay frozen at their end (no full collection of
+    the plan's data before the command exits); the CLI sets it for a batch command and clears
+    it when the command ends, so an in-process caller (tests) is not left freezing."""
+    from click.testing import CliRunner
+
+    from reconciler.cli import main
+    from reconciler.kernel import gcpause
+
+    gc.unfreeze()
+    gcpause.keep_frozen()
+    try:
+        with ReadHeap():
+            made = [[i] for i in range(1_000)]
+        assert gc.get_freeze_count() >= len(made)
+    finally:
+        gcpause.stop_keeping_frozen()
+        gc.unfreeze()
+    with ReadHeap():
+        pass
+    assert gc.get_freeze_count() == 0
+    result = CliRunner().invoke(main, ["schema", "rates"])
+    assert result.exit_code == 0, result.output
+    assert not gcpause._keep_frozen
+    gc.unfreeze()

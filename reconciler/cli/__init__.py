@@ -22,6 +22,7 @@ import click
 
 from reconciler import __version__
 from reconciler.kernel.errors import EXIT_BUG, EXIT_ERROR, ReconcilerError
+from reconciler.kernel.gcpause import keep_frozen, stop_keeping_frozen
 from reconciler.kernel.redact import escape, redact
 
 from .common import add_color_option, err, state_dir_path
@@ -106,6 +107,14 @@ def main() -> None:
       RECONCILER_STATE_DIR   local state: embedded emulator, cache, locks (default: ./.reconciler)
       SP_API_REFRESH_TOKEN, LWA_APP_ID, LWA_CLIENT_SECRET   default credential names
     """
+    ctx = click.get_current_context()
+    if ctx.invoked_subcommand not in LONG_RUNNING:
+        keep_frozen()  # a batch command: its large data live until it exits (kernel.gcpause)
+        ctx.call_on_close(stop_keeping_frozen)
+
+
+# Commands that run until stopped: what they read must go back to the garbage collector.
+LONG_RUNNING = frozenset({"watch", "emulator"})
 
 
 def _register() -> None:

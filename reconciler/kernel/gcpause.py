@@ -8,6 +8,37 @@ import gc
 import time
 from collections.abc import Callable, Iterator
 
+_keep_frozen = False
+
+
+def keep_frozen() -> None:
+    """For a process that runs one batch command (plan, apply, show ...) and exits: what the
+    contexts below freeze stays frozen when they end (``gc.freeze``). The catalog, the plan and
+    the live listings (millions of objects at agency scale) live until the exit anyway; handed
+    back to the collector, they met a full collection at the next allocations, 5 s with the GIL
+    held right after a 122,400-listing read (issue 19). The reference cycles that happened to
+    be garbage at a freeze are then only freed by the exit. Not for a long-running process (the
+    watch worker, the emulator's server): there they would pile up."""
+    global _keep_frozen
+    _keep_frozen = True
+
+
+def stop_keeping_frozen() -> None:
+    """The batch command is over (its process may go on: a test calling the CLI in-process):
+    later contexts hand their objects back again. What is frozen stays so until someone
+    unfreezes (an exiting interpreter's last collection does not scan frozen objects)."""
+    global _keep_frozen
+    _keep_frozen = False
+
+
+def _handed_back() -> None:
+    """The end of a context below: keep everything frozen (:func:`keep_frozen`), or hand it to
+    the collector's oldest generation."""
+    if _keep_frozen:
+        gc.freeze()
+    else:
+        gc.unfreeze()
+
 
 @contextlib.contextmanager
 def paused_gc() -> Iterator[None]:
@@ -19,7 +50,9 @@ def paused_gc() -> Iterator[None]:
         yield
     finally:
         if was:
-            if gc.get_freeze_count() == 0:
+            if _keep_frozen:
+                gc.freeze()
+            elif gc.get_freeze_count() == 0:
                 # What the block allocated is still in the youngest generation, and re-enabling
                 # made the next allocation scan it all at once (2.3 s of a 22 s catalog build
                 # of 122,400 listings, issue 19): freezing then unfreezing moves every object
@@ -43,7 +76,8 @@ class ReadHeap:
     listings read so far: with the heap only frozen at the start they rescanned them over and
     over, holding the GIL while every seller's searches waited; with the collector off, the
     responses' cycles were kept (+300 MB at 122,400 listings). What was in flight at a freeze is
-    only freed after the read (everything is unfrozen at the end, into the oldest generation)."""
+    only freed after the read: everything is unfrozen at the end, into the oldest generation
+    (or stays frozen in a batch command, :func:`keep_frozen`)."""
 
     def __init__(self, every_s: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.every_s = every_s
@@ -62,7 +96,7 @@ class ReadHeap:
             gc.freeze()
 
     def __exit__(self, *exc: object) -> None:
-        gc.unfreeze()
+        _handed_back()
 
 
 @contextlib.contextmanager
@@ -75,4 +109,4 @@ def frozen_heap() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.unfreeze()
+        _handed_back()
