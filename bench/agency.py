@@ -223,7 +223,7 @@ def _work(p: Params, prep: Prepared, url: str, accounts: Sequence[str],
     try:
         loaded = time.perf_counter()
         run = run_plan(prep.catalog, state_dir=state_dir, clients=dict(clients),
-                       desired=desired, refresh="full")
+                       desired=desired, refresh="full", slim_live=True)  # as the CLI does
         planned = time.perf_counter()
         report = apply_plan(
             run.plan, run.desired, dict(clients), strategy=p.strategy,

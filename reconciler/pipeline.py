@@ -18,7 +18,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -161,6 +161,7 @@ def read_live(
     known: dict[ListingKey, str] | None = None,
     digests: Mapping[ListingKey, str] | None = None,
     builder: PlanBuilder | None = None,
+    slim: bool = False,
 ) -> dict[ListingKey, LiveListing | None]:
     """Read and normalize the live state of ``keys`` (None where not listed).
 
@@ -175,6 +176,10 @@ def read_live(
     neither on Amazon nor in the catalog since a plan found them unchanged: their keys go into
     ``known`` with the fingerprint of that plan, and not into the result (``build_plan(known=)``
     counts them unchanged without diffing). Apply never passes it: it always reads fully.
+
+    With ``builder`` and ``slim``, a listing the plan leaves alone (no change, not held) is
+    returned without its attributes (its status, issues and product type kept): an apply needs
+    no more of it, and at 100,000+ listings they are most of the plan's memory.
 
     Listings are normalized (and, with ``builder``, diffed into the plan) on one worker thread
     as their search pages arrive, so that CPU work overlaps the quota-bound reading; only the
@@ -207,9 +212,9 @@ def read_live(
             if known is not None and key in known:
                 continue
             have = None if item is None else live_mod.normalize_item(item, key, mp, keep)
+            if builder is not None and builder.add(key, have) is False and slim and have:
+                have = replace(have, attributes={})  # what an unchanged listing kept (memory)
             live[key] = have
-            if builder is not None:
-                builder.add(key, have)
         heap.tick()
 
     def hand_over(account: str, mp_id: str, items: dict[str, Item | None]) -> None:
@@ -356,8 +361,11 @@ def run_plan(
     clients: dict[str, SpApiClient] | None = None,
     refresh: str = "full",
     stats: dict[str, Any] | None = None,
+    slim_live: bool = False,
 ) -> PlanRun:
     """Load the catalog, read the live state of the targeted listings, and build the plan.
+    ``slim_live``: the run's ``live`` keeps the attributes of the planned listings only (see
+    :func:`read_live`'s ``slim``); what ``reconciler plan`` and ``apply`` need.
 
     The local live-state cache is always refreshed with what is read; ``refresh`` says whether
     it may also be used instead of reading (see :func:`read_live`). ``accounts`` (``--account``)
@@ -388,6 +396,7 @@ def run_plan(
             live = read_live(
                 desired, clients, keys, progress, cache=cache, refresh=refresh, stats=stats,
                 known=known if refresh != "full" else None, digests=digests, builder=builder,
+                slim=slim_live,
             )
             plan = builder.finish(live)
             _record_outcomes(cache, plan, desired, digests)

@@ -51,10 +51,10 @@ def test_diff_starts_before_the_read_ends_and_gives_the_same_plan() -> None:
     added: list[float] = []
 
     class Recording(PlanBuilder):
-        def add(self, k: Any, have: Any) -> None:
+        def add(self, k: Any, have: Any) -> bool:
             added.append(time.monotonic())
             assert threading.current_thread().name.startswith("normalize")
-            super().add(k, have)
+            return super().add(k, have)
 
     client, _ = make_client(_fake(items, searched, latency=0.05))
     builder = Recording(ds)
@@ -93,3 +93,33 @@ def test_a_failing_read_stops_cleanly_and_raises() -> None:
             raise AssertionError("the 403 did not surface")
     left = {t.name for t in threading.enumerate()} - before
     assert not [t for t in left if t.startswith("normalize")]
+
+
+def test_slim_keeps_the_attributes_of_planned_listings_only() -> None:
+    """``slim``: an unchanged listing comes back without its attributes (status and issues
+    kept), a changed one whole; the plan is the same as without it."""
+    ds = _desired(60)
+    items = {}
+    for i, d in enumerate(ds.listings):
+        live_d = desired(d.key.sku, US, price="1.00") if i % 4 == 0 else d
+        items[d.key.sku] = amazon_item(live_d, US)
+    plans = []
+    lives = []
+    for slim in (False, True):
+        client, _ = make_client(_fake(items, [], latency=0.0))
+        builder = PlanBuilder(ds)
+        live = read_live(ds, {"main": client}, [d.key for d in ds.listings], builder=builder,
+                         slim=slim)
+        plans.append(builder.finish(live))
+        lives.append(live)
+    full, slim_plan = plans
+    assert [c.key for c in slim_plan.changes] == [c.key for c in full.changes]
+    assert slim_plan.checksum == full.checksum
+    assert slim_plan.fingerprints == full.fingerprints
+    changed = {c.key for c in full.changes}
+    assert len(changed) == 15
+    for k, lv in lives[1].items():
+        assert lv is not None
+        assert lv.status == lives[0][k].status and lv.issues == lives[0][k].issues
+        assert bool(lv.attributes) == (k in changed), k
+    assert all(lv is not None and lv.attributes for lv in lives[0].values())

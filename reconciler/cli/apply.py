@@ -322,6 +322,7 @@ def apply_command(
             state_dir=state_dir,
             env=env,
             desired=desired0,
+            slim_live=True,
         )
         try:
             rec = _against_review(run, saved, checksum, skus, marketplaces)

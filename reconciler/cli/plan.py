@@ -220,6 +220,7 @@ def plan(
             on_read_start=start,
             refresh=refresh,
             stats=stats,
+            slim_live=True,
         )
     try:
         read = stats.get("read")

@@ -115,16 +115,18 @@ class PlanBuilder:
         self.held: list[Held] = []
         self.fingerprints: dict[ListingKey, str] = {}
 
-    def add(self, key: ListingKey, have: LiveListing | None) -> None:
+    def add(self, key: ListingKey, have: LiveListing | None) -> bool:
         """Compare one targeted listing with its live state (None: not listed). Keys the
-        catalog does not target are ignored; a key added twice keeps its first result."""
+        catalog does not target are ignored; a key added twice keeps its first result.
+        Returns whether the listing is in the plan (a change or held), i.e. whether anything
+        may still need its live attributes."""
         d = self.targets.get(key)
         if d is None or key in self.fingerprints:
-            return
+            return False
         code = _code(self.codes, key)
         if self.known and key in self.known and d.state == "present" and not d.held_texts:
             self.fingerprints[key] = self.known[key]
-            return
+            return False
         projected = managed_projection(d, have) if have is not None else None
         fp = projection_fingerprint(projected) if projected is not None else ABSENT
         self.fingerprints[key] = fp
@@ -132,17 +134,18 @@ class PlanBuilder:
             if have is not None:
                 delete = Change(key, code, "delete", have.product_type, (), (), d.mli, fp)
                 self.changes.append(delete)
-            return
+                return True
+            return False
         if d.held_texts:
             self.held.append(
                 Held(key, code, d.held_reason, tuple(d.held_texts), whole_listing=have is None,
                      texts=d.held_details)
             )
             if have is None:
-                return  # nothing is created in the wrong language
+                return True  # nothing is created in the wrong language
         fields = diff_listing(d, have, projected=projected)
         if not fields:
-            return
+            return bool(d.held_texts)
         prices = any(f.attribute in PRICE_ATTRIBUTES for f in fields)
         self.changes.append(
             Change(
@@ -157,6 +160,7 @@ class PlanBuilder:
                 d.requirements,
             )
         )
+        return True
 
     def finish(
         self,
