@@ -12,7 +12,6 @@ account the reader runs its own concurrent batches under the client's token buck
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
 import threading
 from collections import defaultdict
@@ -32,15 +31,14 @@ from reconciler.kernel.errors import CatalogError, Problem, ReconcilerError
 from reconciler.kernel.gcpause import ReadHeap
 from reconciler.kernel.model import (
     Account,
-    DesiredListing,
     DesiredState,
     ListingKey,
     LiveListing,
     MarketplaceConfig,
-    canonical_json,
 )
 from reconciler.live import normalize as live_mod
 from reconciler.live.cache import CACHE_FILENAME, LiveCache
+from reconciler.live.digests import LazyDigests
 from reconciler.live.reader import SearchCapReached, read_listings, read_updated_since
 from reconciler.plan.builder import PlanBuilder
 from reconciler.plan.value import Plan
@@ -121,25 +119,6 @@ def close_clients(clients: Mapping[str, SpApiClient]) -> None:
 
 def _marketplace_configs(accounts: Iterable[Account]) -> dict[tuple[str, str], MarketplaceConfig]:
     return {(a.name, m.marketplace_id): m for a in accounts for m in a.marketplaces}
-
-
-def catalog_digest(d: DesiredListing) -> str:
-    body = {"state": d.state, "product_type": d.product_type, "attributes": d.attributes}
-    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
-
-
-class LazyDigests(dict[ListingKey, str]):
-    """:func:`catalog_digest` per key, computed on first use: by the reading thread of the
-    key's marketplace once its read is done, not all before the first request (serial seconds
-    at 100,000+ listings). Two threads computing one key store the same value."""
-
-    def __init__(self, desired: DesiredState) -> None:
-        super().__init__()
-        self._by_key = {d.key: d for d in desired.listings}
-
-    def __missing__(self, key: ListingKey) -> str:
-        value = self[key] = catalog_digest(self._by_key[key])
-        return value
 
 
 CACHE_BATCH = 200  # listings a full read writes to the live cache in one transaction
