@@ -230,12 +230,14 @@ def test_visibility_lag_times_later_polls_into_the_learnt_window() -> None:
 
     lag = VisibilityLag()
     assert lag.delay(4, 9.35, 5.0) == poll_delay(4, 5.0)  # nothing learnt: the back-off
+    assert lag.delay(-1, 0.0, 5.0) == 0.0  # and the first poll at once
     lag.learn([(0.0, 40), (0.6, 40), (1.85, 40), (4.35, 40), (9.35, 3)])  # never all decided
     assert lag.window is None
     lag.learn([(0.0, 40), (0.6, 40), (1.85, 40), (4.35, 40), (9.35, 3), (14.35, 0)])
     assert lag.window == (9.35, 14.35)
-    # before the window: never past its start; inside: a quarter of its width; after: back-off
-    assert lag.delay(3, 4.35, 5.0) == 5.0
+    # before the window: no poll until it opens; inside: a quarter of its width; after: back-off
+    assert lag.delay(-1, 0.0, 5.0) == 9.35
+    assert lag.delay(1, 1.0, 5.0) == 9.35 - 1.0
     assert lag.delay(3, 6.0, 5.0) == 9.35 - 6.0
     assert lag.delay(4, 9.35, 5.0) == 1.25
     assert lag.delay(9, 15.0, 5.0) == 5.0

@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from reconciler.apply import verify
+from reconciler.apply.outcome import PENDING
 from reconciler.apply.state import AccountRun, ProgressCounter
 from reconciler.kernel.model import DesiredListing, Issue, ListingKey, LiveListing
 
@@ -126,7 +127,8 @@ class Verifier:
             schedule=self._delay,
             on_poll=lambda elapsed, still_open: polls.append((elapsed, still_open)),
         )
-        self._learn(polls)
+        if all(status != PENDING for status, _ in result[0].values()):
+            self._learn(polls)  # not from a part that ran out of time: it says nothing
         return result
 
     def _learn(self, polls: list[tuple[float, int]]) -> None:

@@ -52,9 +52,11 @@ class VisibilityLag:
     saw the last part up to a whole interval after it became visible (issue 19: 14.4 s after
     the last PATCH for a 10 s delay). A part all decided at a poll, with listings still open at
     the poll before, bounds the delay of its last write (a part starts right after it) to that
-    window after the part's start. Later parts poll as before until the window opens, then every
-    quarter of its width (at least interval/8) until it closes, then back off again, so a delay
-    that grew is still seen within an interval. The narrowest window learnt is kept."""
+    window after the part's start. Later parts wait for the window to open without polling
+    (with Amazon's minutes of delay, polling every part all along spent a seller's search quota
+    on reads that could not succeed), then poll every quarter of its width (at least
+    interval/8) until it closes, then back off again, so a delay that grew is still seen within
+    an interval. The narrowest window learnt is kept."""
 
     def __init__(self) -> None:
         self.window: tuple[float, float] | None = None
@@ -68,12 +70,13 @@ class VisibilityLag:
             self.window = (lo, hi)
 
     def delay(self, round_: int, elapsed: float, interval_s: float) -> float:
-        base = poll_delay(round_, interval_s)
+        """The wait before the next poll: ``round_`` -1 is before a part's first poll."""
         if self.window is None:
-            return base
+            return 0.0 if round_ < 0 else poll_delay(round_, interval_s)
         lo, hi = self.window
-        if elapsed < lo:
-            return min(base, lo - elapsed)
+        if elapsed < lo:  # nothing of this part can be visible yet: no search spent on it
+            return lo - elapsed
+        base = poll_delay(max(round_, 0), interval_s)
         if elapsed < hi:
             return min(base, max((hi - lo) / 4, interval_s / 8))
         return base
@@ -190,6 +193,8 @@ def verify(
     result: dict[ListingKey, tuple[str, tuple[Issue, ...]]] = {}
     last: dict[ListingKey, LiveListing | None] = {}
     rounds = 0
+    if schedule is not None and open_:
+        wait(-1)
     while open_:
         rounds += 1
         try:
