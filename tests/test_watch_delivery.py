@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,9 +83,14 @@ def test_three_workers_one_killed_mid_way(w: World) -> None:
         expected[oid] = qty
         msgs.append(order(oid, markets[i % 5], sku, qty, at=t + i * 0.01))
     sqs = sqs_client(w.sqs_endpoint)
-    for i in range(0, n, 10):
-        sqs.send_message_batch(QueueUrl=w.queue_url, Entries=[
-            {"Id": str(j), "MessageBody": shapes.body(m)} for j, m in enumerate(msgs[i:i + 10])])
+
+    def send_part(part: list[Any]) -> None:
+        for i in range(0, len(part), 10):
+            sqs.send_message_batch(QueueUrl=w.queue_url, Entries=[
+                {"Id": str(j), "MessageBody": shapes.body(m)}
+                for j, m in enumerate(part[i:i + 10])])
+
+    send_part(msgs[: n // 2])
     args = ["--window", "0.3", "--wait", "1", "--visibility-timeout", "4", "--lease-ttl", "5",
             "--exit-when-idle", "6"]
     procs = [subprocess.Popen(
@@ -92,16 +98,21 @@ def test_three_workers_one_killed_mid_way(w: World) -> None:
          w.queue_url, "--sqs-endpoint", w.sqs_endpoint, *args],
         env=w.env, cwd=str(w.state_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True) for _ in range(3)]
-    # kill one worker as soon as it has done some work
+    # kill the worker that did the first write as soon as it did it (one fast worker could take
+    # the whole first half alone); the second half arrives once it is dead, for the others
     with WatchStore(w.state_dir) as st:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not st.writes():
             time.sleep(0.05)
-    procs[0].send_signal(signal.SIGKILL)
-    for p in procs[1:]:
-        _out, err = p.communicate(timeout=180)
-        assert p.returncode == 0, err
-    procs[0].communicate(timeout=30)
+        first = st.writes()[0][3]
+    victim = next((p for p in procs if first.endswith(f":{p.pid}")), procs[0])
+    victim.send_signal(signal.SIGKILL)
+    send_part(msgs[n // 2:])
+    for p in procs:
+        if p is not victim:
+            _out, err = p.communicate(timeout=180)
+            assert p.returncode == 0, err
+    victim.communicate(timeout=30)
     assert reserved_by_order(w) == expected  # every order exactly once
     with WatchStore(w.state_dir) as st:
         writes = st.writes()
