@@ -33,7 +33,6 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import click
@@ -56,6 +55,7 @@ from reconciler.kernel.errors import (
 from reconciler.plan.reviewed import Reconciled
 from reconciler.plan.value import Plan
 
+from .apply_audit import try_audit
 from .common import catalog_argument, err, out, state_dir_for, use_color
 from .show import load_plan_file, plan_for_accounts
 
@@ -174,50 +174,6 @@ def _settle_feeds(
                 f"{n} SKU(s) of account {account.name} are still in unfinished feeds; "
                 "they will not be written by this run"
             )
-
-
-def _write_audit(
-    settings: Any,
-    env: Mapping[str, str],
-    plan: Plan,
-    strategy: str,
-    report: ApplyReport | None,
-    error: str = "",
-    wall_s: float | None = None,
-    reviewed: dict[str, Any] | None = None,
-) -> Path:
-    path = audit.audit_path(settings, env)
-    outcomes = [o.data() for o in report.outcomes] if report else []
-    ctx = click.get_current_context(silent=True)
-    catalog_dir = str(ctx.params.get("catalog_dir") or "") if ctx is not None else ""
-    est = plan.strategy
-    lower = None
-    if report is not None and est is not None and report.strategy in ("patch", "feed", "hybrid"):
-        by = {"patch": est.patch_seconds, "feed": est.feed_seconds}
-        lower = by.get(report.strategy, est.seconds)
-    rec = audit.build_record(
-        plan_checksum=plan.checksum,
-        strategy=report.strategy if report else strategy,
-        outcomes=outcomes,
-        kpis=report.kpis.data() if report else {},
-        env=env,
-        catalog_dir=catalog_dir or None,  # git_dirty: was the applied catalog committed?
-        extra={
-            "strategy_reason": report.strategy_reason if report else "",
-            "feeds": [f.data() for f in report.feeds] if report else [],
-            "summary": report.summary_line() if report else "",
-            "converged": bool(report and report.converged),
-            "error": error,
-            # for `reconciler report`: apply's wall time against the quota lower bound, and
-            # the prices written (price history)
-            "wall_s": None if wall_s is None else round(wall_s, 3),
-            "lower_bound_s": None if lower is None else round(lower, 3),
-            "prices": audit.price_points(plan.changes) if report else [],
-            **(reviewed or {}),
-        },
-    )
-    audit.append(path, rec)
-    return path
 
 
 @click.command("apply")
@@ -373,7 +329,7 @@ def _apply_run(
         else:
             err("no changes: the live listings already match the catalog")
         _report_left(rec)
-        _, failed = _try_audit(run.desired.apply, env, plan, strategy, None, reviewed=reviewed)
+        _, failed = try_audit(run.desired.apply, env, plan, strategy, None, reviewed=reviewed)
         if failed:
             raise ReconcilerError(f"the audit log could not be written: {failed}")
         return
@@ -412,7 +368,7 @@ def _apply_run(
         raise
     finally:
         bar.close()
-        path, failed = _try_audit(run.desired.apply, env, plan, strategy, report, error,
+        path, failed = try_audit(run.desired.apply, env, plan, strategy, report, error,
                                   time.monotonic() - started, reviewed)
         if failed and report is None:  # the apply's own error follows
             err(f"audit: NOT written: {failed}")
@@ -431,21 +387,3 @@ def _apply_run(
             f"the listings were written ({report.summary_line()}), but the audit log could not "
             f"be: {failed}; record this run by hand (the summary above) and fix the log's path"
         )
-
-
-def _try_audit(
-    settings: Any, env: Mapping[str, str], plan: Plan, strategy: str,
-    report: ApplyReport | None, error: str = "", wall_s: float | None = None,
-    reviewed: dict[str, Any] | None = None,
-) -> tuple[Path, str]:
-    """Write the audit line; returns (path, "" or why it failed). A failed audit write never
-    hides the apply's outcome (printed by the caller) nor turns it into a crash."""
-    path = Path(settings.audit_log)
-    try:
-        return _write_audit(settings, env, plan, strategy, report, error, wall_s, reviewed), ""
-    except (OSError, ReconcilerError) as e:
-        if isinstance(e, OSError):
-            why = f"{e.filename or path}: {e.strerror or e} (writing {path})"
-        else:
-            why = str(e)
-        return path, why
