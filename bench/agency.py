@@ -241,7 +241,8 @@ def _work(p: Params, prep: Prepared, url: str, accounts: Sequence[str],
         for c in run.plan.changes:
             changes[c.key.account] += 1
         del run, report
-        gc.collect()  # what the run kept frozen or cyclic: the check starts clean
+        gc.unfreeze()  # what the run kept frozen (keep_frozen) goes back to the collector
+        gc.collect()  # so that the check starts clean
         fresh = run_plan(prep.catalog, state_dir=state_dir, clients=dict(clients),
                          desired=desired, refresh="full")
         left: dict[str, int] = dict.fromkeys(accounts, 0)

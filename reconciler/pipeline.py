@@ -191,7 +191,7 @@ def read_live(
             if known is not None and key in known:
                 continue
             have = None if item is None else live_mod.normalize_item(item, key, mp, keep)
-            if builder is not None and builder.add(key, have) is False and slim and have:
+            if builder is not None and not builder.add(key, have) and slim and have:
                 have = replace(have, attributes={})  # what an unchanged listing kept (memory)
             live[key] = have
         heap.tick()
