@@ -29,6 +29,7 @@ from reconciler.kernel.clock import clock_margin, iso_utc
 from reconciler.kernel.destinations import operator_hosts
 from reconciler.kernel.errors import CatalogError, Problem, ReconcilerError
 from reconciler.kernel.gcpause import ReadHeap
+from reconciler.kernel.marketplaces import canonical_code
 from reconciler.kernel.model import (
     Account,
     DesiredState,
@@ -405,7 +406,7 @@ def _record_outcomes(
 
 def _codes(marketplaces: Collection[str]) -> set[str]:
     """Marketplace codes as given on the command line, upper-cased; GB is UK."""
-    return {"UK" if m.upper() == "GB" else m.upper() for m in marketplaces}
+    return {canonical_code(m) for m in marketplaces}
 
 
 def check_targets(

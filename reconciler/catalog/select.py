@@ -20,6 +20,7 @@ from collections.abc import Collection
 
 from reconciler.catalog.raw import RawCatalog
 from reconciler.kernel.errors import ReconcilerError
+from reconciler.kernel.marketplaces import canonical_code
 from reconciler.kernel.model import DesiredState
 from reconciler.kernel.redact import escape
 
@@ -72,7 +73,7 @@ def select_accounts(
             "see `reconciler accounts`"
         )
     part = only_accounts(desired, names)
-    codes = {"UK" if m.upper() == "GB" else m.upper() for m in marketplaces}
+    codes = {canonical_code(m) for m in marketplaces}
     theirs = {m.code for a in part.accounts for m in a.marketplaces}
     elsewhere = sorted(codes & {m.code for a in desired.accounts for m in a.marketplaces} - theirs)
     if elsewhere:

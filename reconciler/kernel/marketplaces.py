@@ -65,12 +65,15 @@ CURRENCY_MINOR_UNITS: dict[str, int] = {m.currency: m.minor_units for m in MARKE
 CURRENCY_MINOR_UNITS.update({"CNY": 2, "HKD": 2, "CHF": 2, "NOK": 2, "DKK": 2, "KRW": 0})
 
 
+def canonical_code(code: str) -> str:
+    """A marketplace code as the catalog spells it: upper case, ``GB`` as ``UK``."""
+    code = code.upper()
+    return "UK" if code == "GB" else code
+
+
 def by_code(code: str) -> Marketplace:
     """Look up a marketplace by code (``UK`` and ``GB`` both work). Raises KeyError."""
-    code = code.upper()
-    if code == "GB":
-        code = "UK"
-    return MARKETPLACES[code]
+    return MARKETPLACES[canonical_code(code)]
 
 
 def lookup(code_or_id: str) -> Marketplace | None:
